@@ -1,0 +1,62 @@
+"""Board description of the Arm MPS2 AN385 (Cortex-M3) as QEMU models it.
+
+This file is the single source of the board's memory map: it is frozen into
+the firmware (the shell's `mem` prints it), read by the host tools, and turned
+into the linker-script and C-header constants by tools/layout.py. It holds
+numbers only, no behaviour.
+
+Flash layout (the 4 MiB ZBT SSRAM1 at 0x0, which QEMU loads `flash.bin` into and
+which plays the part of the board's flash):
+
+    0x00000000  boot     64 KiB   bootloader, reset vector at 0x0
+    0x00010000  slot A   1.5 MiB  kernel image: 512 B header, firmware, TLVs
+    0x00190000  slot B   1.5 MiB  second kernel slot (secure-boot issue)
+    0x00310000  storage  960 KiB  reserved for the block store (ledger issue)
+"""
+
+NAME = "mps2-an385"
+CPU = "Cortex-M3"
+QEMU_MACHINE = "mps2-an385"
+SYSCLK_HZ = 25000000          # CMSDK timers and the FPGA counter tick at this
+
+FLASH_BASE = 0x00000000
+FLASH_SIZE = 0x00400000
+BOOT_BASE = 0x00000000
+BOOT_SIZE = 0x00010000
+SLOT_A_BASE = 0x00010000
+SLOT_B_BASE = 0x00190000
+SLOT_SIZE = 0x00180000
+STORAGE_BASE = 0x00310000
+STORAGE_SIZE = 0x000F0000
+IMAGE_HEADER_SIZE = 0x200     # kernel vector table follows the header
+
+RAM_BASE = 0x20000000
+RAM_SIZE = 0x00400000
+BOOT_RAM_SIZE = 0x00008000    # bootloader: top 32 KiB of RAM, dead after the jump
+KERNEL_HEAP_SIZE = 0x00020000 # the kernel VM's MicroPython heap
+KERNEL_STACK_SIZE = 0x00004000
+
+UART0_BASE = 0x40004000       # console
+UART1_BASE = 0x40005000       # reserved: HSM link
+UART2_BASE = 0x40006000       # reserved: host link
+UART0_RX_IRQ = 0
+UART0_TX_IRQ = 1
+UART_OVERFLOW_IRQ = 12
+TIMER0_BASE = 0x40000000      # kernel tick
+TIMER0_IRQ = 8
+TIMER1_BASE = 0x40001000
+TIMER1_IRQ = 9
+DUALTIMER_BASE = 0x40002000
+FPGAIO_BASE = 0x40028000      # free-running 25 MHz counter at +0x18
+TICK_HZ = 1000
+
+MEMORY_MAP = (
+    # (name, base, size, what)
+    ("boot", BOOT_BASE, BOOT_SIZE, "bootloader (flash)"),
+    ("slot A", SLOT_A_BASE, SLOT_SIZE, "kernel image (flash)"),
+    ("slot B", SLOT_B_BASE, SLOT_SIZE, "kernel image, second slot (flash)"),
+    ("storage", STORAGE_BASE, STORAGE_SIZE, "block store (flash)"),
+    ("ram", RAM_BASE, RAM_SIZE, "SSRAM2/3: kernel data, heaps, stacks"),
+    ("apb", 0x40000000, 0x00010000, "CMSDK timers, UARTs"),
+    ("fpgaio", FPGAIO_BASE, 0x00001000, "FPGA I/O, 25 MHz counter"),
+)
