@@ -1,0 +1,91 @@
+# QENEX OS — the entry point.
+#   make run     fetch dependencies, build, boot the OS in QEMU to the shell
+#   make test    the same set-up, then every test (host, then QEMU)
+#   make bench   boot-cost and other figures under QEMU -icount shift=0
+#   make flash   print how to write images/$(BOARD)/flash.bin to a board
+# BOARD=mps2-an385 (default). MICROPYTHON_SRC=/path uses your own v1.25.0 tree.
+
+BOARD ?= mps2-an385
+VERSION := $(shell cat VERSION)
+B := build/$(BOARD)
+GEN := $(B)/gen
+IMG := images/$(BOARD)
+MPY_TREE := $(shell . tools/deps/micropython.lock && echo $$TREE)
+MICROPYTHON_SRC ?= $(CURDIR)/build/deps/$(MPY_TREE)
+export MICROPYTHON_SRC
+PY := build/venv/bin/python
+JOBS ?= $(shell nproc)
+CROSS := arm-none-eabi-
+BOOT_CFLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -g -Wall -Wextra -Werror \
+	-ffreestanding -ffunction-sections -fdata-sections -std=gnu99 \
+	-Ihal/arch/armv7m -Iboot -I$(GEN) -I$(MICROPYTHON_SRC)
+BOOT_SRC := boot/main.c boot/image.c drivers/uart/cmsdk_uart.c \
+	$(MICROPYTHON_SRC)/shared/libc/string0.c
+
+.PHONY: all deps build run test test-host test-qemu bench flash clean FORCE
+all: build
+
+deps:
+	@tools/deps/fetch.sh
+
+build: deps
+	@$(MAKE) --no-print-directory $(IMG)/flash.bin
+
+# Generated: layout constants from board.py; build facts frozen into the kernel.
+$(GEN)/layout.ld $(GEN)/layout.h: hal/board/$(BOARD)/board.py tools/layout.py
+	@$(PY) -m tools.layout $(BOARD) $(GEN)
+$(GEN)/_build.py: FORCE
+	@mkdir -p $(GEN)/mpy-lib-stub && touch $(GEN)/mpy-lib-stub/README.md
+	@printf 'VERSION = "%s"\nCOMMIT = "%s"\nBUILT = "%s"\n' "$(VERSION)" \
+	  "$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)" \
+	  "$$(date -u +%Y-%m-%dT%H:%M:%SZ)" > $@.tmp
+	@cmp -s $@.tmp $@ 2>/dev/null && rm $@.tmp || mv $@.tmp $@
+
+# mpy-cross (MicroPython's bytecode compiler, for the frozen modules) is built
+# from the same tree, into build/ (the fetched tree is never written to).
+MPY_CROSS := build/mpy-cross/mpy-cross
+$(MPY_CROSS):
+	@$(MAKE) --no-print-directory -j$(JOBS) -C $(MICROPYTHON_SRC)/mpy-cross BUILD=$(CURDIR)/build/mpy-cross
+
+$(B)/kernel/firmware.elf: $(GEN)/layout.h $(GEN)/_build.py $(MPY_CROSS) FORCE
+	@$(MAKE) --no-print-directory -j$(JOBS) -C kernel/port BOARD=$(BOARD) \
+	  BUILD=$(CURDIR)/$(B)/kernel GEN=$(CURDIR)/$(GEN) PYTHON=$(CURDIR)/$(PY) \
+	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS)
+
+$(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h $(GEN)/layout.h hal/board/$(BOARD)/boot.ld
+	@mkdir -p $(dir $@)
+	$(CROSS)gcc $(BOOT_CFLAGS) -nostdlib -T hal/board/$(BOARD)/boot.ld -L$(GEN) \
+	  -Wl,--gc-sections -Wl,-Map=$(B)/boot/boot.map -o $@ $(BOOT_SRC) -lgcc
+	@$(CROSS)size $@
+
+%.bin: %.elf
+	$(CROSS)objcopy -O binary $< $@
+
+$(B)/kernel/slot-a.img: $(B)/kernel/firmware.bin
+	$(PY) -m tools.qenex image pack --board $(BOARD) --version $(VERSION) $< $@
+
+$(IMG)/flash.bin: $(B)/boot/boot.bin $(B)/kernel/slot-a.img
+	@mkdir -p $(IMG)
+	$(PY) -m tools.qenex image flash --board $(BOARD) --boot $(B)/boot/boot.bin \
+	  --slot-a $(B)/kernel/slot-a.img $@
+
+run: build
+	$(PY) -m tools.qenex run --board $(BOARD)
+
+test: build
+	$(PY) -m pytest -q tests
+
+test-host: build
+	$(PY) -m pytest -q tests/host
+
+test-qemu: build
+	$(PY) -m pytest -q tests/qemu
+
+bench: build
+	$(PY) -m tools.bench --board $(BOARD)
+
+flash: build
+	@echo "Write $(IMG)/flash.bin at the start of the board's flash (see README, 'Flashing a board')."
+
+clean:
+	rm -rf build/$(BOARD) $(IMG)

@@ -1,0 +1,62 @@
+/* Kernel image checker: parses an MCUboot-format image in a slot and says
+ * whether the bootloader may jump into it. It only reads the slot; it does not
+ * choose between slots, print, or boot (that is boot/'s main loop).
+ *
+ * The format is defined once in tools/imgformat.py (construct); this is the
+ * device-side reader of the same definition and tests/host/test_image_format.py
+ * holds the two against each other. Builds for the target (freestanding, no
+ * heap, no libc beyond <stdint.h>) and for the host (cffi).
+ */
+#ifndef QX_BOOT_IMAGE_H
+#define QX_BOOT_IMAGE_H
+
+#include <stdint.h>
+
+#define QX_IMAGE_MAGIC         0x96f3b83du
+#define QX_TLV_INFO_MAGIC      0x6907u
+#define QX_TLV_PROT_INFO_MAGIC 0x6908u
+#define QX_TLV_SHA256          0x10u
+#define QX_HEADER_STRUCT_SIZE  32u
+#define QX_VECTOR_ALIGN        128u    /* Cortex-M3 VTOR alignment */
+
+/* The initial SP in the image must lie in [QX_RAM_BASE, QX_RAM_END]. */
+#ifndef QX_RAM_BASE
+#define QX_RAM_BASE 0x20000000u
+#endif
+#ifndef QX_RAM_END
+#define QX_RAM_END  0x20400000u
+#endif
+
+/* Result codes in precedence order: the checks run in this order and the
+ * first that fails is returned. Names match RESULTS in tools/imgformat.py. */
+typedef enum {
+    QX_IMG_OK = 0,
+    QX_IMG_BAD_MAGIC,    /* ih_magic is not QX_IMAGE_MAGIC */
+    QX_IMG_BAD_HEADER,   /* hdr_size < 32 or not 4-aligned, vectors not 128-aligned */
+    QX_IMG_TOO_LARGE,    /* header + payload + TLV info do not fit in the slot */
+    QX_IMG_BAD_TLV,      /* TLV area: bad magic or size, a TLV runs past it */
+    QX_IMG_NO_HASH,      /* no SHA-256 TLV */
+    QX_IMG_BAD_HASH,     /* SHA-256 does not match header + payload + protected TLVs */
+    QX_IMG_BAD_VECTORS,  /* initial SP or reset vector implausible */
+    QX_IMG__COUNT
+} qx_img_result_t;
+
+typedef struct {
+    uint8_t major, minor;
+    uint16_t revision;
+    uint32_t build;
+    uint32_t hdr_size, img_size, flags;
+    uint32_t vector_offset;   /* offset of the vector table in the slot */
+} qx_img_info_t;
+
+/* Check the image at the start of `slot` (slot_size readable bytes; nothing
+ * outside them is read). slot_addr is the slot's address on the device: the
+ * payload is linked to run at slot_addr + hdr_size. `info` is filled as far
+ * as the header could be read (all zero before that). */
+qx_img_result_t qx_image_check(const uint8_t *slot, uint32_t slot_size,
+                               uint32_t slot_addr, qx_img_info_t *info);
+
+/* "ok", "bad magic", ...; "unknown" for a value outside the enum. */
+const char *qx_image_result_str(qx_img_result_t r);
+
+#endif

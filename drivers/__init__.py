@@ -1,0 +1,1 @@
+"""QENEX OS device drivers: Python first, C only for interrupt paths."""

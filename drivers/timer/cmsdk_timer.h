@@ -1,0 +1,7 @@
+/* CMSDK APB timer as the kernel's periodic tick, and the board's free-running counter. */
+#pragma once
+#include <stdint.h>
+
+void qx_tick_init(uint32_t base, uint32_t irq, uint32_t sysclk_hz, uint32_t tick_hz);
+uint64_t qx_ticks(void);        /* ticks since qx_tick_init */
+uint32_t qx_tick_hz(void);

@@ -1,0 +1,89 @@
+/* Kernel entry on ARMv7-M: the vector table, the reset handler (copies .data,
+ * zeroes .bss, enables the configurable faults, calls qx_main) and the fault
+ * handlers, which print one panic line with the fault registers on the console
+ * and stop. Interrupt handlers of the drivers are named here and defined by
+ * the drivers; any other interrupt lands in qx_unexpected_irq. */
+#include <stdint.h>
+#include "cm3.h"
+
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+extern void qx_main(void) __attribute__((noreturn));
+extern void qx_panic(const char *what, uint32_t pc, uint32_t cfsr, uint32_t addr) __attribute__((noreturn));
+
+void __attribute__((noreturn)) Reset_Handler(void) {
+    /* The bootloader set MSP and VTOR; set them again so that a debugger or
+     * QEMU `-kernel firmware.elf` can start the kernel directly. */
+    extern const uint32_t qx_vectors[];
+    SCB_VTOR = (uint32_t)qx_vectors;
+    for (uint32_t *s = &_sidata, *d = &_sdata; d < &_edata;) {
+        *d++ = *s++;
+    }
+    for (uint32_t *d = &_sbss; d < &_ebss;) {
+        *d++ = 0;
+    }
+    SCB_SHCSR |= SHCSR_MEMFAULTENA | SHCSR_BUSFAULTENA | SHCSR_USGFAULTENA;
+    qx_main();
+}
+
+/* Fault entry: find the stacked frame (MSP or PSP per EXC_RETURN bit 2) and
+ * hand the stacked PC to the C reporter. */
+#define FAULT_HANDLER(name, label) \
+    void __attribute__((naked)) name(void) { \
+        __asm volatile ( \
+            "tst lr, #4\n" \
+            "ite eq\n" \
+            "mrseq r0, msp\n" \
+            "mrsne r0, psp\n" \
+            "ldr r1, =" label "\n" \
+            "b qx_fault_report\n"); \
+    }
+
+void __attribute__((noreturn, used)) qx_fault_report(uint32_t *frame, const char *what) {
+    uint32_t cfsr = SCB_CFSR;
+    uint32_t addr = (cfsr & 0x80u) ? SCB_MMFAR : (cfsr & 0x8000u) ? SCB_BFAR : 0;
+    qx_panic(what, frame[6], cfsr, addr);
+}
+
+static const char hardfault_str[] __attribute__((used)) = "HardFault";
+static const char memmanage_str[] __attribute__((used)) = "MemManage";
+static const char busfault_str[] __attribute__((used)) = "BusFault";
+static const char usagefault_str[] __attribute__((used)) = "UsageFault";
+FAULT_HANDLER(HardFault_Handler, "hardfault_str")
+FAULT_HANDLER(MemManage_Handler, "memmanage_str")
+FAULT_HANDLER(BusFault_Handler, "busfault_str")
+FAULT_HANDLER(UsageFault_Handler, "usagefault_str")
+
+void qx_unexpected_irq(void) {
+    uint32_t active = SCB_ICSR & 0x1ffu;
+    qx_panic("unexpected interrupt", active, 0, 0);
+}
+
+#define WEAK_IRQ __attribute__((weak, alias("qx_unexpected_irq")))
+void NMI_Handler(void) WEAK_IRQ;
+void SVC_Handler(void) WEAK_IRQ;
+void PendSV_Handler(void) WEAK_IRQ;
+void SysTick_Handler(void) WEAK_IRQ;
+void UART0_RX_Handler(void) WEAK_IRQ;
+void UART0_TX_Handler(void) WEAK_IRQ;
+void TIMER0_Handler(void) WEAK_IRQ;
+void UART_OVF_Handler(void) WEAK_IRQ;
+
+/* 16 system exceptions + 32 external interrupts of the AN385. */
+__attribute__((section(".isr_vector"), used, aligned(256)))
+const uint32_t qx_vectors[48] = {
+    [2 ... 47] = (uint32_t)qx_unexpected_irq,  /* overridden below */
+    [0] = (uint32_t)&_estack,
+    [1] = (uint32_t)Reset_Handler,
+    [2] = (uint32_t)NMI_Handler,
+    [3] = (uint32_t)HardFault_Handler,
+    [4] = (uint32_t)MemManage_Handler,
+    [5] = (uint32_t)BusFault_Handler,
+    [6] = (uint32_t)UsageFault_Handler,
+    [11] = (uint32_t)SVC_Handler,
+    [14] = (uint32_t)PendSV_Handler,
+    [15] = (uint32_t)SysTick_Handler,
+    [16 + 0] = (uint32_t)UART0_RX_Handler,
+    [16 + 1] = (uint32_t)UART0_TX_Handler,
+    [16 + 8] = (uint32_t)TIMER0_Handler,
+    [16 + 12] = (uint32_t)UART_OVF_Handler,
+};

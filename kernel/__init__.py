@@ -1,0 +1,1 @@
+"""QENEX OS kernel: the Python side of the kernel, frozen into the firmware."""

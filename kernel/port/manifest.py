@@ -1,0 +1,7 @@
+# Python code frozen into the kernel firmware (MicroPython manifest).
+# QENEX_ROOT and QENEX_GEN are passed by kernel/port/Makefile.
+package("kernel", base_path="$(QENEX_ROOT)")
+package("drivers", base_path="$(QENEX_ROOT)")
+package("userland", base_path="$(QENEX_ROOT)")
+module("board.py", base_path="$(QENEX_ROOT)/hal/board/$(QENEX_BOARD)")
+module("_build.py", base_path="$(QENEX_GEN)")

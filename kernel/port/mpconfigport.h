@@ -1,0 +1,54 @@
+/* QENEX OS port of MicroPython: which interpreter features the kernel VM has.
+ * Every switch is a MicroPython config macro; the defaults come from the
+ * "extra features" ROM level and the lines below say what differs and why. */
+#include <stdint.h>
+#include "layout.h"
+
+#define MICROPY_CONFIG_ROM_LEVEL            (MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES)
+
+/* Money is never a float: the VM has no float type at all, so a float cannot
+ * appear by accident (1/2 raises TypeError, use // and exact integers). */
+#define MICROPY_FLOAT_IMPL                  (MICROPY_FLOAT_IMPL_NONE)
+#define MICROPY_LONGINT_IMPL                (MICROPY_LONGINT_IMPL_MPZ)
+
+/* No native code emitters: task heaps will be execute-never under the MPU. */
+#define MICROPY_EMIT_THUMB                  (0)
+#define MICROPY_EMIT_INLINE_THUMB           (0)
+
+#define MICROPY_ENABLE_GC                   (1)
+#define MICROPY_ENABLE_EMERGENCY_EXCEPTION_BUF (1)
+#define MICROPY_MALLOC_USES_ALLOCATED_SIZE  (1)
+#define MICROPY_MEM_STATS                   (1)
+#define MICROPY_STACK_CHECK                 (1)
+#define MICROPY_WARNINGS                    (1)
+#define MICROPY_HELPER_REPL                 (0)
+#define MICROPY_KBD_EXCEPTION               (1)
+
+/* Code comes frozen into the firmware; there is no filesystem yet. */
+#define MICROPY_PERSISTENT_CODE_LOAD        (1)
+#define MICROPY_VFS                         (0)
+#define MICROPY_READER_VFS                  (0)
+#define MICROPY_PY_IO_FILEIO                (0)
+#define MICROPY_PY_OS                       (0)
+#define MICROPY_PY_TIME                     (0)
+#define MICROPY_PY_SELECT                   (0)
+#define MICROPY_PY_ASYNCIO                  (0)
+#define MICROPY_PY_MACHINE                  (0)
+#define MICROPY_PY_SYS_STDFILES             (0)
+#define MICROPY_PY_BUILTINS_INPUT           (0)
+#define MICROPY_PY_SYS_STDIO_BUFFER         (0)
+#define MICROPY_PY_SYS_PLATFORM             "qenex"
+#define MICROPY_HW_BOARD_NAME               QX_BOARD_NAME
+#define MICROPY_HW_MCU_NAME                 "Cortex-M3"
+
+#define MICROPY_MAKE_POINTER_CALLABLE(p)    ((void *)((mp_uint_t)(p) | 1))
+#define MP_SSIZE_MAX                        (0x7fffffff)
+#define UINT_FMT                            "%lu"
+#define INT_FMT                             "%ld"
+typedef int32_t mp_int_t;     /* must be pointer size */
+typedef uint32_t mp_uint_t;   /* must be pointer size */
+typedef long mp_off_t;
+
+#include <alloca.h>
+#define MP_STATE_PORT MP_STATE_VM
+#define MP_NEED_LOG2 (1)

@@ -1,0 +1,5 @@
+"""Puts the repository root on sys.path so tests import tools/, kernel/, hal/."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

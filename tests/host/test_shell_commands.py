@@ -1,0 +1,259 @@
+"""Host tests of userland.shell.commands (splitting, dispatch, every command)
+and userland.shell.shell.run (the loop survives anything typed)."""
+import io
+import os
+import tokenize
+
+import pytest
+
+from shell_fakes import FakeConsole, FakeSystem
+from userland.shell import commands, lineedit, shell
+
+ALL = ["help", "version", "uptime", "mem", "ps", "echo", "reboot", "poweroff"]
+
+
+def run_line(line, **over):
+    ctx = FakeSystem(**over)
+    commands.dispatch(line, ctx)
+    return ctx.text(), ctx
+
+
+# ---- split ------------------------------------------------------------------
+
+def test_split_separates_on_runs_of_spaces_and_tabs():
+    assert commands.split("  a  b\tc ") == ["a", "b", "c"]
+    assert commands.split("   ") == []
+
+
+def test_split_keeps_spaces_inside_double_quotes():
+    assert commands.split('echo "a b"  c') == ["echo", "a b", "c"]
+    assert commands.split('x "" y') == ["x", "", "y"]
+    assert commands.split('pre"mid dle"post') == ["premid dlepost"]
+
+
+def test_split_raises_usage_error_on_an_unterminated_quote():
+    with pytest.raises(commands.UsageError, match="unterminated quote"):
+        commands.split('echo "abc')
+
+
+# ---- dispatch -----------------------------------------------------------------
+
+def test_blank_line_prints_nothing():
+    assert run_line("")[0] == "" and run_line(" \t ")[0] == ""
+
+
+def test_unknown_command_prints_exactly_the_hint():
+    assert run_line("frob 1 2")[0] == "unknown command: frob (try 'help')\n"
+
+
+def test_unterminated_quote_in_a_line_is_reported_not_raised():
+    assert run_line('echo "x')[0] == "error: unterminated quote\n"
+
+
+@pytest.mark.parametrize("name", ["version", "uptime", "mem", "ps", "reboot", "poweroff"])
+def test_commands_without_arguments_reject_one_with_their_usage(name):
+    out, ctx = run_line(name + " extra")
+    assert out == "usage: %s\n" % name
+    assert ctx.calls == []
+
+
+def test_help_with_two_arguments_prints_its_usage():
+    assert run_line("help a b")[0] == "usage: help [CMD]\n"
+
+
+def test_an_exception_in_a_handler_is_printed_and_dispatch_returns():
+    out, _ = run_line("ps", task_list=RuntimeError("task table locked"))
+    assert out == "error: RuntimeError: task table locked\n"
+
+
+def test_an_exception_without_message_prints_just_its_name():
+    out, _ = run_line("ps", task_list=MemoryError())
+    assert out == "error: MemoryError\n"
+
+
+def test_register_adds_a_command_and_replaces_one_of_the_same_name():
+    def boom(ctx, args):
+        return 1 // 0
+    try:
+        commands.register("boom", "divide by zero", boom, 0)
+        commands.register("boom N", "divide by zero again", boom)
+        assert [c.name for c in commands.commands()].count("boom") == 1
+        assert commands.lookup("boom").usage == "boom N"
+        out = run_line("boom 1")[0]
+        assert out.startswith("error: ZeroDivisionError: ")
+    finally:
+        commands._COMMANDS[:] = [c for c in commands._COMMANDS if c.name != "boom"]
+
+
+# ---- help ---------------------------------------------------------------------
+
+def test_help_lists_every_command_once_with_usage_and_help_aligned():
+    out = run_line("help")[0]
+    lines = out.splitlines()
+    assert [l.split()[0] for l in lines] == ALL
+    col = len(max((c.usage for c in commands.commands()), key=len)) + 2
+    for line, c in zip(lines, commands.commands()):
+        assert line == c.usage.ljust(col) + c.help
+
+
+def test_help_cmd_shows_that_command_only():
+    out = run_line("help echo")[0]
+    assert out.splitlines() == [out.rstrip("\n")]
+    assert out.startswith("echo TEXT...") and out.rstrip().endswith("print TEXT")
+
+
+def test_help_of_an_unknown_command_prints_the_unknown_line():
+    assert run_line("help nope")[0] == "unknown command: nope (try 'help')\n"
+
+
+# ---- version / uptime -----------------------------------------------------------
+
+def test_version_prints_kernel_commit_micropython_board_and_build():
+    assert run_line("version")[0] == (
+        "QENEX OS 0.1.0 (commit abc1234)\n"
+        "MicroPython 1.25.0\n"
+        "board mps2-an385\n"
+        "built 2026-11-25T23:00:00Z\n")
+
+
+@pytest.mark.parametrize("ms, text", [(0, "0:00:00.000"), (62345, "0:01:02.345"),
+                                      (3723004, "1:02:03.004"),
+                                      (100 * 3600000 + 59999, "100:00:59.999")])
+def test_uptime_formats_hours_minutes_seconds_millis(ms, text):
+    assert commands.fmt_ms(ms) == text
+
+
+def test_uptime_prints_one_line_when_boot_counts_are_unknown():
+    assert run_line("uptime", ms=3723004)[0] == "up 1:02:03.004 (3723004 ms)\n"
+
+
+def test_uptime_converts_boot_counts_to_ms_and_guest_instructions():
+    out = run_line("uptime", counts=1234567)[0]
+    assert out.splitlines()[1] == (
+        "boot to prompt: 1234567 counts at 25 MHz = 49.382 ms"
+        " (49382680 guest instructions under -icount shift=0)")
+
+
+# ---- mem / ps -------------------------------------------------------------------
+
+def test_mem_prints_heap_with_integer_percentages_and_the_map():
+    out = run_line("mem", heap_used_free=(1000, 2000))[0]
+    lines = out.splitlines()
+    assert lines[0] == "heap: 1000 used (33%), 2000 free (67%), 3000 total bytes"
+    assert lines[1].split() == ["NAME", "BASE", "SIZE", "WHAT"]
+    assert lines[2].split() == ["boot", "0x00000000", "64K", "bootloader"]
+    assert lines[3].split() == ["slot", "A", "0x00010000", "1536K", "kernel", "image"]
+    assert lines[4].split() == ["ram", "0x20000000", "4096K", "SRAM"]
+    assert len({l.index("0x") for l in lines[2:]}) == 1     # BASE column aligned
+
+
+def test_mem_survives_an_empty_heap_and_odd_sizes():
+    out = run_line("mem", heap_used_free=(0, 0), map=[("io", 0x40004000, 512, "uart")])[0]
+    assert out.splitlines()[0] == "heap: 0 used (0%), 0 free (0%), 0 total bytes"
+    assert out.splitlines()[2].split() == ["io", "0x40004000", "512B", "uart"]
+
+
+def test_ps_prints_a_header_and_one_aligned_row_per_task():
+    out = run_line("ps")[0]
+    lines = out.splitlines()
+    assert [l.split() for l in lines] == [["ID", "NAME", "STATE", "PRIO"],
+                                          ["0", "kernel", "running", "0"],
+                                          ["1", "shell", "ready", "3"]]
+    assert len({l.index(l.split()[2]) for l in lines}) == 1  # STATE column aligned
+
+
+# ---- echo / reboot / poweroff -----------------------------------------------------
+
+def test_echo_joins_its_arguments_with_one_space():
+    assert run_line('echo  a   "b  c" d')[0] == "a b  c d\n"
+    assert run_line("echo")[0] == "\n"
+
+
+@pytest.mark.parametrize("name, text", [("reboot", "rebooting...\n"),
+                                        ("poweroff", "power off\n")])
+def test_reboot_and_poweroff_say_so_then_call_the_system(name, text):
+    out, ctx = run_line(name)
+    assert out == text
+    assert ctx.calls == [(name, 1)]          # called after the message was written
+
+
+# ---- shell.run --------------------------------------------------------------------
+
+def session(script, **over):
+    data = []
+    for item in script:
+        data.extend(item.encode() if isinstance(item, str) else [item])
+    console, ctx = FakeConsole(data), FakeSystem(**over)
+    ctx.write = console.write               # one terminal, as on the device
+    shell.run(console, ctx)
+    return console.text(), ctx
+
+
+def test_run_prompts_dispatches_and_returns_when_input_ends():
+    out, _ = session(["echo hi\r\n", "\r"])
+    assert out == "qenex> echo hi\nhi\nqenex> \nqenex> "
+
+
+def test_run_keeps_going_after_a_handler_raises():
+    out, ctx = session(["ps\r", "nope\r", "echo after\r", "reboot\r"],
+                       task_list=ValueError("bad task"))
+    assert "ps\nerror: ValueError: bad task\nqenex> " in out
+    assert "unknown command: nope (try 'help')\n" in out
+    assert "after\n" in out and ctx.calls[0][0] == "reboot"
+    assert out.endswith("qenex> ")
+
+
+@pytest.mark.parametrize("exc, text", [(MemoryError(), "\nerror: MemoryError\n"),
+                                       (OSError(5, "EIO"), "\nerror: OSError: "),
+                                       (KeyboardInterrupt(), "^C\n")])
+def test_run_reports_exceptions_from_the_console_and_continues(exc, text):
+    out, _ = session(["ec", exc, "echo ok\r"])
+    assert out.startswith("qenex> ec" + text)
+    assert out.endswith("qenex> echo ok\nok\nqenex> ")  # half-typed "ec" dropped
+
+
+def test_run_reports_memory_error_without_formatting_anything(monkeypatch):
+    def no_alloc(e):
+        raise AssertionError("formatted a message while out of memory")
+    monkeypatch.setattr(commands, "error_line", no_alloc)
+    out, _ = session([MemoryError("heap"), "echo ok\r"])
+    assert out.startswith("qenex> \nerror: MemoryError\nqenex> ")
+
+
+def test_run_survives_a_console_that_fails_while_reporting():
+    class Flaky(FakeConsole):
+        def __init__(self, script):
+            super().__init__(script)
+            self.fail = 1
+
+        def write(self, s):
+            if s.startswith("\nerror") and self.fail:
+                self.fail -= 1
+                raise OSError("tx stuck")
+            super().write(s)
+    console = Flaky([RuntimeError("rx"), *b"echo ok\r"])
+    shell.run(console, FakeSystem(write=console.write))
+    assert console.text().endswith("\nok\nqenex> ")
+
+
+# ---- MicroPython subset ---------------------------------------------------------
+
+SRC = os.path.join(os.path.dirname(__file__), "..", "..", "userland", "shell")
+BANNED = {"isprintable", "format_map", "ljust", "rjust", "typing", "dataclasses",
+          "enum", "abc", "print", "float", "__slots__"}
+
+
+@pytest.mark.parametrize("mod", [commands, lineedit, shell])
+def test_shell_sources_use_integers_only_and_the_micropython_subset(mod):
+    path = os.path.join(SRC, os.path.basename(mod.__file__))
+    with open(path) as f:
+        toks = list(tokenize.generate_tokens(io.StringIO(f.read()).readline))
+    for t in toks:
+        where = "%s:%d %r" % (path, t.start[0], t.string)
+        if t.type == tokenize.NUMBER:
+            assert not any(ch in t.string.lower() for ch in ".ej") or \
+                t.string.lower().startswith("0x"), "float literal " + where
+        if t.type == tokenize.OP:
+            assert t.string not in ("/", "/="), "true division " + where
+        if t.type == tokenize.NAME:
+            assert t.string not in BANNED, "not in MicroPython " + where

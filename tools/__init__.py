@@ -1,0 +1,1 @@
+"""Host tools for QENEX OS: image format, layout, flash-image builder."""

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Installs what QENEX OS needs on a Debian machine, from the registries only:
+#   1. Debian packages from tools/deps/apt-packages.txt that are missing;
+#   2. the MicroPython source package pinned in tools/deps/micropython.lock,
+#      fetched with `apt-get source`, checked against its SHA-256, unpacked in
+#      build/deps/ (skipped when MICROPYTHON_SRC names a tree of your own);
+#   3. the host Python virtualenv build/venv from requirements.txt.
+# Every step is skipped when already done, so `make` stays quick.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+DEPS=$ROOT/build/deps
+SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+say() { echo "deps: $*"; }
+
+# 1. Debian packages -----------------------------------------------------------
+missing=()
+for p in $(grep -v '^#' "$ROOT/tools/deps/apt-packages.txt"); do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    $SUDO apt-get update -q
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# 2. MicroPython source --------------------------------------------------------
+# shellcheck source=micropython.lock
+. "$ROOT/tools/deps/micropython.lock"
+if [ -n "${MICROPYTHON_SRC:-}" ]; then
+    say "using MICROPYTHON_SRC=$MICROPYTHON_SRC"
+    [ -f "$MICROPYTHON_SRC/py/mpconfig.h" ] || { say "error: $MICROPYTHON_SRC is not a MicroPython tree"; exit 1; }
+elif [ ! -f "$DEPS/$TREE/.qenex-verified" ]; then
+    mkdir -p "$DEPS/dl"
+    # A deb-src entry for the pinned suite, on the Debian mirror this machine
+    # already uses: the URI is read from its apt sources, never written here.
+    uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(ORIGIN)' 2>/dev/null |
+          awk '$3 == "Debian" && $2 !~ /security/ {print $1; exit}')
+    if [ -z "$uri" ]; then
+        uri=$(grep -rhoE '^(deb|URIs:)[[:space:]]+[^[:space:]]+/debian/?([[:space:]]|$)' \
+              /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
+              awk '{print $2; exit}')
+    fi
+    [ -n "$uri" ] || { say "error: no Debian mirror found in the apt sources"; exit 1; }
+    list=$DEPS/qenex-src.sources
+    printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+        "${uri%/}/" "$SUITE" > "$list"
+    # apt state for this one source lives under build/deps/apt: the machine's
+    # own package lists are not touched.
+    aptdir=$DEPS/apt
+    mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial"
+    aptopts=(-o "Dir::Etc::SourceList=$list" -o "Dir::Etc::SourceParts=-"
+             -o "Dir::State::Lists=$aptdir/lists" -o "Dir::Cache=$aptdir/cache"
+             -o "APT::Sandbox::User=root" -q)
+    say "fetching $PACKAGE=$VERSION source from $SUITE"
+    apt-get "${aptopts[@]}" update >/dev/null
+    (cd "$DEPS/dl" && apt-get "${aptopts[@]}" source --download-only "$PACKAGE=$VERSION" >/dev/null)
+    echo "$SHA256  $DEPS/dl/$ORIG" | sha256sum -c --quiet - ||
+        { say "error: $ORIG does not match the pinned SHA-256"; exit 1; }
+    say "$ORIG sha256 ok"
+    rm -rf "${DEPS:?}/$TREE"
+    tar -C "$DEPS" -xf "$DEPS/dl/$ORIG"
+    touch "$DEPS/$TREE/.qenex-verified"
+fi
+
+# 3. Host Python ---------------------------------------------------------------
+VENV=$ROOT/build/venv
+if [ ! -f "$VENV/.qenex-req" ] || ! cmp -s "$ROOT/requirements.txt" "$VENV/.qenex-req"; then
+    say "creating the host virtualenv build/venv"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt"
+    cp "$ROOT/requirements.txt" "$VENV/.qenex-req"
+fi

@@ -1,0 +1,1 @@
+"""QENEX OS userland: programs that run on top of the kernel VM."""

@@ -1,0 +1,1 @@
+"""The device console shell: line editor, command table, read-eval loop."""

@@ -1,0 +1,233 @@
+"""The shell's command table, argument splitter and dispatcher.
+
+Holds split(), the registry of commands (name, usage, one-line help, handler)
+and dispatch(), which runs one typed line against a "system" object `ctx`.
+It does not read the console or edit lines (lineedit.py, shell.py do that).
+
+`ctx` provides: write(str), version_info() -> dict, uptime_ms() -> int,
+boot_counts() -> int or None, heap() -> (used, free), memory_map() -> list of
+(name, base, size, what), tasks() -> list of dicts (id, name, state, prio),
+reboot(), poweroff().
+
+Outcomes of dispatch, first match wins:
+  blank line             nothing
+  unterminated quote     "error: unterminated quote"
+  unknown command        "unknown command: X (try 'help')"
+  bad arguments          "usage: <usage>"   (the handler raised UsageError)
+  any other exception    "error: <ExceptionName>: <message>"
+Output uses "\\n"; the console driver turns it into CRLF. Integers only.
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+class Command:
+    def __init__(self, name, usage, help, fn, maxargs):
+        self.name = name
+        self.usage = usage
+        self.help = help
+        self.fn = fn
+        self.maxargs = maxargs   # -1: any number
+
+
+_COMMANDS = []  # registration order is the order `help` lists them in
+
+
+def register(usage, help, fn, maxargs=-1):
+    """Add a command; its name is the first word of `usage`. fn(ctx, args)."""
+    name = usage.split()[0]
+    for i in range(len(_COMMANDS)):
+        if _COMMANDS[i].name == name:
+            _COMMANDS.pop(i)
+            break
+    _COMMANDS.append(Command(name, usage, help, fn, maxargs))
+
+
+def command(usage, help, maxargs=-1):
+    """Decorator form of register()."""
+    def deco(fn):
+        register(usage, help, fn, maxargs)
+        return fn
+    return deco
+
+
+def lookup(name):
+    for c in _COMMANDS:
+        if c.name == name:
+            return c
+    return None
+
+
+def commands():
+    return list(_COMMANDS)
+
+
+def split(line):
+    """Split on spaces/tabs; "double quotes" keep spaces (no escapes inside)."""
+    args = []
+    cur = None      # None: between words
+    quoted = False
+    for ch in line:
+        if quoted:
+            if ch == '"':
+                quoted = False
+            else:
+                cur += ch
+        elif ch == '"':
+            quoted = True
+            if cur is None:
+                cur = ""
+        elif ch == " " or ch == "\t":
+            if cur is not None:
+                args.append(cur)
+                cur = None
+        else:
+            cur = ch if cur is None else cur + ch
+    if quoted:
+        raise UsageError("unterminated quote")
+    if cur is not None:
+        args.append(cur)
+    return args
+
+
+def _unknown(ctx, name):
+    ctx.write("unknown command: %s (try 'help')\n" % name)
+
+
+def dispatch(line, ctx):
+    """Run one line. Never raises (except BaseExceptions such as SystemExit)."""
+    try:
+        args = split(line)
+    except UsageError as e:
+        ctx.write("error: %s\n" % e)
+        return
+    if not args:
+        return
+    cmd = lookup(args[0])
+    if cmd is None:
+        _unknown(ctx, args[0])
+        return
+    try:
+        if 0 <= cmd.maxargs < len(args) - 1:
+            raise UsageError()
+        cmd.fn(ctx, args[1:])
+    except UsageError:
+        ctx.write("usage: %s\n" % cmd.usage)
+    except Exception as e:
+        ctx.write(error_line(e))
+
+
+def error_line(e):
+    msg = str(e)
+    name = type(e).__name__
+    return "error: %s: %s\n" % (name, msg) if msg else "error: %s\n" % name
+
+
+# ---- formatting helpers (integers only) ------------------------------------
+
+def pad(s, width):
+    """s left-justified in width columns (MicroPython has no str.ljust)."""
+    return s + " " * (width - len(s))
+
+
+def table(ctx, header, rows):
+    """Write rows of str cells in columns two spaces apart; last is unpadded."""
+    widths = [len(h) for h in header]
+    for r in rows:
+        for i in range(len(r)):
+            if len(r[i]) > widths[i]:
+                widths[i] = len(r[i])
+    for r in [header] + rows:
+        cells = [pad(r[i], widths[i]) for i in range(len(r) - 1)]
+        ctx.write("  ".join(cells + [r[-1]]) + "\n")
+
+
+def fmt_ms(ms):
+    """3723004 -> "1:02:03.004" (hours are not wrapped into days)."""
+    s, ms = divmod(ms, 1000)
+    m, s = divmod(s, 60)
+    h, m = divmod(m, 60)
+    return "%d:%02d:%02d.%03d" % (h, m, s, ms)
+
+
+def fmt_size(n):
+    """Bytes as KiB when exact ("64K"), else bytes ("512B")."""
+    return "%dK" % (n // 1024) if n % 1024 == 0 else "%dB" % n
+
+
+# ---- the commands -----------------------------------------------------------
+
+@command("help [CMD]", "list commands, or describe one", 1)
+def _help(ctx, args):
+    cmds = _COMMANDS
+    if args:
+        c = lookup(args[0])
+        if c is None:
+            _unknown(ctx, args[0])
+            return
+        cmds = [c]
+    w = max([len(c.usage) for c in _COMMANDS]) + 2
+    for c in cmds:
+        ctx.write(pad(c.usage, w) + c.help + "\n")
+
+
+@command("version", "kernel, MicroPython, board and build", 0)
+def _version(ctx, args):
+    v = ctx.version_info()
+    g = v.get
+    ctx.write("QENEX OS %s (commit %s)\n" % (g("kernel", "?"), g("commit", "?")))
+    ctx.write("MicroPython %s\n" % g("micropython", "?"))
+    ctx.write("board %s\n" % g("board", "?"))
+    ctx.write("built %s\n" % g("built", "?"))
+
+
+@command("uptime", "time since boot, and boot-to-prompt time", 0)
+def _uptime(ctx, args):
+    ms = ctx.uptime_ms()
+    ctx.write("up %s (%d ms)\n" % (fmt_ms(ms), ms))
+    n = ctx.boot_counts()
+    if n is not None:
+        # One count of the 25 MHz FPGA counter is 40 ns; with -icount shift=0
+        # QEMU runs one guest instruction per virtual ns.
+        us = n * 40 // 1000
+        ctx.write("boot to prompt: %d counts at 25 MHz = %d.%03d ms"
+                  " (%d guest instructions under -icount shift=0)\n"
+                  % (n, us // 1000, us % 1000, n * 40))
+
+
+@command("mem", "heap use and the memory map", 0)
+def _mem(ctx, args):
+    used, free = ctx.heap()
+    total = used + free
+    pct = used * 100 // total if total else 0
+    ctx.write("heap: %d used (%d%%), %d free (%d%%), %d total bytes\n"
+              % (used, pct, free, 100 - pct if total else 0, total))
+    rows = [[name, "0x%08x" % base, fmt_size(size), what]
+            for name, base, size, what in ctx.memory_map()]
+    table(ctx, ["NAME", "BASE", "SIZE", "WHAT"], rows)
+
+
+@command("ps", "list tasks", 0)
+def _ps(ctx, args):
+    rows = [[str(t["id"]), str(t["name"]), str(t["state"]), str(t["prio"])]
+            for t in ctx.tasks()]
+    table(ctx, ["ID", "NAME", "STATE", "PRIO"], rows)
+
+
+@command("echo TEXT...", "print TEXT")
+def _echo(ctx, args):
+    ctx.write(" ".join(args) + "\n")
+
+
+@command("reboot", "restart the system", 0)
+def _reboot(ctx, args):
+    ctx.write("rebooting...\n")
+    ctx.reboot()
+
+
+@command("poweroff", "stop the system", 0)
+def _poweroff(ctx, args):
+    ctx.write("power off\n")
+    ctx.poweroff()

@@ -1,0 +1,43 @@
+"""The console read-eval loop: prompt, edit a line, dispatch it, repeat.
+
+Holds PROMPT and run(). It owns no commands (commands.py) and no editing
+(lineedit.py). Nothing typed ends the loop: every exception, MemoryError and
+KeyboardInterrupt included, is reported and the prompt comes back. run()
+returns only when console.read_byte() returns None (end of a scripted session).
+"""
+
+from userland.shell import commands
+from userland.shell.lineedit import LineEditor
+
+PROMPT = "qenex> "
+_NOMEM = "\nerror: MemoryError\n"  # a constant: reporting must not allocate
+
+
+def run(console, ctx):
+    """console: read_byte() -> int or None, write(str). ctx: see commands."""
+    ed = LineEditor(console.write)
+    console.write(PROMPT)
+    while True:
+        try:
+            b = console.read_byte()
+            if b is None:
+                return
+            line = ed.feed(b)
+            if line is not None:
+                commands.dispatch(line, ctx)
+                console.write(PROMPT)
+        except KeyboardInterrupt:
+            _recover(console, ed, "^C\n")
+        except MemoryError:
+            _recover(console, ed, _NOMEM)
+        except Exception as e:
+            _recover(console, ed, None, e)
+
+
+def _recover(console, ed, text, exc=None):
+    ed.reset()
+    try:
+        console.write(text if exc is None else "\n" + commands.error_line(exc))
+        console.write(PROMPT)
+    except Exception:
+        pass  # the console itself is failing; keep reading
