@@ -26,7 +26,7 @@ def main():
     console = Console()
     banner(console)
     system = System(console)
-    system.boot_counter = _hal.counter()
+    system.prompt_counter = _hal.counter()
     while True:
         try:
             shell.run(console, system)

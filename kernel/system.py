@@ -12,7 +12,7 @@ import board
 class System:
     def __init__(self, console):
         self.console = console
-        self.boot_counter = None
+        self.prompt_counter = None
 
     def write(self, text):
         self.console.write(text)
@@ -31,7 +31,9 @@ class System:
         return _hal.ticks_ms()
 
     def boot_counts(self):
-        return self.boot_counter
+        if self.prompt_counter is None:
+            return None
+        return _hal.entry_counter(), self.prompt_counter
 
     def heap(self):
         return gc.mem_alloc(), gc.mem_free()

@@ -50,7 +50,10 @@ static void run_python_kernel(void) {
     }
 }
 
+uint32_t qx_entry_counter;
+
 void __attribute__((noreturn)) qx_main(void) {
+    qx_entry_counter = QX_REG(QX_FPGAIO_BASE + 0x18u);
     qx_uart_init(QX_UART0_BASE, QX_UART0_RX_IRQ, QX_SYSCLK_HZ, CONSOLE_BAUD);
     qx_tick_init(QX_TIMER0_BASE, QX_TIMER0_IRQ, QX_SYSCLK_HZ, QX_TICK_HZ);
     for (;;) {

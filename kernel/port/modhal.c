@@ -44,6 +44,13 @@ static mp_obj_t hal_counter(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(hal_counter_obj, hal_counter);
 
+/* entry_counter(): the counter when the kernel was entered (end of the bootloader). */
+extern uint32_t qx_entry_counter;
+static mp_obj_t hal_entry_counter(void) {
+    return mp_obj_new_int_from_uint(qx_entry_counter);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(hal_entry_counter_obj, hal_entry_counter);
+
 static mp_obj_t hal_reset(void) {
     qx_system_reset();
     return mp_const_none;
@@ -89,6 +96,7 @@ static const mp_rom_map_elem_t hal_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&hal_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_ticks_ms), MP_ROM_PTR(&hal_ticks_ms_obj) },
     { MP_ROM_QSTR(MP_QSTR_counter), MP_ROM_PTR(&hal_counter_obj) },
+    { MP_ROM_QSTR(MP_QSTR_entry_counter), MP_ROM_PTR(&hal_entry_counter_obj) },
     { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&hal_reset_obj) },
     { MP_ROM_QSTR(MP_QSTR_poweroff), MP_ROM_PTR(&hal_poweroff_obj) },
     { MP_ROM_QSTR(MP_QSTR_uart_stats), MP_ROM_PTR(&hal_uart_stats_obj) },

@@ -128,10 +128,11 @@ def test_uptime_prints_one_line_when_boot_counts_are_unknown():
 
 
 def test_uptime_converts_boot_counts_to_ms_and_guest_instructions():
-    out = run_line("uptime", counts=1234567)[0]
-    assert out.splitlines()[1] == (
+    out = run_line("uptime", counts=(4567, 1234567))[0]
+    assert out.splitlines()[1:] == [
         "boot to prompt: 1234567 counts at 25 MHz = 49.382 ms"
-        " (49382680 guest instructions under -icount shift=0)")
+        " (49382680 guest instructions under -icount shift=0)",
+        "  bootloader and image check 4567 counts, kernel start 1230000 counts"]
 
 
 # ---- mem / ps -------------------------------------------------------------------

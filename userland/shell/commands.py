@@ -5,7 +5,7 @@ and dispatch(), which runs one typed line against a "system" object `ctx`.
 It does not read the console or edit lines (lineedit.py, shell.py do that).
 
 `ctx` provides: write(str), version_info() -> dict, uptime_ms() -> int,
-boot_counts() -> int or None, heap() -> (used, free), memory_map() -> list of
+boot_counts() -> (kernel_entry, prompt) 25 MHz counter values or None, heap() -> (used, free), memory_map() -> list of
 (name, base, size, what), tasks() -> list of dicts (id, name, state, prio),
 reboot(), poweroff().
 
@@ -187,14 +187,17 @@ def _version(ctx, args):
 def _uptime(ctx, args):
     ms = ctx.uptime_ms()
     ctx.write("up %s (%d ms)\n" % (fmt_ms(ms), ms))
-    n = ctx.boot_counts()
-    if n is not None:
+    counts = ctx.boot_counts()
+    if counts is not None:
         # One count of the 25 MHz FPGA counter is 40 ns; with -icount shift=0
         # QEMU runs one guest instruction per virtual ns.
+        entry, n = counts
         us = n * 40 // 1000
         ctx.write("boot to prompt: %d counts at 25 MHz = %d.%03d ms"
                   " (%d guest instructions under -icount shift=0)\n"
                   % (n, us // 1000, us % 1000, n * 40))
+        ctx.write("  bootloader and image check %d counts, kernel start %d counts\n"
+                  % (entry, n - entry))
 
 
 @command("mem", "heap use and the memory map", 0)
