@@ -11,6 +11,9 @@ B := build/$(BOARD)
 GEN := $(B)/gen
 IMG := images/$(BOARD)
 MPY_TREE := $(shell . tools/deps/micropython.lock && echo $$TREE)
+ifdef MICROPYTHON_SRC
+USER_MPY_SRC := $(MICROPYTHON_SRC)
+endif
 MICROPYTHON_SRC ?= $(CURDIR)/build/deps/$(MPY_TREE)
 export MICROPYTHON_SRC
 PY := build/venv/bin/python
@@ -26,7 +29,7 @@ BOOT_SRC := boot/main.c boot/image.c drivers/uart/cmsdk_uart.c \
 all: build
 
 deps:
-	@tools/deps/fetch.sh
+	@MICROPYTHON_SRC=$(USER_MPY_SRC) tools/deps/fetch.sh
 
 build: deps
 	@$(MAKE) --no-print-directory $(IMG)/flash.bin
