@@ -1,0 +1,400 @@
+"""Task manifests: parse one task's manifest, check the whole set as a system.
+
+Holds the manifest format, its validation and check_system(), which turns
+the set into the capability table the kernel consults on every call. It does
+not read files, start tasks or allocate memory (the loader does), and knows
+no device or HSM key beyond the names it is given.
+
+Format: `userland/<name>/manifest`, one `field = value` per line. Blank lines
+are ignored and `#` starts a comment (no value contains `#`). Values are bare
+text, lists are comma-separated and may be empty. Not JSON: MicroPython's
+json reports "syntax error in JSON" with no line or field, this format lets
+every error name its field.
+
+    # userland/ledger/manifest
+    name       = ledger            # identifier, at most 15 characters
+    entry      = userland.ledger.main  # module whose import starts the task
+    priority   = 3                 # 0 (highest) .. 7
+    heap       = 16384             # power of two, 4096 .. 262144
+    stack      = 4096              # multiple of 8, 1024 .. 65536
+    restart    = limit 5           # never | always | limit N  (N >= 1)
+    backoff_ms = 500               # wait before a restart; not with never
+    calls      = audit, hsm        # tasks it may call()
+    console    = false             # true: may write to the console
+    devices    = uart1             # devices whose MMIO it is granted
+    hsm_keys   = ledger-sign:sign+verify, ledger-kek:wrap
+
+Required: name, entry, priority, heap, stack, restart. The rest default to
+nothing granted (backoff_ms to 100 when restart is not never). Unknown and
+repeated fields are errors. Decimal integers only.
+
+Every error is a ManifestError whose message is "SOURCE: FIELD: what is
+wrong", e.g. "userland/ledger/manifest: heap: 5000 is not a power of two
+between 4096 and 262144"; a line that is not `field = value` gives
+"SOURCE: line N: ...", and system-wide errors use source "system".
+
+Memory: a task gets one buddy block holding its stack and heap, the next
+power of two >= heap + stack (Manifest.region_size()), so it is one MPU
+region. check_system() requires the regions to sum to at most the pool; when
+the pool is a power of two, power-of-two blocks that sum to at most it always
+fit in a buddy allocator if allocated largest first.
+
+Pure Python, runs under MicroPython (no float, json, re) and CPython.
+"""
+
+from kernel.buddy import ceil_pow2
+
+NAME_MAX = 15
+ENTRY_MAX = 63
+LABEL_MAX = 32
+TEXT_MAX = 4096             # bytes of manifest text the parser accepts
+PRIORITY_MIN, PRIORITY_MAX = 0, 7
+HEAP_MIN, HEAP_MAX = 4096, 262144
+STACK_MIN, STACK_MAX = 1024, 65536
+BACKOFF_MAX = 3600000       # one hour
+BACKOFF_DEFAULT = 100
+LIMIT_MAX = 1000000
+HSM_OPS = ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap")
+
+REQUIRED = ("name", "entry", "priority", "heap", "stack", "restart")
+OPTIONAL = ("backoff_ms", "calls", "console", "devices", "hsm_keys")
+FIELDS = REQUIRED + OPTIONAL
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
+_DIGITS = "0123456789"
+_LABEL_CHARS = _LETTERS + _DIGITS + "-."
+
+
+class ManifestError(ValueError):
+    """A manifest (or the system of them) is invalid. Attributes: source,
+    field (or "line N"), reason; str() is 'source: field: reason'."""
+
+    def __init__(self, source, field, reason):
+        super().__init__("%s: %s: %s" % (source, field, reason))
+        self.source = source
+        self.field = field
+        self.reason = reason
+
+
+class Manifest:
+    """One task's validated manifest. restart is "never", "always" or
+    "limit" (then restart_limit is N); backoff_ms is None with never;
+    hsm_keys is a list of {"label": str, "ops": [str, ...]}."""
+
+    def __init__(self, source):
+        self.source = source
+        self.name = None
+        self.entry = None
+        self.priority = None
+        self.heap = None
+        self.stack = None
+        self.restart = None
+        self.restart_limit = None
+        self.backoff_ms = None
+        self.calls = []
+        self.console = False
+        self.devices = []
+        self.hsm_keys = []
+
+    def region_size(self):
+        """Bytes of the task's one memory block: stack + heap, rounded up to
+        a power of two."""
+        return ceil_pow2(self.heap + self.stack)
+
+    def as_dict(self):
+        keys = []
+        for k in self.hsm_keys:
+            keys.append({"label": k["label"], "ops": list(k["ops"])})
+        return {
+            "name": self.name, "entry": self.entry, "priority": self.priority,
+            "heap": self.heap, "stack": self.stack, "restart": self.restart,
+            "restart_limit": self.restart_limit, "backoff_ms": self.backoff_ms,
+            "calls": list(self.calls), "console": self.console,
+            "devices": list(self.devices), "hsm_keys": keys,
+        }
+
+    def to_text(self):
+        """The manifest in canonical form; parse(m.to_text()) equals m."""
+        restart = self.restart
+        if restart == "limit":
+            restart = "limit %d" % self.restart_limit
+        lines = [
+            "name = %s" % self.name,
+            "entry = %s" % self.entry,
+            "priority = %d" % self.priority,
+            "heap = %d" % self.heap,
+            "stack = %d" % self.stack,
+            "restart = %s" % restart,
+        ]
+        if self.backoff_ms is not None:
+            lines.append("backoff_ms = %d" % self.backoff_ms)
+        lines.append("calls = %s" % ", ".join(self.calls))
+        lines.append("console = %s" % ("true" if self.console else "false"))
+        lines.append("devices = %s" % ", ".join(self.devices))
+        keys = []
+        for k in self.hsm_keys:
+            keys.append("%s:%s" % (k["label"], "+".join(k["ops"])))
+        lines.append("hsm_keys = %s" % ", ".join(keys))
+        return "\n".join(lines) + "\n"
+
+    def __eq__(self, other):
+        return isinstance(other, Manifest) and self.as_dict() == other.as_dict()
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __repr__(self):
+        return "<Manifest %s from %s>" % (self.name, self.source)
+
+
+# --- one manifest -------------------------------------------------------
+
+def parse(text, source="userland/x/manifest", folder=None):
+    """Parse and validate one manifest; a Manifest or ManifestError.
+    source names the file in every error; folder (the loader passes the
+    task's folder name) must then equal the manifest's name."""
+    if isinstance(text, (bytes, bytearray)):
+        try:
+            text = bytes(text).decode("utf-8")
+        except Exception:
+            raise ManifestError(source, "text", "is not UTF-8")
+    if not isinstance(text, str):
+        raise ManifestError(source, "text", "is a %s, not text" % type(text).__name__)
+    if len(text) > TEXT_MAX:
+        raise ManifestError(source, "text", "is %d characters, more than %d" % (len(text), TEXT_MAX))
+
+    raw = {}        # field -> value text
+    where = {}      # field -> line number
+    lineno = 0
+    for line in text.split("\n"):
+        lineno += 1
+        hash_at = line.find("#")
+        if hash_at >= 0:
+            line = line[:hash_at]
+        line = line.strip()
+        if not line:
+            continue
+        eq = line.find("=")
+        if eq < 0:
+            raise ManifestError(source, "line %d" % lineno, "expected 'field = value', got %r" % line)
+        key = line[:eq].strip()
+        value = line[eq + 1:].strip()
+        if not key:
+            raise ManifestError(source, "line %d" % lineno, "no field name before '='")
+        if key not in FIELDS:
+            raise ManifestError(source, key, "unknown field (line %d); fields are %s"
+                                % (lineno, ", ".join(FIELDS)))
+        if key in raw:
+            raise ManifestError(source, key, "given twice (lines %d and %d)" % (where[key], lineno))
+        raw[key] = value
+        where[key] = lineno
+
+    for key in REQUIRED:
+        if key not in raw:
+            raise ManifestError(source, key, "missing")
+
+    m = Manifest(source)
+    m.name = _name(source, "name", raw["name"])
+    if folder is not None and folder != m.name:
+        raise ManifestError(source, "name", "%r does not match its folder %r" % (m.name, folder))
+    m.entry = _entry(source, raw["entry"])
+    m.priority = _int_in(source, "priority", raw["priority"], PRIORITY_MIN, PRIORITY_MAX,
+                         "an integer %d..%d" % (PRIORITY_MIN, PRIORITY_MAX))
+    heap = _int_or_none(raw["heap"])
+    if heap is None or not (HEAP_MIN <= heap <= HEAP_MAX) or heap & (heap - 1):
+        raise ManifestError(source, "heap", "%s is not a power of two between %d and %d"
+                            % (_show(raw["heap"], heap), HEAP_MIN, HEAP_MAX))
+    m.heap = heap
+    stack = _int_or_none(raw["stack"])
+    if stack is None or not (STACK_MIN <= stack <= STACK_MAX) or stack % 8:
+        raise ManifestError(source, "stack", "%s is not a multiple of 8 between %d and %d"
+                            % (_show(raw["stack"], stack), STACK_MIN, STACK_MAX))
+    m.stack = stack
+    m.restart, m.restart_limit = _restart(source, raw["restart"])
+    if "backoff_ms" in raw:
+        if m.restart == "never":
+            raise ManifestError(source, "backoff_ms", "means nothing with restart = never")
+        m.backoff_ms = _int_in(source, "backoff_ms", raw["backoff_ms"], 0, BACKOFF_MAX,
+                               "an integer 0..%d" % BACKOFF_MAX)
+    elif m.restart != "never":
+        m.backoff_ms = BACKOFF_DEFAULT
+    if "calls" in raw:
+        m.calls = _names(source, "calls", raw["calls"])
+        if m.name in m.calls:
+            raise ManifestError(source, "calls", _SELF_CALL % m.name)
+    if "console" in raw:
+        v = raw["console"]
+        if v == "true":
+            m.console = True
+        elif v == "false":
+            m.console = False
+        else:
+            raise ManifestError(source, "console", "%r is not true or false" % v)
+    if "devices" in raw:
+        m.devices = _names(source, "devices", raw["devices"])
+    if "hsm_keys" in raw:
+        m.hsm_keys = _hsm_keys(source, raw["hsm_keys"])
+    return m
+
+
+_SELF_CALL = "a task may not call itself (%r)"
+
+
+def _is_identifier(s):
+    if not s or s[0] not in _LETTERS:
+        return False
+    for c in s:
+        if c not in _LETTERS and c not in _DIGITS:
+            return False
+    return True
+
+
+def _name(source, field, s):
+    if not _is_identifier(s):
+        raise ManifestError(source, field, "%r is not an identifier (letters, digits, _; "
+                            "not starting with a digit)" % s)
+    if len(s) > NAME_MAX:
+        raise ManifestError(source, field, "%r is %d characters, more than %d" % (s, len(s), NAME_MAX))
+    return s
+
+
+def _entry(source, s):
+    ok = 0 < len(s) <= ENTRY_MAX
+    if ok:
+        for part in s.split("."):
+            if not _is_identifier(part):
+                ok = False
+    if not ok:
+        raise ManifestError(source, "entry", "%r is not a module name (dotted identifiers, "
+                            "at most %d characters)" % (s, ENTRY_MAX))
+    return s
+
+
+def _int_or_none(s):
+    """The decimal integer s spells, or None."""
+    if not s or len(s) > 12:
+        return None
+    for c in s:
+        if c not in _DIGITS:
+            return None
+    return int(s)
+
+
+def _show(text, value):
+    return "%d" % value if value is not None else repr(text)
+
+
+def _int_in(source, field, s, lo, hi, what):
+    v = _int_or_none(s)
+    if v is None or not (lo <= v <= hi):
+        raise ManifestError(source, field, "%s is not %s" % (_show(s, v), what))
+    return v
+
+
+def _restart(source, s):
+    if s == "never" or s == "always":
+        return s, None
+    words = s.split()
+    if len(words) == 2 and words[0] == "limit":
+        n = _int_or_none(words[1])
+        if n is not None and 1 <= n <= LIMIT_MAX:
+            return "limit", n
+    raise ManifestError(source, "restart", "%r is not never, always or limit N (N = 1..%d)"
+                        % (s, LIMIT_MAX))
+
+
+def _items(source, field, s):
+    """The comma-separated items of s (none when s is empty)."""
+    if not s:
+        return []
+    items = []
+    for item in s.split(","):
+        item = item.strip()
+        if not item:
+            raise ManifestError(source, field, "empty item in %r" % s)
+        items.append(item)
+    return items
+
+
+def _names(source, field, s):
+    names = []
+    for item in _items(source, field, s):
+        _name(source, field, item)
+        if item in names:
+            raise ManifestError(source, field, "%r listed twice" % item)
+        names.append(item)
+    return names
+
+
+def _hsm_keys(source, s):
+    keys = []
+    labels = []
+    for item in _items(source, "hsm_keys", s):
+        colon = item.find(":")
+        if colon < 0:
+            raise ManifestError(source, "hsm_keys", "%r is not label:op+op (ops: %s)"
+                                % (item, ", ".join(HSM_OPS)))
+        label = item[:colon].strip()
+        ops_text = item[colon + 1:].strip()
+        ok = 0 < len(label) <= LABEL_MAX
+        for c in label:
+            if c not in _LABEL_CHARS:
+                ok = False
+        if not ok:
+            raise ManifestError(source, "hsm_keys", "label %r is not 1..%d letters, digits, _ - ."
+                                % (label, LABEL_MAX))
+        if label in labels:
+            raise ManifestError(source, "hsm_keys", "label %r listed twice" % label)
+        ops = []
+        for op in ops_text.split("+"):
+            op = op.strip()
+            if op not in HSM_OPS:
+                raise ManifestError(source, "hsm_keys", "%r: %r is not an operation (ops: %s)"
+                                    % (label, op, ", ".join(HSM_OPS)))
+            if op in ops:
+                raise ManifestError(source, "hsm_keys", "%r: %r listed twice" % (label, op))
+            ops.append(op)
+        labels.append(label)
+        keys.append({"label": label, "ops": ops})
+    return keys
+
+
+# --- the system ---------------------------------------------------------
+
+def check_system(manifests, pool_size, devices=None):
+    """Validate a set of manifests as one system and return the capability
+    table: dict task name -> set of task names it may call.
+
+    Checks, first failure wins: unique names; no task calls itself; every
+    `calls` target has a manifest; every device is in `devices` (when given,
+    the board's device names); the tasks' regions (region_size()) sum to at
+    most pool_size bytes."""
+    by_name = {}
+    for m in manifests:
+        other = by_name.get(m.name)
+        if other is not None:
+            raise ManifestError(m.source, "name", "%r is also the name in %s" % (m.name, other.source))
+        by_name[m.name] = m
+    table = {}
+    for m in manifests:
+        callees = set()
+        for callee in m.calls:
+            if callee == m.name:
+                raise ManifestError(m.source, "calls", _SELF_CALL % callee)
+            if callee not in by_name:
+                raise ManifestError(m.source, "calls", "%r is not a task of this system" % callee)
+            callees.add(callee)
+        if devices is not None:
+            for d in m.devices:
+                if d not in devices:
+                    raise ManifestError(m.source, "devices", "%r is not a device of this board" % d)
+        table[m.name] = callees
+    need = 0
+    parts = []
+    for m in manifests:
+        need += m.region_size()
+        parts.append("%s %d" % (m.name, m.region_size()))
+    if need > pool_size:
+        raise ManifestError("system", "memory", "tasks need %d bytes (%s), the task pool holds %d"
+                            % (need, ", ".join(parts), pool_size))
+    return table
