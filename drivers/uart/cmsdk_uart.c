@@ -1,5 +1,5 @@
 /* CMSDK APB UART driver: the receive interrupt moves each byte into a ring
- * buffer that the kernel drains; transmit is polled (the TX holding register is
+ * buffer that the kernel drains (a full ring holds the sender back); transmit is polled (the TX holding register is
  * one byte deep and, at the console's rates, waiting on it is cheaper than an
  * interrupt per byte). One instance: the console, UART0. */
 #include "cmsdk_uart.h"
@@ -25,6 +25,7 @@ static cmsdk_uart_t *uart;
 static uint8_t ring[QX_UART_RX_RING];
 static volatile uint32_t head, tail;  /* head: written by the IRQ; tail: by the kernel */
 static volatile uint32_t received, dropped;
+static volatile uint8_t rx_paused;  /* ring full: receive interrupt off */
 
 void qx_uart_init(uint32_t base, int rx_irq, uint32_t sysclk_hz, uint32_t baud) {
     uart = (cmsdk_uart_t *)base;
@@ -37,22 +38,30 @@ void qx_uart_init(uint32_t base, int rx_irq, uint32_t sysclk_hz, uint32_t baud) 
     qx_irq_enable((unsigned)rx_irq);
 }
 
-void UART0_RX_Handler(void) {
-    uart->INTSTATUS = INT_RX;
+/* Move waiting bytes into the ring. When the ring is full the byte stays in the
+ * UART and the receive interrupt is switched off, so the sender is held back
+ * (QEMU delivers no more; on a board, hardware flow control or an overrun,
+ * which is counted) rather than bytes being lost in software. */
+static void rx_drain(void) {
     while (uart->STATE & STATE_RXFULL) {
-        uint8_t c = (uint8_t)uart->DATA;
-        received++;
-        if (head - tail < QX_UART_RX_RING) {
-            ring[head % QX_UART_RX_RING] = c;
-            head++;
-        } else {
-            dropped++;
+        if (head - tail >= QX_UART_RX_RING) {
+            uart->CTRL &= ~CTRL_RXIRQ;
+            rx_paused = 1;
+            break;
         }
+        ring[head % QX_UART_RX_RING] = (uint8_t)uart->DATA;
+        head++;
+        received++;
     }
     if (uart->STATE & STATE_RXOVR) {
         uart->STATE = STATE_RXOVR;
         dropped++;
     }
+}
+
+void UART0_RX_Handler(void) {
+    uart->INTSTATUS = INT_RX;
+    rx_drain();
 }
 
 int qx_uart_getc(void) {
@@ -61,6 +70,16 @@ int qx_uart_getc(void) {
     }
     int c = ring[tail % QX_UART_RX_RING];
     tail++;
+    if (rx_paused) {
+        /* Room again: take the byte the UART held and let it interrupt again. */
+        uint32_t s = qx_irq_save();
+        rx_paused = 0;
+        rx_drain();
+        if (!rx_paused) {
+            uart->CTRL |= CTRL_RXIRQ;
+        }
+        qx_irq_restore(s);
+    }
     return c;
 }
 

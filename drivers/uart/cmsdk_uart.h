@@ -13,4 +13,4 @@ void qx_uart_write_cooked(const char *buf, size_t len);  /* "\n" -> "\r\n" */
 void qx_uart_puts(const char *s);
 void qx_uart_put_hex(uint32_t v);
 uint32_t qx_uart_rx_count(void);             /* bytes received since boot */
-uint32_t qx_uart_rx_dropped(void);           /* bytes lost: ring full or overrun */
+uint32_t qx_uart_rx_dropped(void);           /* bytes lost to UART overruns */

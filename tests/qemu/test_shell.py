@@ -161,11 +161,11 @@ def test_type_ahead(device):
 
 
 def test_pasted_lines_are_not_lost(device):
-    """100 lines in one write (no pauses): the UART's flow control holds the
+    """400 lines in one write (no pauses): the UART's flow control holds the
     input back while the shell works, so every line is run, in order."""
-    device.send("".join("echo L%03d\r" % i for i in range(100)))
+    device.send("".join("echo L%03d\r" % i for i in range(400)))
     out = norm(device.drain(quiet=1.0))
-    assert out == "".join("echo L%03d\nL%03d\n%s" % (i, i, PROMPT) for i in range(100))
+    assert out == "".join("echo L%03d\nL%03d\n%s" % (i, i, PROMPT) for i in range(400))
 
 
 # ---- line editor ------------------------------------------------------------
