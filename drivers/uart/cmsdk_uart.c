@@ -77,6 +77,9 @@ int qx_uart_getc(void) {
         rx_drain();
         if (!rx_paused) {
             uart->CTRL |= CTRL_RXIRQ;
+            /* A byte that arrived while the interrupt was off raised none:
+             * look once more, or it would sit in the UART for good. */
+            rx_drain();
         }
         qx_irq_restore(s);
     }
