@@ -26,9 +26,15 @@ void qx_tick_init(uint32_t base, uint32_t irq, uint32_t sysclk_hz, uint32_t tick
     qx_irq_enable(irq);
 }
 
+/* What the kernel does on a tick; by default nothing (the bootloader). */
+void __attribute__((weak)) qx_on_tick(uint64_t now) {
+    (void)now;
+}
+
 void TIMER0_Handler(void) {
     timer->INTSTATUS = 1;
     ticks++;
+    qx_on_tick(ticks);
 }
 
 uint64_t qx_ticks(void) {

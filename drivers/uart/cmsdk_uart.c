@@ -59,9 +59,17 @@ static void rx_drain(void) {
     }
 }
 
+void __attribute__((weak)) qx_on_uart_rx(void) {
+}
+
 void UART0_RX_Handler(void) {
     uart->INTSTATUS = INT_RX;
     rx_drain();
+    qx_on_uart_rx();
+}
+
+int qx_uart_rx_waiting(void) {
+    return head != tail;
 }
 
 int qx_uart_getc(void) {

@@ -14,3 +14,5 @@ void qx_uart_puts(const char *s);
 void qx_uart_put_hex(uint32_t v);
 uint32_t qx_uart_rx_count(void);             /* bytes received since boot */
 uint32_t qx_uart_rx_dropped(void);           /* bytes lost to UART overruns */
+int qx_uart_rx_waiting(void);                /* bytes in the ring? */
+void qx_on_uart_rx(void);                    /* called from the RX interrupt; weak, empty by default */

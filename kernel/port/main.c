@@ -15,6 +15,8 @@
 #include "layout.h"
 #include "../../drivers/uart/cmsdk_uart.h"
 #include "../../drivers/timer/cmsdk_timer.h"
+#include "abi.h"
+#include "qx_task.h"
 
 #define CONSOLE_BAUD 115200
 
@@ -56,6 +58,8 @@ void __attribute__((noreturn)) qx_main(void) {
     qx_entry_counter = QX_REG(QX_FPGAIO_BASE + 0x18u);
     qx_uart_init(QX_UART0_BASE, QX_UART0_RX_IRQ, QX_SYSCLK_HZ, CONSOLE_BAUD);
     qx_tick_init(QX_TIMER0_BASE, QX_TIMER0_IRQ, QX_SYSCLK_HZ, QX_TICK_HZ);
+    extern void qx_trap_setup(void);
+    qx_trap_setup();
     for (;;) {
         mp_stack_set_top(&_estack);
         mp_stack_set_limit((char *)&_estack - (char *)&_sstack - 1024);
@@ -74,15 +78,31 @@ void gc_collect(void) {
     gc_collect_end();
 }
 
+/* The hooks below serve the kernel's VM and the tasks' VMs alike: a task
+ * (unprivileged) reaches the device through a syscall instead. */
+
 void nlr_jump_fail(void *val) {
+    if (qx_unprivileged()) {
+        qx_task_exit(QX_EXIT_FAULT, "uncaught NLR");
+    }
     qx_panic("uncaught NLR", (uint32_t)val, 0, 0);
 }
 
 mp_uint_t mp_hal_ticks_ms(void) {
+    if (qx_unprivileged()) {
+        uint32_t args[QX_SYS_NARGS] = {0}, r0, r1;
+        qx_syscall(QX_SYS_TICKS, args, &r0, &r1);
+        return r0;
+    }
     return (mp_uint_t)(qx_ticks() * 1000u / qx_tick_hz());
 }
 
 mp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {
+    if (qx_unprivileged()) {
+        uint32_t args[QX_SYS_NARGS] = {(uint32_t)str, len, 0, 0, 0}, r0, r1;
+        qx_syscall(QX_SYS_WRITE, args, &r0, &r1);
+        return len;
+    }
     qx_uart_write(str, len);
     return len;
 }

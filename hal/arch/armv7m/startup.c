@@ -1,12 +1,11 @@
 /* Kernel entry on ARMv7-M: the vector table, the reset handler (copies .data,
- * zeroes .bss, enables the configurable faults, calls qx_main) and the fault
- * handlers, which print one panic line with the fault registers on the console
- * and stop. Interrupt handlers of the drivers are named here and defined by
+ * zeroes .bss, enables the configurable faults, calls qx_main) and the report
+ * of a fault in the kernel itself (faults in tasks are trap.c's). Interrupt handlers of the drivers are named here and defined by
  * the drivers; any other interrupt lands in qx_unexpected_irq. */
 #include <stdint.h>
 #include "cm3.h"
 
-extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack, _sivmstate, _svmstate, _evmstate;
 extern void qx_main(void) __attribute__((noreturn));
 extern void qx_panic(const char *what, uint32_t pc, uint32_t cfsr, uint32_t addr) __attribute__((noreturn));
 
@@ -18,6 +17,9 @@ void __attribute__((noreturn)) Reset_Handler(void) {
     for (uint32_t *s = &_sidata, *d = &_sdata; d < &_edata;) {
         *d++ = *s++;
     }
+    for (uint32_t *s = &_sivmstate, *d = &_svmstate; d < &_evmstate;) {
+        *d++ = *s++;
+    }
     for (uint32_t *d = &_sbss; d < &_ebss;) {
         *d++ = 0;
     }
@@ -25,33 +27,12 @@ void __attribute__((noreturn)) Reset_Handler(void) {
     qx_main();
 }
 
-/* Fault entry: find the stacked frame (MSP or PSP per EXC_RETURN bit 2) and
- * hand the stacked PC to the C reporter. */
-#define FAULT_HANDLER(name, label) \
-    void __attribute__((naked)) name(void) { \
-        __asm volatile ( \
-            "tst lr, #4\n" \
-            "ite eq\n" \
-            "mrseq r0, msp\n" \
-            "mrsne r0, psp\n" \
-            "ldr r1, =" label "\n" \
-            "b qx_fault_report\n"); \
-    }
-
+/* A fault the kernel cannot blame on a task (trap.c decides): report and stop. */
 void __attribute__((noreturn, used)) qx_fault_report(uint32_t *frame, const char *what) {
     uint32_t cfsr = SCB_CFSR;
     uint32_t addr = (cfsr & 0x80u) ? SCB_MMFAR : (cfsr & 0x8000u) ? SCB_BFAR : 0;
     qx_panic(what, frame[6], cfsr, addr);
 }
-
-static const char hardfault_str[] __attribute__((used)) = "HardFault";
-static const char memmanage_str[] __attribute__((used)) = "MemManage";
-static const char busfault_str[] __attribute__((used)) = "BusFault";
-static const char usagefault_str[] __attribute__((used)) = "UsageFault";
-FAULT_HANDLER(HardFault_Handler, "hardfault_str")
-FAULT_HANDLER(MemManage_Handler, "memmanage_str")
-FAULT_HANDLER(BusFault_Handler, "busfault_str")
-FAULT_HANDLER(UsageFault_Handler, "usagefault_str")
 
 void qx_unexpected_irq(void) {
     uint32_t active = SCB_ICSR & 0x1ffu;
@@ -60,8 +41,12 @@ void qx_unexpected_irq(void) {
 
 #define WEAK_IRQ __attribute__((weak, alias("qx_unexpected_irq")))
 void NMI_Handler(void) WEAK_IRQ;
-void SVC_Handler(void) WEAK_IRQ;
-void PendSV_Handler(void) WEAK_IRQ;
+void SVC_Handler(void);
+void PendSV_Handler(void);
+void HardFault_Handler(void);
+void MemManage_Handler(void);
+void BusFault_Handler(void);
+void UsageFault_Handler(void);
 void SysTick_Handler(void) WEAK_IRQ;
 void UART0_RX_Handler(void) WEAK_IRQ;
 void UART0_TX_Handler(void) WEAK_IRQ;

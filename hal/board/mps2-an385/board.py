@@ -35,6 +35,9 @@ RAM_SIZE = 0x00400000
 BOOT_RAM_SIZE = 0x00008000    # bootloader: top 32 KiB of RAM, dead after the jump
 KERNEL_HEAP_SIZE = 0x00020000 # the kernel VM's MicroPython heap
 KERNEL_STACK_SIZE = 0x00004000
+TASK_POOL_BASE = 0x20200000   # task RAM pool: buddy blocks, each one MPU region
+TASK_POOL_SIZE = 0x00100000
+MAX_TASKS = 16
 
 UART0_BASE = 0x40004000       # console
 UART1_BASE = 0x40005000       # reserved: HSM link
@@ -56,7 +59,8 @@ MEMORY_MAP = (
     ("slot A", SLOT_A_BASE, SLOT_SIZE, "kernel image (flash)"),
     ("slot B", SLOT_B_BASE, SLOT_SIZE, "kernel image, second slot (flash)"),
     ("storage", STORAGE_BASE, STORAGE_SIZE, "block store (flash)"),
-    ("ram", RAM_BASE, RAM_SIZE, "SSRAM2/3: kernel data, heaps, stacks"),
+    ("ram", RAM_BASE, RAM_SIZE, "SSRAM2/3: kernel data, heap, stack"),
+    ("tasks", TASK_POOL_BASE, TASK_POOL_SIZE, "task RAM pool (in ram)"),
     ("apb", 0x40000000, 0x00010000, "CMSDK timers, UARTs"),
     ("fpgaio", FPGAIO_BASE, 0x00001000, "FPGA I/O, 25 MHz counter"),
 )

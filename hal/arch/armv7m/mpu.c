@@ -1,0 +1,47 @@
+/* PMSAv7 MPU programming: fixed regions at init, one region rewritten per task switch. */
+#include "mpu.h"
+#include "cm3.h"
+
+#define MPU_CTRL QX_REG(0xE000ED94u)
+#define MPU_RNR  QX_REG(0xE000ED98u)
+#define MPU_RBAR QX_REG(0xE000ED9Cu)
+#define MPU_RASR QX_REG(0xE000EDA0u)
+
+#define CTRL_ENABLE     (1u << 0)
+#define CTRL_PRIVDEFENA (1u << 2)
+#define RASR_ENABLE     (1u << 0)
+#define RASR_XN         (1u << 28)
+#define AP_PRIV_RW_USER_RO (2u << 24)
+#define AP_FULL            (3u << 24)
+#define MEM_NORMAL_WBWA    ((1u << 19) | (1u << 17) | (1u << 16))  /* TEX=001 C=1 B=1 */
+
+static uint32_t size_field(uint32_t size) {
+    uint32_t n = 0;
+    while ((2u << n) < size) {
+        n++;
+    }
+    return n << 1;  /* region size = 2^(SIZE+1) */
+}
+
+static void set_region(uint32_t n, uint32_t base, uint32_t size, uint32_t attrs) {
+    MPU_RNR = n;
+    MPU_RBAR = base;
+    MPU_RASR = attrs | MEM_NORMAL_WBWA | size_field(size) | RASR_ENABLE;
+}
+
+void qx_mpu_init(uint32_t flash_base, uint32_t flash_size, uint32_t vm_base, uint32_t vm_size) {
+    MPU_CTRL = 0;
+    set_region(QX_MPU_REGION_FLASH, flash_base, flash_size, AP_PRIV_RW_USER_RO);
+    set_region(QX_MPU_REGION_VMSTATE, vm_base, vm_size, AP_FULL | RASR_XN);
+    MPU_RNR = QX_MPU_REGION_TASK;
+    MPU_RASR = 0;
+    MPU_CTRL = CTRL_ENABLE | CTRL_PRIVDEFENA;
+    qx_dsb();
+    qx_isb();
+}
+
+void qx_mpu_set_task(uint32_t base, uint32_t size) {
+    set_region(QX_MPU_REGION_TASK, base, size, AP_FULL | RASR_XN);
+    qx_dsb();
+    qx_isb();
+}

@@ -1,0 +1,13 @@
+/* ARMv7-M PMSAv7 MPU: the three regions a running task sees. Everything not
+ * covered is privileged-only (PRIVDEFENA), so a task touching kernel memory,
+ * another task or a device faults. */
+#pragma once
+#include <stdint.h>
+
+#define QX_MPU_REGION_FLASH   0   /* firmware and storage: read/execute for tasks */
+#define QX_MPU_REGION_VMSTATE 1   /* the live MicroPython globals block: RW, XN */
+#define QX_MPU_REGION_TASK    2   /* the running task's stack + heap block: RW, XN */
+
+void qx_mpu_init(uint32_t flash_base, uint32_t flash_size, uint32_t vm_base, uint32_t vm_size);
+/* base aligned to size, size a power of two >= 32. */
+void qx_mpu_set_task(uint32_t base, uint32_t size);

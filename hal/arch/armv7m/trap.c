@@ -1,0 +1,234 @@
+/* Task entry and exit on ARMv7-M.
+ *
+ * The kernel thread calls qx_enter(ctx), which executes SVC. The SVC handler,
+ * seeing it came from MSP, pushes the kernel's r4-r11 on MSP, remembers MSP,
+ * loads the task's r4-r11 from its PSP and returns to thread mode on PSP with
+ * CONTROL.nPRIV set. The task then runs until one of:
+ *   SVC from the task            -> EV_SYSCALL (number and five argument words)
+ *   PendSV pended by the tick    -> EV_TICK (slice spent or deadline passed)
+ *   PendSV pended by a device    -> EV_IRQ (a watched interrupt)
+ *   MemManage/BusFault/UsageFault/HardFault from the task -> EV_FAULT
+ * Each saves the task's r4-r11 below its hardware frame on PSP (not after a
+ * fault: that task is finished), restores the kernel's MSP and r4-r11 and
+ * returns to the kernel thread, which continues after its SVC. PendSV has the
+ * lowest priority, so a switch never returns to thread mode from a nested
+ * handler. Nothing a task leaves in its registers or stack is trusted: its
+ * stack pointer is checked against its block before the kernel writes there. */
+#include <stddef.h>
+#include "trap.h"
+#include "cm3.h"
+#include "abi.h"
+
+#define ICSR_PENDSVSET (1u << 28)
+#define ICSR_PENDSVCLR (1u << 27)
+#define SCB_SHPR2 QX_REG(0xE000ED1Cu)   /* SVC priority in bits 31:24 */
+#define SCB_SHPR3 QX_REG(0xE000ED20u)   /* PendSV 23:16, SysTick 31:24 */
+
+volatile int32_t qx_current = -1;
+qx_event_t qx_event;
+volatile uint32_t qx_slice = 10, qx_slice_left, qx_deadline_ms, qx_irq_watch;
+qx_ctx_t *qx_cur_ctx;
+qx_ctx_t *qx_next_ctx;
+uint32_t qx_kernel_msp;
+static volatile uint32_t pend_kind, pend_bits;
+
+void qx_trap_init(void) {
+    SCB_SHPR2 = 0x80u << 24;                  /* SVC below the device interrupts */
+    SCB_SHPR3 = (0xffu << 16) | (0xffu << 24); /* PendSV lowest: switches nest nowhere */
+}
+
+void qx_enter(qx_ctx_t *ctx) {
+    qx_next_ctx = ctx;
+    SCB_ICSR = ICSR_PENDSVCLR;
+    __asm volatile ("svc 0" ::: "r0", "r1", "r2", "r3", "r12", "lr", "memory");
+}
+
+void qx_trap_tick(uint32_t now_ms) {
+    if (qx_current < 0) {
+        return;
+    }
+    if (qx_slice_left) {
+        qx_slice_left--;
+    }
+    if (qx_slice_left == 0 || (qx_deadline_ms && now_ms >= qx_deadline_ms)) {
+        pend_kind = QX_EV_TICK;
+        SCB_ICSR = ICSR_PENDSVSET;
+    }
+}
+
+void qx_trap_irq(uint32_t bits) {
+    if (qx_current >= 0 && (qx_irq_watch & bits)) {
+        pend_kind = QX_EV_IRQ;
+        pend_bits |= bits;
+        SCB_ICSR = ICSR_PENDSVSET;
+    }
+}
+
+/* Is psp a stack pointer of the running task under which the kernel may save
+ * r4-r11 and from which it may read the hardware frame? */
+static int psp_ok(uint32_t psp) {
+    const qx_ctx_t *c = qx_cur_ctx;
+    return (psp & 3) == 0 && psp >= c->base + 32 && psp + 32 <= c->base + c->size;
+}
+
+static int in_task(uint32_t addr, uint32_t len) {
+    const qx_ctx_t *c = qx_cur_ctx;
+    return addr >= c->base && len <= c->size && addr - c->base <= c->size - len;
+}
+
+static uint32_t task_fault(const char *reason, uint32_t pc, uint32_t addr) {
+    qx_event.kind = QX_EV_FAULT;
+    qx_event.reason = reason;
+    qx_event.pc = pc;
+    qx_event.addr = addr;
+    qx_event.cfsr = 0;
+    return 1;
+}
+
+/* Called by the SVC handler for a syscall: 0 = save the context, 1 = the task is finished. */
+uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
+    if (!psp_ok(psp)) {
+        return task_fault("bad stack pointer", 0, psp);
+    }
+    const uint32_t *frame = (const uint32_t *)psp;
+    uint32_t argp = frame[1];
+    if (!in_task(argp, 4 * QX_SYS_NARGS) || (argp & 3)) {
+        return task_fault("bad syscall arguments", frame[6], argp);
+    }
+    qx_event.kind = QX_EV_SYSCALL;
+    qx_event.no = frame[0];
+    for (int i = 0; i < QX_SYS_NARGS; i++) {
+        qx_event.args[i] = ((const uint32_t *)argp)[i];
+    }
+    return 0;
+}
+
+uint32_t __attribute__((used)) qx_record_pendsv(uint32_t psp) {
+    if (!psp_ok(psp)) {
+        return task_fault("bad stack pointer", 0, psp);
+    }
+    qx_event.kind = pend_kind;
+    qx_event.no = pend_bits;
+    pend_bits = 0;
+    return 0;
+}
+
+void __attribute__((used)) qx_record_fault(uint32_t psp, const char *what) {
+    uint32_t cfsr = SCB_CFSR;
+    uint32_t addr = (cfsr & 0x80u) ? SCB_MMFAR : (cfsr & 0x8000u) ? SCB_BFAR : 0;
+    uint32_t pc = psp_ok(psp) ? ((const uint32_t *)psp)[6] : 0;
+    SCB_CFSR = cfsr;                 /* write-one-to-clear */
+    SCB_HFSR = SCB_HFSR;
+    task_fault(what, pc, addr);
+    qx_event.cfsr = cfsr;
+}
+
+/* Back to the kernel thread: restore its MSP and r4-r11, privileged, thread mode. */
+#define RETURN_TO_KERNEL \
+    "ldr r0, =qx_kernel_msp\n" \
+    "ldr r0, [r0]\n" \
+    "mov sp, r0\n" \
+    "pop {r4-r11}\n" \
+    "movs r0, #0\n" \
+    "msr control, r0\n" \
+    "isb\n" \
+    "ldr r0, =qx_current\n" \
+    "mvn r1, #0\n" \
+    "str r1, [r0]\n" \
+    "ldr lr, =0xFFFFFFF9\n" \
+    "bx lr\n"
+
+/* Save the task's r4-r11 below its frame, then back to the kernel. */
+void __attribute__((naked, used)) qx_switch_to_kernel(void) {
+    __asm volatile (
+        "mrs r0, psp\n"
+        "stmdb r0!, {r4-r11}\n"
+        "ldr r1, =qx_cur_ctx\n"
+        "ldr r1, [r1]\n"
+        "str r0, [r1]\n"
+        RETURN_TO_KERNEL);
+}
+
+void __attribute__((naked, used)) qx_abandon_task(void) {
+    __asm volatile (RETURN_TO_KERNEL);
+}
+
+void __attribute__((naked)) SVC_Handler(void) {
+    __asm volatile (
+        "tst lr, #4\n"
+        "bne 1f\n"
+        /* From the kernel: enter qx_next_ctx. */
+        "push {r4-r11}\n"
+        "ldr r1, =qx_kernel_msp\n"
+        "str sp, [r1]\n"
+        "ldr r0, =qx_next_ctx\n"
+        "ldr r0, [r0]\n"
+        "ldr r1, =qx_cur_ctx\n"
+        "str r0, [r1]\n"
+        "ldr r1, [r0, #12]\n"          /* ctx->tid */
+        "ldr r2, =qx_current\n"
+        "str r1, [r2]\n"
+        "ldr r0, [r0]\n"               /* ctx->psp */
+        "ldmia r0!, {r4-r11}\n"
+        "msr psp, r0\n"
+        "movs r0, #1\n"
+        "msr control, r0\n"            /* unprivileged thread mode */
+        "isb\n"
+        "ldr lr, =0xFFFFFFFD\n"        /* thread mode, PSP */
+        "bx lr\n"
+        /* From a task: a syscall. */
+        "1:\n"
+        "mrs r0, psp\n"
+        "bl qx_record_syscall\n"
+        "cbnz r0, 2f\n"
+        "b qx_switch_to_kernel\n"
+        "2:\n"
+        "b qx_abandon_task\n");
+}
+
+void __attribute__((naked)) PendSV_Handler(void) {
+    __asm volatile (
+        "ldr r0, =qx_current\n"
+        "ldr r0, [r0]\n"
+        "cmp r0, #0\n"
+        "it lt\n"
+        "bxlt lr\n"                    /* the kernel runs: nothing to switch */
+        "mrs r0, psp\n"
+        "bl qx_record_pendsv\n"
+        "cbnz r0, 1f\n"
+        "b qx_switch_to_kernel\n"
+        "1:\n"
+        "b qx_abandon_task\n");
+}
+
+/* A fault from a task ends the task and returns to the kernel; a fault in the
+ * kernel or in a handler is a kernel panic (qx_fault_report). */
+#define FAULT_HANDLER(name, label) \
+    void __attribute__((naked)) name(void) { \
+        __asm volatile ( \
+            "ldr r1, =" label "\n" \
+            "tst lr, #4\n" \
+            "beq 1f\n" \
+            "ldr r0, =qx_current\n" \
+            "ldr r0, [r0]\n" \
+            "cmp r0, #0\n" \
+            "blt 2f\n" \
+            "mrs r0, psp\n" \
+            "bl qx_record_fault\n" \
+            "b qx_abandon_task\n" \
+            "1:\n" \
+            "mrs r0, msp\n" \
+            "b qx_fault_report\n" \
+            "2:\n" \
+            "mrs r0, psp\n" \
+            "b qx_fault_report\n"); \
+    }
+
+static const char hardfault_str[] __attribute__((used)) = "HardFault";
+static const char memmanage_str[] __attribute__((used)) = "MemManage";
+static const char busfault_str[] __attribute__((used)) = "BusFault";
+static const char usagefault_str[] __attribute__((used)) = "UsageFault";
+FAULT_HANDLER(HardFault_Handler, "hardfault_str")
+FAULT_HANDLER(MemManage_Handler, "memmanage_str")
+FAULT_HANDLER(BusFault_Handler, "busfault_str")
+FAULT_HANDLER(UsageFault_Handler, "usagefault_str")

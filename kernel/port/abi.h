@@ -1,0 +1,32 @@
+/* The task <-> kernel boundary, as C sees it: syscall numbers, event kinds and
+ * IRQ bits. kernel/abi.py is the definition the Python kernel uses; the host
+ * test tests/host/test_abi.py holds this file to it. */
+#pragma once
+
+#define QX_SYS_EXIT     0
+#define QX_SYS_YIELD    1
+#define QX_SYS_SLEEP    2
+#define QX_SYS_TICKS    3
+#define QX_SYS_WRITE    4
+#define QX_SYS_READ     5
+#define QX_SYS_CALL     6
+#define QX_SYS_RECV     7
+#define QX_SYS_REPLY    8
+#define QX_SYS_NOTIFY   9
+#define QX_SYS_WAIT     10
+#define QX_SYS_LOOKUP   11
+#define QX_SYS_KCTL     12
+
+#define QX_EV_SYSCALL   1
+#define QX_EV_TICK      2
+#define QX_EV_IRQ       3
+#define QX_EV_FAULT     4
+#define QX_EV_EXIT      5
+
+#define QX_IRQ_CONSOLE  1
+
+#define QX_SYS_NARGS    5
+
+/* SYS_EXIT's code when the task's VM ended on an uncaught exception: the
+ * second argument word points at a short reason text in the task's memory. */
+#define QX_EXIT_FAULT   0x7fa17

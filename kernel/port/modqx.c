@@ -1,0 +1,136 @@
+/* The task side of the trap layer: how a task's VM starts (qx_task_start, run
+ * unprivileged on the task's own stack) and `_qx`, the one primitive tasks use
+ * to reach the kernel (SVC with a syscall number and five argument words). The
+ * friendly API is userland/lib/qenex.py. */
+#include <string.h>
+#include "py/runtime.h"
+#include "py/gc.h"
+#include "py/stackctrl.h"
+#include "py/objstr.h"
+#include "abi.h"
+#include "qx_task.h"
+
+/* Issue a syscall: r0 = number, r1 = pointer to the argument words. */
+void qx_syscall(uint32_t no, uint32_t *args, uint32_t *r0, uint32_t *r1) {
+    register uint32_t x0 __asm__ ("r0") = no;
+    register uint32_t x1 __asm__ ("r1") = (uint32_t)args;
+    __asm volatile ("svc 1" : "+r" (x0), "+r" (x1) :: "r2", "r3", "r12", "memory");
+    *r0 = x0;
+    *r1 = x1;
+}
+
+int qx_unprivileged(void) {
+    uint32_t control, ipsr;
+    __asm volatile ("mrs %0, control" : "=r" (control));
+    __asm volatile ("mrs %0, ipsr" : "=r" (ipsr));
+    return (control & 1) && ipsr == 0;
+}
+
+void __attribute__((noreturn)) qx_task_exit(uint32_t code, const char *reason) {
+    uint32_t args[QX_SYS_NARGS] = {code, (uint32_t)reason, reason ? strlen(reason) : 0, 0, 0};
+    uint32_t r0, r1;
+    for (;;) {
+        qx_syscall(QX_SYS_EXIT, args, &r0, &r1);
+    }
+}
+
+/* Why a VM ended on an exception, in a few words, built in buf. */
+static const char *fault_reason(mp_obj_t exc, char *buf, size_t cap) {
+    const mp_obj_type_t *type = mp_obj_get_type(exc);
+    if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(type), MP_OBJ_FROM_PTR(&mp_type_MemoryError))) {
+        return "MemoryError";
+    }
+    mp_obj_t arg = mp_obj_exception_get_value(exc);
+    const char *msg = "";
+    size_t len = 0;
+    if (arg != mp_const_none && mp_obj_is_str(arg)) {
+        msg = mp_obj_str_get_data(arg, &len);
+    }
+    if (type == &mp_type_RuntimeError && len >= 9 && strncmp(msg, "maximum r", 9) == 0) {
+        return "stack overflow";
+    }
+    const char *name = qstr_str(type->name);
+    size_t n = 0;
+    const char *parts[4] = {"exception: ", name, len ? ": " : "", msg};
+    size_t lens[4] = {11, strlen(name), len ? 2 : 0, len};
+    for (int i = 0; i < 4; i++) {
+        size_t k = lens[i] < cap - 1 - n ? lens[i] : cap - 1 - n;
+        memcpy(buf + n, parts[i], k);
+        n += k;
+    }
+    buf[n] = 0;
+    return buf;
+}
+
+/* First code a task runs: bring up its VM on its own block, import its entry
+ * module and call main(). Never returns: ends in SYS_EXIT. */
+void __attribute__((noreturn)) qx_task_start(uint32_t base, uint32_t stack_size, uint32_t size, const char *entry) {
+    uint32_t stack_top = base + stack_size - QX_ENTRY_MAX;
+    mp_stack_set_top((void *)stack_top);
+    mp_stack_set_limit(stack_size - QX_ENTRY_MAX - 1024);
+    gc_init((void *)(base + stack_size), (void *)(base + size));
+    mp_init();
+    char reason[80];
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_obj_t mod = mp_import_name(qstr_from_str(entry), mp_const_true, MP_OBJ_NEW_SMALL_INT(0));
+        mp_call_function_0(mp_load_attr(mod, MP_QSTR_main));
+        nlr_pop();
+        qx_task_exit(0, NULL);
+    }
+    mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+    const char *why = fault_reason(exc, reason, sizeof reason);
+    if (strcmp(why, "stack overflow") != 0 && strcmp(why, "MemoryError") != 0) {
+        mp_obj_print_exception(&mp_plat_print, exc);   /* needs the console capability */
+    }
+    qx_task_exit(QX_EXIT_FAULT, why);
+}
+
+/* _qx.syscall(no, a0=0, a1=0, a2=0, a3=0, a4=0) -> (r0, r1), r0 signed. */
+static mp_obj_t qx_py_syscall(size_t n_args, const mp_obj_t *args) {
+    uint32_t a[QX_SYS_NARGS] = {0};
+    for (size_t i = 1; i < n_args; i++) {
+        a[i - 1] = (uint32_t)mp_obj_get_int_truncated(args[i]);
+    }
+    uint32_t r0, r1;
+    qx_syscall((uint32_t)mp_obj_get_int(args[0]), a, &r0, &r1);
+    mp_obj_t t[2] = {mp_obj_new_int((int32_t)r0), mp_obj_new_int_from_uint(r1)};
+    return mp_obj_new_tuple(2, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(qx_py_syscall_obj, 1, 1 + QX_SYS_NARGS, qx_py_syscall);
+
+/* _qx.addr(buffer) -> address of its bytes, for passing to the kernel. */
+static mp_obj_t qx_py_addr(mp_obj_t obj) {
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(obj, &buf, MP_BUFFER_READ);
+    return mp_obj_new_int_from_uint((uint32_t)buf.buf);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(qx_py_addr_obj, qx_py_addr);
+
+/* _qx.peek(addr) -> the 32-bit word at addr, read by the task itself (for
+ * tests of isolation: it faults outside the task's own memory). */
+static mp_obj_t qx_py_peek(mp_obj_t addr) {
+    return mp_obj_new_int_from_uint(*(volatile uint32_t *)mp_obj_get_int_truncated(addr));
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(qx_py_peek_obj, qx_py_peek);
+
+static mp_obj_t qx_py_poke(mp_obj_t addr, mp_obj_t val) {
+    *(volatile uint32_t *)mp_obj_get_int_truncated(addr) = mp_obj_get_int_truncated(val);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(qx_py_poke_obj, qx_py_poke);
+
+static const mp_rom_map_elem_t qx_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__qx) },
+    { MP_ROM_QSTR(MP_QSTR_syscall), MP_ROM_PTR(&qx_py_syscall_obj) },
+    { MP_ROM_QSTR(MP_QSTR_addr), MP_ROM_PTR(&qx_py_addr_obj) },
+    { MP_ROM_QSTR(MP_QSTR_peek), MP_ROM_PTR(&qx_py_peek_obj) },
+    { MP_ROM_QSTR(MP_QSTR_poke), MP_ROM_PTR(&qx_py_poke_obj) },
+};
+static MP_DEFINE_CONST_DICT(qx_globals, qx_globals_table);
+
+const mp_obj_module_t qx_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&qx_globals,
+};
+MP_REGISTER_MODULE(MP_QSTR__qx, qx_module);

@@ -1,0 +1,330 @@
+/* `_trap`: the kernel's handle on the trap layer (hal/arch/armv7m/trap.c).
+ * create() prepares a task's MicroPython VM on memory the kernel hands it,
+ * resume() runs it until the next event and returns that event as a tuple,
+ * read()/write() copy bytes across the boundary after checking the range.
+ * The live VM globals block (.vmstate) is swapped around every resume: the
+ * kernel's own VM state is saved, the task's loaded, and back. */
+#include <string.h>
+#include "py/runtime.h"
+#include "py/gc.h"
+#include "py/mphal.h"
+#include "cm3.h"
+#include "mpu.h"
+#include "trap.h"
+#include "abi.h"
+#include "layout.h"
+#include "../../drivers/uart/cmsdk_uart.h"
+#include "../../drivers/timer/cmsdk_timer.h"
+
+#define STACK_PAINT 0xdeadbeefu
+#include "qx_task.h"
+#define ENTRY_MAX QX_ENTRY_MAX
+
+extern uint8_t _sivmstate[], _svmstate[], _evmstate[];
+#define VMSTATE_LEN ((size_t)(_evmstate - _svmstate))
+#define VMSTATE_MAX 1024
+
+typedef struct {
+    qx_ctx_t ctx;
+    uint32_t stack_size;
+    uint8_t live;
+    uint8_t vm[VMSTATE_MAX];
+} task_t;
+
+static task_t tasks[QX_MAX_TASKS];
+static uint8_t kernel_vm[VMSTATE_MAX];
+
+extern void qx_task_start(uint32_t base, uint32_t stack_size, uint32_t size, const char *entry);
+extern void qx_trap_init(void);
+
+void qx_trap_setup(void) {
+    qx_trap_init();
+    qx_mpu_init(QX_FLASH_BASE, QX_FLASH_SIZE, (uint32_t)_svmstate, VMSTATE_MAX);
+}
+
+/* Interrupt hooks of the drivers. */
+void qx_on_tick(uint64_t ticks) {
+    qx_trap_tick((uint32_t)(ticks * 1000u / QX_TICK_HZ));
+}
+void qx_on_uart_rx(void) {
+    qx_trap_irq(QX_IRQ_CONSOLE);
+}
+
+static uint32_t pending_irqs(void) {
+    return qx_uart_rx_waiting() ? QX_IRQ_CONSOLE : 0;
+}
+
+static task_t *get_task(mp_obj_t tid_in, int must_live) {
+    mp_int_t tid = mp_obj_get_int(tid_in);
+    if (tid < 0 || tid >= QX_MAX_TASKS) {
+        mp_raise_ValueError(MP_ERROR_TEXT("task id out of range"));
+    }
+    task_t *t = &tasks[tid];
+    if (must_live && !t->live) {
+        mp_raise_ValueError(MP_ERROR_TEXT("no such task context"));
+    }
+    return t;
+}
+
+/* create(tid, base, size, stack_size, entry) */
+static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
+    task_t *t = get_task(args[0], 0);
+    uint32_t base = mp_obj_get_int_truncated(args[1]);
+    uint32_t size = mp_obj_get_int_truncated(args[2]);
+    uint32_t stack = mp_obj_get_int_truncated(args[3]);
+    size_t entry_len;
+    const char *entry = mp_obj_str_get_data(args[4], &entry_len);
+    if (size < 1024 || (size & (size - 1)) || (base & (size - 1))
+        || base < QX_TASK_POOL_BASE || base + size > QX_TASK_POOL_BASE + QX_TASK_POOL_SIZE) {
+        mp_raise_ValueError(MP_ERROR_TEXT("task block must be a power-of-two aligned block of the pool"));
+    }
+    if (stack < 512 || stack % 8 || stack + 1024 > size || entry_len >= ENTRY_MAX) {
+        mp_raise_ValueError(MP_ERROR_TEXT("bad stack size or entry name"));
+    }
+    for (uint32_t *p = (uint32_t *)base; p < (uint32_t *)(base + stack); p++) {
+        *p = STACK_PAINT;
+    }
+    /* Entry name at the top of the stack area; the first frame below it. */
+    char *name = (char *)(base + stack - ENTRY_MAX);
+    memcpy(name, entry, entry_len);
+    name[entry_len] = 0;
+    uint32_t *sp = (uint32_t *)(base + stack - ENTRY_MAX - 32);   /* hardware frame */
+    sp[0] = base;
+    sp[1] = stack;
+    sp[2] = size;
+    sp[3] = (uint32_t)name;
+    sp[4] = 0;
+    sp[5] = 0xffffffffu;                              /* no return address */
+    sp[6] = (uint32_t)qx_task_start & ~1u;
+    sp[7] = 0x01000000u;                              /* xPSR: Thumb */
+    sp -= 8;                                          /* r4-r11 */
+    memset(sp, 0, 32);
+    t->ctx.psp = (uint32_t)sp;
+    t->ctx.base = base;
+    t->ctx.size = size;
+    t->ctx.tid = mp_obj_get_int(args[0]);
+    t->stack_size = stack;
+    memcpy(t->vm, _sivmstate, VMSTATE_LEN);           /* a clean VM */
+    t->live = 1;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_create_obj, 5, 5, trap_create);
+
+static mp_obj_t tuple(size_t n, mp_obj_t a, mp_obj_t b, mp_obj_t c, mp_obj_t d) {
+    mp_obj_t items[4] = {a, b, c, d};
+    return mp_obj_new_tuple(n, items);
+}
+#define INT(x) mp_obj_new_int_from_uint(x)
+
+/* resume(tid) -> event tuple (see kernel/abi.py) */
+static mp_obj_t trap_resume(mp_obj_t tid_in) {
+    task_t *t = get_task(tid_in, 1);
+    uint32_t irqs = pending_irqs() & qx_irq_watch;
+    if (irqs) {
+        return tuple(2, MP_OBJ_NEW_SMALL_INT(QX_EV_IRQ), INT(irqs), 0, 0);
+    }
+    size_t n = VMSTATE_LEN;
+    memcpy(kernel_vm, _svmstate, n);
+    memcpy(_svmstate, t->vm, n);
+    qx_mpu_set_task(t->ctx.base, t->ctx.size);
+    qx_slice_left = qx_slice;
+    qx_enter(&t->ctx);
+    memcpy(t->vm, _svmstate, n);
+    memcpy(_svmstate, kernel_vm, n);
+    /* From here on the kernel's VM is live again and may allocate. */
+    qx_event_t *e = &qx_event;
+    switch (e->kind) {
+        case QX_EV_SYSCALL: {
+            mp_obj_t a[QX_SYS_NARGS];
+            for (int i = 0; i < QX_SYS_NARGS; i++) {
+                a[i] = INT(e->args[i]);
+            }
+            return tuple(3, MP_OBJ_NEW_SMALL_INT(QX_EV_SYSCALL), INT(e->no), mp_obj_new_tuple(QX_SYS_NARGS, a), 0);
+        }
+        case QX_EV_TICK:
+            return tuple(1, MP_OBJ_NEW_SMALL_INT(QX_EV_TICK), 0, 0, 0);
+        case QX_EV_IRQ:
+            return tuple(2, MP_OBJ_NEW_SMALL_INT(QX_EV_IRQ), INT(e->no), 0, 0);
+        default: /* QX_EV_FAULT */
+            t->live = 0;
+            return tuple(4, MP_OBJ_NEW_SMALL_INT(QX_EV_FAULT), mp_obj_new_str(e->reason, strlen(e->reason)),
+                INT(e->pc), INT(e->addr));
+    }
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_resume_obj, trap_resume);
+
+/* The saved hardware frame of a task stopped in a syscall. */
+static uint32_t *saved_frame(task_t *t) {
+    return (uint32_t *)(t->ctx.psp + 32);
+}
+
+static mp_obj_t trap_set_result(size_t n_args, const mp_obj_t *args) {
+    task_t *t = get_task(args[0], 1);
+    uint32_t *f = saved_frame(t);
+    f[0] = (uint32_t)mp_obj_get_int_truncated(args[1]);
+    f[1] = n_args > 2 ? (uint32_t)mp_obj_get_int_truncated(args[2]) : 0;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_set_result_obj, 2, 3, trap_set_result);
+
+/* May the kernel copy [addr, addr+len) for task t? Its own block, or (reads
+ * only) flash, where constants of its frozen code live. */
+static void check_range(task_t *t, uint32_t addr, uint32_t len, int writing) {
+    uint32_t b = t->ctx.base, s = t->ctx.size;
+    if (addr >= b && len <= s && addr - b <= s - len) {
+        return;
+    }
+    if (!writing && addr >= QX_FLASH_BASE && len <= QX_FLASH_SIZE && addr - QX_FLASH_BASE <= QX_FLASH_SIZE - len) {
+        return;
+    }
+    mp_raise_ValueError(MP_ERROR_TEXT("address outside the task's memory"));
+}
+
+static mp_obj_t trap_read(mp_obj_t tid_in, mp_obj_t addr_in, mp_obj_t len_in) {
+    task_t *t = get_task(tid_in, 0);
+    uint32_t addr = mp_obj_get_int_truncated(addr_in);
+    mp_int_t len = mp_obj_get_int(len_in);
+    if (len < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("negative length"));
+    }
+    check_range(t, addr, len, 0);
+    return mp_obj_new_bytes((const byte *)addr, len);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(trap_read_obj, trap_read);
+
+static mp_obj_t trap_write(mp_obj_t tid_in, mp_obj_t addr_in, mp_obj_t data) {
+    task_t *t = get_task(tid_in, 0);
+    uint32_t addr = mp_obj_get_int_truncated(addr_in);
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(data, &buf, MP_BUFFER_READ);
+    check_range(t, addr, buf.len, 1);
+    memcpy((void *)addr, buf.buf, buf.len);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(trap_write_obj, trap_write);
+
+static mp_obj_t trap_kill(mp_obj_t tid_in) {
+    get_task(tid_in, 0)->live = 0;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_kill_obj, trap_kill);
+
+/* idle(deadline_ms or None) -> pending watched IRQ bits (0: deadline reached).
+ * Sleeps with WFI; interrupts are masked around the check so none is missed. */
+static mp_obj_t trap_idle(mp_obj_t deadline_in) {
+    int has_deadline = deadline_in != mp_const_none;
+    uint64_t deadline = has_deadline ? (uint64_t)mp_obj_get_int(deadline_in) : 0;
+    for (;;) {
+        uint32_t s = qx_irq_save();
+        uint32_t irqs = pending_irqs() & qx_irq_watch;
+        uint64_t now = qx_ticks() * 1000u / QX_TICK_HZ;
+        if (irqs || (has_deadline && now >= deadline)) {
+            qx_irq_restore(s);
+            return INT(irqs);
+        }
+        qx_wfi();                /* wakes on a pending interrupt even while masked */
+        qx_irq_restore(s);
+    }
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_idle_obj, trap_idle);
+
+static mp_obj_t trap_set_slice(mp_obj_t ticks) {
+    mp_int_t n = mp_obj_get_int(ticks);
+    if (n < 1) {
+        mp_raise_ValueError(MP_ERROR_TEXT("slice must be >= 1 tick"));
+    }
+    qx_slice = n;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_set_slice_obj, trap_set_slice);
+
+static mp_obj_t trap_set_deadline(mp_obj_t ms) {
+    qx_deadline_ms = ms == mp_const_none ? 0 : (uint32_t)mp_obj_get_int_truncated(ms);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_set_deadline_obj, trap_set_deadline);
+
+static mp_obj_t trap_watch(mp_obj_t bits) {
+    qx_irq_watch = mp_obj_get_int_truncated(bits);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_watch_obj, trap_watch);
+
+static mp_obj_t trap_ticks_ms(void) {
+    return mp_obj_new_int_from_ull(qx_ticks() * 1000u / QX_TICK_HZ);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(trap_ticks_ms_obj, trap_ticks_ms);
+
+static mp_obj_t trap_console_write(mp_obj_t data) {
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(data, &buf, MP_BUFFER_READ);
+    qx_uart_write_cooked(buf.buf, buf.len);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_console_write_obj, trap_console_write);
+
+static mp_obj_t trap_console_read(void) {
+    int c = qx_uart_getc();
+    return c < 0 ? mp_const_none : MP_OBJ_NEW_SMALL_INT(c);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(trap_console_read_obj, trap_console_read);
+
+/* task_stats(tid) -> (heap_used, heap_size, stack_high_water, stack_size).
+ * The heap figure comes from the task's own GC state, swapped in for the
+ * count only after its pointers are checked to lie inside the task's block. */
+static mp_obj_t trap_task_stats(mp_obj_t tid_in) {
+    task_t *t = get_task(tid_in, 0);
+    uint32_t base = t->ctx.base, top = base + t->stack_size;
+    uint32_t *p = (uint32_t *)base;
+    while ((uint32_t)p < top && *p == STACK_PAINT) {
+        p++;
+    }
+    uint32_t high_water = top - (uint32_t)p;
+    uint32_t heap_size = t->ctx.size - t->stack_size, heap_used = 0;
+    if (t->live) {
+        size_t n = VMSTATE_LEN;
+        memcpy(kernel_vm, _svmstate, n);
+        memcpy(_svmstate, t->vm, n);
+        mp_state_mem_area_t *a = &MP_STATE_MEM(area);
+        uint32_t lo = base + t->stack_size, hi = base + t->ctx.size;
+        uint32_t atb = (uint32_t)a->gc_alloc_table_start, pool = (uint32_t)a->gc_pool_start;
+        uint32_t end = (uint32_t)a->gc_pool_end;
+        int sane = atb >= lo && atb < hi && pool >= atb && pool <= end && end <= hi
+            && a->gc_alloc_table_byte_len <= pool - atb;
+        gc_info_t info = {0};
+        if (sane) {
+            gc_info(&info);
+        }
+        memcpy(_svmstate, kernel_vm, n);
+        heap_used = info.used;
+    }
+    mp_obj_t items[4] = {INT(heap_used), INT(heap_size), INT(high_water), INT(t->stack_size)};
+    return mp_obj_new_tuple(4, items);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_task_stats_obj, trap_task_stats);
+
+static const mp_rom_map_elem_t trap_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__trap) },
+    { MP_ROM_QSTR(MP_QSTR_create), MP_ROM_PTR(&trap_create_obj) },
+    { MP_ROM_QSTR(MP_QSTR_resume), MP_ROM_PTR(&trap_resume_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_result), MP_ROM_PTR(&trap_set_result_obj) },
+    { MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&trap_read_obj) },
+    { MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&trap_write_obj) },
+    { MP_ROM_QSTR(MP_QSTR_kill), MP_ROM_PTR(&trap_kill_obj) },
+    { MP_ROM_QSTR(MP_QSTR_idle), MP_ROM_PTR(&trap_idle_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_slice), MP_ROM_PTR(&trap_set_slice_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_deadline), MP_ROM_PTR(&trap_set_deadline_obj) },
+    { MP_ROM_QSTR(MP_QSTR_watch), MP_ROM_PTR(&trap_watch_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ticks_ms), MP_ROM_PTR(&trap_ticks_ms_obj) },
+    { MP_ROM_QSTR(MP_QSTR_console_write), MP_ROM_PTR(&trap_console_write_obj) },
+    { MP_ROM_QSTR(MP_QSTR_console_read), MP_ROM_PTR(&trap_console_read_obj) },
+    { MP_ROM_QSTR(MP_QSTR_task_stats), MP_ROM_PTR(&trap_task_stats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_VMSTATE_SIZE), MP_ROM_INT(VMSTATE_MAX) },
+};
+static MP_DEFINE_CONST_DICT(trap_globals, trap_globals_table);
+
+const mp_obj_module_t qx_trap_module = {
+    .base = { &mp_type_module },
+    .globals = (mp_obj_dict_t *)&trap_globals,
+};
+MP_REGISTER_MODULE(MP_QSTR__trap, qx_trap_module);
