@@ -17,15 +17,17 @@
 #define QX_SYS_LOOKUP   11
 #define QX_SYS_KCTL     12
 
-#define QX_EV_SYSCALL   1
-#define QX_EV_TICK      2
-#define QX_EV_IRQ       3
-#define QX_EV_FAULT     4
-#define QX_EV_EXIT      5
+#define QX_EV_SYSCALL   0
+#define QX_EV_TICK      1
+#define QX_EV_IRQ       2
+#define QX_EV_FAULT     3
+#define QX_EV_EXIT      4
 
 #define QX_IRQ_CONSOLE  1
 
-#define QX_SYS_NARGS    5
+#define QX_NARGS        5
+#define QX_SYS_NARGS    QX_NARGS
+#define QX_MSG_MAX      256
 
 /* SYS_EXIT's code when the task's VM ended on an uncaught exception: the
  * second argument word points at a short reason text in the task's memory. */

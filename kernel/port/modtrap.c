@@ -116,6 +116,16 @@ static mp_obj_t tuple(size_t n, mp_obj_t a, mp_obj_t b, mp_obj_t c, mp_obj_t d) 
 }
 #define INT(x) mp_obj_new_int_from_uint(x)
 
+/* May the kernel copy [addr, addr+len) for task t? Its own block, or (reads
+ * only) flash, where constants of its frozen code live. */
+static int readable(const task_t *t, uint32_t addr, uint32_t len, int writing) {
+    uint32_t b = t->ctx.base, s = t->ctx.size;
+    if (addr >= b && len <= s && addr - b <= s - len) {
+        return 1;
+    }
+    return !writing && addr >= QX_FLASH_BASE && len <= QX_FLASH_SIZE && addr - QX_FLASH_BASE <= QX_FLASH_SIZE - len;
+}
+
 /* resume(tid) -> event tuple (see kernel/abi.py) */
 static mp_obj_t trap_resume(mp_obj_t tid_in) {
     task_t *t = get_task(tid_in, 1);
@@ -135,6 +145,20 @@ static mp_obj_t trap_resume(mp_obj_t tid_in) {
     qx_event_t *e = &qx_event;
     switch (e->kind) {
         case QX_EV_SYSCALL: {
+            if (e->no == QX_SYS_EXIT) {
+                /* The task is done: main() returned, exit(code), or its VM
+                 * ended on an exception (reason text in its memory). */
+                t->live = 0;
+                if (e->args[0] != QX_EXIT_FAULT) {
+                    return tuple(2, MP_OBJ_NEW_SMALL_INT(QX_EV_EXIT), mp_obj_new_int((int32_t)e->args[0]), 0, 0);
+                }
+                uint32_t p = e->args[1], n = e->args[2] < 79 ? e->args[2] : 79;
+                mp_obj_t why = MP_OBJ_NEW_QSTR(MP_QSTR_exception);
+                if (readable(t, p, n, 0)) {
+                    why = mp_obj_new_str((const char *)p, n);
+                }
+                return tuple(4, MP_OBJ_NEW_SMALL_INT(QX_EV_FAULT), why, INT(0), INT(0));
+            }
             mp_obj_t a[QX_SYS_NARGS];
             for (int i = 0; i < QX_SYS_NARGS; i++) {
                 a[i] = INT(e->args[i]);
@@ -167,17 +191,10 @@ static mp_obj_t trap_set_result(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_set_result_obj, 2, 3, trap_set_result);
 
-/* May the kernel copy [addr, addr+len) for task t? Its own block, or (reads
- * only) flash, where constants of its frozen code live. */
 static void check_range(task_t *t, uint32_t addr, uint32_t len, int writing) {
-    uint32_t b = t->ctx.base, s = t->ctx.size;
-    if (addr >= b && len <= s && addr - b <= s - len) {
-        return;
+    if (!readable(t, addr, len, writing)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("address outside the task's memory"));
     }
-    if (!writing && addr >= QX_FLASH_BASE && len <= QX_FLASH_SIZE && addr - QX_FLASH_BASE <= QX_FLASH_SIZE - len) {
-        return;
-    }
-    mp_raise_ValueError(MP_ERROR_TEXT("address outside the task's memory"));
 }
 
 static mp_obj_t trap_read(mp_obj_t tid_in, mp_obj_t addr_in, mp_obj_t len_in) {
