@@ -21,6 +21,9 @@ every error name its field.
     backoff_ms = 500               # wait before a restart; not with never
     calls      = audit, hsm        # tasks it may call()
     console    = false             # true: may write to the console
+    start      = boot              # boot: started at boot; manual: by the shell's start
+    kernel     = false             # true: may query and control the kernel
+                                   # (SYS_KCTL: ps, kill, start...): the shell
     devices    = uart1             # devices whose MMIO it is granted
     hsm_keys   = ledger-sign:sign+verify, ledger-kek:wrap
 
@@ -57,7 +60,7 @@ LIMIT_MAX = 1000000
 HSM_OPS = ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap")
 
 REQUIRED = ("name", "entry", "priority", "heap", "stack", "restart")
-OPTIONAL = ("backoff_ms", "calls", "console", "devices", "hsm_keys")
+OPTIONAL = ("backoff_ms", "calls", "console", "kernel", "devices", "hsm_keys", "start")
 FIELDS = REQUIRED + OPTIONAL
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
@@ -93,6 +96,8 @@ class Manifest:
         self.backoff_ms = None
         self.calls = []
         self.console = False
+        self.kernel = False
+        self.start = "boot"        # boot: started at boot; manual: by `start NAME`
         self.devices = []
         self.hsm_keys = []
 
@@ -110,7 +115,8 @@ class Manifest:
             "heap": self.heap, "stack": self.stack, "restart": self.restart,
             "restart_limit": self.restart_limit, "backoff_ms": self.backoff_ms,
             "calls": list(self.calls), "console": self.console,
-            "devices": list(self.devices), "hsm_keys": keys,
+            "kernel": self.kernel, "devices": list(self.devices), "hsm_keys": keys,
+            "start": self.start,
         }
 
     def to_text(self):
@@ -130,6 +136,8 @@ class Manifest:
             lines.append("backoff_ms = %d" % self.backoff_ms)
         lines.append("calls = %s" % ", ".join(self.calls))
         lines.append("console = %s" % ("true" if self.console else "false"))
+        lines.append("kernel = %s" % ("true" if self.kernel else "false"))
+        lines.append("start = %s" % self.start)
         lines.append("devices = %s" % ", ".join(self.devices))
         keys = []
         for k in self.hsm_keys:
@@ -223,13 +231,13 @@ def parse(text, source="userland/x/manifest", folder=None):
         if m.name in m.calls:
             raise ManifestError(source, "calls", _SELF_CALL % m.name)
     if "console" in raw:
-        v = raw["console"]
-        if v == "true":
-            m.console = True
-        elif v == "false":
-            m.console = False
-        else:
-            raise ManifestError(source, "console", "%r is not true or false" % v)
+        m.console = _bool(source, "console", raw["console"])
+    if "kernel" in raw:
+        m.kernel = _bool(source, "kernel", raw["kernel"])
+    if "start" in raw:
+        if raw["start"] not in ("boot", "manual"):
+            raise ManifestError(source, "start", "%r is not boot or manual" % raw["start"])
+        m.start = raw["start"]
     if "devices" in raw:
         m.devices = _names(source, "devices", raw["devices"])
     if "hsm_keys" in raw:
@@ -268,6 +276,14 @@ def _entry(source, s):
         raise ManifestError(source, "entry", "%r is not a module name (dotted identifiers, "
                             "at most %d characters)" % (s, ENTRY_MAX))
     return s
+
+
+def _bool(source, field, v):
+    if v == "true":
+        return True
+    if v == "false":
+        return False
+    raise ManifestError(source, field, "%r is not true or false" % v)
 
 
 def _int_or_none(s):

@@ -28,7 +28,9 @@ Rules pick() applies to the running task, in this order:
 
 Per-task counters: `slices` (time slices that expired), `switches`
 (times switched in), `ticks` (ticks charged while running: the CPU share
-for `ps`); tick(None) counts idle ticks.
+for `ps`); tick(None) counts idle ticks. charge(tid, n) is n tick()s at
+once: the kernel measures how many milliseconds a resume() ran and charges
+them together.
 
 Failures raise errors.KernelError: BAD_ARGUMENT (priority not 0..7, tid not
 an int, slice_ticks < 1), NO_SUCH_TASK (unknown tid), BAD_STATE (the task's
@@ -211,6 +213,42 @@ class Scheduler:
         if self.queues[t.prio]:
             return True
         t.slice_left = self.slice_ticks     # alone at its priority: renew
+        return False
+
+    def charge(self, running_tid, n):
+        """Charge n >= 0 ticks at once: the same state and counters as n
+        calls of tick(running_tid), in constant time (the kernel measures
+        the milliseconds a resume() took). Returns what the last tick()
+        would have returned (False for n == 0)."""
+        if not _is_int(n) or n < 0:
+            raise KernelError(BAD_ARGUMENT, "ticks %r is not an int >= 0" % (n,))
+        if running_tid is None:
+            assert self.running is None, "charge(None) while task %r runs" % (self.running,)
+            self.idle_ticks += n
+            return False
+        t = self.task(running_tid)
+        if t.state != RUNNING:
+            raise KernelError(BAD_STATE, "task %d is %s, not running" % (running_tid, t.state))
+        if n == 0:
+            return False
+        t.ticks += n
+        if t.slice_left > 0:
+            if n < t.slice_left:
+                t.slice_left -= n
+                return False
+            n -= t.slice_left           # this slice runs out
+            t.slices += 1
+            if self.queues[t.prio]:     # a peer waits: it stays spent
+                t.slice_left = -n
+                return True
+            # alone: renewed on that same tick
+        else:                           # spent before this charge
+            if self.queues[t.prio]:
+                t.slice_left -= n
+                return True
+            n -= 1                      # the first tick renews it
+        t.slices += n // self.slice_ticks
+        t.slice_left = self.slice_ticks - n % self.slice_ticks
         return False
 
     def pick(self):

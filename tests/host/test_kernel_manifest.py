@@ -61,9 +61,9 @@ def test_parse_full_manifest():
         "name": "ledger", "entry": "userland.ledger.main", "priority": 3,
         "heap": 16384, "stack": 4096, "restart": "limit", "restart_limit": 5,
         "backoff_ms": 500, "calls": ["audit", "hsm"], "console": False,
-        "devices": ["uart1"],
+        "kernel": False, "devices": ["uart1"],
         "hsm_keys": [{"label": "ledger-sign", "ops": ["sign", "verify"]},
-                     {"label": "ledger-kek", "ops": ["wrap"]}],
+                     {"label": "ledger-kek", "ops": ["wrap"]}], "start": "boot",
     }
     assert m.source == SRC
     assert m.region_size() == 32768        # 16384 + 4096 rounded up
@@ -173,6 +173,26 @@ def test_console_not_a_boolean():
     assert error_of(with_field("console", "yes")) == "%s: console: 'yes' is not true or false" % SRC
 
 
+def test_kernel_capability_defaults_to_false():
+    assert manifest.parse(LEDGER).kernel is False
+    assert manifest.parse(MINIMAL).kernel is False
+
+
+def test_kernel_capability_true_round_trips():
+    m = manifest.parse(MINIMAL + "kernel = true\nconsole = true\n")
+    assert m.kernel is True and m.as_dict()["kernel"] is True
+    assert "kernel = true\n" in m.to_text()
+    assert manifest.parse(m.to_text()) == m
+    assert manifest.parse(m.to_text()) != manifest.parse(MINIMAL)
+
+
+def test_kernel_capability_not_a_boolean():
+    assert error_of(LEDGER + "kernel = 1\n") == "%s: kernel: '1' is not true or false" % SRC
+    assert error_of(LEDGER + "kernel = True\n") == "%s: kernel: 'True' is not true or false" % SRC
+    assert error_of(LEDGER + "kernel = false\nkernel = true\n") == \
+        "%s: kernel: given twice (lines 13 and 14)" % SRC
+
+
 def test_calls_errors():
     assert error_of(with_field("calls", "audit, audit")) == "%s: calls: 'audit' listed twice" % SRC
     assert error_of(with_field("calls", "audit,,hsm")) == "%s: calls: empty item in 'audit,,hsm'" % SRC
@@ -207,7 +227,7 @@ def test_hsm_keys_errors():
 def test_unknown_field():
     assert error_of(LEDGER + "colour = red\n") == (
         "%s: colour: unknown field (line 13); fields are name, entry, priority, heap, stack, "
-        "restart, backoff_ms, calls, console, devices, hsm_keys" % SRC)
+        "restart, backoff_ms, calls, console, kernel, devices, hsm_keys, start" % SRC)
 
 
 def test_field_given_twice():
@@ -338,3 +358,9 @@ def test_regions_that_pass_check_system_fit_the_buddy_allocator():
             b.set_quota(m.name, m.region_size())
             b.alloc(m.heap + m.stack, m.name)
         b.check()
+
+
+def test_start_field_says_boot_or_manual():
+    assert manifest.parse(LEDGER, SRC).start == "boot"
+    assert manifest.parse(LEDGER + "start = manual\n", SRC).start == "manual"
+    assert error_of(LEDGER + "start = later\n") == "%s: start: 'later' is not boot or manual" % SRC

@@ -1,0 +1,149 @@
+"""The kernel's binary interface with tasks and with the trap layer: syscall
+numbers, event kinds, IRQ bits, KCTL operations and the limits they imply.
+
+Holds numbers only, no behaviour. The C trap layer (kernel/port/, hal/arch/)
+copies these by hand; a host test compares the two, so change a number here
+and there together, never one alone. table() lists them all for that test.
+It does not say what a syscall does in detail (kernel/kernel.py does, next to
+each handler) nor hold the error codes (kernel/errors.py).
+
+Syscall convention. A task passes a number `no` and five argument words
+(unused words are ignored); it gets back two words, r0 and r1. r0 >= 0 is
+success, r0 < 0 is -code with code from kernel/errors.py. Argument words are
+unsigned 32-bit values: the kernel rejects anything that is not an int in
+0..WORD_MAX with BAD_ARGUMENT (SYS_EXIT's code may also be negative). A
+(pointer, length) pair must lie inside the task's own memory block, or have
+length 0 (then the pointer is not looked at).
+
+  no  name        arguments                                   result
+  0   SYS_EXIT    (code)                                      never returns
+  1   SYS_YIELD   ()                                          r0 = 0
+  2   SYS_SLEEP   (ms)                                        r0 = 0 after >= ms (0: at once)
+  3   SYS_TICKS   ()                                          r0 = ms since boot mod 2**31,
+                                                              r1 = ms since boot >> 31
+  4   SYS_WRITE   (ptr, len)                                  r0 = len; capability console
+  5   SYS_READ    ()                                          r0 = one console byte (blocks);
+                                                              capability console
+  6   SYS_CALL    (dest, msg_ptr, msg_len, reply_ptr, reply_cap)
+                                                              r0 = reply length (blocks)
+  7   SYS_RECV    (buf_ptr, buf_cap)                          r0 = length, r1 = sender (blocks)
+  8   SYS_REPLY   (sender, ptr, len)                          r0 = 0
+  9   SYS_NOTIFY  (dest, bits)                                r0 = 0
+  10  SYS_WAIT    (mask)                                      r0 = pending bits & mask (blocks)
+  11  SYS_LOOKUP  (name_ptr, name_len)                        r0 = tid of the named task
+  12  SYS_KCTL    (op, arg, buf_ptr, buf_cap)                 r0 = reply length (JSON in buf);
+                                                              capability kernel
+
+Events, as trap.resume() returns them (tuples):
+  (EV_SYSCALL, no, args)        args: tuple of NARGS ints
+  (EV_TICK,)                    the slice set by set_slice ran out, or the
+                                deadline set by set_deadline passed
+  (EV_IRQ, bits)                a device event the kernel watch()es
+  (EV_FAULT, reason, pc, addr)  reason: one of FAULT_REASONS, or
+                                "exception: <Type>: <message>"; pc, addr
+                                ints, 0 when unknown
+  (EV_EXIT, code)               main() returned (code 0) or SYS_EXIT(code)
+
+A tick is one millisecond (board TICK_HZ = 1000).
+"""
+
+# --- syscall numbers ------------------------------------------------------
+
+SYS_EXIT = 0
+SYS_YIELD = 1
+SYS_SLEEP = 2
+SYS_TICKS = 3
+SYS_WRITE = 4
+SYS_READ = 5
+SYS_CALL = 6
+SYS_RECV = 7
+SYS_REPLY = 8
+SYS_NOTIFY = 9
+SYS_WAIT = 10
+SYS_LOOKUP = 11
+SYS_KCTL = 12
+NSYSCALLS = 13
+
+SYSCALL_NAMES = ("exit", "yield", "sleep", "ticks", "write", "read", "call",
+                 "recv", "reply", "notify", "wait", "lookup", "kctl")
+
+NARGS = 5                   # argument words per syscall
+
+# --- limits ---------------------------------------------------------------
+
+MSG_MAX = 256               # bytes of an IPC message or reply
+WORD_MAX = 0xFFFFFFFF       # an argument word is unsigned 32-bit
+R0_MAX = 0x7FFFFFFF         # a result r0 >= 0 must stay positive as int32
+NOTIFY_MASK = 0x7FFFFFFF    # notification bits 0..30 (bit 31 would make
+                            # SYS_WAIT's r0 negative, i.e. an error)
+SLEEP_MAX = 0x7FFFFFFF      # ms
+NAME_MAX = 15               # bytes of a task name (SYS_LOOKUP), as manifest
+
+# --- trap events ----------------------------------------------------------
+
+EV_SYSCALL = 0
+EV_TICK = 1
+EV_IRQ = 2
+EV_FAULT = 3
+EV_EXIT = 4
+
+EVENT_NAMES = ("syscall", "tick", "irq", "fault", "exit")
+
+# --- device events (bits of EV_IRQ, trap.watch, trap.idle) ----------------
+
+IRQ_CONSOLE = 1 << 0        # console input is waiting (trap.console_read)
+
+# --- fault reasons the trap layer reports (besides "exception: ...") -------
+
+FAULT_MEMMANAGE = "MemManage"
+FAULT_BUSFAULT = "BusFault"
+FAULT_USAGEFAULT = "UsageFault"
+FAULT_HARDFAULT = "HardFault"
+FAULT_STACK = "stack overflow"
+FAULT_MEMORY = "MemoryError"
+FAULT_EXCEPTION = "exception: "     # prefix: "exception: ValueError: bad"
+FAULT_REASONS = (FAULT_MEMMANAGE, FAULT_BUSFAULT, FAULT_USAGEFAULT,
+                 FAULT_HARDFAULT, FAULT_STACK, FAULT_MEMORY)
+
+# --- SYS_KCTL operations (capability kernel) ------------------------------
+# Queries write a JSON text into (buf_ptr, buf_cap) and return its length;
+# a reply longer than buf_cap fails with MSG_TOO_LARGE and r1 = the length
+# needed. Controls take a tid in `arg` and return 0. The reply shapes are
+# documented in kernel/kernel.py (Kernel.kctl_*).
+
+KCTL_PS = 0         # tasks: state, priority, memory, restarts, CPU
+KCTL_MEM = 1        # the task RAM pool: blocks, owners, free, largest free
+KCTL_FAULTS = 2     # the fault log (last FAULT_LOG entries)
+KCTL_IPC = 3        # per-task IPC counters and who waits on whom
+KCTL_KILL = 4       # arg = tid: stop a task (no restart)
+KCTL_START = 5      # arg = tid: start a stopped task (SYS_LOOKUP finds the
+                    # tid of a stopped task by name too)
+KCTL_RESTART = 6    # arg = tid: stop if running, then start
+KCTL_REBOOT = 7     # the kernel halts for a board reset
+KCTL_POWEROFF = 8   # the kernel halts for power off
+KCTL_TASKS = 9      # the system table: every manifest as declared
+NKCTL = 10
+
+KCTL_NAMES = ("ps", "mem", "faults", "ipc", "kill", "start", "restart",
+              "reboot", "poweroff", "tasks")
+
+FAULT_LOG = 16      # faults kept for KCTL_FAULTS
+
+
+def table():
+    """Every number of this module: sorted list of (NAME, int). The C
+    header must define the same names with the same values."""
+    out = []
+    g = globals()
+    for name in g:
+        v = g[name]
+        if name[:1] != "_" and name.upper() == name and isinstance(v, int) \
+                and not isinstance(v, bool):
+            out.append((name, v))
+    out.sort()
+    return out
+
+
+assert len(SYSCALL_NAMES) == NSYSCALLS
+assert len(EVENT_NAMES) == EV_EXIT + 1
+assert len(KCTL_NAMES) == NKCTL

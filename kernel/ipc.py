@@ -1,0 +1,319 @@
+"""Rendezvous IPC state: who calls whom, who receives, who waits for which
+notification bits, and the per-task message counters.
+
+Holds the bookkeeping and its transitions only. It does not touch task
+memory, the scheduler or the trap layer: every transition returns the
+wake-ups it causes as Wake tuples, and the kernel applies them (copies the
+bytes into the woken task with trap.write, sets its result, makes it ready).
+Message bytes are copied in by the kernel (trap.read of the caller's buffer
+when it calls) and out by the kernel (trap.write into the receiver's
+buffer); no object is shared between tasks.
+
+A call goes through two states:
+  queued   the caller is blocked; its message waits in the callee's FIFO
+           queue until the callee receives
+  served   the callee has received the message; the caller is blocked
+           until the callee replies (a callee may serve several at once)
+and then it is answered and forgotten. Exactly one of these holds for every
+blocked caller, so a message is never both delivered and pending.
+
+Errors the transitions decide (the kernel checks arguments, permissions
+and liveness before calling them):
+  call   MSG_TOO_LARGE  the callee waits in recv with a buffer shorter than
+                        the message: the call fails at once
+  recv   -              a queued message longer than the receiver's buffer
+                        is answered MSG_TOO_LARGE (to its caller) and the
+                        receiver goes on with the next one
+  reply  BAD_STATE      the sender has no call served by this task (never
+                        called, still queued, or it died: its record is gone)
+         MSG_TOO_LARGE  to the CALLER, with r1 = the reply's length, when the
+                        reply is longer than the caller's reply buffer; the
+                        replier gets 0 (the call is answered either way)
+Peer death (task_died): every caller queued on or served by the dead task
+is woken with PEER_DIED; a dead caller leaves its callee's queue (or the
+served set), so the callee's later reply to it gets BAD_STATE; a dead task's
+recv, wait and pending bits are dropped.
+
+Counters per task (kept across restarts, for the `ipc` shell command):
+  sent       calls it made that were accepted (queued or delivered)
+  received   messages delivered to it
+  replied    replies it sent
+  notified   notifications it sent
+  peer_died  times it was told PEER_DIED
+
+check() asserts the internal invariants; the kernel's check() adds the ones
+that need the task table (every caller is blocked on a live callee).
+Pure Python, runs under MicroPython and CPython.
+"""
+
+from kernel.errors import KernelError, BAD_STATE, MSG_TOO_LARGE, PEER_DIED
+
+QUEUED = "queued"
+SERVED = "served"
+
+COUNTERS = ("sent", "received", "replied", "notified", "peer_died")
+_SENT, _RECEIVED, _REPLIED, _NOTIFIED, _PEER_DIED = 0, 1, 2, 3, 4
+
+
+def wake(tid, r0, r1=0, ptr=None, data=None):
+    """A wake-up for the kernel to apply: copy data to ptr in tid's memory
+    (when data is not None), then set tid's result to (r0, r1) and make it
+    ready. A tuple: (tid, r0, r1, ptr, data)."""
+    return (tid, r0, r1, ptr, data)
+
+
+class Call:
+    """One blocked caller's call. msg is None once delivered."""
+
+    def __init__(self, seq, caller, dest, msg, reply_ptr, reply_cap):
+        self.seq = seq
+        self.caller = caller
+        self.dest = dest
+        self.msg = msg
+        self.reply_ptr = reply_ptr
+        self.reply_cap = reply_cap
+        self.state = QUEUED
+
+    def __repr__(self):
+        return "<Call #%d %d->%d %s>" % (self.seq, self.caller, self.dest, self.state)
+
+
+class Ipc:
+    def __init__(self):
+        self.calls = {}         # caller tid -> Call (queued or served)
+        self.queues = {}        # callee tid -> [caller tid, ...] FIFO (queued calls only)
+        self.receivers = {}     # tid -> (buf_ptr, buf_cap): blocked in recv
+        self.waiters = {}       # tid -> mask: blocked in wait
+        self.bits = {}          # tid -> pending notification bits (absent when 0)
+        self.counts = {}        # tid -> [sent, received, replied, notified, peer_died]
+        self.seq = 0            # calls accepted so far (the last Call.seq)
+
+    def _count(self, tid, which):
+        c = self.counts.get(tid)
+        if c is None:
+            c = [0, 0, 0, 0, 0]
+            self.counts[tid] = c
+        c[which] += 1
+
+    # --- queries --------------------------------------------------------
+
+    def calling(self, tid):
+        """The tid that tid is blocked calling, or None."""
+        c = self.calls.get(tid)
+        return c.dest if c is not None else None
+
+    def served_by(self, tid):
+        """Sorted callers whose messages tid has received but not answered."""
+        out = [c.caller for c in self.calls.values() if c.dest == tid and c.state == SERVED]
+        out.sort()
+        return out
+
+    def queued_on(self, tid):
+        """Callers queued on tid, in delivery order."""
+        return list(self.queues.get(tid, ()))
+
+    def info(self, tid):
+        """dict of tid's counters (COUNTERS) plus calling (tid or None),
+        queued (callers waiting for it to receive) and serving (callers it
+        received from and has not answered)."""
+        c = self.counts.get(tid, (0, 0, 0, 0, 0))
+        out = {}
+        for i in range(len(COUNTERS)):
+            out[COUNTERS[i]] = c[i]
+        out["calling"] = self.calling(tid)
+        out["queued"] = len(self.queues.get(tid, ()))
+        out["serving"] = len(self.served_by(tid))
+        return out
+
+    # --- calls ----------------------------------------------------------
+
+    def call(self, caller, dest, msg, reply_ptr, reply_cap):
+        """caller sends msg (bytes) to dest and blocks for the reply.
+        Returns the wakes (dest's delivery when it waits in recv)."""
+        if caller in self.calls:
+            raise KernelError(BAD_STATE, "task %d is already calling" % caller)
+        got = self.receivers.get(dest)
+        if got is not None and len(msg) > got[1]:
+            raise KernelError(MSG_TOO_LARGE, "message of %d bytes, task %d receives at most %d"
+                              % (len(msg), dest, got[1]))
+        self.seq += 1
+        c = Call(self.seq, caller, dest, msg, reply_ptr, reply_cap)
+        self.calls[caller] = c
+        self._count(caller, _SENT)
+        if got is None:
+            q = self.queues.get(dest)
+            if q is None:
+                self.queues[dest] = [caller]
+            else:
+                q.append(caller)
+            return []
+        del self.receivers[dest]
+        return [self._deliver(c, got[0])]
+
+    def _deliver(self, c, buf_ptr):
+        """Mark c served and return the receiver's wake."""
+        data = c.msg
+        c.msg = None
+        c.state = SERVED
+        self._count(c.dest, _RECEIVED)
+        return wake(c.dest, len(data), c.caller, buf_ptr, data)
+
+    def recv(self, tid, buf_ptr, buf_cap):
+        """tid receives into (buf_ptr, buf_cap). Returns (delivery, wakes):
+        delivery is tid's own wake (length, sender, the copy) when a message
+        was queued, else None and tid is now a receiver (the kernel blocks
+        it); wakes answer queued callers whose messages did not fit."""
+        if tid in self.receivers or tid in self.waiters or tid in self.calls:
+            raise KernelError(BAD_STATE, "task %d is already blocked" % tid)
+        wakes = []
+        q = self.queues.get(tid)
+        while q:
+            caller = q.pop(0)
+            c = self.calls[caller]
+            if len(c.msg) > buf_cap:
+                del self.calls[caller]
+                wakes.append(wake(caller, -MSG_TOO_LARGE, len(c.msg)))
+                continue
+            if not q:
+                del self.queues[tid]
+            return self._deliver(c, buf_ptr), wakes
+        if q is not None:
+            del self.queues[tid]
+        self.receivers[tid] = (buf_ptr, buf_cap)
+        return None, wakes
+
+    def check_reply(self, tid, sender):
+        """Raise BAD_STATE unless sender has a call served by tid (so the
+        kernel can rank BAD_STATE before the reply's length)."""
+        c = self.calls.get(sender)
+        if c is None or c.dest != tid or c.state != SERVED:
+            if c is None:
+                why = "is not calling"
+            elif c.dest != tid:
+                why = "is calling task %d" % c.dest
+            else:
+                why = "has not been received yet"
+            raise KernelError(BAD_STATE, "task %d cannot reply to task %d: it %s" % (tid, sender, why))
+        return c
+
+    def reply(self, tid, sender, data):
+        """tid answers sender's served call with data (bytes): the sender's
+        wake. BAD_STATE when sender has no call served by tid."""
+        c = self.check_reply(tid, sender)
+        del self.calls[sender]
+        self._count(tid, _REPLIED)
+        if len(data) > c.reply_cap:
+            return wake(sender, -MSG_TOO_LARGE, len(data))
+        return wake(sender, len(data), 0, c.reply_ptr, data)
+
+    # --- notifications --------------------------------------------------
+
+    def notify(self, src, dest, bits):
+        """Set bits on dest; returns its wake when it waits for one of them."""
+        self._count(src, _NOTIFIED)
+        pending = self.bits.get(dest, 0) | bits
+        mask = self.waiters.get(dest)
+        if mask is not None and pending & mask:
+            del self.waiters[dest]
+            got = pending & mask
+            pending &= ~mask
+            self._set_bits(dest, pending)
+            return [wake(dest, got)]
+        self._set_bits(dest, pending)
+        return []
+
+    def wait(self, tid, mask):
+        """The pending bits of mask (now cleared), or None: tid waits."""
+        if tid in self.receivers or tid in self.waiters or tid in self.calls:
+            raise KernelError(BAD_STATE, "task %d is already blocked" % tid)
+        pending = self.bits.get(tid, 0)
+        got = pending & mask
+        if got:
+            self._set_bits(tid, pending & ~mask)
+            return got
+        self.waiters[tid] = mask
+        return None
+
+    def _set_bits(self, tid, bits):
+        if bits:
+            self.bits[tid] = bits
+        else:
+            self.bits.pop(tid, None)
+
+    # --- task life ------------------------------------------------------
+
+    def task_died(self, tid):
+        """tid ended: forget its recv, wait and bits; take its own call out
+        of its callee's queue; wake every caller of tid with PEER_DIED (queue
+        order first, then served callers by tid). Returns the wakes."""
+        self.receivers.pop(tid, None)
+        self.waiters.pop(tid, None)
+        self.bits.pop(tid, None)
+        mine = self.calls.pop(tid, None)
+        if mine is not None and mine.state == QUEUED:
+            q = self.queues[mine.dest]
+            q.remove(tid)
+            if not q:
+                del self.queues[mine.dest]
+        wakes = []
+        for caller in self.queues.pop(tid, ()):
+            del self.calls[caller]
+            self._count(caller, _PEER_DIED)
+            wakes.append(wake(caller, -PEER_DIED))
+        for caller in self.served_by(tid):
+            del self.calls[caller]
+            self._count(caller, _PEER_DIED)
+            wakes.append(wake(caller, -PEER_DIED))
+        return wakes
+
+    def blocked_in(self, tid):
+        """'call', 'recv', 'wait' or None: where tid is blocked in IPC."""
+        if tid in self.calls:
+            return "call"
+        if tid in self.receivers:
+            return "recv"
+        if tid in self.waiters:
+            return "wait"
+        return None
+
+    # --- invariants -----------------------------------------------------
+
+    def check(self):
+        """Assert the invariants; returns True."""
+        seen = {}
+        for callee in self.queues:
+            q = self.queues[callee]
+            assert q, "empty queue kept for task %r" % (callee,)
+            assert callee not in self.receivers, \
+                "task %r receives while %r are queued on it" % (callee, q)
+            for caller in q:
+                assert caller not in seen, "task %r queued twice" % (caller,)
+                seen[caller] = callee
+                c = self.calls.get(caller)
+                assert c is not None, "queued task %r has no call" % (caller,)
+                assert c.dest == callee and c.state == QUEUED, \
+                    "queued %r on %r but call is %r" % (caller, callee, c)
+        seqs = {}
+        for caller in self.calls:
+            c = self.calls[caller]
+            assert c.caller == caller
+            assert c.dest != caller, "task %r calls itself" % (caller,)
+            assert 0 < c.seq <= self.seq
+            assert c.seq not in seqs, "call #%d held twice" % c.seq
+            seqs[c.seq] = caller
+            if c.state == QUEUED:
+                assert seen.get(caller) == c.dest, "call %r is not in its callee's queue" % (c,)
+                assert c.msg is not None, "queued call %r lost its message" % (c,)
+            else:
+                assert c.state == SERVED, "call %r in unknown state" % (c,)
+                assert caller not in seen, "served call %r still queued" % (c,)
+                assert c.msg is None, "served call %r still holds its message" % (c,)
+            assert caller not in self.receivers and caller not in self.waiters, \
+                "caller %r also blocked elsewhere" % (caller,)
+        for tid in self.waiters:
+            assert tid not in self.receivers, "task %r both waits and receives" % (tid,)
+            assert self.bits.get(tid, 0) & self.waiters[tid] == 0, \
+                "task %r waits for bits that are pending" % (tid,)
+        for tid in self.bits:
+            assert self.bits[tid], "zero bits kept for %r" % (tid,)
+        return True

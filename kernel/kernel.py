@@ -1,0 +1,882 @@
+"""The kernel: task table, event loop, syscall dispatch, faults.
+
+Holds the task table (one Task per manifest, tids 1..N in manifest order),
+the event loop step (pick a task, trap.resume() it, handle the event it
+returns), every syscall handler, sleeping, console reads, the fault log and
+the KCTL queries and controls the shell uses. It does not decide who runs
+next (kernel/sched.py), carve memory (kernel/buddy.py), keep IPC state
+(kernel/ipc.py) or choose restart delays (kernel/supervisor.py), and it
+never touches hardware: everything goes through `trap`, the C trap layer
+on the device or kernel/sim.py on the host (the interface is listed in
+Kernel's docstring).
+
+Syscalls: every handler has the same shape, a function of (kernel, caller
+Task, args) called by one dispatcher. It returns (r0, r1) for the caller
+now, or None when the caller is blocked (someone's later wake sets its
+result) or gone (it exited, or a KCTL stopped or restarted it). Errors come
+in two kinds, as in Hubris:
+  recoverable     the handler raises errors.KernelError; the caller gets
+                  r0 = -code. Every argument is checked before anything
+                  changes, in errors.TABLE order (BAD_ARGUMENT first: word
+                  shape, then each (ptr, len) inside the caller's block;
+                  then NO_SUCH_TASK, BAD_STATE, NOT_PERMITTED, MSG_TOO_LARGE,
+                  PEER_DIED, then resources).
+  unrecoverable   a syscall number that does not exist, or an argument
+                  tuple that is not NARGS words: the caller is faulted
+                  ("bad syscall N") and the supervisor decides.
+A pointer check is arithmetic on the block the kernel gave the task; a
+ValueError from trap.read/trap.write (the trap layer's own check) is also
+turned into BAD_ARGUMENT.
+
+Faults. Each fault prints exactly one console line:
+    fault: task <name> (id <tid>): <reason>[ pc=0x%08x][ addr=0x%08x]; <action>
+pc= and addr= appear only when the trap layer reported them non-zero;
+<reason> is the trap's reason ("MemManage", "stack overflow", "exception:
+ValueError: boom", ...) or the kernel's ("bad syscall 99"), newlines made
+spaces and cut at REASON_MAX characters; <action> is the supervisor's
+decision: "restart in 100 ms", "restart 2/3 in 200 ms", "stopped (restart =
+never)" or "stopped (restart limit 3 reached)". Then the task's memory is
+freed, its callers get PEER_DIED, it leaves every queue and the entry goes
+into the fault log (the last abi.FAULT_LOG faults, for `faults`). Other
+lines: "exit: task <name> (id <tid>): code <n>", "restart: task <name> (id
+<tid>): restart <n>" when the supervisor restarts it, and "kernel: cannot
+restart task <name> (id <tid>): <error>; retry in <ms> ms".
+
+Task status (Task.status), and the state `ps` shows:
+  live        started; ps shows the scheduler's ready / running / blocked
+  stopped     never started, or stopped by KCTL_KILL / kill()
+  exited      ended by SYS_EXIT or by main() returning (never restarted)
+  faulted     faulted, and the policy keeps it down
+  restarting  faulted, waiting out its backoff before the restart
+
+Time. A tick is one millisecond. The kernel measures each resume() with
+now() and charges the milliseconds to the task (CPU share) and to the
+scheduler (time slices). Before each resume it tells the trap layer
+set_slice(ticks left in the task's slice) -- the trap layer counts from 0
+at every resume() -- and set_deadline(earliest sleeper or restart), and
+watch(IRQ_CONSOLE) while a task is blocked reading the console.
+
+Pure Python, runs under MicroPython (no floats) and CPython.
+"""
+
+try:
+    import json
+except ImportError:         # pragma: no cover - older MicroPython
+    import ujson as json
+
+from kernel import abi, supervisor
+from kernel.buddy import Buddy, is_int
+from kernel.errors import (KernelError, BAD_ARGUMENT, NO_SUCH_TASK, BAD_STATE,
+                           NOT_PERMITTED, MSG_TOO_LARGE, PEER_DIED, name_of)
+from kernel.ipc import Ipc
+from kernel.manifest import check_system
+from kernel.sched import Scheduler, BLOCKED, DEAD
+
+LIVE = "live"
+STOPPED = "stopped"
+EXITED = "exited"
+FAULTED = "faulted"
+RESTARTING = "restarting"
+STATUSES = (LIVE, STOPPED, EXITED, FAULTED, RESTARTING)
+
+REASON_MAX = 120            # characters of a fault reason kept
+
+
+class Fault(Exception):
+    """Raised by a syscall handler for an unrecoverable request: the caller
+    is faulted with this reason instead of getting an error code."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Task:
+    """The kernel's record of one task (read it, do not write it)."""
+
+    def __init__(self, tid, manifest):
+        self.tid = tid
+        self.name = manifest.name
+        self.manifest = manifest
+        self.status = STOPPED
+        self.gen = 0                # incarnation: +1 at every start
+        self.base = None            # its memory block while live
+        self.size = 0
+        self.starts = 0
+        self.restarts = 0           # starts after the first
+        self.streak = 0             # automatic restarts in a row
+        self.faults = 0
+        self.last_fault = None      # reason of the last fault
+        self.exit_code = None
+        self.started_ms = 0
+        self.cpu_ms = 0             # ms run, since boot
+        self.syscalls = 0
+
+    def __repr__(self):
+        return "<Task %d %s %s>" % (self.tid, self.name, self.status)
+
+
+class Kernel:
+    """Kernel(trap, pool_base, pool_size, manifests, slice_ticks=10, now=None)
+
+    trap        the trap layer: create(tid, base, size, stack_size, entry),
+                resume(tid) -> event, set_result(tid, r0, r1), read(tid,
+                addr, n) -> bytes, write(tid, addr, data), kill(tid),
+                idle(deadline_ms or None) -> irq bits, set_slice(ticks),
+                set_deadline(ms or None), watch(bits), ticks_ms(),
+                console_write(bytes), console_read() -> int or None,
+                task_stats(tid) -> (heap_used, heap_size, stack_hw, stack_size)
+    pool_base, pool_size   the task RAM pool (power of two, aligned)
+    manifests   list of manifest.Manifest, checked with check_system();
+                task ids are 1..N in this order
+    slice_ticks the time slice in ticks (ms)
+    now         a function returning ms since boot (default trap.ticks_ms)
+
+    Nothing runs until start_all() (or start(tid)). Then call step() in a
+    loop (or run()); `halted` becomes "reboot" or "poweroff" when the shell
+    asks for it, and the caller performs the board action.
+    """
+
+    def __init__(self, trap, pool_base, pool_size, manifests, slice_ticks=10, now=None):
+        self.trap = trap
+        self.now = now if now is not None else trap.ticks_ms
+        self.caps = check_system(manifests, pool_size)     # name -> set of callees
+        self.buddy = Buddy(pool_base, pool_size)
+        self.sched = Scheduler(slice_ticks)
+        self.ipc = Ipc()
+        self.tasks = {}             # tid -> Task
+        self.order = []             # tids in manifest order
+        for i in range(len(manifests)):
+            m = manifests[i]
+            t = Task(i + 1, m)
+            self.tasks[t.tid] = t
+            self.order.append(t.tid)
+            self.buddy.set_quota(t.tid, m.region_size())
+        self.sleepers = {}          # tid -> ms it wakes at
+        self.restart_at = {}        # tid -> ms its restart is due
+        self.readers = []           # tids blocked in SYS_READ, FIFO
+        self.fault_log = []         # last abi.FAULT_LOG fault records
+        self.nfaults = 0
+        self.halted = None          # None, "reboot" or "poweroff"
+        self.steps = 0
+        self.idle_ms = 0
+        self._deadline = -1         # last set_deadline value (-1: never set)
+        self._watch = 0             # last watch value
+        self._slice = slice_ticks   # last set_slice value
+        trap.set_slice(slice_ticks)
+        trap.watch(0)
+
+    # --- the task table -------------------------------------------------
+
+    def task(self, tid):
+        """The Task with this id; NO_SUCH_TASK otherwise."""
+        t = self.tasks.get(tid) if is_int(tid) else None
+        if t is None:
+            raise KernelError(NO_SUCH_TASK, "no task %r" % (tid,))
+        return t
+
+    def lookup(self, name):
+        """The tid of the task called name (any status); NO_SUCH_TASK."""
+        for tid in self.order:
+            if self.tasks[tid].name == name:
+                return tid
+        raise KernelError(NO_SUCH_TASK, "no task named %r" % (name,))
+
+    def state_of(self, tid):
+        """What ps shows: ready, running, blocked, or the task's status."""
+        t = self.task(tid)
+        if t.status == LIVE:
+            return self.sched.state(tid)
+        return t.status
+
+    def live(self):
+        """Sorted tids of the live tasks."""
+        out = [tid for tid in self.order if self.tasks[tid].status == LIVE]
+        out.sort()
+        return out
+
+    # --- start, stop, restart -------------------------------------------
+
+    def start_all(self):
+        """Start every stopped task whose manifest says start = boot, largest
+        memory block first (so the blocks always fit), then by tid. Returns
+        the tids started."""
+        todo = [t for t in self.tasks.values() if t.status == STOPPED and t.manifest.start == "boot"]
+        todo.sort(key=lambda t: (-t.manifest.region_size(), t.tid))
+        out = []
+        for t in todo:
+            self.start(t.tid)
+            out.append(t.tid)
+        return out
+
+    def start(self, tid):
+        """Start a task that is not live (an operator start: a new restart
+        streak; a pending automatic restart is cancelled). BAD_STATE when it
+        is live or fails to start; NO_MEMORY / QUOTA from the pool."""
+        t = self.task(tid)
+        if t.status == LIVE:
+            raise KernelError(BAD_STATE, "task %d (%s) is already running" % (tid, t.name))
+        self.restart_at.pop(tid, None)
+        t.streak = 0
+        if not self._start(t):
+            raise KernelError(BAD_STATE, "task %d (%s) failed to start: %s" % (tid, t.name, t.last_fault))
+
+    def kill(self, tid):
+        """Stop a live or restarting task for good (no restart)."""
+        t = self.task(tid)
+        if t.status == LIVE:
+            self._end(t)
+        elif t.status == RESTARTING:
+            del self.restart_at[tid]
+        else:
+            raise KernelError(BAD_STATE, "task %d (%s) is %s" % (tid, t.name, t.status))
+        t.status = STOPPED
+
+    def restart(self, tid):
+        """Stop the task if it is live, then start it (a new streak)."""
+        t = self.task(tid)
+        if t.status == LIVE:
+            self._end(t)
+            t.status = STOPPED
+        self.start(tid)
+
+    def _start(self, t):
+        """Allocate, create, schedule. False (fault recorded) when the trap
+        layer cannot create the task."""
+        m = t.manifest
+        base, size = self.buddy.alloc(m.region_size(), t.tid)
+        t.started_ms = self.now()
+        try:
+            self.trap.create(t.tid, base, size, m.stack, m.entry)
+        except (MemoryError, ValueError, OSError) as e:
+            self.buddy.free(base, t.tid)
+            self._fault(t, "start failed: %s: %s" % (type(e).__name__, e), 0, 0)
+            return False
+        t.status = LIVE
+        t.gen += 1
+        t.base = base
+        t.size = size
+        if t.starts:
+            t.restarts += 1
+        t.starts += 1
+        t.exit_code = None
+        self.sched.add(t.tid, m.priority)
+        return True
+
+    def _end(self, t):
+        """Take a live task down: context, memory, timers, queues; its
+        callers get PEER_DIED. The caller sets the new status."""
+        assert t.status == LIVE, "ending %r" % (t,)
+        tid = t.tid
+        self.trap.kill(tid)
+        self.buddy.free_owner(tid)
+        self.sleepers.pop(tid, None)
+        if tid in self.readers:
+            self.readers.remove(tid)
+        self.sched.kill(tid)
+        t.status = DEAD             # transient, replaced by the caller
+        t.base = None
+        t.size = 0
+        self._apply(self.ipc.task_died(tid))
+
+    def _exit(self, t, code):
+        self._end(t)
+        t.status = EXITED
+        t.exit_code = code
+        self._line("exit: task %s (id %d): code %d" % (t.name, t.tid, code))
+
+    def _fault(self, t, reason, pc, addr):
+        """t faulted (live, or failing to start): record, take it down,
+        apply the restart policy, print the fault line."""
+        if not isinstance(reason, str):
+            reason = repr(reason)
+        reason = _one_line(reason)
+        pc = pc & abi.WORD_MAX if is_int(pc) else 0
+        addr = addr & abi.WORD_MAX if is_int(addr) else 0
+        now = self.now()
+        ran = now - t.started_ms
+        if t.status == LIVE:
+            self._end(t)
+        t.faults += 1
+        t.last_fault = reason
+        self.nfaults += 1
+        delay, t.streak, action = supervisor.decide(t.manifest, t.streak, ran)
+        if delay is None:
+            t.status = FAULTED
+        else:
+            t.status = RESTARTING
+            self.restart_at[t.tid] = now + delay
+        line = "fault: task %s (id %d): %s" % (t.name, t.tid, reason)
+        if pc:
+            line += " pc=0x%08x" % pc
+        if addr:
+            line += " addr=0x%08x" % addr
+        self._line(line + "; " + action)
+        self.fault_log.append({"seq": self.nfaults, "t": now, "id": t.tid, "name": t.name,
+                               "reason": reason, "pc": pc, "addr": addr, "action": action})
+        if len(self.fault_log) > abi.FAULT_LOG:
+            self.fault_log.pop(0)
+
+    def _auto_restart(self, t, now):
+        """A restart timer fired."""
+        try:
+            ok = self._start(t)
+        except KernelError as e:            # NO_MEMORY / QUOTA: try again later
+            d = supervisor.delay_ms(t.manifest.backoff_ms, t.streak)
+            if d < 1:
+                d = 1
+            t.status = RESTARTING
+            self.restart_at[t.tid] = now + d
+            self._line("kernel: cannot restart task %s (id %d): %s; retry in %d ms"
+                       % (t.name, t.tid, name_of(e.code), d))
+            return
+        if ok:
+            self._line("restart: task %s (id %d): restart %d" % (t.name, t.tid, t.restarts))
+
+    # --- the event loop -------------------------------------------------
+
+    def run(self, max_steps=None):
+        """step() until halted (returns "reboot" / "poweroff") or, when
+        max_steps is given, that many steps (returns None)."""
+        n = 0
+        while self.halted is None and (max_steps is None or n < max_steps):
+            self.step()
+            n += 1
+        return self.halted
+
+    def step(self):
+        """One turn of the loop: wake due timers, pick a task and resume it
+        until its next event, and handle that event; with nobody to run,
+        trap.idle() until the next deadline or watched interrupt. Returns
+        the tid resumed, or None (idle, or halted)."""
+        if self.halted is not None:
+            return None
+        self.steps += 1
+        now = self.now()
+        self._expire(now)
+        tid = self.sched.pick()
+        self._sync(tid)
+        if tid is None:
+            bits = self.trap.idle(self._earliest())
+            self._charge(None, self.now() - now)
+            if bits:
+                self._irq(bits)
+            return None
+        event = self.trap.resume(tid)
+        self._charge(tid, self.now() - now)
+        self._handle(self.tasks[tid], event)
+        return tid
+
+    def _charge(self, tid, ms):
+        if ms <= 0:
+            return
+        if tid is None:
+            self.idle_ms += ms
+        else:
+            self.tasks[tid].cpu_ms += ms
+        self.sched.charge(tid, ms)
+
+    def _earliest(self):
+        best = None
+        for d in (self.sleepers, self.restart_at):
+            for tid in d:
+                if best is None or d[tid] < best:
+                    best = d[tid]
+        return best
+
+    def _expire(self, now):
+        """Wake sleepers and restart tasks whose time has come, in order of
+        time (then sleepers before restarts, then tid)."""
+        due = []
+        for tid in self.sleepers:
+            if self.sleepers[tid] <= now:
+                due.append((self.sleepers[tid], 0, tid))
+        for tid in self.restart_at:
+            if self.restart_at[tid] <= now:
+                due.append((self.restart_at[tid], 1, tid))
+        if not due:
+            return
+        due.sort()
+        for at, kind, tid in due:
+            if kind == 0:
+                del self.sleepers[tid]
+                self.trap.set_result(tid, 0, 0)
+                self.sched.wake(tid)
+            else:
+                del self.restart_at[tid]
+                self._auto_restart(self.tasks[tid], now)
+
+    def _sync(self, tid):
+        """Tell the trap layer the deadline, watched IRQs and slice."""
+        d = self._earliest()
+        if d != self._deadline:
+            self.trap.set_deadline(d)
+            self._deadline = d
+        w = abi.IRQ_CONSOLE if self.readers else 0
+        if w != self._watch:
+            self.trap.watch(w)
+            self._watch = w
+        if tid is not None:
+            left = self.sched.task(tid).slice_left
+            if left < 1:
+                left = self.sched.slice_ticks
+            if left != self._slice:
+                self.trap.set_slice(left)
+                self._slice = left
+
+    def _handle(self, t, event):
+        kind = event[0] if isinstance(event, tuple) and event else None
+        n = len(event) if kind is not None else 0
+        if kind == abi.EV_SYSCALL and n == 3:
+            self._syscall(t, event[1], event[2])
+        elif kind == abi.EV_TICK and n == 1:
+            pass                            # charged; timers and pick follow
+        elif kind == abi.EV_IRQ and n == 2:
+            self._irq(event[1])
+        elif kind == abi.EV_FAULT and n == 4:
+            self._fault(t, event[1], event[2], event[3])
+        elif kind == abi.EV_EXIT and n == 2:
+            code = event[1]
+            self._exit(t, code if is_int(code) else -1)
+        else:
+            self._fault(t, "bad event %s" % (repr(event)[:40],), 0, 0)
+
+    def _irq(self, bits):
+        if is_int(bits) and bits & abi.IRQ_CONSOLE:
+            while self.readers:
+                b = self.trap.console_read()
+                if b is None:
+                    break
+                tid = self.readers.pop(0)
+                self.trap.set_result(tid, b, 0)
+                self.sched.wake(tid)
+
+    # --- syscalls -------------------------------------------------------
+
+    def _syscall(self, t, no, args):
+        t.syscalls += 1
+        if not is_int(no) or not (0 <= no < abi.NSYSCALLS):
+            self._fault(t, "bad syscall %s" % (repr(no)[:20],), 0, 0)
+            return
+        if not isinstance(args, tuple) or len(args) != abi.NARGS:
+            self._fault(t, "bad syscall %d arguments" % no, 0, 0)
+            return
+        gen = t.gen
+        try:
+            res = SYSCALLS[no](self, t, args)
+        except KernelError as e:
+            res = (-e.code, 0)
+        except Fault as f:
+            if t.status == LIVE and t.gen == gen:
+                self._fault(t, f.reason, 0, 0)
+            return
+        if res is None or t.status != LIVE or t.gen != gen:
+            return                          # blocked, or gone
+        self.trap.set_result(t.tid, res[0], res[1])
+
+    def _apply(self, wakes):
+        """Carry out ipc's wake-ups: copy, set the result, make ready."""
+        for tid, r0, r1, ptr, data in wakes:
+            w = self.tasks[tid]
+            if data is not None and not self._copy_out(w, ptr, data):
+                continue
+            self.trap.set_result(tid, r0, r1)
+            self.sched.wake(tid)
+
+    def _copy_out(self, t, ptr, data):
+        """trap.write into a buffer checked earlier. Should the trap layer
+        refuse it anyway, the task is faulted (so no caller waits forever
+        on a message it never saw); returns False then."""
+        try:
+            self.trap.write(t.tid, ptr, data)
+            return True
+        except ValueError:
+            self._fault(t, "bad buffer 0x%x+%d" % (ptr, len(data)), 0, ptr)
+            return False
+
+    def check_range(self, t, ptr, n, what):
+        """BAD_ARGUMENT unless [ptr, ptr + n) lies in t's block (n == 0:
+        any ptr)."""
+        if n and not (t.base <= ptr and ptr + n <= t.base + t.size):
+            raise KernelError(BAD_ARGUMENT, "%s 0x%x+%d is outside task %d's memory 0x%x+%d"
+                              % (what, ptr, n, t.tid, t.base, t.size))
+
+    def read(self, t, ptr, n):
+        """n bytes of t's memory at ptr (checked): BAD_ARGUMENT if not."""
+        self.check_range(t, ptr, n, "buffer")
+        if n == 0:
+            return b""
+        try:
+            return bytes(self.trap.read(t.tid, ptr, n))
+        except ValueError:
+            raise KernelError(BAD_ARGUMENT, "buffer 0x%x+%d refused by the trap layer" % (ptr, n))
+
+    def need(self, t, what):
+        """NOT_PERMITTED unless t's manifest grants capability `what`
+        ("console" or "kernel")."""
+        if not getattr(t.manifest, what):
+            raise KernelError(NOT_PERMITTED, "task %s has no capability %s" % (t.name, what))
+
+    def callee(self, t, dest):
+        """The live Task t may call or notify: NO_SUCH_TASK, NOT_PERMITTED
+        (manifest `calls`), PEER_DIED (it exists but is not running)."""
+        d = self.tasks.get(dest)
+        if d is None:
+            raise KernelError(NO_SUCH_TASK, "no task %d" % dest)
+        if d.name not in self.caps[t.name]:
+            raise KernelError(NOT_PERMITTED, "task %s may not call %s" % (t.name, d.name))
+        return d
+
+    # --- KCTL replies (dicts, sent as JSON) -----------------------------
+
+    def ps(self):
+        """KCTL_PS: {"uptime_ms", "idle_ms", "tasks": [row, ...]}, a row per
+        task in tid order: {"id", "name", "state", "prio", "wait" (what a
+        blocked task waits for: "recv", "call 3", "sleep", "wait", "read";
+        else null), "heap": [used, size] or null, "stack": [high_water,
+        size] or null (null unless live), "restarts", "faults", "cpu_ms"
+        (ms run since boot), "syscalls", "exit" (code of an exited task, else
+        null)}. CPU share = cpu_ms of a task / (uptime_ms); `top` takes the
+        difference of two replies."""
+        rows = []
+        for tid in self.order:
+            t = self.tasks[tid]
+            heap = stack = wait = None
+            state = t.status
+            if t.status == LIVE:
+                info = self.sched.info(tid)
+                state = info["state"]
+                wait = info["reason"]
+                try:
+                    st = self.trap.task_stats(tid)
+                    heap = [st[0], st[1]]
+                    stack = [st[2], st[3]]
+                except (ValueError, KeyError):
+                    pass
+            rows.append({"id": tid, "name": t.name, "state": state, "prio": t.manifest.priority,
+                         "wait": wait, "heap": heap, "stack": stack, "restarts": t.restarts,
+                         "faults": t.faults, "cpu_ms": t.cpu_ms, "syscalls": t.syscalls,
+                         "exit": t.exit_code})
+        return {"uptime_ms": self.now(), "idle_ms": self.idle_ms, "tasks": rows}
+
+    def mem(self):
+        """KCTL_MEM: {"base", "total", "free", "largest", "blocks": [[addr,
+        size, owner tid or null, owner name or null], ...] by address}."""
+        s = self.buddy.stats()
+        blocks = []
+        for addr, size, owner in s["blocks"]:
+            if owner is None:
+                blocks.append([addr, size, None, None])
+            elif owner in self.tasks:
+                blocks.append([addr, size, owner, self.tasks[owner].name])
+            else:                           # not a task's (e.g. a driver buffer)
+                blocks.append([addr, size, None, str(owner)])
+        return {"base": self.buddy.base, "total": s["total"], "free": s["free"],
+                "largest": s["largest_free"], "blocks": blocks}
+
+    def faults(self):
+        """KCTL_FAULTS: {"total": faults since boot, "faults": [{"seq", "t"
+        (ms), "id", "name", "reason", "pc", "addr", "action"}, ...]} oldest
+        first, at most abi.FAULT_LOG."""
+        out = []
+        for f in self.fault_log:
+            out.append(dict(f))
+        return {"total": self.nfaults, "faults": out}
+
+    def ipc_table(self):
+        """KCTL_IPC: {"tasks": [{"id", "name", "sent", "received",
+        "replied", "notified", "peer_died", "calling" (tid or null),
+        "queued" (callers waiting for it), "serving" (calls it holds)}, ...]}."""
+        rows = []
+        for tid in self.order:
+            row = self.ipc.info(tid)
+            row["id"] = tid
+            row["name"] = self.tasks[tid].name
+            rows.append(row)
+        return {"tasks": rows}
+
+    def tasks_table(self):
+        """KCTL_TASKS: the system as declared: {"tasks": [{"id", "name",
+        "entry", "prio", "heap", "stack", "block" (bytes of its memory
+        block), "restart" ("never", "always" or "limit N"), "backoff_ms",
+        "calls", "console", "kernel", "devices"}, ...]}."""
+        rows = []
+        for tid in self.order:
+            m = self.tasks[tid].manifest
+            restart = m.restart
+            if restart == "limit":
+                restart = "limit %d" % m.restart_limit
+            rows.append({"id": tid, "name": m.name, "entry": m.entry, "prio": m.priority,
+                         "heap": m.heap, "stack": m.stack, "block": m.region_size(),
+                         "restart": restart, "backoff_ms": m.backoff_ms, "calls": list(m.calls),
+                         "console": m.console, "kernel": m.kernel, "devices": list(m.devices)})
+        return {"tasks": rows}
+
+    # --- invariants -----------------------------------------------------
+
+    def check(self):
+        """Assert every invariant of the kernel and its parts; True."""
+        self.sched.check()
+        self.buddy.check()
+        self.ipc.check()
+        assert len(self.readers) == len(set(self.readers)), "reader twice: %r" % (self.readers,)
+        for tid in self.order:
+            t = self.tasks[tid]
+            assert t.status in STATUSES, "%r in unknown status" % (t,)
+            st = self.sched.tasks.get(tid)
+            blocked = self.ipc.blocked_in(tid)
+            if t.status != LIVE:
+                assert st is None or st.state == DEAD, "%r is %s in sched" % (t, st.state)
+                assert self.buddy.used_by(tid) == 0, "%r still owns memory" % (t,)
+                assert blocked is None and tid not in self.ipc.queues and tid not in self.ipc.bits, \
+                    "%r still in IPC" % (t,)
+                assert tid not in self.sleepers and tid not in self.readers
+                assert (t.status == RESTARTING) == (tid in self.restart_at), \
+                    "%r and restart timer %r" % (t, self.restart_at.get(tid))
+                continue
+            assert st is not None and st.state != DEAD, "live %r dead in sched" % (t,)
+            got = self.buddy.allocated.get(t.base)
+            assert got is not None and (1 << got[0]) == t.size and got[1] == tid, \
+                "%r's block 0x%x+%d is %r" % (t, t.base, t.size, got)
+            assert self.buddy.used_by(tid) == t.size, "%r owns other blocks" % (t,)
+            assert tid not in self.restart_at
+            waits = []
+            if blocked is not None:
+                waits.append(blocked)
+            if tid in self.sleepers:
+                waits.append("sleep")
+            if tid in self.readers:
+                waits.append("read")
+            if st.state == BLOCKED:
+                assert len(waits) == 1, "blocked %r waits for %r" % (t, waits)
+                kind = st.reason.split(" ")[0]
+                assert kind == waits[0], "%r blocked for %r but waits in %r" % (t, st.reason, waits)
+                if kind == "call":
+                    dest = self.ipc.calling(tid)
+                    assert st.reason == "call %d" % dest
+                    assert self.tasks[dest].status == LIVE, \
+                        "%r waits on dead task %d" % (t, dest)
+            else:
+                assert not waits, "%s %r waits in %r" % (st.state, t, waits)
+        return True
+
+    # --- output ---------------------------------------------------------
+
+    def _line(self, text):
+        self.trap.console_write((text + "\n").encode())
+
+
+def _one_line(s):
+    s = s.replace("\r", " ").replace("\n", " ")
+    if len(s) > REASON_MAX:
+        s = s[:REASON_MAX - 3] + "..."
+    return s
+
+
+# --- the syscall handlers: f(kernel, caller Task, args) ---------------------
+# Return (r0, r1), or None (blocked or gone); raise KernelError (the caller
+# gets -code) or Fault (the caller is faulted). Check everything first,
+# change state after.
+
+def _word(x, what, hi=abi.WORD_MAX):
+    if not is_int(x) or x < 0 or x > hi:
+        raise KernelError(BAD_ARGUMENT, "%s %s is not an int 0..%d" % (what, repr(x)[:24], hi))
+    return x
+
+
+def sys_exit(k, t, a):
+    code = a[0]
+    if not is_int(code) or code < -0x80000000 or code > abi.WORD_MAX:
+        raise KernelError(BAD_ARGUMENT, "exit code %s is not a 32-bit int" % (repr(code)[:24],))
+    if code > 0x7FFFFFFF:
+        code -= 0x100000000         # the word as int32
+    k._exit(t, code)
+    return None
+
+
+def sys_yield(k, t, a):
+    k.sched.yield_(t.tid)
+    return (0, 0)
+
+
+def sys_sleep(k, t, a):
+    ms = _word(a[0], "sleep ms", abi.SLEEP_MAX)
+    if ms == 0:
+        return (0, 0)
+    k.sleepers[t.tid] = k.now() + ms
+    k.sched.block(t.tid, "sleep")
+    return None
+
+
+def sys_ticks(k, t, a):
+    now = k.now()
+    return (now & abi.R0_MAX, now >> 31)
+
+
+def sys_write(k, t, a):
+    ptr = _word(a[0], "write ptr")
+    n = _word(a[1], "write len")
+    k.check_range(t, ptr, n, "write buffer")
+    k.need(t, "console")
+    off = 0
+    while off < n:                  # bounded copies into the kernel heap
+        chunk = n - off
+        if chunk > abi.MSG_MAX:
+            chunk = abi.MSG_MAX
+        k.trap.console_write(k.read(t, ptr + off, chunk))
+        off += chunk
+    return (n, 0)
+
+
+def sys_read(k, t, a):
+    k.need(t, "console")
+    if not k.readers:
+        b = k.trap.console_read()
+        if b is not None:
+            return (b, 0)
+    k.readers.append(t.tid)
+    k.sched.block(t.tid, "read")
+    return None
+
+
+def sys_call(k, t, a):
+    dest = _word(a[0], "call dest")
+    mptr = _word(a[1], "call msg ptr")
+    mlen = _word(a[2], "call msg len")
+    rptr = _word(a[3], "call reply ptr")
+    rcap = _word(a[4], "call reply cap")
+    k.check_range(t, mptr, mlen, "call message")
+    k.check_range(t, rptr, rcap, "call reply buffer")
+    d = k.callee(t, dest)
+    if mlen > abi.MSG_MAX:
+        raise KernelError(MSG_TOO_LARGE, "message of %d bytes, the limit is %d" % (mlen, abi.MSG_MAX))
+    if d.status != LIVE:
+        raise KernelError(PEER_DIED, "task %d (%s) is %s" % (dest, d.name, d.status))
+    msg = k.read(t, mptr, mlen)
+    wakes = k.ipc.call(t.tid, dest, msg, rptr, rcap)
+    k.sched.block(t.tid, "call %d" % dest)
+    k._apply(wakes)
+    return None
+
+
+def sys_recv(k, t, a):
+    bptr = _word(a[0], "recv buffer ptr")
+    bcap = _word(a[1], "recv buffer cap")
+    k.check_range(t, bptr, bcap, "recv buffer")
+    got, wakes = k.ipc.recv(t.tid, bptr, bcap)
+    k._apply(wakes)
+    if got is None:
+        k.sched.block(t.tid, "recv")
+        return None
+    tid, r0, r1, ptr, data = got
+    if not k._copy_out(t, ptr, data):
+        return None
+    return (r0, r1)
+
+
+def sys_reply(k, t, a):
+    sender = _word(a[0], "reply sender")
+    ptr = _word(a[1], "reply ptr")
+    n = _word(a[2], "reply len")
+    k.check_range(t, ptr, n, "reply")
+    k.task(sender)
+    k.ipc.check_reply(t.tid, sender)
+    if n > abi.MSG_MAX:
+        raise KernelError(MSG_TOO_LARGE, "reply of %d bytes, the limit is %d" % (n, abi.MSG_MAX))
+    data = k.read(t, ptr, n)
+    k._apply([k.ipc.reply(t.tid, sender, data)])
+    return (0, 0)
+
+
+def sys_notify(k, t, a):
+    dest = _word(a[0], "notify dest")
+    bits = _word(a[1], "notify bits")
+    if bits == 0 or bits & ~abi.NOTIFY_MASK:
+        raise KernelError(BAD_ARGUMENT, "notify bits 0x%x are not 1..0x%x" % (bits, abi.NOTIFY_MASK))
+    d = k.callee(t, dest)
+    if d.status != LIVE:
+        raise KernelError(PEER_DIED, "task %d (%s) is %s" % (dest, d.name, d.status))
+    k._apply(k.ipc.notify(t.tid, dest, bits))
+    return (0, 0)
+
+
+def sys_wait(k, t, a):
+    mask = _word(a[0], "wait mask")
+    if mask == 0 or mask & ~abi.NOTIFY_MASK:
+        raise KernelError(BAD_ARGUMENT, "wait mask 0x%x is not 1..0x%x" % (mask, abi.NOTIFY_MASK))
+    got = k.ipc.wait(t.tid, mask)
+    if got is not None:
+        return (got, 0)
+    k.sched.block(t.tid, "wait")
+    return None
+
+
+def sys_lookup(k, t, a):
+    ptr = _word(a[0], "lookup name ptr")
+    n = _word(a[1], "lookup name len")
+    k.check_range(t, ptr, n, "lookup name")
+    if not (1 <= n <= abi.NAME_MAX):
+        raise KernelError(BAD_ARGUMENT, "name length %d is not 1..%d" % (n, abi.NAME_MAX))
+    name = k.read(t, ptr, n)
+    for tid in k.order:
+        if k.tasks[tid].name.encode() == name:
+            return (tid, 0)
+    raise KernelError(NO_SUCH_TASK, "no task named %r" % (name,))
+
+
+def sys_kctl(k, t, a):
+    op = _word(a[0], "kctl op")
+    arg = _word(a[1], "kctl arg")
+    bptr = _word(a[2], "kctl buffer ptr")
+    bcap = _word(a[3], "kctl buffer cap")
+    if op >= abi.NKCTL:
+        raise KernelError(BAD_ARGUMENT, "kctl op %d is not 0..%d" % (op, abi.NKCTL - 1))
+    k.check_range(t, bptr, bcap, "kctl buffer")
+    if op == abi.KCTL_KILL:
+        target = k.task(arg)
+        if target.status != LIVE and target.status != RESTARTING:
+            raise KernelError(BAD_STATE, "task %d (%s) is %s" % (arg, target.name, target.status))
+        k.need(t, "kernel")
+        k.kill(arg)
+        return (0, 0)
+    if op == abi.KCTL_START:
+        target = k.task(arg)
+        if target.status == LIVE:
+            raise KernelError(BAD_STATE, "task %d (%s) is already running" % (arg, target.name))
+        k.need(t, "kernel")
+        k.start(arg)
+        return (0, 0)
+    if op == abi.KCTL_RESTART:
+        k.task(arg)
+        k.need(t, "kernel")
+        k.restart(arg)
+        return (0, 0)
+    k.need(t, "kernel")
+    if op == abi.KCTL_REBOOT:
+        k.halted = "reboot"
+        return (0, 0)
+    if op == abi.KCTL_POWEROFF:
+        k.halted = "poweroff"
+        return (0, 0)
+    if op == abi.KCTL_PS:
+        reply = k.ps()
+    elif op == abi.KCTL_MEM:
+        reply = k.mem()
+    elif op == abi.KCTL_FAULTS:
+        reply = k.faults()
+    elif op == abi.KCTL_IPC:
+        reply = k.ipc_table()
+    else:
+        reply = k.tasks_table()
+    text = json.dumps(reply).encode()
+    if len(text) > bcap:
+        return (-MSG_TOO_LARGE, len(text))      # r1: the buffer it needs
+    if not k._copy_out(t, bptr, text):
+        return None
+    return (len(text), 0)
+
+
+SYSCALLS = (sys_exit, sys_yield, sys_sleep, sys_ticks, sys_write, sys_read, sys_call,
+            sys_recv, sys_reply, sys_notify, sys_wait, sys_lookup, sys_kctl)
+
+assert len(SYSCALLS) == abi.NSYSCALLS

@@ -1,0 +1,576 @@
+"""A simulated trap layer: runs the real kernel on the host (or in a
+MicroPython unix build) with tasks written as Python generators.
+
+Holds Sim, which implements the trap interface kernel.Kernel drives (the
+same calls as the C module `_trap`), SimSys, the object a simulated task
+gets to make syscalls, and Rng, a small seeded PRNG. It does not run real
+MicroPython VMs, program an MPU or model instruction timing: a task is a
+generator and time is a counter. Sim also checks that the kernel uses the
+interface correctly (SimProtocolError: resuming a task whose syscall has no
+result yet, a second result for one syscall, two live tasks on overlapping
+memory, touching a task that does not exist, a livelock of empty ticks).
+
+A task is a generator function of one argument, registered under the entry
+(module) name its manifest gives:
+
+    def server(sys):
+        while True:
+            sender, msg = yield from sys.recv()
+            yield from sys.reply(sender, b"re:" + msg)
+
+    sim.program("server", server)
+
+What a task yields, one step each:
+  yield from sys.call(dest, msg) ...   syscall wrappers (generators): exit,
+                yield_, sleep, ticks, write, read, call, recv, reply,
+                notify, wait, lookup, kctl. They put arguments into the
+                task's memory, make the syscall and return its result;
+                r0 < 0 raises SysError(code), as the device's task library
+                raises an exception with the code.
+  r0, r1 = yield sys.raw(no, a0, ..., a4)   a raw syscall: any words,
+                pointers or types, to test validation
+  yield  (or yield sys.spin())   one tick (1 ms) of computation, no syscall:
+                `while True: yield` is an infinite loop
+  yield sys.alloc(n) / sys.free(n)     heap use; past the heap: MemoryError fault
+  yield sys.stack(depth)               stack depth; past the stack: "stack overflow"
+  v = yield sys.load(addr)             a memory access; outside the task's block:
+  yield sys.store(addr, byte)          MemManage (BusFault in the PPB, 0xE00xxxxx)
+  yield sys.fault(reason, pc, addr)    any fault, as the trap layer reports it
+  raise ...                            "exception: <Type>: <message>"
+  return                               EV_EXIT with code 0
+
+Memory: each task's block is a bytearray standing for [base, base + size);
+pointers are real addresses, so bad pointers are real bad pointers. The
+wrappers use scratch buffers at the bottom of the heap: sys.out (1024 bytes,
+messages going out), sys.inbuf (1024, replies and received messages),
+sys.kbuf (the rest of the heap, KCTL replies).
+
+Determinism: Sim(seed) draws every choice from Rng(seed): the extra cost of
+each step (jitter_us), spurious EV_TICKs (tick_rate per mille of steps) and
+injected crashes (crash_rate per mille of steps). A given seed gives the
+same run, event for event (`trace`), under CPython and MicroPython. Time
+only moves when tasks run (step_us per step, 1 ms per spin) or the kernel
+idles (to the deadline or the next console byte fed with feed()).
+"""
+
+from kernel import abi
+from kernel.errors import name_of
+
+MASK32 = 0xFFFFFFFF
+SCRATCH = 1024              # bytes of each of sys.out and sys.inbuf
+VM_HEAP = 2 * SCRATCH       # heap a fresh simulated VM uses
+VM_STACK = 256              # stack a fresh simulated VM uses
+PC_BASE = 0x00012000        # simulated program counters start here
+PPB_BASE, PPB_END = 0xE0000000, 0xE0100000
+EMPTY_TICKS_MAX = 10000     # EV_TICKs in a row with no step run: livelock
+
+
+class Rng:
+    """xorshift32, seeded: identical sequences on CPython and MicroPython
+    (MicroPython's random has no Random class and one shared state)."""
+
+    def __init__(self, seed):
+        seed = 2 * seed if seed >= 0 else -2 * seed - 1     # one-to-one onto ints >= 0
+        x = 0x7F4A7C15
+        while True:                 # every 32 bits of the seed count
+            x = ((x ^ (seed & MASK32)) * 0x9E3779B1 + 1) & MASK32
+            seed >>= 32
+            if not seed:
+                break
+        self.x = x if x else 0x6D2B79F5
+        for _ in range(8):
+            self.next()
+
+    def next(self):
+        x = self.x
+        x ^= (x << 13) & MASK32
+        x ^= x >> 17
+        x ^= (x << 5) & MASK32
+        self.x = x
+        return x
+
+    def below(self, n):
+        """0 <= r < n."""
+        return self.next() % n
+
+    def randint(self, lo, hi):
+        """lo <= r <= hi."""
+        return lo + self.below(hi - lo + 1)
+
+    def choice(self, seq):
+        return seq[self.below(len(seq))]
+
+    def chance(self, per_mille):
+        """True with probability per_mille / 1000."""
+        return per_mille > 0 and self.below(1000) < per_mille
+
+
+class SimProtocolError(Exception):
+    """The kernel used the trap interface wrongly (a kernel bug)."""
+
+
+class SysError(Exception):
+    """A syscall failed: code is the errors code, r1 the second result."""
+
+    def __init__(self, code, r1=0):
+        super().__init__(name_of(code))
+        self.code = code
+        self.r1 = r1
+
+
+def _check(r):
+    r0, r1 = r
+    if r0 < 0:
+        raise SysError(-r0, r1)
+    return r0, r1
+
+
+class SimSys:
+    """What a simulated task gets: its memory and the syscall wrappers."""
+
+    def __init__(self, sim, tid, base, size, stack_size):
+        self.sim = sim
+        self.tid = tid
+        self.base = base
+        self.size = size
+        self.stack_size = stack_size
+        self.heap_base = base + stack_size
+        self.mem = bytearray(size)
+        self.out = self.heap_base
+        self.inbuf = self.heap_base + SCRATCH
+        self.kbuf = self.heap_base + 2 * SCRATCH
+        self.kbuf_cap = base + size - self.kbuf
+
+    # --- memory, as the task sees it -----------------------------------
+
+    def put(self, addr, data):
+        """Write bytes at addr (inside the block); returns addr."""
+        off = addr - self.base
+        assert 0 <= off and off + len(data) <= self.size, "put outside the block"
+        self.mem[off:off + len(data)] = data
+        return addr
+
+    def get(self, addr, n):
+        off = addr - self.base
+        assert 0 <= off and off + n <= self.size, "get outside the block"
+        return bytes(self.mem[off:off + n])
+
+    # --- raw requests (yield them) -------------------------------------
+
+    def raw(self, no, a0=0, a1=0, a2=0, a3=0, a4=0):
+        return ("sys", no, (a0, a1, a2, a3, a4))
+
+    def spin(self):
+        return None
+
+    def alloc(self, n):
+        return ("alloc", n)
+
+    def free(self, n):
+        return ("free", n)
+
+    def stack(self, depth):
+        return ("stack", depth)
+
+    def load(self, addr):
+        return ("load", addr)
+
+    def store(self, addr, value):
+        return ("store", addr, value)
+
+    def fault(self, reason, pc=0, addr=0):
+        return ("fault", reason, pc, addr)
+
+    # --- syscall wrappers (yield from them) ----------------------------
+
+    def exit(self, code=0):
+        _check((yield self.raw(abi.SYS_EXIT, code)))
+        raise SimProtocolError("task %d resumed after exit" % self.tid)
+
+    def yield_(self):
+        _check((yield self.raw(abi.SYS_YIELD)))
+
+    def sleep(self, ms):
+        _check((yield self.raw(abi.SYS_SLEEP, ms)))
+
+    def ticks(self):
+        r0, r1 = _check((yield self.raw(abi.SYS_TICKS)))
+        return r0 | (r1 << 31)
+
+    def write(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        r0, r1 = _check((yield self.raw(abi.SYS_WRITE, self.put(self.out, data), len(data))))
+        return r0
+
+    def read(self):
+        r0, r1 = _check((yield self.raw(abi.SYS_READ)))
+        return r0
+
+    def call(self, dest, msg, cap=abi.MSG_MAX):
+        """The reply (bytes)."""
+        ptr = self.put(self.out, msg)
+        r0, r1 = _check((yield self.raw(abi.SYS_CALL, dest, ptr, len(msg), self.inbuf, cap)))
+        return self.get(self.inbuf, r0)
+
+    def recv(self, cap=abi.MSG_MAX):
+        """(sender tid, message bytes)."""
+        r0, r1 = _check((yield self.raw(abi.SYS_RECV, self.inbuf, cap)))
+        return r1, self.get(self.inbuf, r0)
+
+    def reply(self, sender, data):
+        _check((yield self.raw(abi.SYS_REPLY, sender, self.put(self.out, data), len(data))))
+
+    def notify(self, dest, bits):
+        _check((yield self.raw(abi.SYS_NOTIFY, dest, bits)))
+
+    def wait(self, mask):
+        r0, r1 = _check((yield self.raw(abi.SYS_WAIT, mask)))
+        return r0
+
+    def lookup(self, name):
+        if isinstance(name, str):
+            name = name.encode()
+        r0, r1 = _check((yield self.raw(abi.SYS_LOOKUP, self.put(self.out, name), len(name))))
+        return r0
+
+    def kctl(self, op, arg=0, cap=None):
+        """The KCTL reply bytes (JSON for queries, b"" for controls)."""
+        if cap is None:
+            cap = self.kbuf_cap
+        r0, r1 = _check((yield self.raw(abi.SYS_KCTL, op, arg, self.kbuf, cap)))
+        return self.get(self.kbuf, r0)
+
+
+class _Task:
+    """The sim's side of one created task."""
+
+    def __init__(self, sys, entry):
+        self.sys = sys
+        self.entry = entry
+        self.gen = None             # the generator, once started
+        self.started = False
+        self.send = None            # what the next step receives
+        self.pending = False        # in a syscall, result not set yet
+        self.ended = False          # returned EV_EXIT or EV_FAULT
+        self.crash = None           # injected fault for the next step
+        self.heap_used = VM_HEAP
+        self.stack_depth = VM_STACK
+        self.stack_hw = VM_STACK
+        self.steps = 0
+
+
+class Sim:
+    """Sim(seed=0, step_us=100, jitter_us=0, tick_rate=0, crash_rate=0):
+    the trap interface plus test controls (program, feed, crash,
+    fail_next_create, output, trace)."""
+
+    def __init__(self, seed=0, step_us=100, jitter_us=0, tick_rate=0, crash_rate=0):
+        self.seed = seed
+        self.rng = Rng(seed)
+        self.step_us = step_us
+        self.jitter_us = jitter_us
+        self.tick_rate = tick_rate
+        self.crash_rate = crash_rate
+        self.programs = {}          # entry -> generator function
+        self.tasks = {}             # tid -> _Task (created, not killed)
+        self.us = 0                 # the clock
+        self.slice = 10
+        self.deadline = None
+        self.watched = 0
+        self.input = []             # [(ms, byte)] console input, by time
+        self.out = bytearray()      # console output
+        self.trace = []             # (ms, tid, event kind, detail) per resume
+        self.resumes = 0
+        self.stalls = 0             # idle() with nothing that could wake it
+        self.empty_ticks = 0
+        self.fail_create = 0        # create() calls left to fail with MemoryError
+        self.created = 0
+        self.killed = 0
+
+    # --- test controls -------------------------------------------------
+
+    def program(self, entry, fn):
+        """Register generator function fn(sys) as module `entry`."""
+        self.programs[entry] = fn
+        return fn
+
+    def feed(self, data, at_ms=None):
+        """Console input: bytes arriving at at_ms (default now)."""
+        if isinstance(data, str):
+            data = data.encode()
+        at = self.ticks_ms() if at_ms is None else at_ms
+        i = len(self.input)             # after every byte due at or before `at`
+        while i > 0 and self.input[i - 1][0] > at:
+            i -= 1
+        for b in data:
+            self.input.insert(i, (at, b))
+            i += 1
+
+    def crash(self, tid, reason="exception: Crash: injected", pc=0, addr=0):
+        """Task tid faults at its next step."""
+        self._get(tid).crash = (reason, pc, addr)
+
+    def fail_next_create(self, n=1):
+        self.fail_create = n
+
+    def output(self):
+        return self.out.decode()
+
+    def lines(self):
+        return self.output().splitlines()
+
+    def sys_of(self, tid):
+        return self._get(tid).sys
+
+    def advance(self, ms):
+        self.us += ms * 1000
+
+    # --- the trap interface --------------------------------------------
+
+    def ticks_ms(self):
+        return self.us // 1000
+
+    def create(self, tid, base, size, stack_size, entry):
+        if tid in self.tasks:
+            raise SimProtocolError("create: task %r already exists" % (tid,))
+        if size < 32 or size & (size - 1) or base % size:
+            raise SimProtocolError("create: block 0x%x+%d is not one MPU region" % (base, size))
+        if not (0 < stack_size < size):
+            raise SimProtocolError("create: stack %d does not fit block %d" % (stack_size, size))
+        for other in self.tasks:
+            s = self.tasks[other].sys
+            if base < s.base + s.size and s.base < base + size:
+                raise SimProtocolError("create: task %d's block 0x%x+%d overlaps task %d's 0x%x+%d"
+                                       % (tid, base, size, other, s.base, s.size))
+        if self.fail_create:
+            self.fail_create -= 1
+            raise MemoryError("no VM for task %d" % tid)
+        self.tasks[tid] = _Task(SimSys(self, tid, base, size, stack_size), entry)
+        self.created += 1
+
+    def kill(self, tid):
+        t = self._get(tid)
+        if t.gen is not None:
+            try:
+                t.gen.close()
+            except Exception:       # a task yielding in `finally`
+                pass
+        del self.tasks[tid]
+        self.killed += 1
+
+    def set_result(self, tid, r0, r1=0):
+        t = self._get(tid)
+        if not t.pending:
+            raise SimProtocolError("set_result(%d, %r, %r): task is not in a syscall (a second result?)"
+                                   % (tid, r0, r1))
+        if not isinstance(r0, int) or not isinstance(r1, int):
+            raise SimProtocolError("set_result(%d, %r, %r): not ints" % (tid, r0, r1))
+        t.pending = False
+        t.send = (r0, r1)
+
+    def read(self, tid, addr, n):
+        s = self._get(tid).sys
+        off = self._span(s, addr, n)
+        return bytes(s.mem[off:off + n])
+
+    def write(self, tid, addr, data):
+        s = self._get(tid).sys
+        off = self._span(s, addr, len(data))
+        s.mem[off:off + len(data)] = data
+
+    def set_slice(self, ticks):
+        if not isinstance(ticks, int) or ticks < 1:
+            raise SimProtocolError("set_slice(%r)" % (ticks,))
+        self.slice = ticks
+
+    def set_deadline(self, ms):
+        self.deadline = ms
+
+    def watch(self, bits):
+        self.watched = bits
+
+    def console_write(self, data):
+        if not isinstance(data, (bytes, bytearray)):
+            raise SimProtocolError("console_write(%r): not bytes" % (data,))
+        self.out += data
+
+    def console_read(self):
+        if self.input and self.input[0][0] <= self.ticks_ms():
+            return self.input.pop(0)[1]
+        return None
+
+    def task_stats(self, tid):
+        t = self._get(tid)
+        s = t.sys
+        return (t.heap_used, s.size - s.stack_size, t.stack_hw, s.stack_size)
+
+    def idle(self, deadline_ms):
+        now = self.ticks_ms()
+        wake = deadline_ms
+        if self.watched & abi.IRQ_CONSOLE and self.input:
+            if wake is None or self.input[0][0] < wake:
+                wake = self.input[0][0]
+        if wake is None:
+            self.stalls += 1        # nothing can ever wake it: let 1 ms pass
+            wake = now + 1
+        if wake > now:
+            self.us = wake * 1000
+        self.trace.append((self.ticks_ms(), None, "idle", deadline_ms))
+        return self._irqs() & self.watched
+
+    def resume(self, tid):
+        t = self._get(tid)
+        if t.ended:
+            raise SimProtocolError("resume(%d): the task has ended (exit/fault) and was not killed" % tid)
+        if t.pending:
+            raise SimProtocolError("resume(%d): its syscall has no result yet" % tid)
+        self.resumes += 1
+        ev = self._run(t)
+        if ev[0] == abi.EV_TICK and not self._ran:
+            self.empty_ticks += 1
+            if self.empty_ticks > EMPTY_TICKS_MAX:
+                raise SimProtocolError("livelock: %d EV_TICKs in a row without a step" % self.empty_ticks)
+        else:
+            self.empty_ticks = 0
+        detail = None
+        if ev[0] == abi.EV_SYSCALL:
+            detail = ev[1]
+        elif ev[0] != abi.EV_TICK:
+            detail = ev[1]
+        self.trace.append((self.ticks_ms(), tid, ev[0], detail))
+        return ev
+
+    # --- inside ----------------------------------------------------------
+
+    def _get(self, tid):
+        t = self.tasks.get(tid)
+        if t is None:
+            raise SimProtocolError("no task %r" % (tid,))
+        return t
+
+    def _span(self, s, addr, n):
+        if not isinstance(addr, int) or not isinstance(n, int) or n < 0 \
+                or addr < s.base or addr + n > s.base + s.size:
+            raise ValueError("0x%x+%r is outside task %d's memory" % (addr, n, s.tid)
+                             if isinstance(addr, int) else "bad address %r" % (addr,))
+        return addr - s.base
+
+    def _irqs(self):
+        if self.input and self.input[0][0] <= self.ticks_ms():
+            return abi.IRQ_CONSOLE
+        return 0
+
+    def _cost(self):
+        us = self.step_us
+        if self.jitter_us:
+            us += self.rng.below(self.jitter_us + 1)
+        self.us += us
+
+    def _end(self, t, ev):
+        t.ended = True
+        return ev
+
+    def _pc(self, t):
+        return PC_BASE + ((t.steps * 6) & 0xFFE)
+
+    def _run(self, t):
+        """Step t until an event; the slice count starts at 0 here."""
+        self._ran = False
+        ticks = 0
+        while True:
+            if self.deadline is not None and self.ticks_ms() >= self.deadline:
+                return (abi.EV_TICK,)
+            bits = self._irqs() & self.watched
+            if bits:
+                return (abi.EV_IRQ, bits)
+            if ticks >= self.slice:
+                return (abi.EV_TICK,)
+            if self.rng.chance(self.tick_rate):
+                return (abi.EV_TICK,)
+            if t.crash is None and self.rng.chance(self.crash_rate):
+                t.crash = ("exception: Crash: injected", 0, 0)
+            if t.crash is not None:
+                reason, pc, addr = t.crash
+                t.crash = None
+                return self._end(t, (abi.EV_FAULT, reason, pc, addr))
+            self._ran = True
+            t.steps += 1
+            op, ev = self._advance(t)
+            if ev is not None:
+                return self._end(t, ev)
+            if op is None:                  # one tick of computation
+                self.us += 1000
+                ticks += 1
+                continue
+            self._cost()
+            ev = self._do(t, op)
+            if ev is not None:
+                return ev
+
+    def _advance(self, t):
+        """(request, None) or (None, ending event)."""
+        send = t.send
+        t.send = None
+        try:
+            if not t.started:
+                t.started = True
+                fn = self.programs.get(t.entry)
+                if fn is None:
+                    raise ImportError("no module named '%s'" % t.entry)
+                t.gen = fn(t.sys)
+                if not hasattr(t.gen, "send"):
+                    return None, (abi.EV_EXIT, 0)
+            return t.gen.send(send), None
+        except StopIteration:
+            return None, (abi.EV_EXIT, 0)
+        except MemoryError:                 # Python exceptions carry no pc
+            return None, (abi.EV_FAULT, abi.FAULT_MEMORY, 0, 0)
+        except SimProtocolError:
+            raise
+        except Exception as e:
+            msg = str(e)
+            reason = abi.FAULT_EXCEPTION + type(e).__name__
+            if msg:
+                reason += ": " + msg
+            return None, (abi.EV_FAULT, reason, 0, 0)
+
+    def _do(self, t, op):
+        """Carry out one request; an event, or None to go on."""
+        s = t.sys
+        kind = op[0] if isinstance(op, tuple) and op else None
+        if kind == "sys" and len(op) == 3:
+            t.pending = True
+            return (abi.EV_SYSCALL, op[1], op[2])
+        if kind == "alloc" and len(op) == 2:
+            if t.heap_used + op[1] > s.size - s.stack_size:
+                return self._end(t, (abi.EV_FAULT, abi.FAULT_MEMORY, 0, 0))
+            t.heap_used += op[1]
+            return None
+        if kind == "free" and len(op) == 2:
+            t.heap_used -= op[1]
+            if t.heap_used < VM_HEAP:
+                t.heap_used = VM_HEAP
+            return None
+        if kind == "stack" and len(op) == 2:
+            depth = op[1]
+            if depth > s.stack_size:
+                return self._end(t, (abi.EV_FAULT, abi.FAULT_STACK, self._pc(t),
+                                     s.base + s.stack_size - depth))
+            t.stack_depth = depth
+            if depth > t.stack_hw:
+                t.stack_hw = depth
+            return None
+        if (kind == "load" and len(op) == 2) or (kind == "store" and len(op) == 3):
+            addr = op[1]
+            if not (s.base <= addr < s.base + s.size):
+                reason = abi.FAULT_BUSFAULT if PPB_BASE <= addr < PPB_END else abi.FAULT_MEMMANAGE
+                return self._end(t, (abi.EV_FAULT, reason, self._pc(t), addr))
+            if kind == "load":
+                t.send = s.mem[addr - s.base]
+            else:
+                s.mem[addr - s.base] = op[2] & 0xFF
+            return None
+        if kind == "fault" and len(op) == 4:
+            return self._end(t, (abi.EV_FAULT, op[1], op[2], op[3]))
+        return self._end(t, (abi.EV_FAULT, abi.FAULT_USAGEFAULT, self._pc(t), 0))

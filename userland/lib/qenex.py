@@ -1,0 +1,110 @@
+"""The system-call API of a QENEX task: what a task's Python uses to talk to the
+kernel and to other tasks. Each function is one syscall through `_qx`
+(kernel/port/modqx.c); numbers and limits come from kernel/abi.py. An error
+from the kernel raises `Error` with its code and name (kernel/errors.py).
+
+Messages are bytes of at most abi.MSG_MAX; the kernel copies them between the
+tasks' heaps, nothing is shared."""
+import _qx
+
+from kernel import abi, errors
+
+MSG_MAX = abi.MSG_MAX
+
+
+class Error(Exception):
+    """A syscall refused: .code is the kernel's result code, .name its name."""
+
+    def __init__(self, code):
+        self.code = code
+        self.name = errors.name_of(code)
+        super().__init__("%s: %s" % (self.name, errors.doc_of(code)))
+
+
+def _sys(no, a0=0, a1=0, a2=0, a3=0, a4=0):
+    r0, r1 = _qx.syscall(no, a0, a1, a2, a3, a4)
+    if r0 < 0:
+        raise Error(-r0)
+    return r0, r1
+
+
+def _bytes(msg):
+    if not isinstance(msg, (bytes, bytearray)):
+        raise TypeError("message must be bytes")
+    if len(msg) > MSG_MAX:
+        raise Error(errors.MSG_TOO_LARGE)
+    return msg
+
+
+def lookup(name):
+    """The id of the task called `name`."""
+    b = name.encode()
+    return _sys(abi.SYS_LOOKUP, _qx.addr(b), len(b))[0]
+
+
+def call(dest, msg):
+    """Send msg to task `dest` (id or name) and wait for its reply."""
+    if isinstance(dest, str):
+        dest = lookup(dest)
+    msg = _bytes(msg)
+    reply = bytearray(MSG_MAX)
+    n = _sys(abi.SYS_CALL, dest, _qx.addr(msg), len(msg), _qx.addr(reply), MSG_MAX)[0]
+    return bytes(reply[:n])
+
+
+def recv():
+    """Wait for a call: (sender id, message)."""
+    buf = bytearray(MSG_MAX)
+    n, sender = _sys(abi.SYS_RECV, _qx.addr(buf), MSG_MAX)
+    return sender, bytes(buf[:n])
+
+
+def reply(sender, msg):
+    msg = _bytes(msg)
+    _sys(abi.SYS_REPLY, sender, _qx.addr(msg), len(msg))
+
+
+def notify(dest, bits):
+    if isinstance(dest, str):
+        dest = lookup(dest)
+    _sys(abi.SYS_NOTIFY, dest, bits)
+
+
+def wait(mask):
+    """Wait until one of the notification bits in mask is set; returns them (cleared)."""
+    return _sys(abi.SYS_WAIT, mask)[0]
+
+
+def sleep(ms):
+    _sys(abi.SYS_SLEEP, ms)
+
+
+def yield_():
+    _sys(abi.SYS_YIELD)
+
+
+def ticks():
+    """Milliseconds since boot."""
+    return _sys(abi.SYS_TICKS)[0]
+
+
+def exit(code=0):
+    _sys(abi.SYS_EXIT, code)
+
+
+def write(text):
+    """Console output (needs the console capability)."""
+    b = text.encode() if isinstance(text, str) else text
+    _sys(abi.SYS_WRITE, _qx.addr(b), len(b))
+
+
+def read_byte():
+    """The next console byte, waiting for it (needs the console capability)."""
+    return _sys(abi.SYS_READ)[0]
+
+
+def kctl(op, arg=0, data=b""):
+    """A kernel query or control (needs the kernel capability): the reply text."""
+    buf = bytearray(2048)
+    n = _sys(abi.SYS_KCTL, op, arg, _qx.addr(buf), len(buf), _qx.addr(data) if data else 0)[0]
+    return bytes(buf[:n])
