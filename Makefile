@@ -50,7 +50,10 @@ MPY_CROSS := build/mpy-cross/mpy-cross
 $(MPY_CROSS):
 	@$(MAKE) --no-print-directory -j$(JOBS) -C $(MICROPYTHON_SRC)/mpy-cross BUILD=$(CURDIR)/build/mpy-cross
 
-$(B)/kernel/firmware.elf: $(GEN)/layout.h $(GEN)/_build.py $(MPY_CROSS) FORCE
+$(GEN)/_manifests.py: FORCE
+	@$(PY) -m tools.gather_manifests $@
+
+$(B)/kernel/firmware.elf: $(GEN)/layout.h $(GEN)/_build.py $(GEN)/_manifests.py $(MPY_CROSS) FORCE
 	@$(MAKE) --no-print-directory -j$(JOBS) -C kernel/port BOARD=$(BOARD) \
 	  BUILD=$(CURDIR)/$(B)/kernel GEN=$(CURDIR)/$(GEN) PYTHON=$(CURDIR)/$(PY) \
 	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS)

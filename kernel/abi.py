@@ -22,7 +22,9 @@ length 0 (then the pointer is not looked at).
   3   SYS_TICKS   ()                                          r0 = ms since boot mod 2**31,
                                                               r1 = ms since boot >> 31
   4   SYS_WRITE   (ptr, len)                                  r0 = len; capability console
-  5   SYS_READ    ()                                          r0 = one console byte (blocks);
+  5   SYS_READ    (poll)                                      r0 = one console byte, r1 = 1;
+                                                              blocks unless poll = 1, which
+                                                              gives r1 = 0 when none waits;
                                                               capability console
   6   SYS_CALL    (dest, msg_ptr, msg_len, reply_ptr, reply_cap)
                                                               r0 = reply length (blocks)

@@ -59,10 +59,8 @@ watch(IRQ_CONSOLE) while a task is blocked reading the console.
 Pure Python, runs under MicroPython (no floats) and CPython.
 """
 
-try:
-    import json
-except ImportError:         # pragma: no cover - older MicroPython
-    import ujson as json
+import gc
+import json
 
 from kernel import abi, supervisor
 from kernel.buddy import Buddy, is_int
@@ -140,6 +138,9 @@ class Kernel:
     def __init__(self, trap, pool_base, pool_size, manifests, slice_ticks=10, now=None):
         self.trap = trap
         self.now = now if now is not None else trap.ticks_ms
+        self.readonly = ()          # (base, size) ranges tasks may pass as message sources
+        self.counter = None         # board cycle counter (device: _hal.counter), for boot figures
+        self.entry_counter = None   # its value when the kernel was entered
         self.caps = check_system(manifests, pool_size)     # name -> set of callees
         self.buddy = Buddy(pool_base, pool_size)
         self.sched = Scheduler(slice_ticks)
@@ -448,7 +449,7 @@ class Kernel:
                 if b is None:
                     break
                 tid = self.readers.pop(0)
-                self.trap.set_result(tid, b, 0)
+                self.trap.set_result(tid, b, 1)
                 self.sched.wake(tid)
 
     # --- syscalls -------------------------------------------------------
@@ -494,16 +495,22 @@ class Kernel:
             self._fault(t, "bad buffer 0x%x+%d" % (ptr, len(data)), 0, ptr)
             return False
 
-    def check_range(self, t, ptr, n, what):
+    def check_range(self, t, ptr, n, what, source=False):
         """BAD_ARGUMENT unless [ptr, ptr + n) lies in t's block (n == 0:
-        any ptr)."""
+        any ptr). source=True: the kernel only reads it, so a range in one
+        of self.readonly (the firmware in flash, where a task's constants
+        live, which every task may read anyway) is fine too."""
+        if source:
+            for lo, size in self.readonly:
+                if lo <= ptr and ptr + n <= lo + size:
+                    return
         if n and not (t.base <= ptr and ptr + n <= t.base + t.size):
             raise KernelError(BAD_ARGUMENT, "%s 0x%x+%d is outside task %d's memory 0x%x+%d"
                               % (what, ptr, n, t.tid, t.base, t.size))
 
     def read(self, t, ptr, n):
         """n bytes of t's memory at ptr (checked): BAD_ARGUMENT if not."""
-        self.check_range(t, ptr, n, "buffer")
+        self.check_range(t, ptr, n, "buffer", source=True)
         if n == 0:
             return b""
         try:
@@ -557,7 +564,8 @@ class Kernel:
                          "wait": wait, "heap": heap, "stack": stack, "restarts": t.restarts,
                          "faults": t.faults, "cpu_ms": t.cpu_ms, "syscalls": t.syscalls,
                          "exit": t.exit_code})
-        return {"uptime_ms": self.now(), "idle_ms": self.idle_ms, "tasks": rows}
+        return {"uptime_ms": self.now(), "idle_ms": self.idle_ms, "tasks": rows,
+                "counter": self.counter() if self.counter else None, "entry_counter": self.entry_counter}
 
     def mem(self):
         """KCTL_MEM: {"base", "total", "free", "largest", "blocks": [[addr,
@@ -571,8 +579,12 @@ class Kernel:
                 blocks.append([addr, size, owner, self.tasks[owner].name])
             else:                           # not a task's (e.g. a driver buffer)
                 blocks.append([addr, size, None, str(owner)])
+        try:
+            kheap = [gc.mem_alloc(), gc.mem_free()]     # MicroPython only
+        except AttributeError:
+            kheap = None
         return {"base": self.buddy.base, "total": s["total"], "free": s["free"],
-                "largest": s["largest_free"], "blocks": blocks}
+                "largest": s["largest_free"], "blocks": blocks, "kernel_heap": kheap}
 
     def faults(self):
         """KCTL_FAULTS: {"total": faults since boot, "faults": [{"seq", "t"
@@ -716,7 +728,7 @@ def sys_ticks(k, t, a):
 def sys_write(k, t, a):
     ptr = _word(a[0], "write ptr")
     n = _word(a[1], "write len")
-    k.check_range(t, ptr, n, "write buffer")
+    k.check_range(t, ptr, n, "write buffer", source=True)
     k.need(t, "console")
     off = 0
     while off < n:                  # bounded copies into the kernel heap
@@ -730,10 +742,13 @@ def sys_write(k, t, a):
 
 def sys_read(k, t, a):
     k.need(t, "console")
+    poll = _word(a[0], "read poll")
     if not k.readers:
         b = k.trap.console_read()
         if b is not None:
-            return (b, 0)
+            return (b, 1)
+    if poll:
+        return (0, 0)           # nothing waiting, and the caller won't wait
     k.readers.append(t.tid)
     k.sched.block(t.tid, "read")
     return None
@@ -745,7 +760,7 @@ def sys_call(k, t, a):
     mlen = _word(a[2], "call msg len")
     rptr = _word(a[3], "call reply ptr")
     rcap = _word(a[4], "call reply cap")
-    k.check_range(t, mptr, mlen, "call message")
+    k.check_range(t, mptr, mlen, "call message", source=True)
     k.check_range(t, rptr, rcap, "call reply buffer")
     d = k.callee(t, dest)
     if mlen > abi.MSG_MAX:
@@ -778,7 +793,7 @@ def sys_reply(k, t, a):
     sender = _word(a[0], "reply sender")
     ptr = _word(a[1], "reply ptr")
     n = _word(a[2], "reply len")
-    k.check_range(t, ptr, n, "reply")
+    k.check_range(t, ptr, n, "reply", source=True)
     k.task(sender)
     k.ipc.check_reply(t.tid, sender)
     if n > abi.MSG_MAX:
@@ -814,7 +829,7 @@ def sys_wait(k, t, a):
 def sys_lookup(k, t, a):
     ptr = _word(a[0], "lookup name ptr")
     n = _word(a[1], "lookup name len")
-    k.check_range(t, ptr, n, "lookup name")
+    k.check_range(t, ptr, n, "lookup name", source=True)
     if not (1 <= n <= abi.NAME_MAX):
         raise KernelError(BAD_ARGUMENT, "name length %d is not 1..%d" % (n, abi.NAME_MAX))
     name = k.read(t, ptr, n)

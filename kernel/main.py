@@ -1,14 +1,20 @@
-"""Kernel entry point, called by kernel/port/main.c once the VM is up.
+"""Kernel entry point, called by kernel/port/main.c once the kernel's VM is up.
 
-Brings up the console, prints the boot lines and runs the shell. A shell that
-raises is restarted; nothing the shell does can end the kernel. Holds no board
-numbers (board.py) and no command logic (userland/shell)."""
+Reads the task manifests frozen into the firmware, builds the Kernel on the
+real trap layer (`_trap`) and runs it: the tasks, the shell among them, take
+over the console. If the system table is invalid the kernel cannot start
+tasks; it then says why and runs the recovery shell in its own VM, so the
+board can still be inspected and rebooted. Holds no policy of its own."""
 import _build
 import _hal
+import _manifests
+import _trap
 import board
 import sys
 
 from drivers.console import Console
+from kernel import manifest
+from kernel.kernel import Kernel
 from kernel.system import System
 from userland.shell import shell
 
@@ -22,13 +28,39 @@ def banner(console):
         fp[0], fp[1], fp[2], fp[3] // 1024, fp[4] // 1024))
 
 
-def main():
-    console = Console()
-    banner(console)
+def load_manifests(console):
+    out = []
+    for source, text in _manifests.MANIFESTS:
+        out.append(manifest.parse(text, source))
+    return out
+
+
+def recovery(console, why):
+    console.write("kernel: %s\nkernel: no tasks started; recovery shell\n" % why)
     system = System(console)
     system.prompt_counter = _hal.counter()
     while True:
         try:
             shell.run(console, system)
-        except Exception as e:  # noqa: the shell must never take the kernel down
+        except Exception as e:  # noqa: the recovery shell must not end
             console.write("kernel: shell failed (%s: %s), restarting it\n" % (type(e).__name__, e))
+
+
+def main():
+    console = Console()
+    banner(console)
+    try:
+        k = Kernel(_trap, board.TASK_POOL_BASE, board.TASK_POOL_SIZE, load_manifests(console))
+    except Exception as e:  # ManifestError, KernelError: a bad system table
+        recovery(console, "bad system table: %s" % e)
+        return
+    k.readonly = ((board.FLASH_BASE, board.FLASH_SIZE),)
+    k.counter = _hal.counter
+    k.entry_counter = _hal.entry_counter()
+    started = k.start_all()
+    console.write("kernel: %d tasks, %d started: %s\n" % (
+        len(k.order), len(started), " ".join(k.tasks[t].name for t in started)))
+    k.run()
+    if k.halted == "reboot":
+        _hal.reset()
+    _hal.poweroff()

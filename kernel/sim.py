@@ -207,6 +207,11 @@ class SimSys:
         r0, r1 = _check((yield self.raw(abi.SYS_READ)))
         return r0
 
+    def poll_read(self):
+        """A console byte if one waits, else None (never blocks)."""
+        r0, r1 = _check((yield self.raw(abi.SYS_READ, 1)))
+        return r0 if r1 else None
+
     def call(self, dest, msg, cap=abi.MSG_MAX):
         """The reply (bytes)."""
         ptr = self.put(self.out, msg)

@@ -1,7 +1,8 @@
-"""What the kernel tells the shell about the running system: versions, uptime,
-memory, tasks; and the two board actions, reboot and power off. One object,
-handed to the shell as its context; host tests replace it with a fake."""
-import gc
+"""The recovery shell's context: what the kernel's own VM can tell the shell
+when no task runs (the system table was invalid): versions, uptime, the
+memory map; reboot and power off. Task tables need the task system, so
+`kctl` says it is not running. The shell task's context is
+userland/shell/main.py."""
 import sys
 
 import _build
@@ -35,18 +36,21 @@ class System:
             return None
         return _hal.entry_counter(), self.prompt_counter
 
-    def heap(self):
-        return gc.mem_alloc(), gc.mem_free()
-
     def memory_map(self):
         return list(board.MEMORY_MAP)
 
-    def tasks(self):
-        # One VM for now: the kernel runs the shell in its own context.
-        return [
-            {"id": 0, "name": "kernel", "state": "running", "prio": 0},
-            {"id": 1, "name": "shell", "state": "running", "prio": 1},
-        ]
+    def kctl(self, op, arg=0):
+        raise RuntimeError("the task system is not running (recovery shell)")
+
+    lookup = call = kctl
+
+    def poll_byte(self):
+        return _hal.poll_byte()
+
+    def sleep(self, ms):
+        end = _hal.ticks_ms() + ms
+        while _hal.ticks_ms() < end:
+            pass
 
     def reboot(self):
         _hal.reset()

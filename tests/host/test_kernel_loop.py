@@ -749,3 +749,16 @@ def test_kctl_reboot_and_poweroff_halt_the_loop(op, halt):
     assert k.run(max_steps=1000) == halt
     steps = k.steps
     assert k.step() is None and k.steps == steps
+
+
+def test_a_polling_read_returns_at_once_with_or_without_a_byte():
+    got = []
+
+    def poller(sys):
+        got.append((yield from sys.poll_read()))
+        yield from sys.sleep(100)
+        got.append((yield from sys.poll_read()))
+    k, sim = boot({"p": poller}, [mf("p")])
+    sim.feed(b"x", at_ms=50)
+    run(k, until=lambda: len(got) == 2)
+    assert got == [None, ord("x")]

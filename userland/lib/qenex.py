@@ -103,8 +103,22 @@ def read_byte():
     return _sys(abi.SYS_READ)[0]
 
 
-def kctl(op, arg=0, data=b""):
-    """A kernel query or control (needs the kernel capability): the reply text."""
-    buf = bytearray(2048)
-    n = _sys(abi.SYS_KCTL, op, arg, _qx.addr(buf), len(buf), _qx.addr(data) if data else 0)[0]
-    return bytes(buf[:n])
+def poll_byte():
+    """The next console byte if one is waiting, else None (never waits)."""
+    b, got = _sys(abi.SYS_READ, 1)
+    return b if got else None
+
+
+def kctl(op, arg=0):
+    """A kernel query or control (needs the kernel capability): the reply
+    (JSON text for queries). A reply larger than the buffer is asked again
+    with the size the kernel says it needs."""
+    size = 1024
+    while True:
+        buf = bytearray(size)
+        r0, r1 = _qx.syscall(abi.SYS_KCTL, op, arg, _qx.addr(buf), size)
+        if r0 >= 0:
+            return bytes(buf[:r0])
+        if -r0 != errors.MSG_TOO_LARGE or r1 <= size:
+            raise Error(-r0)
+        size = r1

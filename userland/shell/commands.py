@@ -19,6 +19,9 @@ Output uses "\\n"; the console driver turns it into CRLF. Integers only.
 """
 
 
+from kernel import abi
+
+
 class UsageError(Exception):
     pass
 
@@ -200,23 +203,155 @@ def _uptime(ctx, args):
                   % (entry, n - entry))
 
 
-@command("mem", "heap use and the memory map", 0)
+def _kctl(ctx, op, arg=0):
+    return ctx.kctl(op, arg)
+
+
+def _permille(part, whole):
+    """part/whole as "12.3%" with integers only."""
+    pm = part * 1000 // whole if whole > 0 else 0
+    return "%d.%d%%" % (pm // 10, pm % 10)
+
+
+def _pair(p):
+    return "-" if p is None else "%d/%d" % (p[0], p[1])
+
+
+def _ps_rows(reply, prev=None):
+    """Rows of `ps`; CPU is the share since boot, or since `prev` (top)."""
+    up = reply["uptime_ms"]
+    before = {}
+    if prev is not None:
+        up -= prev["uptime_ms"]
+        for t in prev["tasks"]:
+            before[t["id"]] = t["cpu_ms"]
+    rows = []
+    for t in reply["tasks"]:
+        state = t["state"] if not t["wait"] else "%s(%s)" % (t["state"], t["wait"])
+        cpu = t["cpu_ms"] - before.get(t["id"], 0)
+        rows.append([str(t["id"]), t["name"], state, str(t["prio"]), _pair(t["heap"]),
+                     _pair(t["stack"]), str(t["restarts"]), _permille(cpu, up)])
+    return rows
+
+
+PS_HEADER = ["ID", "NAME", "STATE", "PRIO", "HEAP", "STACK", "RESTARTS", "CPU"]
+
+
+@command("ps", "tasks: state, priority, heap and stack use, restarts, CPU share", 0)
+def _ps(ctx, args):
+    table(ctx, PS_HEADER, _ps_rows(_kctl(ctx, abi.KCTL_PS)))
+
+
+@command("top [MS]", "ps refreshed every MS (default 1000) until a key is pressed", 1)
+def _top(ctx, args):
+    period = _number(args[0]) if args else 1000
+    if period < 100:
+        raise UsageError()
+    prev = _kctl(ctx, abi.KCTL_PS)
+    while True:
+        waited = 0
+        while waited < period:
+            if ctx.poll_byte() is not None:
+                return
+            ctx.sleep(50)
+            waited += 50
+        cur = _kctl(ctx, abi.KCTL_PS)
+        ctx.write("\x1b[2J\x1b[Htop: up %s, every %d ms, any key stops\n" % (fmt_ms(cur["uptime_ms"]), period))
+        table(ctx, PS_HEADER, _ps_rows(cur, prev))
+        prev = cur
+
+
+def _number(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise UsageError()
+    if n < 0:
+        raise UsageError()
+    return n
+
+
+def _task_id(ctx, text):
+    """A task id, or the id of the task with that name."""
+    try:
+        return int(text)
+    except ValueError:
+        return ctx.lookup(text)
+
+
+@command("kill ID", "stop a task (no restart)", 1)
+def _kill(ctx, args):
+    if len(args) != 1:
+        raise UsageError()
+    tid = _task_id(ctx, args[0])
+    _kctl(ctx, abi.KCTL_KILL, tid)
+    ctx.write("killed task %d\n" % tid)
+
+
+@command("start NAME", "start a stopped task", 1)
+def _start(ctx, args):
+    if len(args) != 1:
+        raise UsageError()
+    tid = _task_id(ctx, args[0])
+    _kctl(ctx, abi.KCTL_START, tid)
+    ctx.write("started task %d\n" % tid)
+
+
+@command("restart ID", "stop a task if it runs, then start it", 1)
+def _restart(ctx, args):
+    if len(args) != 1:
+        raise UsageError()
+    tid = _task_id(ctx, args[0])
+    _kctl(ctx, abi.KCTL_RESTART, tid)
+    ctx.write("restarted task %d\n" % tid)
+
+
+@command("mem", "kernel heap, the task RAM pool and the board's memory map", 0)
 def _mem(ctx, args):
-    used, free = ctx.heap()
-    total = used + free
-    pct = used * 100 // total if total else 0
-    ctx.write("heap: %d used (%d%%), %d free (%d%%), %d total bytes\n"
-              % (used, pct, free, 100 - pct if total else 0, total))
+    m = _kctl(ctx, abi.KCTL_MEM)
+    if m.get("kernel_heap"):
+        used, free = m["kernel_heap"]
+        total = used + free
+        pct = used * 100 // total if total else 0
+        ctx.write("kernel heap: %d used (%d%%), %d free (%d%%), %d total bytes\n"
+                  % (used, pct, free, 100 - pct if total else 0, total))
+    ctx.write("task pool: %s at 0x%08x, %s free, largest free block %s\n"
+              % (fmt_size(m["total"]), m["base"], fmt_size(m["free"]), fmt_size(m["largest"])))
+    rows = [["0x%08x" % b[0], fmt_size(b[1]), "free" if b[3] is None else "%s (%d)" % (b[3], b[2])
+             if b[2] is not None else b[3]] for b in m["blocks"]]
+    table(ctx, ["BLOCK", "SIZE", "OWNER"], rows)
     rows = [[name, "0x%08x" % base, fmt_size(size), what]
             for name, base, size, what in ctx.memory_map()]
     table(ctx, ["NAME", "BASE", "SIZE", "WHAT"], rows)
 
 
-@command("ps", "list tasks", 0)
-def _ps(ctx, args):
-    rows = [[str(t["id"]), str(t["name"]), str(t["state"]), str(t["prio"])]
-            for t in ctx.tasks()]
-    table(ctx, ["ID", "NAME", "STATE", "PRIO"], rows)
+@command("faults", "recent faults: task, reason, address, what the supervisor did", 0)
+def _faults(ctx, args):
+    f = _kctl(ctx, abi.KCTL_FAULTS)
+    ctx.write("%d faults since boot\n" % f["total"])
+    rows = [[str(x["seq"]), fmt_ms(x["t"]), "%s (%d)" % (x["name"], x["id"]), x["reason"],
+             "0x%08x" % x["pc"] if x["pc"] else "-", "0x%08x" % x["addr"] if x["addr"] else "-",
+             x["action"]] for x in f["faults"]]
+    table(ctx, ["#", "AT", "TASK", "REASON", "PC", "ADDR", "ACTION"], rows)
+
+
+@command("ipc", "message counts per task, and who waits on whom", 0)
+def _ipc(ctx, args):
+    rows = []
+    for t in _kctl(ctx, abi.KCTL_IPC)["tasks"]:
+        rows.append([str(t["id"]), t["name"], str(t["sent"]), str(t["received"]), str(t["replied"]),
+                     str(t["notified"]), str(t["peer_died"]),
+                     "-" if t["calling"] is None else str(t["calling"]), str(t["queued"])])
+    table(ctx, ["ID", "NAME", "SENT", "RECEIVED", "REPLIED", "NOTIFIED", "PEER_DIED", "CALLING",
+                "QUEUED"], rows)
+
+
+@command("call TASK TEXT...", "send TEXT to a task and print its reply")
+def _call(ctx, args):
+    if len(args) < 2:
+        raise UsageError()
+    reply = ctx.call(_task_id(ctx, args[0]), " ".join(args[1:]).encode())
+    ctx.write("%s\n" % reply.decode())
 
 
 @command("echo TEXT...", "print TEXT")

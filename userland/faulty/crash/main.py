@@ -1,0 +1,5 @@
+"""Raises an exception nobody catches."""
+
+
+def main():
+    raise ValueError("crash on purpose")
