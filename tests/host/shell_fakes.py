@@ -2,8 +2,39 @@
 
 FakeConsole replays a byte script (items may also be exceptions, which
 read_byte raises) and records everything written. FakeSystem is the `ctx` the
-commands run against; it records reboot/poweroff calls.
+commands run against; it records reboot/poweroff calls. Its kernel queries
+and controls (kctl) are answered by a real kernel.kernel.Kernel running on the
+simulated trap layer, through a JSON round trip as on the device, so the
+shell's tables are tested against the kernel's real reply shapes.
 """
+import json
+
+from kernel import abi, manifest
+from kernel.kernel import Kernel
+from kernel.sim import Sim
+
+POOL = 0x20000000
+
+
+def server(sys):
+    while True:
+        sender, msg = yield from sys.recv()
+        yield from sys.reply(sender, b"re:" + msg)
+
+
+def sim_kernel():
+    """A small system: `echo` (prio 2, a server) and `idle` (manual start)."""
+    sim = Sim(0)
+    sim.program("server", server)
+    ms = [manifest.parse("name = echo\nentry = server\npriority = 2\nheap = 4096\nstack = 1024\n"
+                         "restart = always\n", "userland/echo/manifest"),
+          manifest.parse("name = idle\nentry = server\npriority = 3\nheap = 4096\nstack = 1024\n"
+                         "restart = never\nstart = manual\n", "userland/idle/manifest")]
+    k = Kernel(sim, POOL, 1 << 16, ms)
+    k.start_all()
+    for _ in range(20):
+        k.step()
+    return k
 
 
 class FakeConsole:
@@ -39,8 +70,10 @@ class FakeSystem:
         self.map = [("boot", 0x00000000, 0x10000, "bootloader"),
                     ("slot A", 0x00010000, 0x180000, "kernel image"),
                     ("ram", 0x20000000, 0x400000, "SRAM")]
-        self.task_list = [{"id": 0, "name": "kernel", "state": "running", "prio": 0},
-                          {"id": 1, "name": "shell", "state": "ready", "prio": 3}]
+        self.kernel = None            # made on first use: sim_kernel()
+        self.kctl_error = None        # an exception kctl raises instead
+        self.polls = []               # poll_byte() results, in order (then None)
+        self.slept = 0
         self.__dict__.update(over)
 
     def write(self, s):
@@ -58,16 +91,37 @@ class FakeSystem:
     def boot_counts(self):
         return self.counts
 
-    def heap(self):
-        return self.heap_used_free
-
     def memory_map(self):
         return list(self.map)
 
-    def tasks(self):
-        if isinstance(self.task_list, BaseException):
-            raise self.task_list
-        return self.task_list
+    def kctl(self, op, arg=0):
+        if self.kctl_error is not None:
+            raise self.kctl_error
+        if self.kernel is None:
+            self.kernel = sim_kernel()
+        k = self.kernel
+        if op in (abi.KCTL_KILL, abi.KCTL_START, abi.KCTL_RESTART):
+            (k.kill if op == abi.KCTL_KILL else k.start if op == abi.KCTL_START else k.restart)(arg)
+            return None
+        reply = {abi.KCTL_PS: k.ps, abi.KCTL_MEM: k.mem, abi.KCTL_FAULTS: k.faults,
+                 abi.KCTL_IPC: k.ipc_table}[op]()
+        if op == abi.KCTL_MEM:
+            reply["kernel_heap"] = list(self.heap_used_free)
+        return json.loads(json.dumps(reply))
+
+    def lookup(self, name):
+        if self.kernel is None:
+            self.kernel = sim_kernel()
+        return self.kernel.lookup(name)
+
+    def call(self, dest, data):
+        return b"re:" + data
+
+    def poll_byte(self):
+        return self.polls.pop(0) if self.polls else None
+
+    def sleep(self, ms):
+        self.slept += ms
 
     def reboot(self):
         self.calls.append(("reboot", len(self.out)))

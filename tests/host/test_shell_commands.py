@@ -9,7 +9,8 @@ import pytest
 from shell_fakes import FakeConsole, FakeSystem
 from userland.shell import commands, lineedit, shell
 
-ALL = ["help", "version", "uptime", "mem", "ps", "echo", "reboot", "poweroff"]
+ALL = ["help", "version", "uptime", "ps", "top", "kill", "start", "restart", "mem", "faults", "ipc",
+       "call", "echo", "reboot", "poweroff"]
 
 
 def run_line(line, **over):
@@ -62,12 +63,12 @@ def test_help_with_two_arguments_prints_its_usage():
 
 
 def test_an_exception_in_a_handler_is_printed_and_dispatch_returns():
-    out, _ = run_line("ps", task_list=RuntimeError("task table locked"))
+    out, _ = run_line("ps", kctl_error=RuntimeError("task table locked"))
     assert out == "error: RuntimeError: task table locked\n"
 
 
 def test_an_exception_without_message_prints_just_its_name():
-    out, _ = run_line("ps", task_list=MemoryError())
+    out, _ = run_line("ps", kctl_error=MemoryError())
     assert out == "error: MemoryError\n"
 
 
@@ -137,30 +138,72 @@ def test_uptime_converts_boot_counts_to_ms_and_guest_instructions():
 
 # ---- mem / ps -------------------------------------------------------------------
 
-def test_mem_prints_heap_with_integer_percentages_and_the_map():
+def test_mem_prints_kernel_heap_pool_blocks_and_the_map():
     out = run_line("mem", heap_used_free=(1000, 2000))[0]
     lines = out.splitlines()
-    assert lines[0] == "heap: 1000 used (33%), 2000 free (67%), 3000 total bytes"
-    assert lines[1].split() == ["NAME", "BASE", "SIZE", "WHAT"]
-    assert lines[2].split() == ["boot", "0x00000000", "64K", "bootloader"]
-    assert lines[3].split() == ["slot", "A", "0x00010000", "1536K", "kernel", "image"]
-    assert lines[4].split() == ["ram", "0x20000000", "4096K", "SRAM"]
-    assert len({l.index("0x") for l in lines[2:]}) == 1     # BASE column aligned
+    assert lines[0] == "kernel heap: 1000 used (33%), 2000 free (67%), 3000 total bytes"
+    assert lines[1] == "task pool: 64K at 0x20000000, 56K free, largest free block 32K"
+    assert lines[2].split() == ["BLOCK", "SIZE", "OWNER"]
+    assert lines[3].split() == ["0x20000000", "8K", "echo", "(1)"]
+    assert [l.split()[2] for l in lines[4:7]] == ["free"] * 3
+    i = lines.index(next(l for l in lines if l.startswith("NAME")))
+    assert lines[i + 1].split() == ["boot", "0x00000000", "64K", "bootloader"]
+    assert lines[i + 2].split() == ["slot", "A", "0x00010000", "1536K", "kernel", "image"]
+    assert len({l.index("0x") for l in lines[i + 1:]}) == 1     # BASE column aligned
 
 
 def test_mem_survives_an_empty_heap_and_odd_sizes():
     out = run_line("mem", heap_used_free=(0, 0), map=[("io", 0x40004000, 512, "uart")])[0]
-    assert out.splitlines()[0] == "heap: 0 used (0%), 0 free (0%), 0 total bytes"
-    assert out.splitlines()[2].split() == ["io", "0x40004000", "512B", "uart"]
+    assert out.splitlines()[0] == "kernel heap: 0 used (0%), 0 free (0%), 0 total bytes"
+    assert out.splitlines()[-1].split() == ["io", "0x40004000", "512B", "uart"]
 
 
-def test_ps_prints_a_header_and_one_aligned_row_per_task():
+def test_ps_prints_one_aligned_row_per_task_from_the_kernel():
     out = run_line("ps")[0]
     lines = out.splitlines()
-    assert [l.split() for l in lines] == [["ID", "NAME", "STATE", "PRIO"],
-                                          ["0", "kernel", "running", "0"],
-                                          ["1", "shell", "ready", "3"]]
+    assert lines[0].split() == ["ID", "NAME", "STATE", "PRIO", "HEAP", "STACK", "RESTARTS", "CPU"]
+    assert lines[1].split()[:4] == ["1", "echo", "blocked(recv)", "2"]
+    assert lines[2].split() == ["2", "idle", "stopped", "3", "-", "-", "0", "0.0%"]
     assert len({l.index(l.split()[2]) for l in lines}) == 1  # STATE column aligned
+
+
+def test_cpu_share_is_a_permille_with_integers_only():
+    assert commands._permille(1, 3) == "33.3%" and commands._permille(5, 0) == "0.0%"
+
+
+def test_kill_start_restart_take_an_id_or_a_name_and_reach_the_kernel():
+    out, ctx = run_line("start idle")
+    assert out == "started task 2\n" and ctx.kernel.state_of(2) != "stopped"
+    commands.dispatch("kill 2", ctx)
+    commands.dispatch("restart echo", ctx)
+    assert ctx.text().splitlines()[1:] == ["killed task 2", "restarted task 1"]
+    assert ctx.kernel.state_of(2) == "stopped" and ctx.kernel.tasks[1].starts == 2
+
+
+@pytest.mark.parametrize("line", ["kill", "kill 1 2", "start", "restart", "call echo", "top 5", "top x"])
+def test_task_commands_check_their_arguments(line):
+    assert run_line(line)[0] == "usage: %s\n" % commands.lookup(line.split()[0]).usage
+
+
+def test_unknown_task_names_are_reported_by_the_kernel():
+    assert run_line("kill nosuch")[0].startswith("error: KernelError: ")
+
+
+def test_faults_and_ipc_print_the_kernel_tables():
+    out = run_line("faults")[0]
+    assert out.splitlines()[0] == "0 faults since boot"
+    assert out.splitlines()[1].split() == ["#", "AT", "TASK", "REASON", "PC", "ADDR", "ACTION"]
+    out = run_line("ipc")[0]
+    assert out.splitlines()[1].split()[:2] == ["1", "echo"]
+
+
+def test_call_sends_the_text_and_prints_the_reply():
+    assert run_line("call echo hello world")[0] == "re:hello world\n"
+
+
+def test_top_redraws_until_a_key_is_pressed():
+    out, ctx = run_line("top 100", polls=[None] * 5 + [ord("q")])
+    assert out.count("top: up") == 2 and ctx.slept == 250
 
 
 # ---- echo / reboot / poweroff -----------------------------------------------------
@@ -197,7 +240,7 @@ def test_run_prompts_dispatches_and_returns_when_input_ends():
 
 def test_run_keeps_going_after_a_handler_raises():
     out, ctx = session(["ps\r", "nope\r", "echo after\r", "reboot\r"],
-                       task_list=ValueError("bad task"))
+                       kctl_error=ValueError("bad task"))
     assert "ps\nerror: ValueError: bad task\nqenex> " in out
     assert "unknown command: nope (try 'help')\n" in out
     assert "after\n" in out and ctx.calls[0][0] == "reboot"
