@@ -46,9 +46,19 @@ def recovery(console, why):
             console.write("kernel: shell failed (%s: %s), restarting it\n" % (type(e).__name__, e))
 
 
+def bench_alone(console):
+    """`make bench`: the task benchmark's CPU workload, in this VM, alone."""
+    from userland.bench.work import CPU_WORK, cpu_work
+    t0 = _hal.ticks_ms()
+    cpu_work(CPU_WORK)
+    console.write("bench: cpu_alone_ms %d\n" % (_hal.ticks_ms() - t0))
+
+
 def main():
     console = Console()
     banner(console)
+    if _hal.bench_flag() == board.BENCH_FLAG:
+        bench_alone(console)
     try:
         k = Kernel(_trap, board.TASK_POOL_BASE, board.TASK_POOL_SIZE, load_manifests(console))
     except Exception as e:  # ManifestError, KernelError: a bad system table

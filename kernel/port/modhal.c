@@ -51,6 +51,12 @@ static mp_obj_t hal_entry_counter(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(hal_entry_counter_obj, hal_entry_counter);
 
+/* bench_flag(): the word `make bench` has QEMU place at BENCH_FLAG_ADDR. */
+static mp_obj_t hal_bench_flag(void) {
+    return mp_obj_new_int_from_uint(QX_REG(QX_BENCH_FLAG_ADDR));
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(hal_bench_flag_obj, hal_bench_flag);
+
 static mp_obj_t hal_reset(void) {
     qx_system_reset();
     return mp_const_none;
@@ -97,6 +103,7 @@ static const mp_rom_map_elem_t hal_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_ticks_ms), MP_ROM_PTR(&hal_ticks_ms_obj) },
     { MP_ROM_QSTR(MP_QSTR_counter), MP_ROM_PTR(&hal_counter_obj) },
     { MP_ROM_QSTR(MP_QSTR_entry_counter), MP_ROM_PTR(&hal_entry_counter_obj) },
+    { MP_ROM_QSTR(MP_QSTR_bench_flag), MP_ROM_PTR(&hal_bench_flag_obj) },
     { MP_ROM_QSTR(MP_QSTR_reset), MP_ROM_PTR(&hal_reset_obj) },
     { MP_ROM_QSTR(MP_QSTR_poweroff), MP_ROM_PTR(&hal_poweroff_obj) },
     { MP_ROM_QSTR(MP_QSTR_uart_stats), MP_ROM_PTR(&hal_uart_stats_obj) },

@@ -38,6 +38,8 @@ KERNEL_STACK_SIZE = 0x00004000
 TASK_POOL_BASE = 0x20200000   # task RAM pool: buddy blocks, each one MPU region
 TASK_POOL_SIZE = 0x00100000
 MAX_TASKS = 16
+BENCH_FLAG_ADDR = 0x203F0000  # `make bench` has QEMU's loader put BENCH_FLAG here
+BENCH_FLAG = 0x42454E43       # "BENC": time the CPU workload in the kernel VM first
 
 UART0_BASE = 0x40004000       # console
 UART1_BASE = 0x40005000       # reserved: HSM link
