@@ -279,31 +279,20 @@ def _task_id(ctx, text):
         return ctx.lookup(text)
 
 
-@command("kill ID", "stop a task (no restart)", 1)
-def _kill(ctx, args):
-    if len(args) != 1:
-        raise UsageError()
-    tid = _task_id(ctx, args[0])
-    _kctl(ctx, abi.KCTL_KILL, tid)
-    ctx.write("killed task %d\n" % tid)
+def _control(op, done):
+    """A command that sends one KCTL control for the task named by its argument."""
+    def fn(ctx, args):
+        if len(args) != 1:
+            raise UsageError()
+        tid = _task_id(ctx, args[0])
+        _kctl(ctx, op, tid)
+        ctx.write("%s task %d\n" % (done, tid))
+    return fn
 
 
-@command("start NAME", "start a stopped task", 1)
-def _start(ctx, args):
-    if len(args) != 1:
-        raise UsageError()
-    tid = _task_id(ctx, args[0])
-    _kctl(ctx, abi.KCTL_START, tid)
-    ctx.write("started task %d\n" % tid)
-
-
-@command("restart ID", "stop a task if it runs, then start it", 1)
-def _restart(ctx, args):
-    if len(args) != 1:
-        raise UsageError()
-    tid = _task_id(ctx, args[0])
-    _kctl(ctx, abi.KCTL_RESTART, tid)
-    ctx.write("restarted task %d\n" % tid)
+register("kill ID", "stop a task (no restart)", _control(abi.KCTL_KILL, "killed"), 1)
+register("start NAME", "start a stopped task", _control(abi.KCTL_START, "started"), 1)
+register("restart ID", "stop a task if it runs, then start it", _control(abi.KCTL_RESTART, "restarted"), 1)
 
 
 @command("mem", "kernel heap, the task RAM pool and the board's memory map", 0)
