@@ -25,14 +25,20 @@ and liveness before calling them):
                         is answered MSG_TOO_LARGE (to its caller) and the
                         receiver goes on with the next one
   reply  BAD_STATE      the sender has no call served by this task (never
-                        called, still queued, or it died: its record is gone)
+                        called, or still queued)
+         -              a reply to a served caller that died meanwhile is
+                        accepted and dropped: the server did nothing wrong
+                        (its caller's death must not hurt it)
          MSG_TOO_LARGE  to the CALLER, with r1 = the reply's length, when the
                         reply is longer than the caller's reply buffer; the
                         replier gets 0 (the call is answered either way)
 Peer death (task_died): every caller queued on or served by the dead task
-is woken with PEER_DIED; a dead caller leaves its callee's queue (or the
-served set), so the callee's later reply to it gets BAD_STATE; a dead task's
-recv, wait and pending bits are dropped.
+is woken with PEER_DIED; a dead caller leaves its callee's queue; if its
+call was being served, the server's one later reply to it is dropped
+(`orphans`); a dead task's recv, wait, pending bits and orphans are dropped.
+Task ids carry no generation yet: a server that holds several calls and
+whose caller restarts between recv and reply cannot be told apart from a
+reply to the new call; the orphan is matched first.
 
 Counters per task (kept across restarts, for the `ipc` shell command):
   sent       calls it made that were accepted (queued or delivered)
@@ -87,6 +93,7 @@ class Ipc:
         self.bits = {}          # tid -> pending notification bits (absent when 0)
         self.counts = {}        # tid -> [sent, received, replied, notified, peer_died]
         self.seq = 0            # calls accepted so far (the last Call.seq)
+        self.orphans = set()    # (server, caller): served caller died; drop the reply
 
     def _count(self, tid, which):
         c = self.counts.get(tid)
@@ -183,8 +190,11 @@ class Ipc:
         return None, wakes
 
     def check_reply(self, tid, sender):
-        """Raise BAD_STATE unless sender has a call served by tid (so the
-        kernel can rank BAD_STATE before the reply's length)."""
+        """Raise BAD_STATE unless sender has a call served by tid, or died
+        while served (so the kernel can rank BAD_STATE before the reply's
+        length)."""
+        if (tid, sender) in self.orphans:
+            return None
         c = self.calls.get(sender)
         if c is None or c.dest != tid or c.state != SERVED:
             if c is None:
@@ -198,7 +208,12 @@ class Ipc:
 
     def reply(self, tid, sender, data):
         """tid answers sender's served call with data (bytes): the sender's
-        wake. BAD_STATE when sender has no call served by tid."""
+        wake, or None when the sender died while served (the reply is
+        dropped). BAD_STATE when sender has no call served by tid."""
+        if (tid, sender) in self.orphans:
+            self.orphans.discard((tid, sender))
+            self._count(tid, _REPLIED)
+            return None
         c = self.check_reply(tid, sender)
         del self.calls[sender]
         self._count(tid, _REPLIED)
@@ -249,12 +264,16 @@ class Ipc:
         self.receivers.pop(tid, None)
         self.waiters.pop(tid, None)
         self.bits.pop(tid, None)
+        for pair in [p for p in self.orphans if tid in p]:
+            self.orphans.discard(pair)
         mine = self.calls.pop(tid, None)
         if mine is not None and mine.state == QUEUED:
             q = self.queues[mine.dest]
             q.remove(tid)
             if not q:
                 del self.queues[mine.dest]
+        elif mine is not None:
+            self.orphans.add((mine.dest, tid))
         wakes = []
         for caller in self.queues.pop(tid, ()):
             del self.calls[caller]

@@ -799,7 +799,9 @@ def sys_reply(k, t, a):
     if n > abi.MSG_MAX:
         raise KernelError(MSG_TOO_LARGE, "reply of %d bytes, the limit is %d" % (n, abi.MSG_MAX))
     data = k.read(t, ptr, n)
-    k._apply([k.ipc.reply(t.tid, sender, data)])
+    w = k.ipc.reply(t.tid, sender, data)
+    if w is not None:
+        k._apply([w])
     return (0, 0)
 
 

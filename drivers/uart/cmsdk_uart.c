@@ -106,12 +106,17 @@ void qx_uart_write(const char *buf, size_t len) {
     }
 }
 
+/* "\n" goes out as "\r\n"; a "\n" already preceded by "\r" (text that
+ * MicroPython cooked before it reached us) is left alone. */
+static char tx_prev;  /* last byte written by qx_uart_write_cooked */
+
 void qx_uart_write_cooked(const char *buf, size_t len) {
     for (size_t i = 0; i < len; i++) {
-        if (buf[i] == '\n') {
+        if (buf[i] == '\n' && tx_prev != '\r') {
             putc_raw('\r');
         }
         putc_raw(buf[i]);
+        tx_prev = buf[i];
     }
 }
 

@@ -9,7 +9,7 @@
 void qx_uart_init(uint32_t base, int rx_irq, uint32_t sysclk_hz, uint32_t baud);
 int qx_uart_getc(void);                      /* next received byte, or -1 */
 void qx_uart_write(const char *buf, size_t len);
-void qx_uart_write_cooked(const char *buf, size_t len);  /* "\n" -> "\r\n" */
+void qx_uart_write_cooked(const char *buf, size_t len);  /* lone "\n" -> "\r\n" */
 void qx_uart_puts(const char *s);
 void qx_uart_put_hex(uint32_t v);
 uint32_t qx_uart_rx_count(void);             /* bytes received since boot */

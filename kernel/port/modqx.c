@@ -7,6 +7,7 @@
 #include "py/gc.h"
 #include "py/stackctrl.h"
 #include "py/objstr.h"
+#include "py/objint.h"
 #include "abi.h"
 #include "qx_task.h"
 
@@ -86,11 +87,23 @@ void __attribute__((noreturn)) qx_task_start(uint32_t base, uint32_t stack_size,
     qx_task_exit(QX_EXIT_FAULT, why);
 }
 
+/* An argument word: an int in -2**31 .. 2**32-1 (negative ones as two's
+ * complement), else OverflowError: never silently cut to 32 bits. */
+static uint32_t word(mp_obj_t x) {
+    if (mp_obj_is_small_int(x) || !mp_obj_is_int(x)) {
+        return (uint32_t)mp_obj_get_int(x);              /* bool, or TypeError */
+    }
+    if (mp_obj_int_sign(x) < 0) {
+        return (uint32_t)mp_obj_get_int(x);              /* raises below -2**31 */
+    }
+    return (uint32_t)mp_obj_int_get_uint_checked(x);     /* raises above 2**32-1 */
+}
+
 /* _qx.syscall(no, a0=0, a1=0, a2=0, a3=0, a4=0) -> (r0, r1), r0 signed. */
 static mp_obj_t qx_py_syscall(size_t n_args, const mp_obj_t *args) {
     uint32_t a[QX_SYS_NARGS] = {0};
     for (size_t i = 1; i < n_args; i++) {
-        a[i - 1] = (uint32_t)mp_obj_get_int_truncated(args[i]);
+        a[i - 1] = word(args[i]);
     }
     uint32_t r0, r1;
     qx_syscall((uint32_t)mp_obj_get_int(args[0]), a, &r0, &r1);

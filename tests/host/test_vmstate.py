@@ -18,7 +18,7 @@ VM_GLOBALS = {"mp_state_ctx", "mp_interrupt_char", "yasmarang_pad", "yasmarang_n
 # Kernel-only state (privileged RAM; a task touching it faults), by owner.
 KERNEL_GLOBALS = {
     "gc_heap", "qx_entry_counter",                                   # kernel VM (main.c)
-    "ring", "head", "tail", "received", "dropped", "rx_paused", "uart",  # drivers/uart
+    "ring", "head", "tail", "received", "dropped", "rx_paused", "uart", "tx_prev",  # drivers/uart
     "ticks", "hz", "timer",                                          # drivers/timer
     "qx_current", "qx_event", "qx_slice", "qx_slice_left", "qx_deadline_ms", "qx_irq_watch",
     "qx_cur_ctx", "qx_next_ctx", "qx_kernel_msp", "pend_kind", "pend_bits",  # trap.c

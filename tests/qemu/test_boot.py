@@ -1,30 +1,44 @@
 """QEMU tests of booting: the bootloader's check of slot A (good image, and
 images corrupted or truncated in several ways, which must never be entered),
-the kernel banner, reboot and power off."""
+the kernel banner and the tasks it starts, reboot (a fresh kernel) and power
+off."""
 import re
 import time
 
-import pexpect
 import pytest
 
 from tools.imgformat import RESULTS, ImageError, make_image, parse_image
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(180)
 
 REASONS = dict(RESULTS)            # code -> text the bootloader prints
 NEVER_BOOTED = r"kernel:|qenex>"   # must not appear once slot A is rejected
 RECOVERY_WAIT = 2.0                # seconds a rejected image is watched for
 
 
-def boot_lines_re(version):
-    """The console from power-on to the prompt of a good image."""
+def started_at_boot(manifests):
+    """Names of the tasks the kernel starts at boot, in its order: largest
+    memory block first, then by id (kernel.Kernel.start_all)."""
+    order = sorted(range(len(manifests)), key=lambda i: (-manifests[i].region_size(), i))
+    return [manifests[i].name for i in order if manifests[i].start == "boot"]
+
+
+@pytest.fixture(scope="module")
+def boot_lines(version, board, manifests):
+    """A regex of the console from power-on to the first prompt of a good
+    image: bootloader, kernel banner, the tasks started (group 1: the build
+    number, group 2: the commit)."""
+    started = started_at_boot(manifests)
     return re.compile(
         r"\nboot: QENEX boot on mps2-an385\n"
         r"boot: slot A v%s\+(\d+) ok\n"
         r"kernel: QENEX OS %s \(commit ([0-9a-f]{12}(?:-dirty)?|unknown)\) on mps2-an385, "
         r"MicroPython 1\.25\.0\n"
-        r"kernel: text \d+, data \d+, bss \d+ bytes; heap 128 KiB, stack 16 KiB\n\Z"
-        % (re.escape(version), re.escape(version)))
+        r"kernel: text \d+, data \d+, bss \d+ bytes; heap %d KiB, stack %d KiB\n"
+        r"kernel: %d tasks, %d started: %s\n\Z"
+        % (re.escape(version), re.escape(version), board.KERNEL_HEAP_SIZE // 1024,
+           board.KERNEL_STACK_SIZE // 1024, len(manifests), len(started),
+           re.escape(" ".join(started))))
 
 
 def slot_a(flash, board):
@@ -72,11 +86,13 @@ def write(tmp_path, data):
     return str(path)
 
 
-def test_boot_reaches_prompt(device, version, good):
-    m = boot_lines_re(version).fullmatch(device.boot_output)
+def test_boot_reaches_prompt(device, boot_lines, good):
+    m = boot_lines.fullmatch(device.boot_output)
     assert m, device.boot_output
     assert int(m.group(1)) == good[1].version[3]    # build number from the image header
     assert device.cmd("echo ready") == "ready\n"
+    # The tasks started at boot run: heartbeat answers its first call.
+    assert re.fullmatch(r"beat 1 at \d+ ms: hello\n", device.cmd("call heartbeat hello"))
 
 
 # name -> (how to corrupt flash.bin, the rejection the bootloader must print
@@ -170,28 +186,43 @@ def _uptime_ms(dev):
     return int(re.search(r"\((\d+) ms\)", dev.cmd("uptime")).group(1))
 
 
-def test_reboot(device, version):
+def test_reboot(device, boot_lines):
     for _ in range(2):
         device.cmd("echo before")                  # something in the history
+        # Leave some state behind: a fault, a spinning task, heartbeat beats.
+        mark = device.mark()
+        device.cmd("start peek_kernel")
+        device.wait_line(r"fault: task peek_kernel \(id \d+\): .*", since=mark)
+        assert device.cmd("start spin").startswith("started task ")
+        device.cmd("call heartbeat one")
         time.sleep(0.5)
         before = _uptime_ms(device)
         assert before >= 400
         device.send("reboot\r")
         device.expect_exact("reboot\r\nrebooting...\r\n")
         out = device.wait_prompt()
-        assert boot_lines_re(version).fullmatch(out), out
+        assert boot_lines.fullmatch(out), out
         # A fresh kernel: its history is empty (up-arrow recalls nothing, so
         # Enter runs an empty line) and its clock started again.
         device.send("\x1b[A\r")
         device.expect_exact("\r\n" + "qenex> ")
         assert _uptime_ms(device) < before
         assert device.cmd("echo back") == "back\n"
+        # A fresh kernel: no faults, spin stopped, heartbeat counts from 1.
+        assert device.faults() == (0, [])
+        assert device.ps()["spin"]["STATE"] == "stopped"
+        assert re.fullmatch(r"beat 1 at \d+ ms: two\n", device.cmd("call heartbeat two"))
 
 
 def test_poweroff_exits_qemu_with_status_0(device):
     device.send("poweroff\r")
     device.expect_exact("poweroff\r\npower off\r\n")
-    device.child.expect(pexpect.EOF, timeout=10)
-    device.child.close()
-    assert device.child.exitstatus == 0
-    assert device.child.signalstatus is None
+    assert device.wait_exit(timeout=10) == (0, None)
+
+
+def test_poweroff_while_a_task_spins(device):
+    """Power off works with a task hogging the CPU at priority 2."""
+    assert device.cmd("start spin").startswith("started task ")
+    device.send("poweroff\r")
+    device.expect_exact("poweroff\r\npower off\r\n")
+    assert device.wait_exit(timeout=10) == (0, None)

@@ -1,13 +1,15 @@
-"""QEMU tests of the shell on the console: every command's output, argument
-errors, and the line editor fed by a real UART (editing keys, history, Ctrl-C,
-over-long lines, binary garbage)."""
+"""QEMU tests of the shell task on the console: every command's output on a
+freshly booted system (help, version, uptime, mem, ps, ipc, faults, call,
+echo), argument errors, and the line editor fed by a real UART (editing keys,
+history, Ctrl-C, over-long lines, pastes, binary garbage). The task commands
+under misbehaving tasks are in test_isolation.py."""
 import random
 import re
 import time
 
 import pytest
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(180)
 
 PROMPT = "qenex> "
 UP, DOWN = "\x1b[A", "\x1b[B"
@@ -18,12 +20,24 @@ HELP = [
     ("help [CMD]", "list commands, or describe one"),
     ("version", "kernel, MicroPython, board and build"),
     ("uptime", "time since boot, and boot-to-prompt time"),
-    ("mem", "heap use and the memory map"),
-    ("ps", "list tasks"),
+    ("ps", "tasks: state, priority, heap and stack use, restarts, CPU share"),
+    ("top [MS]", "ps refreshed every MS (default 1000) until a key is pressed"),
+    ("kill ID", "stop a task (no restart)"),
+    ("start NAME", "start a stopped task"),
+    ("restart ID", "stop a task if it runs, then start it"),
+    ("mem", "kernel heap, the task RAM pool and the board's memory map"),
+    ("faults", "recent faults: task, reason, address, what the supervisor did"),
+    ("ipc", "message counts per task, and who waits on whom"),
+    ("call TASK TEXT...", "send TEXT to a task and print its reply"),
     ("echo TEXT...", "print TEXT"),
     ("reboot", "restart the system"),
     ("poweroff", "stop the system"),
 ]
+HELP_WIDTH = max(len(usage) for usage, _ in HELP) + 2
+
+
+def help_line(usage, text):
+    return usage.ljust(HELP_WIDTH) + text + "\n"
 
 
 def norm(text):
@@ -40,12 +54,13 @@ def typed(dev, data, timeout=10):
 # ---- commands ---------------------------------------------------------------
 
 def test_help_lists_all_commands(device):
-    assert device.cmd("help") == "".join("%-14s%s\n" % row for row in HELP)
+    assert device.cmd("help") == "".join(help_line(*row) for row in HELP)
 
 
 def test_help_one_command(device):
-    assert device.cmd("help echo") == "echo TEXT...  print TEXT\n"
-    assert device.cmd("help poweroff") == "poweroff      stop the system\n"
+    for usage, text in HELP:
+        assert device.cmd("help " + usage.split()[0]) == help_line(usage, text)
+    assert device.cmd("help echo") == "echo TEXT...       print TEXT\n"
     assert device.cmd("help nosuch") == "unknown command: nosuch (try 'help')\n"
 
 
@@ -91,31 +106,123 @@ def test_uptime_advances(device):
     assert counts1 == counts2 > 0              # boot-to-prompt is a fixed fact
 
 
-def test_mem(device, board):
-    out = device.cmd("mem")
-    head, rest = out.split("\n", 1)
-    m = re.fullmatch(r"heap: (\d+) used \((\d+)%\), (\d+) free \((\d+)%\), (\d+) total bytes", head)
-    assert m, head
-    used, upct, free, fpct, total = map(int, m.groups())
-    assert used + free == total
-    assert 0 < used < total <= board.KERNEL_HEAP_SIZE
-    assert upct == used * 100 // total and fpct == 100 - upct
-
+def memory_map_table(board):
+    """The board map as `mem` prints it, last."""
     rows = [("NAME", "BASE", "SIZE", "WHAT")]
     for name, base, size, what in board.MEMORY_MAP:
         rows.append((name, "0x%08x" % base,
                      "%dK" % (size // 1024) if size % 1024 == 0 else "%dB" % size, what))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    expected = "".join("  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] + "\n"
-                       for r in rows)
-    assert rest == expected
-    assert "\nslot A   0x00010000  1536K  kernel image (flash)\n" in rest
+    return "".join("  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] + "\n"
+                   for r in rows)
 
 
-def test_ps(device):
-    assert device.cmd("ps") == ("ID  NAME    STATE    PRIO\n"
-                                "0   kernel  running  0\n"
-                                "1   shell   running  1\n")
+def check_pool(mem, board):
+    """The task pool `mem` shows is consistent: blocks tile the pool, each a
+    power of two aligned on its size; free and largest add up. Returns
+    {owner text: (addr, size)} of the owned blocks."""
+    assert (mem["base"], mem["total"]) == (board.TASK_POOL_BASE, board.TASK_POOL_SIZE)
+    at, free, largest, owned = mem["base"], 0, 0, {}
+    for addr, size, owner in mem["blocks"]:
+        assert addr == at, mem["text"]
+        assert size & (size - 1) == 0 and addr % size == 0, mem["text"]
+        at += size
+        if owner == "free":
+            free += size
+            largest = max(largest, size)
+        else:
+            assert re.fullmatch(r"\w+ \(\d+\)", owner), owner
+            assert owner not in owned
+            owned[owner] = (addr, size)
+    assert at == mem["base"] + mem["total"], mem["text"]
+    assert (free, largest) == (mem["free"], mem["largest"]), mem["text"]
+    return owned
+
+
+def test_mem(device, board, manifests):
+    mem = device.mem()
+    out = mem["text"]
+    head = out.split("\n", 1)[0]
+    m = re.fullmatch(r"kernel heap: (\d+) used \((\d+)%\), (\d+) free \((\d+)%\), (\d+) total bytes",
+                     head)
+    assert m, out
+    used, upct, free, fpct, total = map(int, m.groups())
+    assert used + free == total
+    assert 0 < used < total <= board.KERNEL_HEAP_SIZE
+    assert upct == used * 100 // total and fpct == 100 - upct
+    assert out.split("\n")[1].startswith("task pool: ")
+
+    # The started tasks own one block each, of their manifest's size.
+    owned = check_pool(mem, board)
+    expected = {"%s (%d)" % (m.name, i + 1): m.region_size()
+                for i, m in enumerate(manifests) if m.start == "boot"}
+    assert {k: v[1] for k, v in owned.items()} == expected
+
+    # Then the board's memory map, as before.
+    assert out.endswith("\n" + memory_map_table(board))
+    assert "\nslot A   0x00010000  1536K  kernel image (flash)\n" in out
+    assert "\ntasks    0x%08x  %dK" % (board.TASK_POOL_BASE, board.TASK_POOL_SIZE // 1024) in out
+
+
+PS_ROW = re.compile(r"(?P<id>\d+) +(?P<name>\w+) +(?P<state>\S+(?: \d+\))?) +(?P<prio>\d+) +"
+                    r"(?P<heap>-|\d+/\d+) +(?P<stack>-|\d+/\d+) +(?P<restarts>\d+) +"
+                    r"(?P<cpu>\d+\.\d%)")
+
+
+def test_ps(device, manifests):
+    out = device.cmd("ps")
+    lines = out.split("\n")
+    assert lines[-1] == ""
+    header, rows = lines[0], lines[1:-1]
+    assert header.split() == ["ID", "NAME", "STATE", "PRIO", "HEAP", "STACK", "RESTARTS", "CPU"]
+    assert len(rows) == len(manifests)
+    # Columns line up under the header.
+    for col in ("NAME", "STATE", "PRIO", "HEAP", "STACK", "RESTARTS", "CPU"):
+        at = header.index(col)
+        assert all(r[at - 2:at] == "  " and r[at] != " " for r in rows), (col, out)
+    for i, (m, row) in enumerate(zip(manifests, rows)):
+        r = PS_ROW.fullmatch(row)
+        assert r, row
+        assert (int(r["id"]), r["name"], int(r["prio"]), r["restarts"]) == (
+            i + 1, m.name, m.priority, "0")
+        if m.start == "boot":
+            # Just after boot heartbeat and ponger may not have run yet.
+            want = "running" if m.name == "shell" else r"ready|blocked\(recv\)"
+            assert re.fullmatch(want, r["state"]), row
+            hu, hs = map(int, r["heap"].split("/"))
+            su, ss = map(int, r["stack"].split("/"))
+            assert hu < hs and m.heap <= hs <= m.region_size() - m.stack, row
+            assert su < ss == m.stack, row
+        else:
+            assert (r["state"], r["heap"], r["stack"], r["cpu"]) == ("stopped", "-", "-", "0.0%"), row
+
+
+def test_ipc_and_faults_at_boot(device, manifests):
+    out = device.cmd("ipc")
+    lines = out.split("\n")
+    assert lines[0].split() == ["ID", "NAME", "SENT", "RECEIVED", "REPLIED", "NOTIFIED",
+                                "PEER_DIED", "CALLING", "QUEUED"]
+    rows = [line.split() for line in lines[1:-1]]
+    assert rows == [[str(i + 1), m.name, "0", "0", "0", "0", "0", "-", "0"]
+                    for i, m in enumerate(manifests)]
+    assert device.cmd("faults") == ("0 faults since boot\n"
+                                    "#  AT  TASK  REASON  PC  ADDR  ACTION\n")
+
+
+def test_call(device):
+    m = re.fullmatch(r"beat 1 at (\d+) ms: hello  world\n", device.cmd('call heartbeat "hello  world"'))
+    assert m
+    time.sleep(0.2)
+    m2 = re.fullmatch(r"beat 2 at (\d+) ms: a b\n", device.cmd("call heartbeat a b"))
+    assert m2 and int(m2.group(1)) >= int(m.group(1)) + 200
+    assert device.cmd("call ponger abc") == "cba\n"
+    assert device.cmd("call 99 x") == "error: Error: NO_SUCH_TASK: no such task\n"
+    assert device.cmd("call nosuch x") == "error: Error: NO_SUCH_TASK: no such task\n"
+    # The shell's manifest lets it call heartbeat and ponger only.
+    assert device.cmd("call spin x") == "error: Error: NOT_PERMITTED: no capability for this\n"
+    # A stopped task (that the shell may call) is a dead peer.
+    assert device.cmd("kill heartbeat").startswith("killed task ")
+    assert device.cmd("call heartbeat x") == "error: Error: PEER_DIED: the peer task died\n"
 
 
 @pytest.mark.parametrize("line, out", [
@@ -144,12 +251,22 @@ def test_unknown_and_blank_lines(device):
 def test_bad_arguments_give_usage(device):
     for line, usage in [("uptime now", "uptime"), ("ps -a", "ps"), ("mem x", "mem"),
                         ("version x", "version"), ("help a b", "help [CMD]"),
+                        ("top 1 2", "top [MS]"), ("top x", "top [MS]"), ("top 99", "top [MS]"),
+                        ("top -500", "top [MS]"),
+                        ("kill", "kill ID"), ("kill 1 2", "kill ID"),
+                        ("start", "start NAME"), ("start spin now", "start NAME"),
+                        ("restart", "restart ID"), ("restart 1 2", "restart ID"),
+                        ("faults x", "faults"), ("ipc x", "ipc"),
+                        ("call", "call TASK TEXT..."), ("call heartbeat", "call TASK TEXT..."),
                         ("reboot now", "reboot"), ("poweroff now", "poweroff")]:
         assert device.cmd(line) == "usage: %s\n" % usage, line
     # Neither `reboot now` nor `poweroff now` did anything.
     assert device.cmd("echo still here") == "still here\n"
     assert device.child.isalive()
-    assert "boot:" not in device.transcript.getvalue().split("qenex> ", 1)[1]
+    assert "boot:" not in device.text.split("qenex> ", 1)[1]
+    # Nor did any of the others: no task was started or stopped.
+    assert device.ps()["spin"]["STATE"] == "stopped"
+    assert device.faults()[0] == 0
 
 
 def test_type_ahead(device):
@@ -160,9 +277,13 @@ def test_type_ahead(device):
     assert typed(device, "") == "echo c\nc\n"
 
 
-def test_pasted_lines_are_not_lost(device):
+@pytest.mark.parametrize("spinning", [False, True], ids=["idle", "spin-running"])
+def test_pasted_lines_are_not_lost(device, spinning):
     """400 lines in one write (no pauses): the UART's flow control holds the
-    input back while the shell works, so every line is run, in order."""
+    input back while the shell works, so every line is run, in order; also
+    while a task spins (`while True: pass`) below the shell's priority."""
+    if spinning:
+        assert device.cmd("start spin").startswith("started task ")
     device.send("".join("echo L%03d\r" % i for i in range(400)))
     out = norm(device.drain(quiet=1.0))
     assert out == "".join("echo L%03d\nL%03d\n%s" % (i, i, PROMPT) for i in range(400))
@@ -261,7 +382,8 @@ def test_binary_garbage_then_ctrl_c(device):
     assert device.child.isalive()
 
     out = norm(out)
-    for bad in ("kernel:", "boot:", "panic", "Traceback", "power off", "rebooting"):
+    for bad in ("kernel:", "boot:", "fault:", "restart:", "exit:", "panic", "Traceback",
+                "power off", "rebooting"):
         assert bad not in out, bad
     errors = set(re.findall(r"error: [^\n]*", out))
     assert errors <= {"error: unterminated quote"}, errors

@@ -21,8 +21,15 @@ class Error(Exception):
         super().__init__("%s: %s" % (self.name, errors.doc_of(code)))
 
 
+def _raw(no, a0=0, a1=0, a2=0, a3=0, a4=0):
+    try:
+        return _qx.syscall(no, a0, a1, a2, a3, a4)
+    except OverflowError:           # an argument does not fit a 32-bit word
+        raise Error(errors.BAD_ARGUMENT)
+
+
 def _sys(no, a0=0, a1=0, a2=0, a3=0, a4=0):
-    r0, r1 = _qx.syscall(no, a0, a1, a2, a3, a4)
+    r0, r1 = _raw(no, a0, a1, a2, a3, a4)
     if r0 < 0:
         raise Error(-r0)
     return r0, r1
@@ -116,7 +123,7 @@ def kctl(op, arg=0):
     size = 1024
     while True:
         buf = bytearray(size)
-        r0, r1 = _qx.syscall(abi.SYS_KCTL, op, arg, _qx.addr(buf), size)
+        r0, r1 = _raw(abi.SYS_KCTL, op, arg, _qx.addr(buf), size)
         if r0 >= 0:
             return bytes(buf[:r0])
         if -r0 != errors.MSG_TOO_LARGE or r1 <= size:
