@@ -133,12 +133,27 @@ static mp_obj_t qx_py_poke(mp_obj_t addr, mp_obj_t val) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(qx_py_poke_obj, qx_py_poke);
 
+/* _qx.stack_probe(n): take n bytes of stack at once and write at their far
+ * end, as a C function with a large frame would. For isolation tests: past
+ * the bottom of the task's block the MPU stops the write. */
+static mp_obj_t qx_py_stack_probe(mp_obj_t n_in) {
+    mp_int_t n = mp_obj_get_int(n_in);
+    if (n < 4 || n > 1024 * 1024) {
+        mp_raise_ValueError(MP_ERROR_TEXT("probe size must be 4 bytes .. 1 MiB"));
+    }
+    volatile uint8_t *p = alloca(n);
+    p[0] = 1;
+    return MP_OBJ_NEW_SMALL_INT(p[0]);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(qx_py_stack_probe_obj, qx_py_stack_probe);
+
 static const mp_rom_map_elem_t qx_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__qx) },
     { MP_ROM_QSTR(MP_QSTR_syscall), MP_ROM_PTR(&qx_py_syscall_obj) },
     { MP_ROM_QSTR(MP_QSTR_addr), MP_ROM_PTR(&qx_py_addr_obj) },
     { MP_ROM_QSTR(MP_QSTR_peek), MP_ROM_PTR(&qx_py_peek_obj) },
     { MP_ROM_QSTR(MP_QSTR_poke), MP_ROM_PTR(&qx_py_poke_obj) },
+    { MP_ROM_QSTR(MP_QSTR_stack_probe), MP_ROM_PTR(&qx_py_stack_probe_obj) },
 };
 static MP_DEFINE_CONST_DICT(qx_globals, qx_globals_table);
 

@@ -171,6 +171,25 @@ def test_stack_overflow(device):
     tid, f = misbehave(device, "recurse", "stack overflow")
 
 
+def test_c_stack_overflow_past_the_block_is_stopped_by_the_mpu(device):
+    """deep_c takes 64 KiB of stack in one step (no recursion check sees it)
+    and writes at its far end, below its own block: MemManage at an address
+    under the block (another task's memory, which stays untouched: that task
+    keeps answering)."""
+    base, size = allocator_pick(device.mem()["blocks"], 16384)   # deep_c: 8 KiB heap + 8 KiB stack
+    tid, f = misbehave(device, "deep_c", "MemManage")
+    addr = int(f["addr"], 16)
+    assert base - 64 * 1024 <= addr < base, (f.group(0), hex(base))
+
+
+def test_a_task_cannot_reset_the_board(device):
+    """halt writes AIRCR.SYSRESETREQ: the system control space is privileged,
+    so it is a BusFault at 0xe000ed0c and the board does not reset."""
+    tid, f = misbehave(device, "halt", "BusFault")
+    assert f["addr"] == "e000ed0c"
+    assert "boot: " not in device.text[device.mark() - 2000:]
+
+
 def test_memory_exhaustion(device):
     tid, f = misbehave(device, "hog", "MemoryError")
 
