@@ -201,13 +201,17 @@ class Kernel:
     def start_all(self):
         """Start every stopped task whose manifest says start = boot, largest
         memory block first (so the blocks always fit), then by tid. Returns
-        the tids started."""
+        the tids started. One task that cannot start (its fault is recorded
+        and printed) does not keep the others from starting."""
         todo = [t for t in self.tasks.values() if t.status == STOPPED and t.manifest.start == "boot"]
         todo.sort(key=lambda t: (-t.manifest.region_size(), t.tid))
         out = []
         for t in todo:
-            self.start(t.tid)
-            out.append(t.tid)
+            try:
+                self.start(t.tid)
+                out.append(t.tid)
+            except KernelError as e:
+                self.trap.console_write(("kernel: task %s not started: %s\n" % (t.name, e)).encode())
         return out
 
     def start(self, tid):

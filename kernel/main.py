@@ -60,8 +60,11 @@ def main():
     if _hal.bench_flag() == board.BENCH_FLAG:
         bench_alone(console)
     try:
-        k = Kernel(_trap, board.TASK_POOL_BASE, board.TASK_POOL_SIZE, load_manifests(console))
-    except Exception as e:  # ManifestError, KernelError: a bad system table
+        manifests = load_manifests(console)
+        if len(manifests) >= board.MAX_TASKS:       # tids are 1..N; the trap layer holds MAX_TASKS
+            raise ValueError("%d tasks, the board holds %d" % (len(manifests), board.MAX_TASKS - 1))
+        k = Kernel(_trap, board.TASK_POOL_BASE, board.TASK_POOL_SIZE, manifests)
+    except Exception as e:  # ManifestError, KernelError, too many: a bad system table
         recovery(console, "bad system table: %s" % e)
         return
     k.readonly = ((board.FLASH_BASE, board.FLASH_SIZE),)

@@ -762,3 +762,19 @@ def test_a_polling_read_returns_at_once_with_or_without_a_byte():
     sim.feed(b"x", at_ms=50)
     run(k, until=lambda: len(got) == 2)
     assert got == [None, ord("x")]
+
+
+def test_a_task_that_cannot_start_at_boot_does_not_stop_the_others():
+    def ok(sys):
+        yield from sys.sleep(1000)
+    k, sim = boot({"ok": ok}, [mf("bad", entry="missing"), mf("good", entry="ok")], start=False)
+    real_create = sim.create
+
+    def create(tid, *args):
+        if tid == 1:
+            raise ValueError("no room for this one")
+        return real_create(tid, *args)
+    sim.create = create
+    assert k.start_all() == [2]
+    assert b"kernel: task bad not started: " in sim.out
+    assert k.state_of(2) != "stopped"

@@ -190,6 +190,15 @@ def test_a_task_cannot_reset_the_board(device):
     assert "boot: " not in device.text[device.mark() - 2000:]
 
 
+def test_a_task_cannot_power_the_board_off(device, board):
+    """semihost issues the semihosting SYS_EXIT the kernel uses for poweroff:
+    QEMU serves semihosting to privileged code only, so from a task it is a
+    HardFault and QEMU keeps running."""
+    tid, f = misbehave(device, "semihost", "HardFault")
+    assert in_firmware(int(f["pc"], 16), board)
+    assert device.child.isalive()
+
+
 def test_memory_exhaustion(device):
     tid, f = misbehave(device, "hog", "MemoryError")
 

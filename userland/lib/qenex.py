@@ -116,16 +116,22 @@ def poll_byte():
     return b if got else None
 
 
+_kbuf = None     # kctl's reply buffer, kept: a task that polls the kernel
+                 # should not need a fresh multi-KiB block each time
+
+
 def kctl(op, arg=0):
     """A kernel query or control (needs the kernel capability): the reply
     (JSON text for queries). A reply larger than the buffer is asked again
     with the size the kernel says it needs."""
-    size = 1024
+    global _kbuf
+    if _kbuf is None:
+        _kbuf = bytearray(1024)
     while True:
-        buf = bytearray(size)
-        r0, r1 = _raw(abi.SYS_KCTL, op, arg, _qx.addr(buf), size)
+        r0, r1 = _raw(abi.SYS_KCTL, op, arg, _qx.addr(_kbuf), len(_kbuf))
         if r0 >= 0:
-            return bytes(buf[:r0])
-        if -r0 != errors.MSG_TOO_LARGE or r1 <= size:
+            return bytes(memoryview(_kbuf)[:r0])
+        if -r0 != errors.MSG_TOO_LARGE or r1 <= len(_kbuf):
             raise Error(-r0)
-        size = r1
+        _kbuf = None                # let the old one go before the larger one
+        _kbuf = bytearray(r1 + 512)

@@ -6,6 +6,8 @@ KeyboardInterrupt included, is reported and the prompt comes back. run()
 returns only when console.read_byte() returns None (end of a scripted session).
 """
 
+import gc
+
 from userland.shell import commands
 from userland.shell.lineedit import LineEditor
 
@@ -25,6 +27,9 @@ def run(console, ctx):
             line = ed.feed(b)
             if line is not None:
                 commands.dispatch(line, ctx)
+                # Collect between commands, while little is alive: long-lived
+                # objects stay packed low and large replies find room.
+                gc.collect()
                 console.write(PROMPT)
         except KeyboardInterrupt:
             _recover(console, ed, "^C\n")

@@ -37,7 +37,7 @@ KERNEL_HEAP_SIZE = 0x00040000 # the kernel VM's MicroPython heap
 KERNEL_STACK_SIZE = 0x00004000
 TASK_POOL_BASE = 0x20200000   # task RAM pool: buddy blocks, each one MPU region
 TASK_POOL_SIZE = 0x00100000
-MAX_TASKS = 16
+MAX_TASKS = 32               # trap-layer task slots (tids 1..31)
 BENCH_FLAG_ADDR = 0x203F0000  # `make bench` has QEMU's loader put BENCH_FLAG here
 BENCH_FLAG = 0x42454E43       # "BENC": time the CPU workload in the kernel VM first
 
