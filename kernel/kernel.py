@@ -121,9 +121,11 @@ class Kernel:
                 resume(tid) -> event, set_result(tid, r0, r1), read(tid,
                 addr, n) -> bytes, write(tid, addr, data), kill(tid),
                 idle(deadline_ms or None) -> irq bits, set_slice(ticks),
-                set_deadline(ms or None), watch(bits), ticks_ms(),
-                console_write(bytes), console_read() -> int or None,
-                task_stats(tid) -> (heap_used, heap_size, stack_hw, stack_size)
+                set_deadline(ms or None), watch(bits), set_alone(flag)
+                (no other task is ready: the trap layer may answer a yield
+                itself), ticks_ms(), console_write(bytes), console_read() ->
+                int or None, task_stats(tid) -> (heap_used, heap_size,
+                stack_hw, stack_size[, syscalls the trap layer answered])
     pool_base, pool_size   the task RAM pool (power of two, aligned)
     manifests   list of manifest.Manifest, checked with check_system();
                 task ids are 1..N in this order
@@ -164,6 +166,7 @@ class Kernel:
         self._deadline = -1         # last set_deadline value (-1: never set)
         self._watch = 0             # last watch value
         self._slice = slice_ticks   # last set_slice value
+        self._alone = None          # last set_alone value (None: never set)
         trap.set_slice(slice_ticks)
         trap.watch(0)
 
@@ -422,6 +425,11 @@ class Kernel:
             self.trap.watch(w)
             self._watch = w
         if tid is not None:
+            # With nobody else ready the trap layer answers a yield itself.
+            alone = self.sched._best_ready() is None
+            if alone != self._alone:
+                self.trap.set_alone(alone)
+                self._alone = alone
             left = self.sched.task(tid).slice_left
             if left < 1:
                 left = self.sched.slice_ticks
@@ -553,6 +561,7 @@ class Kernel:
         for tid in self.order:
             t = self.tasks[tid]
             heap = stack = wait = None
+            fast = 0
             state = t.status
             if t.status == LIVE:
                 info = self.sched.info(tid)
@@ -562,11 +571,12 @@ class Kernel:
                     st = self.trap.task_stats(tid)
                     heap = [st[0], st[1]]
                     stack = [st[2], st[3]]
+                    fast = st[4] if len(st) > 4 else 0      # answered by the trap layer
                 except (ValueError, KeyError):
                     pass
             rows.append({"id": tid, "name": t.name, "state": state, "prio": t.manifest.priority,
                          "wait": wait, "heap": heap, "stack": stack, "restarts": t.restarts,
-                         "faults": t.faults, "cpu_ms": t.cpu_ms, "syscalls": t.syscalls,
+                         "faults": t.faults, "cpu_ms": t.cpu_ms, "syscalls": t.syscalls + fast,
                          "exit": t.exit_code})
         return {"uptime_ms": self.now(), "idle_ms": self.idle_ms, "tasks": rows,
                 "counter": self.counter() if self.counter else None, "entry_counter": self.entry_counter}

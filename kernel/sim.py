@@ -395,6 +395,11 @@ class Sim:
     def watch(self, bits):
         self.watched = bits
 
+    def set_alone(self, flag):
+        """The device answers a yield in the trap layer when flag is set; the
+        simulation always asks the kernel (its answer is the same)."""
+        self.alone = bool(flag)
+
     def console_write(self, data):
         if not isinstance(data, (bytes, bytearray)):
             raise SimProtocolError("console_write(%r): not bytes" % (data,))

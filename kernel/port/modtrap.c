@@ -261,6 +261,13 @@ static mp_obj_t trap_set_deadline(mp_obj_t ms) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(trap_set_deadline_obj, trap_set_deadline);
 
+/* set_alone(flag): no other task is ready, so a yield may return at once. */
+static mp_obj_t trap_set_alone(mp_obj_t flag) {
+    qx_alone = mp_obj_is_true(flag);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_set_alone_obj, trap_set_alone);
+
 static mp_obj_t trap_watch(mp_obj_t bits) {
     qx_irq_watch = mp_obj_get_int_truncated(bits);
     return mp_const_none;
@@ -286,7 +293,8 @@ static mp_obj_t trap_console_read(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(trap_console_read_obj, trap_console_read);
 
-/* task_stats(tid) -> (heap_used, heap_size, stack_high_water, stack_size).
+/* task_stats(tid) -> (heap_used, heap_size, stack_high_water, stack_size,
+ * syscalls answered by the trap layer's fast paths).
  * The heap figure comes from the task's own GC state, swapped in for the
  * count only after its pointers are checked to lie inside the task's block. */
 static mp_obj_t trap_task_stats(mp_obj_t tid_in) {
@@ -315,8 +323,9 @@ static mp_obj_t trap_task_stats(mp_obj_t tid_in) {
         memcpy(_svmstate, kernel_vm, n);
         heap_used = info.used;
     }
-    mp_obj_t items[4] = {INT(heap_used), INT(heap_size), INT(high_water), INT(t->stack_size)};
-    return mp_obj_new_tuple(4, items);
+    mp_obj_t items[5] = {INT(heap_used), INT(heap_size), INT(high_water), INT(t->stack_size),
+                         INT(qx_fast_syscalls[t->ctx.tid])};
+    return mp_obj_new_tuple(5, items);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(trap_task_stats_obj, trap_task_stats);
 
@@ -332,6 +341,7 @@ static const mp_rom_map_elem_t trap_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_set_slice), MP_ROM_PTR(&trap_set_slice_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_deadline), MP_ROM_PTR(&trap_set_deadline_obj) },
     { MP_ROM_QSTR(MP_QSTR_watch), MP_ROM_PTR(&trap_watch_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_alone), MP_ROM_PTR(&trap_set_alone_obj) },
     { MP_ROM_QSTR(MP_QSTR_ticks_ms), MP_ROM_PTR(&trap_ticks_ms_obj) },
     { MP_ROM_QSTR(MP_QSTR_console_write), MP_ROM_PTR(&trap_console_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_console_read), MP_ROM_PTR(&trap_console_read_obj) },

@@ -21,7 +21,8 @@ KERNEL_GLOBALS = {
     "ring", "head", "tail", "received", "dropped", "rx_paused", "uart", "tx_prev",  # drivers/uart
     "ticks", "hz", "timer",                                          # drivers/timer
     "qx_current", "qx_event", "qx_slice", "qx_slice_left", "qx_deadline_ms", "qx_irq_watch",
-    "qx_cur_ctx", "qx_next_ctx", "qx_kernel_msp", "pend_kind", "pend_bits",  # trap.c
+    "qx_cur_ctx", "qx_next_ctx", "qx_kernel_msp", "pend_kind", "pend_bits", "qx_alone",
+    "qx_fast_syscalls",                                              # trap.c
     "tasks", "kernel_vm",                                            # modtrap.c
 }
 

@@ -26,14 +26,25 @@ def calls(n):
         f()
 
 
+# The loops bind names locally, as a hot loop in MicroPython would (and as
+# calls() does for its function), so each figure is the operation itself.
+
 def null_syscalls(n):
+    sc, no = _qx.syscall, abi.SYS_TICKS
     for _ in range(n):
-        _qx.syscall(abi.SYS_TICKS)
+        sc(no)
+
+
+def python_syscalls(n):
+    sc, no = _qx.syscall, abi.SYS_SLEEP
+    for _ in range(n):
+        sc(no, 0)
 
 
 def yields(n):
+    sc, no = _qx.syscall, abi.SYS_YIELD
     for _ in range(n):
-        _qx.syscall(abi.SYS_YIELD)
+        sc(no)
 
 
 def ipc(n):
@@ -51,9 +62,10 @@ def ipc_lib(n):
 
 
 def main():
-    timed("function_call", 20000, calls)
-    timed("null_syscall", 5000, null_syscalls)
-    timed("yield_alone", 5000, yields)
+    timed("function_call", 100000, calls)
+    timed("null_syscall", 50000, null_syscalls)
+    timed("kernel_syscall", 5000, python_syscalls)
+    timed("yield_alone", 50000, yields)
     timed("ipc_round_trip", 2000, ipc)
     timed("ipc_round_trip_qenex_call", 2000, ipc_lib)
     # Task start: from the (re)start request to the new task's first message

@@ -18,6 +18,8 @@
 #include "trap.h"
 #include "cm3.h"
 #include "abi.h"
+#include "layout.h"
+#include "../../../drivers/timer/cmsdk_timer.h"
 
 #define ICSR_PENDSVSET (1u << 28)
 #define ICSR_PENDSVCLR (1u << 27)
@@ -27,6 +29,8 @@
 volatile int32_t qx_current = -1;
 qx_event_t qx_event;
 volatile uint32_t qx_slice = 10, qx_slice_left, qx_deadline_ms, qx_irq_watch;
+volatile uint32_t qx_alone;                   /* no other task is ready (the kernel says) */
+uint32_t qx_fast_syscalls[QX_MAX_TASKS];      /* syscalls answered here, per task */
 qx_ctx_t *qx_cur_ctx;
 qx_ctx_t *qx_next_ctx;
 uint32_t qx_kernel_msp;
@@ -85,10 +89,33 @@ static uint32_t task_fault(const char *reason, uint32_t pc, uint32_t addr) {
     return 1;
 }
 
-/* Called by the SVC handler for a syscall: 0 = save the context, 1 = the task is finished. */
+/* Fast paths: syscalls that need no decision are answered here, straight
+ * back to the task. SYS_TICKS reads the clock; SYS_YIELD with no other task
+ * ready (the kernel keeps qx_alone) changes nothing but the slice. */
+static uint32_t fast_syscall(uint32_t *frame) {
+    uint32_t no = frame[0];
+    if (no == QX_SYS_TICKS) {
+        uint64_t ms = qx_ticks() * 1000u / QX_TICK_HZ;
+        frame[0] = (uint32_t)ms & 0x7fffffffu;
+        frame[1] = (uint32_t)(ms >> 31);
+    } else if (no == QX_SYS_YIELD && qx_alone) {
+        frame[0] = frame[1] = 0;
+        qx_slice_left = qx_slice;
+    } else {
+        return 0;
+    }
+    qx_fast_syscalls[qx_cur_ctx->tid]++;
+    return 1;
+}
+
+/* Called by the SVC handler for a syscall: 0 = save the context and go to
+ * the kernel, 1 = the task is finished, 2 = answered here: back to the task. */
 uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
     if (!psp_ok(psp)) {
         return task_fault("bad stack pointer", 0, psp);
+    }
+    if (fast_syscall((uint32_t *)psp)) {
+        return 2;
     }
     const uint32_t *frame = (const uint32_t *)psp;
     uint32_t argp = frame[1];
@@ -179,7 +206,12 @@ void __attribute__((naked)) SVC_Handler(void) {
         /* From a task: a syscall. */
         "1:\n"
         "mrs r0, psp\n"
+        "push {r1, lr}\n"              /* keep EXC_RETURN for the fast path */
         "bl qx_record_syscall\n"
+        "pop {r1, lr}\n"
+        "cmp r0, #2\n"
+        "it eq\n"
+        "bxeq lr\n"                    /* answered here: back to the task */
         "cbnz r0, 2f\n"
         "b qx_switch_to_kernel\n"
         "2:\n"
