@@ -60,7 +60,7 @@ def run_device(board):
     # Second boot, with the bench flag: the workload alone, then the bench task.
     child = spawn(board, True)
     try:
-        child.expect(r"bench: cpu_alone_ms (\d+)")
+        child.expect(r"bench: cpu_alone_ms (\d+)\s")
         out["cpu_alone_ms"] = int(child.match.group(1))
         child.expect_exact("qenex> ")
         child.send("start bench\r")

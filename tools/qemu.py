@@ -22,5 +22,5 @@ def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False):
            "-semihosting-config", "enable=on,target=native",
            "-kernel", flash or flash_path(board)]
     if icount:
-        cmd += ["-icount", "shift=0"]
+        cmd += ["-icount", "shift=0,sleep=off"]   # idle time does not run the clock: exact repeats
     return cmd

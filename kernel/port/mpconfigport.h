@@ -11,6 +11,9 @@
 #define MICROPY_FLOAT_IMPL                  (MICROPY_FLOAT_IMPL_NONE)
 #define MICROPY_LONGINT_IMPL                (MICROPY_LONGINT_IMPL_MPZ)
 
+/* Speed over size for the interpreter loop: flash is plentiful (1.5 MiB slot). */
+#define MICROPY_OPT_COMPUTED_GOTO           (1)
+
 /* No native code emitters: task heaps will be execute-never under the MPU. */
 #define MICROPY_EMIT_THUMB                  (0)
 #define MICROPY_EMIT_INLINE_THUMB           (0)
