@@ -131,6 +131,14 @@ KCTL_NAMES = ("ps", "mem", "faults", "ipc", "kill", "start", "restart",
 
 FAULT_LOG = 16      # faults kept for KCTL_FAULTS
 
+# --- the trap layer's IPC fast path log (trap.fastlog(), Kernel._replay) ----
+
+FAST_CALL = 1       # (caller, dest, len, reply_ptr, reply_cap)
+FAST_REPLY = 2      # (replier, caller, len)
+FAST_RECV = 3       # (receiver, buf, cap, next task)
+FAST_ROUNDS = 4     # (client, server, n, server's buf, cap): n whole round trips
+                    # CALL, REPLY, RECV between the two, folded into one entry
+
 
 def table():
     """Every number of this module: sorted list of (NAME, int). The C

@@ -94,6 +94,7 @@ class Ipc:
         self.counts = {}        # tid -> [sent, received, replied, notified, peer_died]
         self.seq = 0            # calls accepted so far (the last Call.seq)
         self.orphans = set()    # (server, caller): served caller died; drop the reply
+        self.dirty = set()      # tids whose mirror() changed since the kernel last looked
 
     def _count(self, tid, which):
         c = self.counts.get(tid)
@@ -146,6 +147,8 @@ class Ipc:
         self.seq += 1
         c = Call(self.seq, caller, dest, msg, reply_ptr, reply_cap)
         self.calls[caller] = c
+        self.dirty.add(caller)
+        self.dirty.add(dest)
         self._count(caller, _SENT)
         if got is None:
             q = self.queues.get(dest)
@@ -162,6 +165,8 @@ class Ipc:
         data = c.msg
         c.msg = None
         c.state = SERVED
+        self.dirty.add(c.caller)
+        self.dirty.add(c.dest)
         self._count(c.dest, _RECEIVED)
         return wake(c.dest, len(data), c.caller, buf_ptr, data)
 
@@ -173,6 +178,7 @@ class Ipc:
         if tid in self.receivers or tid in self.waiters or tid in self.calls:
             raise KernelError(BAD_STATE, "task %d is already blocked" % tid)
         wakes = []
+        self.dirty.add(tid)
         q = self.queues.get(tid)
         while q:
             caller = q.pop(0)
@@ -216,6 +222,7 @@ class Ipc:
             return None
         c = self.check_reply(tid, sender)
         del self.calls[sender]
+        self.dirty.add(sender)
         self._count(tid, _REPLIED)
         if len(data) > c.reply_cap:
             return wake(sender, -MSG_TOO_LARGE, len(data))
@@ -264,9 +271,12 @@ class Ipc:
         self.receivers.pop(tid, None)
         self.waiters.pop(tid, None)
         self.bits.pop(tid, None)
+        self.dirty.add(tid)
         for pair in [p for p in self.orphans if tid in p]:
             self.orphans.discard(pair)
         mine = self.calls.pop(tid, None)
+        if mine is not None:
+            self.dirty.add(mine.dest)
         if mine is not None and mine.state == QUEUED:
             q = self.queues[mine.dest]
             q.remove(tid)
@@ -276,14 +286,64 @@ class Ipc:
             self.orphans.add((mine.dest, tid))
         wakes = []
         for caller in self.queues.pop(tid, ()):
+            self.dirty.add(caller)
             del self.calls[caller]
             self._count(caller, _PEER_DIED)
             wakes.append(wake(caller, -PEER_DIED))
         for caller in self.served_by(tid):
+            self.dirty.add(caller)
             del self.calls[caller]
             self._count(caller, _PEER_DIED)
             wakes.append(wake(caller, -PEER_DIED))
         return wakes
+
+    # --- the trap layer's fast path ----------------------------------------
+
+    def mirror(self, tid):
+        """What the trap layer's IPC fast path needs to know of tid:
+        (recv_buf, recv_cap, serving tid or -1, reply_buf, reply_cap, queued).
+        recv_buf is 0 unless tid waits in recv."""
+        r = self.receivers.get(tid)
+        c = self.calls.get(tid)
+        served = c is not None and c.state == SERVED
+        return (r[0] if r else 0, r[1] if r else 0, c.dest if served else -1,
+                c.reply_ptr if served else 0, c.reply_cap if served else 0,
+                len(self.queues.get(tid, ())))
+
+    def fast_call(self, caller, dest, reply_ptr, reply_cap):
+        """Replay: the trap layer delivered caller's call to dest, which
+        waited in recv (the message is already in dest's buffer)."""
+        assert caller not in self.calls and dest in self.receivers, (caller, dest)
+        del self.receivers[dest]
+        self.seq += 1
+        c = Call(self.seq, caller, dest, None, reply_ptr, reply_cap)
+        c.state = SERVED
+        self.calls[caller] = c
+        self._count(caller, _SENT)
+        self._count(dest, _RECEIVED)
+
+    def fast_reply(self, tid, caller):
+        """Replay: the trap layer answered caller's call, served by tid."""
+        c = self.calls.get(caller)
+        assert c is not None and c.dest == tid and c.state == SERVED, (tid, caller, c)
+        del self.calls[caller]
+        self._count(tid, _REPLIED)
+
+    def fast_recv(self, tid, buf_ptr, buf_cap):
+        """Replay: tid waits in recv (nobody was queued)."""
+        assert tid not in self.receivers and tid not in self.calls and not self.queues.get(tid), tid
+        self.receivers[tid] = (buf_ptr, buf_cap)
+
+    def fast_rounds(self, client, server, n, buf_ptr, buf_cap):
+        """Replay: n whole round trips from client to server (which waited
+        in recv before and waits again now, in buf)."""
+        assert client not in self.calls and server in self.receivers, (client, server)
+        self.receivers[server] = (buf_ptr, buf_cap)
+        self.seq += n
+        for _ in range(n):
+            self._count(client, _SENT)
+            self._count(server, _RECEIVED)
+            self._count(server, _REPLIED)
 
     def blocked_in(self, tid):
         """'call', 'recv', 'wait' or None: where tid is blocked in IPC."""

@@ -167,6 +167,8 @@ class Kernel:
         self._watch = 0             # last watch value
         self._slice = slice_ticks   # last set_slice value
         self._alone = None          # last set_alone value (None: never set)
+        self._fast = hasattr(trap, "fastlog")   # the trap layer has the IPC fast path
+        self._other_best = -1       # last set_other_best value
         trap.set_slice(slice_ticks)
         trap.watch(0)
 
@@ -256,6 +258,12 @@ class Kernel:
         t.started_ms = self.now()
         try:
             self.trap.create(t.tid, base, size, m.stack, m.entry)
+            if self._fast:
+                mask = 0
+                for name in self.caps[t.name]:
+                    mask |= 1 << self.lookup(name)
+                self.trap.ipc_task(t.tid, m.priority, mask)
+                self.ipc.dirty.add(t.tid)
         except (MemoryError, ValueError, OSError) as e:
             self.buddy.free(base, t.tid)
             self._fault(t, "start failed: %s: %s" % (type(e).__name__, e), 0, 0)
@@ -371,9 +379,49 @@ class Kernel:
                 self._irq(bits)
             return None
         event = self.trap.resume(tid)
+        if self._fast:
+            log = self.trap.fastlog()
+            if log:
+                now = self._replay(log, tid, now)
+                tid = self.trap.last()      # the task the event came from
         self._charge(tid, self.now() - now)
         self._handle(self.tasks[tid], event)
         return tid
+
+    def _replay(self, log, tid, t0):
+        """Bring ipc and sched up to what the trap layer's IPC fast path did
+        (kernel/port/ipcfast.c), in order: (kind, a, b, c, d, e, ms) with
+        kind FAST_CALL (caller, dest, len, reply_ptr, reply_cap), FAST_REPLY
+        (replier, caller, len), FAST_RECV (receiver, buf, cap, next) or
+        FAST_ROUNDS (client, server, n, buf, cap).
+        Charges the time to the task that ran; returns when the last ran."""
+        for kind, a, b, c, d, e, ms in log:
+            if kind == abi.FAST_CALL:
+                self._charge(a, ms - t0)
+                t0 = ms
+                self.ipc.fast_call(a, b, d, e)
+                self.tasks[a].syscalls += 1
+                self.sched.block(a, "call %d" % b)
+                self.sched.wake(b)
+                self.sched.run(b)
+            elif kind == abi.FAST_REPLY:
+                self.ipc.fast_reply(a, b)
+                self.tasks[a].syscalls += 1
+                self.sched.wake(b)
+            elif kind == abi.FAST_ROUNDS:
+                self.ipc.fast_rounds(a, b, c, d, e)
+                self.tasks[a].syscalls += c
+                self.tasks[b].syscalls += 2 * c      # its time is charged to the client
+            elif kind == abi.FAST_RECV:
+                self._charge(a, ms - t0)
+                t0 = ms
+                self.ipc.fast_recv(a, b, c)
+                self.tasks[a].syscalls += 1
+                self.sched.block(a, "recv")
+                self.sched.run(d)
+            else:
+                raise AssertionError("fast path log entry %r" % ((kind, a, b, c, d, e, ms),))
+        return t0
 
     def _charge(self, tid, ms):
         if ms <= 0:
@@ -424,6 +472,8 @@ class Kernel:
         if w != self._watch:
             self.trap.watch(w)
             self._watch = w
+        if self._fast:
+            self._sync_ipc()
         if tid is not None:
             # With nobody else ready the trap layer answers a yield itself.
             alone = self.sched._best_ready() is None
@@ -436,6 +486,22 @@ class Kernel:
             if left != self._slice:
                 self.trap.set_slice(left)
                 self._slice = left
+
+    def _sync_ipc(self):
+        """Keep the trap layer's copy of the IPC state (what its fast path
+        may do without asking) equal to ipc's: every task whose state
+        changed, and the best priority ready besides the running task."""
+        for tid in self.ipc.dirty:
+            t = self.tasks.get(tid)
+            if t is not None and t.status == LIVE:
+                self.trap.ipc_state(tid, *self.ipc.mirror(tid))
+            else:
+                self.trap.ipc_state(tid, 0, 0, -1, 0, 0, 0)
+        self.ipc.dirty.clear()
+        best = self.sched._best_ready()
+        if best != self._other_best:
+            self.trap.set_other_best(best)
+            self._other_best = best
 
     def _handle(self, t, event):
         kind = event[0] if isinstance(event, tuple) and event else None

@@ -69,6 +69,7 @@ def main():
         return
     k.readonly = ((board.FLASH_BASE, board.FLASH_SIZE),)
     k.counter = _hal.counter
+    _trap.set_fastpath(True)
     k.entry_counter = _hal.entry_counter()
     started = k.start_all()
     console.write("kernel: %d tasks, %d started: %s\n" % (

@@ -169,6 +169,18 @@ class Scheduler:
         self.queues[t.prio].append(tid)
         return True
 
+    def run(self, tid):
+        """tid, ready, becomes the running task now (the trap layer switched
+        to it directly: kernel.Kernel._replay). Nobody may be running."""
+        t = self.task(tid)
+        if self.running is not None or t.state != READY:
+            raise KernelError(BAD_STATE, "task %d is %s, cannot run it (running: %r)"
+                              % (tid, t.state, self.running))
+        self.queues[t.prio].remove(tid)
+        t.state = RUNNING
+        t.switches += 1
+        self.running = tid
+
     def yield_(self, tid):
         """The task gives up the rest of its slice: back of its queue."""
         t = self.task(tid)

@@ -266,11 +266,14 @@ class _Task:
 
 
 class Sim:
-    """Sim(seed=0, step_us=100, jitter_us=0, tick_rate=0, crash_rate=0):
-    the trap interface plus test controls (program, feed, crash,
-    fail_next_create, output, trace)."""
+    """Sim(seed=0, step_us=100, jitter_us=0, tick_rate=0, crash_rate=0,
+    fastpath=False): the trap interface plus test controls (program, feed,
+    crash, fail_next_create, output, trace). fastpath=True also plays the
+    device trap layer's IPC fast path (kernel/port/ipcfast.c) by the same
+    rules, with its tables, log and direct switches, so the kernel's replay
+    of that log (Kernel._replay) is checked under random schedules."""
 
-    def __init__(self, seed=0, step_us=100, jitter_us=0, tick_rate=0, crash_rate=0):
+    def __init__(self, seed=0, step_us=100, jitter_us=0, tick_rate=0, crash_rate=0, fastpath=False):
         self.seed = seed
         self.rng = Rng(seed)
         self.step_us = step_us
@@ -292,6 +295,14 @@ class Sim:
         self.fail_create = 0        # create() calls left to fail with MemoryError
         self.created = 0
         self.killed = 0
+        self.cur = None             # the task the last event came from
+        self.fast_taken = 0         # fast-path steps, for coverage checks
+        if fastpath:                # the kernel looks for fastlog() to use the fast path
+            self.ipc_tbl = {}       # tid -> [prio, callmask, recv (buf, cap) or None, calling, reply (ptr, cap), queued]
+            self.other_best = None
+            self.flog = []
+            self.made_ready = []
+            self.fastlog = self._fastlog
 
     # --- test controls -------------------------------------------------
 
@@ -429,6 +440,124 @@ class Sim:
         self.trace.append((self.ticks_ms(), None, "idle", deadline_ms))
         return self._irqs() & self.watched
 
+    # --- the IPC fast path (fastpath=True), as kernel/port/ipcfast.c ----
+
+    def ipc_task(self, tid, prio, mask):
+        self.ipc_tbl[tid] = [prio, mask, None, -1, (0, 0), 0]
+
+    def ipc_state(self, tid, rb, rc, calling, pb, pc, queued):
+        e = self.ipc_tbl.setdefault(tid, [8, 0, None, -1, (0, 0), 0])
+        e[2] = (rb, rc) if rb else None
+        e[3] = calling if calling > 0 else -1
+        e[4] = (pb, pc)
+        e[5] = queued
+
+    def set_other_best(self, prio):
+        self.other_best = prio
+
+    def _fastlog(self):
+        out, self.flog = self.flog, []
+        return out
+
+    def last(self):
+        return self.cur
+
+    def _log(self, kind, a, b, c, d=0, e=0):
+        ms = self.ticks_ms()
+        n = len(self.flog)
+        if kind == abi.FAST_RECV and n >= 2:
+            call, rep = self.flog[n - 2], self.flog[n - 1]
+            if call[0] == abi.FAST_CALL and rep[0] == abi.FAST_REPLY and call[2] == a and rep[1] == a \
+                    and rep[2] == call[1] and d == call[1]:
+                prev = self.flog[n - 3] if n >= 3 else None
+                if prev is not None and prev[0] == abi.FAST_ROUNDS and prev[1] == call[1] and prev[2] == a:
+                    del self.flog[n - 2:]
+                    rounds = prev[3] + 1
+                else:
+                    del self.flog[n - 2:]
+                    rounds = 1
+                    prev = None
+                entry = (abi.FAST_ROUNDS, call[1], a, rounds, b, c, ms)
+                if prev is not None:
+                    self.flog[-1] = entry
+                else:
+                    self.flog.append(entry)
+                return
+        self.flog.append((kind, a, b, c, d, e, ms))
+
+    def _live(self, tid):
+        t = self.tasks.get(tid)
+        return t is not None and not t.ended
+
+    def _best_prio(self):
+        best = 8 if self.other_best is None else self.other_best
+        for x in self.made_ready:
+            if self.ipc_tbl[x][0] < best:
+                best = self.ipc_tbl[x][0]
+        return best
+
+    def _inside(self, t, addr, n):
+        s = t.sys
+        return isinstance(addr, int) and 0 <= n and s.base <= addr and addr + n <= s.base + s.size
+
+    def _fast(self, t, no, a):
+        """The fast path's decision for t's syscall: None (to the kernel),
+        ("back",) (answered, t goes on) or ("switch", tid)."""
+        if len(self.flog) >= 64:
+            return None
+        me = t.sys.tid
+        m = self.ipc_tbl.get(me)
+        if m is None:
+            return None
+        if no == abi.SYS_CALL:
+            dest, mptr, mlen, rptr, rcap = a
+            d = self.ipc_tbl.get(dest)
+            if d is None or dest == me or not (m[1] >> dest) & 1 or m[3] >= 0 or not self._live(dest) \
+                    or d[2] is None or mlen > abi.MSG_MAX or mlen > d[2][1] or d[0] >= self._best_prio() \
+                    or not self._inside(t, mptr, mlen) or not self._inside(t, rptr, rcap):
+                return None
+            dt = self.tasks[dest]
+            data = self.read(me, mptr, mlen)
+            self.write(dest, d[2][0], data)
+            dt.pending = False
+            dt.send = (mlen, me)
+            d[2] = None
+            m[3], m[4] = dest, (rptr, rcap)
+            t.pending = True
+            self._log(abi.FAST_CALL, me, dest, mlen, rptr, rcap)
+            return ("switch", dest)
+        if no == abi.SYS_REPLY:
+            caller, ptr, n = a[0], a[1], a[2]
+            c = self.ipc_tbl.get(caller)
+            if c is None or c[3] != me or not self._live(caller) or n > abi.MSG_MAX or n > c[4][1] \
+                    or c[0] < m[0] or not self._inside(t, ptr, n):
+                return None
+            self.write(caller, c[4][0], self.read(me, ptr, n))
+            ct = self.tasks[caller]
+            ct.pending = False
+            ct.send = (n, 0)
+            c[3] = -1
+            self.made_ready.append(caller)
+            t.send = (0, 0)
+            self._log(abi.FAST_REPLY, me, caller, n)
+            return ("back",)
+        if no == abi.SYS_RECV:
+            buf, cap = a[0], a[1]
+            best = None
+            for x in self.made_ready:
+                if best is None or self.ipc_tbl[x][0] < self.ipc_tbl[best][0]:
+                    best = x
+            other = 8 if self.other_best is None else self.other_best
+            if best is None or m[5] or m[2] is not None or m[3] >= 0 or not self._live(best) \
+                    or self.ipc_tbl[best][0] >= other or not self._inside(t, buf, cap):
+                return None
+            m[2] = (buf, cap)
+            self.made_ready.remove(best)
+            t.pending = True
+            self._log(abi.FAST_RECV, me, buf, cap, best)
+            return ("switch", best)
+        return None
+
     def resume(self, tid):
         t = self._get(tid)
         if t.ended:
@@ -436,6 +565,9 @@ class Sim:
         if t.pending:
             raise SimProtocolError("resume(%d): its syscall has no result yet" % tid)
         self.resumes += 1
+        self.cur = tid
+        if hasattr(self, "ipc_tbl"):
+            self.made_ready = []
         ev = self._run(t)
         if ev[0] == abi.EV_TICK and not self._ran:
             self.empty_ticks += 1
@@ -448,7 +580,7 @@ class Sim:
             detail = ev[1]
         elif ev[0] != abi.EV_TICK:
             detail = ev[1]
-        self.trace.append((self.ticks_ms(), tid, ev[0], detail))
+        self.trace.append((self.ticks_ms(), self.cur, ev[0], detail))
         return ev
 
     # --- inside ----------------------------------------------------------
@@ -514,6 +646,15 @@ class Sim:
                 ticks += 1
                 continue
             self._cost()
+            if hasattr(self, "ipc_tbl") and isinstance(op, tuple) and len(op) == 3 and op[0] == "sys" \
+                    and isinstance(op[2], tuple) and len(op[2]) == abi.NARGS:
+                fast = self._fast(t, op[1], op[2])
+                if fast is not None:
+                    self.fast_taken += 1
+                    if fast[0] == "switch":
+                        t = self.tasks[fast[1]]
+                        self.cur = t.sys.tid
+                    continue
             ev = self._do(t, op)
             if ev is not None:
                 return ev

@@ -25,6 +25,11 @@
 
 #define QX_IRQ_CONSOLE  1
 
+#define QX_FAST_CALL    1
+#define QX_FAST_REPLY   2
+#define QX_FAST_RECV    3
+#define QX_FAST_ROUNDS  4
+
 #define QX_NARGS        5
 #define QX_SYS_NARGS    QX_NARGS
 #define QX_MSG_MAX      256

@@ -12,6 +12,7 @@
 #include "mpu.h"
 #include "trap.h"
 #include "abi.h"
+#include "ipcfast.h"
 #include "layout.h"
 #include "../../drivers/uart/cmsdk_uart.h"
 #include "../../drivers/timer/cmsdk_timer.h"
@@ -35,6 +36,26 @@ static task_t tasks[QX_MAX_TASKS];
 static uint8_t kernel_vm[VMSTATE_MAX];
 
 extern void qx_task_start(uint32_t base, uint32_t stack_size, uint32_t size, const char *entry);
+
+volatile uint32_t qx_fast_enabled;
+
+/* For the IPC fast path (ipcfast.c), which runs in the SVC handler. */
+const qx_ctx_t *qx_task_ctx(int tid) {
+    return &tasks[tid].ctx;
+}
+
+int qx_task_live(int tid) {
+    return tid > 0 && tid < QX_MAX_TASKS && tasks[tid].live;
+}
+
+void qx_fast_switch(int tid) {
+    size_t n = VMSTATE_LEN;
+    task_t *from = &tasks[qx_current], *to = &tasks[tid];
+    memcpy(from->vm, _svmstate, n);
+    memcpy(_svmstate, to->vm, n);
+    qx_mpu_set_task(to->ctx.base, to->ctx.size);
+    qx_next_ctx = &to->ctx;
+}
 extern void qx_trap_init(void);
 
 void qx_trap_setup(void) {
@@ -138,7 +159,9 @@ static mp_obj_t trap_resume(mp_obj_t tid_in) {
     memcpy(_svmstate, t->vm, n);
     qx_mpu_set_task(t->ctx.base, t->ctx.size);
     qx_slice_left = qx_slice;
+    qx_ipc_reset_run();
     qx_enter(&t->ctx);
+    t = &tasks[qx_cur_ctx->tid];          /* the IPC fast path may have switched */
     memcpy(t->vm, _svmstate, n);
     memcpy(_svmstate, kernel_vm, n);
     /* From here on the kernel's VM is live again and may allocate. */
@@ -245,6 +268,71 @@ static mp_obj_t trap_idle(mp_obj_t deadline_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(trap_idle_obj, trap_idle);
 
+/* last() -> the task the last event of resume() came from (the IPC fast
+ * path may have switched from the resumed task to others). */
+static mp_obj_t trap_last(void) {
+    return MP_OBJ_NEW_SMALL_INT(qx_cur_ctx ? qx_cur_ctx->tid : 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(trap_last_obj, trap_last);
+
+/* fastlog() -> [(kind, a, b, c, d, e, ms)...]: what the IPC fast path did
+ * since the last call, in order (kernel.Kernel._replay); the log is emptied. */
+static mp_obj_t trap_fastlog(void) {
+    mp_obj_t list = mp_obj_new_list(0, NULL);
+    for (uint32_t i = 0; i < qx_fastlog_len; i++) {
+        qx_fastlog_t *l = &qx_fastlog[i];
+        mp_obj_t t[7] = {INT(l->kind), INT(l->a), INT(l->b), INT(l->c), INT(l->d), INT(l->e), INT(l->ms)};
+        mp_obj_list_append(list, mp_obj_new_tuple(7, t));
+    }
+    qx_fastlog_len = 0;
+    return list;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(trap_fastlog_obj, trap_fastlog);
+
+/* ipc_task(tid, prio, callmask): the fast path's copy of a task's manifest. */
+static mp_obj_t trap_ipc_task(mp_obj_t tid_in, mp_obj_t prio, mp_obj_t mask) {
+    task_t *t = get_task(tid_in, 0);
+    qx_ipc_t *p = &qx_ipc[t - tasks];
+    p->prio = mp_obj_get_int(prio);
+    p->callmask = mp_obj_get_int_truncated(mask);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(trap_ipc_task_obj, trap_ipc_task);
+
+/* ipc_state(tid, recv_buf, recv_cap, calling, reply_buf, reply_cap, queued):
+ * the fast path's copy of the kernel's IPC state of one task. recv_buf 0: not
+ * in recv; calling -1: no call being served. */
+static mp_obj_t trap_ipc_state(size_t n_args, const mp_obj_t *args) {
+    task_t *t = get_task(args[0], 0);
+    qx_ipc_t *p = &qx_ipc[t - tasks];
+    uint32_t rb = mp_obj_get_int_truncated(args[1]), rc = mp_obj_get_int_truncated(args[2]);
+    int calling = mp_obj_get_int(args[3]);
+    uint32_t pb = mp_obj_get_int_truncated(args[4]), pc = mp_obj_get_int_truncated(args[5]);
+    mp_int_t queued = mp_obj_get_int(args[6]);
+    /* Only ranges inside the task's own block reach the table. */
+    p->receiving = rb != 0 && readable(t, rb, rc, 1);
+    p->recv_buf = rb;
+    p->recv_cap = rc;
+    p->calling = (calling > 0 && calling < QX_MAX_TASKS && readable(t, pb, pc, 1)) ? calling : -1;
+    p->reply_buf = pb;
+    p->reply_cap = pc;
+    p->queued = queued > 255 ? 255 : queued;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_ipc_state_obj, 7, 7, trap_ipc_state);
+
+static mp_obj_t trap_set_other_best(mp_obj_t prio) {
+    qx_other_best = prio == mp_const_none ? QX_PRIO_NONE : (uint32_t)mp_obj_get_int(prio);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_set_other_best_obj, trap_set_other_best);
+
+static mp_obj_t trap_set_fastpath(mp_obj_t flag) {
+    qx_fast_enabled = mp_obj_is_true(flag);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_set_fastpath_obj, trap_set_fastpath);
+
 static mp_obj_t trap_set_slice(mp_obj_t ticks) {
     mp_int_t n = mp_obj_get_int(ticks);
     if (n < 1) {
@@ -342,6 +430,12 @@ static const mp_rom_map_elem_t trap_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_set_deadline), MP_ROM_PTR(&trap_set_deadline_obj) },
     { MP_ROM_QSTR(MP_QSTR_watch), MP_ROM_PTR(&trap_watch_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_alone), MP_ROM_PTR(&trap_set_alone_obj) },
+    { MP_ROM_QSTR(MP_QSTR_last), MP_ROM_PTR(&trap_last_obj) },
+    { MP_ROM_QSTR(MP_QSTR_fastlog), MP_ROM_PTR(&trap_fastlog_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ipc_task), MP_ROM_PTR(&trap_ipc_task_obj) },
+    { MP_ROM_QSTR(MP_QSTR_ipc_state), MP_ROM_PTR(&trap_ipc_state_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_other_best), MP_ROM_PTR(&trap_set_other_best_obj) },
+    { MP_ROM_QSTR(MP_QSTR_set_fastpath), MP_ROM_PTR(&trap_set_fastpath_obj) },
     { MP_ROM_QSTR(MP_QSTR_ticks_ms), MP_ROM_PTR(&trap_ticks_ms_obj) },
     { MP_ROM_QSTR(MP_QSTR_console_write), MP_ROM_PTR(&trap_console_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_console_read), MP_ROM_PTR(&trap_console_read_obj) },

@@ -168,7 +168,7 @@ class World:
     policies and priorities, programs drawn from the seed, and the ledger
     of message ids that checks delivery end to end."""
 
-    def __init__(self, seed, crash_rate=2, tick_rate=20):
+    def __init__(self, seed, crash_rate=2, tick_rate=20, fastpath=False):
         self.seed = seed
         rng = Rng(seed * 7919 + 13)
         self.rng = rng
@@ -188,7 +188,8 @@ class World:
             if restart != "never":
                 text += "backoff_ms = %d\n" % rng.randint(0, 20)
             ms.append(manifest.parse(text))
-        self.sim = Sim(seed, step_us=100, jitter_us=400, tick_rate=tick_rate, crash_rate=crash_rate)
+        self.sim = Sim(seed, step_us=100, jitter_us=400, tick_rate=tick_rate, crash_rate=crash_rate,
+                       fastpath=fastpath)
         for i in range(n):
             self.sim.program("t%d" % i, self.program)
         self.k = Kernel(self.sim, POOL, 1 << 16, ms, slice_ticks=rng.randint(2, 10))
@@ -398,6 +399,32 @@ SEEDS = list(range(50))
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_system_keeps_every_invariant(seed):
     World(seed).run()
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_system_with_the_trap_layers_ipc_fast_path_keeps_every_invariant(seed):
+    """The same worlds with the device's IPC fast path played by the
+    simulator: the kernel's replay of its log keeps every invariant and
+    every message accounted for."""
+    World(seed, fastpath=True).run()
+
+
+def test_the_fast_path_is_taken_and_folds_round_trips():
+    taken = rounds = 0
+    for seed in range(12):
+        w = World(seed, fastpath=True)
+        seen = []
+        real = w.sim._fastlog
+
+        def spy():
+            log = real()
+            seen.extend(e[0] for e in log)
+            return log
+        w.sim.fastlog = spy
+        w.run()
+        taken += w.sim.fast_taken
+        rounds += seen.count(abi.FAST_ROUNDS)
+    assert taken > 100 and rounds > 0, (taken, rounds)
 
 
 def test_random_runs_reach_every_path():

@@ -23,6 +23,8 @@ KERNEL_GLOBALS = {
     "qx_current", "qx_event", "qx_slice", "qx_slice_left", "qx_deadline_ms", "qx_irq_watch",
     "qx_cur_ctx", "qx_next_ctx", "qx_kernel_msp", "pend_kind", "pend_bits", "qx_alone",
     "qx_fast_syscalls",                                              # trap.c
+    "qx_ipc", "qx_other_best", "qx_fastlog", "qx_fastlog_len", "qx_fast_enabled", "made_ready",
+    "n_ready",                                                       # ipcfast.c, modtrap.c
     "tasks", "kernel_vm",                                            # modtrap.c
 }
 

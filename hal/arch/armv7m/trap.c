@@ -108,8 +108,16 @@ static uint32_t fast_syscall(uint32_t *frame) {
     return 1;
 }
 
+/* The port's IPC fast path (kernel/port/ipcfast.c); none by default. */
+uint32_t __attribute__((weak)) qx_ipc_fast(uint32_t *frame, const uint32_t *args) {
+    (void)frame;
+    (void)args;
+    return 0;
+}
+
 /* Called by the SVC handler for a syscall: 0 = save the context and go to
- * the kernel, 1 = the task is finished, 2 = answered here: back to the task. */
+ * the kernel, 1 = the task is finished, 2 = answered here: back to the task,
+ * 3 = answered here: switch to qx_next_ctx. */
 uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
     if (!psp_ok(psp)) {
         return task_fault("bad stack pointer", 0, psp);
@@ -122,11 +130,15 @@ uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
     if (!in_task(argp, 4 * QX_SYS_NARGS) || (argp & 3)) {
         return task_fault("bad syscall arguments", frame[6], argp);
     }
-    qx_event.kind = QX_EV_SYSCALL;
-    qx_event.no = frame[0];
     for (int i = 0; i < QX_SYS_NARGS; i++) {
         qx_event.args[i] = ((const uint32_t *)argp)[i];
     }
+    uint32_t fast = qx_ipc_fast((uint32_t *)psp, qx_event.args);
+    if (fast) {
+        return fast;
+    }
+    qx_event.kind = QX_EV_SYSCALL;
+    qx_event.no = frame[0];
     return 0;
 }
 
@@ -212,10 +224,31 @@ void __attribute__((naked)) SVC_Handler(void) {
         "cmp r0, #2\n"
         "it eq\n"
         "bxeq lr\n"                    /* answered here: back to the task */
+        "cmp r0, #3\n"
+        "beq 3f\n"
         "cbnz r0, 2f\n"
         "b qx_switch_to_kernel\n"
         "2:\n"
-        "b qx_abandon_task\n");
+        "b qx_abandon_task\n"
+        /* Answered here, and another task runs next: save this one's r4-r11
+         * below its frame, load the other's (its VM state and MPU region
+         * are already in place: qx_fast_switch). */
+        "3:\n"
+        "mrs r0, psp\n"
+        "stmdb r0!, {r4-r11}\n"
+        "ldr r1, =qx_cur_ctx\n"
+        "ldr r2, [r1]\n"
+        "str r0, [r2]\n"
+        "ldr r0, =qx_next_ctx\n"
+        "ldr r0, [r0]\n"
+        "str r0, [r1]\n"
+        "ldr r2, [r0, #12]\n"
+        "ldr r3, =qx_current\n"
+        "str r2, [r3]\n"
+        "ldr r0, [r0]\n"
+        "ldmia r0!, {r4-r11}\n"
+        "msr psp, r0\n"
+        "bx lr\n");
 }
 
 void __attribute__((naked)) PendSV_Handler(void) {
