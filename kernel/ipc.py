@@ -96,12 +96,12 @@ class Ipc:
         self.orphans = set()    # (server, caller): served caller died; drop the reply
         self.dirty = set()      # tids whose mirror() changed since the kernel last looked
 
-    def _count(self, tid, which):
+    def _count(self, tid, which, n=1):
         c = self.counts.get(tid)
         if c is None:
             c = [0, 0, 0, 0, 0]
             self.counts[tid] = c
-        c[which] += 1
+        c[which] += n
 
     # --- queries --------------------------------------------------------
 
@@ -340,10 +340,9 @@ class Ipc:
         assert client not in self.calls and server in self.receivers, (client, server)
         self.receivers[server] = (buf_ptr, buf_cap)
         self.seq += n
-        for _ in range(n):
-            self._count(client, _SENT)
-            self._count(server, _RECEIVED)
-            self._count(server, _REPLIED)
+        self._count(client, _SENT, n)
+        self._count(server, _RECEIVED, n)
+        self._count(server, _REPLIED, n)
 
     def blocked_in(self, tid):
         """'call', 'recv', 'wait' or None: where tid is blocked in IPC."""

@@ -182,5 +182,9 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
 
 #include "../../drivers/timer/cmsdk_timer.h"
 static uint32_t now_ms(void) {
+    #if QX_TICK_HZ == 1000
+    return (uint32_t)qx_ticks();                    /* no 64-bit division on the fast path */
+    #else
     return (uint32_t)(qx_ticks() * 1000u / QX_TICK_HZ);
+    #endif
 }

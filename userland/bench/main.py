@@ -86,6 +86,19 @@ def main():
     yields(n)
     qenex.write("bench: switch_with_syscall %d\n" % ((qenex.ticks() - t0) * PER_MS // (2 * n)))
     qenex.kctl(abi.KCTL_KILL, peer)
+    # IPC with raw syscalls on both sides: the mechanism without library work.
+    qenex.kctl(abi.KCTL_RESTART, peer)
+    sender, _ = qenex.recv()
+    qenex.reply(sender, b"echo")
+
+    def raw_ipc(n):
+        sc, no = _qx.syscall, abi.SYS_CALL
+        msg, reply = b"ping", bytearray(8)
+        a, r = _qx.addr(msg), _qx.addr(reply)
+        for _ in range(n):
+            sc(no, peer, a, 4, r, 8)
+    timed("ipc_round_trip_raw_both", 5000, raw_ipc)
+    qenex.kctl(abi.KCTL_KILL, peer)
     # A CPU-bound task: compare with the kernel's "bench: cpu_alone" line.
     t0 = qenex.ticks()
     cpu_work(CPU_WORK)

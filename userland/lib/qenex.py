@@ -49,21 +49,27 @@ def lookup(name):
     return _sys(abi.SYS_LOOKUP, _qx.addr(b), len(b))[0]
 
 
+# One receive buffer and one reply buffer per task, allocated once: a server
+# answering calls in a loop then allocates only the bytes it hands back.
+_rbuf = bytearray(MSG_MAX)
+_cbuf = bytearray(MSG_MAX)
+_raddr = _qx.addr(_rbuf)        # MicroPython's GC never moves an object
+_caddr = _qx.addr(_cbuf)
+
+
 def call(dest, msg):
     """Send msg to task `dest` (id or name) and wait for its reply."""
     if isinstance(dest, str):
         dest = lookup(dest)
     msg = _bytes(msg)
-    reply = bytearray(MSG_MAX)
-    n = _sys(abi.SYS_CALL, dest, _qx.addr(msg), len(msg), _qx.addr(reply), MSG_MAX)[0]
-    return bytes(reply[:n])
+    n = _sys(abi.SYS_CALL, dest, _qx.addr(msg), len(msg), _caddr, MSG_MAX)[0]
+    return bytes(memoryview(_cbuf)[:n])
 
 
 def recv():
     """Wait for a call: (sender id, message)."""
-    buf = bytearray(MSG_MAX)
-    n, sender = _sys(abi.SYS_RECV, _qx.addr(buf), MSG_MAX)
-    return sender, bytes(buf[:n])
+    n, sender = _sys(abi.SYS_RECV, _raddr, MSG_MAX)
+    return sender, bytes(memoryview(_rbuf)[:n])
 
 
 def reply(sender, msg):
