@@ -138,6 +138,8 @@ FAST_REPLY = 2      # (replier, caller, len)
 FAST_RECV = 3       # (receiver, buf, cap, next task)
 FAST_ROUNDS = 4     # (client, server, n, server's buf, cap): n whole round trips
                     # CALL, REPLY, RECV between the two, folded into one entry
+FAST_YIELDS = 5     # (first yielder, the other, n): n yields passing the CPU
+                    # back and forth between two ready tasks of one priority
 
 
 def table():

@@ -392,8 +392,9 @@ class Kernel:
         """Bring ipc and sched up to what the trap layer's IPC fast path did
         (kernel/port/ipcfast.c), in order: (kind, a, b, c, d, e, ms) with
         kind FAST_CALL (caller, dest, len, reply_ptr, reply_cap), FAST_REPLY
-        (replier, caller, len), FAST_RECV (receiver, buf, cap, next) or
-        FAST_ROUNDS (client, server, n, buf, cap).
+        (replier, caller, len), FAST_RECV (receiver, buf, cap, next),
+        FAST_ROUNDS (client, server, n, buf, cap) or FAST_YIELDS (first
+        yielder, the other, n).
         Charges the time to the task that ran; returns when the last ran."""
         for kind, a, b, c, d, e, ms in log:
             if kind == abi.FAST_CALL:
@@ -408,6 +409,14 @@ class Kernel:
                 self.ipc.fast_reply(a, b)
                 self.tasks[a].syscalls += 1
                 self.sched.wake(b)
+            elif kind == abi.FAST_YIELDS:
+                self.tasks[a].syscalls += (c + 1) // 2
+                self.tasks[b].syscalls += c // 2
+                if c % 2:                            # an odd count leaves the other running
+                    self._charge(a, ms - t0)
+                    t0 = ms
+                    self.sched.yield_(a)
+                    self.sched.run(b)
             elif kind == abi.FAST_ROUNDS:
                 self.ipc.fast_rounds(a, b, c, d, e)
                 self.tasks[a].syscalls += c
@@ -499,9 +508,10 @@ class Kernel:
                 self.trap.ipc_state(tid, 0, 0, -1, 0, 0, 0)
         self.ipc.dirty.clear()
         best = self.sched._best_ready()
-        if best != self._other_best:
-            self.trap.set_other_best(best)
-            self._other_best = best
+        peer = self.sched.sole_peer()
+        if (best, peer) != self._other_best:
+            self.trap.set_other_best(best, peer)
+            self._other_best = (best, peer)
 
     def _handle(self, t, event):
         kind = event[0] if isinstance(event, tuple) and event else None

@@ -169,6 +169,22 @@ class Scheduler:
         self.queues[t.prio].append(tid)
         return True
 
+    def sole_peer(self):
+        """The one ready task, when it is the only one and has the running
+        task's priority (a yield would hand it the CPU and get it back);
+        else None."""
+        if self.running is None:
+            return None
+        peer = None
+        for q in self.queues:
+            for tid in q:
+                if peer is not None:
+                    return None
+                peer = tid
+        if peer is not None and self.tasks[peer].prio == self.tasks[self.running].prio:
+            return peer
+        return None
+
     def run(self, tid):
         """tid, ready, becomes the running task now (the trap layer switched
         to it directly: kernel.Kernel._replay). Nobody may be running."""

@@ -300,6 +300,7 @@ class Sim:
         if fastpath:                # the kernel looks for fastlog() to use the fast path
             self.ipc_tbl = {}       # tid -> [prio, callmask, recv (buf, cap) or None, calling, reply (ptr, cap), queued]
             self.other_best = None
+            self.peer = None
             self.flog = []
             self.made_ready = []
             self.fastlog = self._fastlog
@@ -452,8 +453,9 @@ class Sim:
         e[4] = (pb, pc)
         e[5] = queued
 
-    def set_other_best(self, prio):
+    def set_other_best(self, prio, peer=None):
         self.other_best = prio
+        self.peer = peer
 
     def _fastlog(self):
         out, self.flog = self.flog, []
@@ -465,6 +467,11 @@ class Sim:
     def _log(self, kind, a, b, c, d=0, e=0):
         ms = self.ticks_ms()
         n = len(self.flog)
+        if kind == abi.FAST_YIELDS and n >= 1:
+            y = self.flog[-1]
+            if y[0] == abi.FAST_YIELDS and (y[1], y[2]) in ((a, b), (b, a)):
+                self.flog[-1] = (y[0], y[1], y[2], y[3] + 1, 0, 0, ms)
+                return
         if kind == abi.FAST_RECV and n >= 2:
             call, rep = self.flog[n - 2], self.flog[n - 1]
             if call[0] == abi.FAST_CALL and rep[0] == abi.FAST_REPLY and call[2] == a and rep[1] == a \
@@ -523,6 +530,7 @@ class Sim:
             dt.send = (mlen, me)
             d[2] = None
             m[3], m[4] = dest, (rptr, rcap)
+            self.peer = None
             t.pending = True
             self._log(abi.FAST_CALL, me, dest, mlen, rptr, rcap)
             return ("switch", dest)
@@ -538,6 +546,7 @@ class Sim:
             ct.send = (n, 0)
             c[3] = -1
             self.made_ready.append(caller)
+            self.peer = None
             t.send = (0, 0)
             self._log(abi.FAST_REPLY, me, caller, n)
             return ("back",)
@@ -552,10 +561,19 @@ class Sim:
                     or self.ipc_tbl[best][0] >= other or not self._inside(t, buf, cap):
                 return None
             m[2] = (buf, cap)
+            self.peer = None
             self.made_ready.remove(best)
             t.pending = True
             self._log(abi.FAST_RECV, me, buf, cap, best)
             return ("switch", best)
+        if no == abi.SYS_YIELD:
+            peer = self.peer
+            if peer is None or self.made_ready or not self._live(peer) or self.ipc_tbl[peer][0] != m[0]:
+                return None
+            t.send = (0, 0)
+            self.peer = me
+            self._log(abi.FAST_YIELDS, me, peer, 1)
+            return ("switch", peer)
         return None
 
     def resume(self, tid):

@@ -29,6 +29,7 @@
 #define QX_FAST_REPLY   2
 #define QX_FAST_RECV    3
 #define QX_FAST_ROUNDS  4
+#define QX_FAST_YIELDS  5
 
 #define QX_NARGS        5
 #define QX_SYS_NARGS    QX_NARGS

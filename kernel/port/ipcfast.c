@@ -7,7 +7,9 @@
  *   reply  to a caller waiting for this task, when the caller does not
  *          outrank the replier (no preemption due): copy, caller ready;
  *   recv   with no caller queued, when a task this path made ready would run
- *          next anyway: wait, switch to it.
+ *          next anyway: wait, switch to it;
+ *   yield  when exactly one other task is ready, at the same priority (the
+ *          kernel names it: qx_peer): switch to it, which becomes the peer.
  * Anything else (and any doubt) goes to the Python kernel, which decides.
  * Every step is logged; the kernel replays the log into its own state
  * (kernel.Kernel._replay) as soon as it runs, so its view stays whole. */
@@ -21,6 +23,7 @@
 
 qx_ipc_t qx_ipc[QX_MAX_TASKS];
 volatile uint32_t qx_other_best = QX_PRIO_NONE;   /* best ready priority besides the running task */
+volatile int32_t qx_peer = -1;                     /* the only other ready task, same priority; -1: none */
 qx_fastlog_t qx_fastlog[QX_FASTLOG_MAX];
 volatile uint32_t qx_fastlog_len;
 static int8_t made_ready[QX_MAX_TASKS];            /* FIFO of tasks this path made ready */
@@ -50,6 +53,14 @@ static void log_entry(uint32_t kind, uint32_t a, uint32_t b, uint32_t c, uint32_
      * it is folded into one ROUNDS(c, d, n, buf, cap) entry, so a client
      * and server talking costs the kernel nothing until it next runs. */
     uint32_t n = qx_fastlog_len;
+    if (kind == QX_FAST_YIELDS && n >= 1) {
+        qx_fastlog_t *y = &qx_fastlog[n - 1];
+        if (y->kind == QX_FAST_YIELDS && ((y->a == a && y->b == b) || (y->a == b && y->b == a))) {
+            y->c++;                      /* (first yielder, the other, n) */
+            y->ms = now_ms();
+            return;
+        }
+    }
     if (kind == QX_FAST_RECV && n >= 2) {
         qx_fastlog_t *call = &qx_fastlog[n - 2], *rep = &qx_fastlog[n - 1];
         if (call->kind == QX_FAST_CALL && rep->kind == QX_FAST_REPLY && call->b == a && rep->a == a
@@ -135,6 +146,7 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         m->reply_cap = rcap;
         log_entry(QX_FAST_CALL, me, dest, mlen, rptr, rcap);
         qx_alone = qx_other_best == QX_PRIO_NONE && n_ready == 0;
+        qx_peer = -1;
         qx_fast_switch(dest);
         return 3;
     }
@@ -154,7 +166,8 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         cf[1] = 0;
         c->calling = -1;
         made_ready[n_ready++] = caller;
-        qx_alone = 0;                                 /* a yield must now switch */
+        qx_alone = 0;                                 /* a yield must now switch, */
+        qx_peer = -1;                                 /* and the kernel choose to whom */
         log_entry(QX_FAST_REPLY, me, caller, len, 0, 0);
         frame[0] = frame[1] = 0;
         return 2;
@@ -174,7 +187,19 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         }
         log_entry(QX_FAST_RECV, me, buf, cap, next, 0);
         qx_alone = qx_other_best == QX_PRIO_NONE && n_ready == 0;
+        qx_peer = -1;
         qx_fast_switch(next);
+        return 3;
+    }
+    if (no == QX_SYS_YIELD) {
+        int peer = qx_peer;
+        if (peer < 0 || n_ready || !qx_task_live(peer) || qx_ipc[peer].prio != m->prio) {
+            return 0;
+        }
+        frame[0] = frame[1] = 0;
+        qx_peer = me;
+        log_entry(QX_FAST_YIELDS, me, peer, 1, 0, 0);
+        qx_fast_switch(peer);
         return 3;
     }
     return 0;

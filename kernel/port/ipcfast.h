@@ -24,6 +24,7 @@ typedef struct {
 
 extern qx_ipc_t qx_ipc[];
 extern volatile uint32_t qx_other_best, qx_fastlog_len, qx_fast_enabled;
+extern volatile int32_t qx_peer;
 extern qx_fastlog_t qx_fastlog[];
 
 /* 0: not taken; 2: answered, back to the same task; 3: switch to qx_next_ctx. */

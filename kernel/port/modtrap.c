@@ -335,11 +335,15 @@ static mp_obj_t trap_ipc_state(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_ipc_state_obj, 7, 7, trap_ipc_state);
 
-static mp_obj_t trap_set_other_best(mp_obj_t prio) {
+/* set_other_best(prio or None, peer tid or None): the best ready priority
+ * besides the running task, and the one other ready task when it is alone
+ * and of the running task's priority (a yield may then switch to it). */
+static mp_obj_t trap_set_other_best(mp_obj_t prio, mp_obj_t peer) {
     qx_other_best = prio == mp_const_none ? QX_PRIO_NONE : (uint32_t)mp_obj_get_int(prio);
+    qx_peer = peer == mp_const_none ? -1 : mp_obj_get_int(peer);
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(trap_set_other_best_obj, trap_set_other_best);
+static MP_DEFINE_CONST_FUN_OBJ_2(trap_set_other_best_obj, trap_set_other_best);
 
 static mp_obj_t trap_set_fastpath(mp_obj_t flag) {
     qx_fast_enabled = mp_obj_is_true(flag);

@@ -409,8 +409,8 @@ def test_random_system_with_the_trap_layers_ipc_fast_path_keeps_every_invariant(
     World(seed, fastpath=True).run()
 
 
-def test_the_fast_path_is_taken_and_folds_round_trips():
-    taken = rounds = 0
+def test_the_fast_path_is_taken_and_folds_round_trips_and_yields():
+    taken = rounds = yields = 0
     for seed in range(12):
         w = World(seed, fastpath=True)
         seen = []
@@ -424,7 +424,8 @@ def test_the_fast_path_is_taken_and_folds_round_trips():
         w.run()
         taken += w.sim.fast_taken
         rounds += seen.count(abi.FAST_ROUNDS)
-    assert taken > 100 and rounds > 0, (taken, rounds)
+        yields += seen.count(abi.FAST_YIELDS)
+    assert taken > 100 and rounds > 0 and yields > 0, (taken, rounds, yields)
 
 
 def test_random_runs_reach_every_path():

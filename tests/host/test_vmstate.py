@@ -24,7 +24,7 @@ KERNEL_GLOBALS = {
     "qx_cur_ctx", "qx_next_ctx", "qx_kernel_msp", "pend_kind", "pend_bits", "qx_alone",
     "qx_fast_syscalls",                                              # trap.c
     "qx_ipc", "qx_other_best", "qx_fastlog", "qx_fastlog_len", "qx_fast_enabled", "made_ready",
-    "n_ready",                                                       # ipcfast.c, modtrap.c
+    "n_ready", "qx_peer",                                            # ipcfast.c, modtrap.c
     "tasks", "kernel_vm",                                            # modtrap.c
 }
 
