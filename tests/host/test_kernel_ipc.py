@@ -10,6 +10,7 @@ from kernel.errors import KernelError
 from kernel.ipc import Ipc, QUEUED, SERVED
 from kernel.kernel import Kernel
 from kernel.sim import Sim, SysError
+from test_kernel_loop import boot, run as loop_run
 
 POOL = 0x20000000
 E = errors
@@ -23,22 +24,8 @@ def mf(name, prio=4, calls="", restart="never", backoff=None, entry=None):
     return manifest.parse(text, "userland/%s/manifest" % name)
 
 
-def boot(programs, manifests, seed=0):
-    sim = Sim(seed)
-    for entry in programs:
-        sim.program(entry, programs[entry])
-    k = Kernel(sim, POOL, 1 << 16, manifests)
-    k.start_all()
-    return k, sim
-
-
 def run(k, steps=3000, until=None):
-    for _ in range(steps):
-        if until is not None and until():
-            return
-        k.step()
-        k.check()
-    assert until is None or until(), "condition not reached in %d steps" % steps
+    loop_run(k, steps, until)
 
 
 def server(log, prefix=b"re:", cap=abi.MSG_MAX):
