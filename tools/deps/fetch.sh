@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what QENEX OS needs on a Debian machine, from the registries only:
 #   1. Debian packages from tools/deps/apt-packages.txt that are missing;
-#   2. the MicroPython source package pinned in tools/deps/micropython.lock,
-#      fetched with `apt-get source`, checked against its SHA-256, unpacked in
-#      build/deps/ (skipped when MICROPYTHON_SRC names a tree of your own);
+#   2. the source packages pinned in tools/deps/*.lock (MicroPython, mbedtls),
+#      fetched with `apt-get source`, checked against their SHA-256, unpacked
+#      in build/deps/ (MicroPython skipped when MICROPYTHON_SRC names a tree);
 #   3. the host Python virtualenv build/venv from requirements.txt.
 # Every step is skipped when already done, so `make` stays quick.
 set -euo pipefail
@@ -23,16 +23,16 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-# 2. MicroPython source --------------------------------------------------------
-# shellcheck source=micropython.lock
-. "$ROOT/tools/deps/micropython.lock"
-if [ -n "${MICROPYTHON_SRC:-}" ]; then
-    say "using MICROPYTHON_SRC=$MICROPYTHON_SRC"
-    [ -f "$MICROPYTHON_SRC/py/mpconfig.h" ] || { say "error: $MICROPYTHON_SRC is not a MicroPython tree"; exit 1; }
-elif [ ! -f "$DEPS/$TREE/.qenex-verified" ]; then
+# 2. Source packages ----------------------------------------------------------
+# fetch_source LOCK: the source package pinned in tools/deps/LOCK, fetched with
+# `apt-get source` from a deb-src entry for its suite on the Debian mirror this
+# machine already uses (the URI is read from its apt sources, never written
+# here), checked against its SHA-256 and unpacked in build/deps/TREE.
+fetch_source() {
+    # shellcheck disable=SC1090
+    . "$ROOT/tools/deps/$1"
+    [ -f "$DEPS/$TREE/.qenex-verified" ] && return 0
     mkdir -p "$DEPS/dl"
-    # A deb-src entry for the pinned suite, on the Debian mirror this machine
-    # already uses: the URI is read from its apt sources, never written here.
     uri=$(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(ORIGIN)' 2>/dev/null |
           awk '$3 == "Debian" && $2 !~ /security/ {print $1; exit}')
     if [ -z "$uri" ]; then
@@ -41,10 +41,10 @@ elif [ ! -f "$DEPS/$TREE/.qenex-verified" ]; then
               awk '{print $2; exit}')
     fi
     [ -n "$uri" ] || { say "error: no Debian mirror found in the apt sources"; exit 1; }
-    list=$DEPS/qenex-src.sources
+    list=$DEPS/qenex-src-$SUITE.sources
     printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
         "${uri%/}/" "$SUITE" > "$list"
-    # apt state for this one source lives under build/deps/apt: the machine's
+    # apt state for these sources lives under build/deps/apt: the machine's
     # own package lists are not touched.
     aptdir=$DEPS/apt
     mkdir -p "$aptdir/lists/partial" "$aptdir/cache/archives/partial"
@@ -60,7 +60,15 @@ elif [ ! -f "$DEPS/$TREE/.qenex-verified" ]; then
     rm -rf "${DEPS:?}/$TREE"
     tar -C "$DEPS" -xf "$DEPS/dl/$ORIG"
     touch "$DEPS/$TREE/.qenex-verified"
+}
+
+if [ -n "${MICROPYTHON_SRC:-}" ]; then
+    say "using MICROPYTHON_SRC=$MICROPYTHON_SRC"
+    [ -f "$MICROPYTHON_SRC/py/mpconfig.h" ] || { say "error: $MICROPYTHON_SRC is not a MicroPython tree"; exit 1; }
+else
+    fetch_source micropython.lock
 fi
+fetch_source mbedtls.lock
 
 # 3. Host Python ---------------------------------------------------------------
 VENV=$ROOT/build/venv
