@@ -19,9 +19,14 @@ export MICROPYTHON_SRC
 PY := build/venv/bin/python
 JOBS ?= $(shell nproc)
 CROSS := arm-none-eabi-
+MBEDTLS_TREE := $(shell . tools/deps/mbedtls.lock && echo $$TREE)
+MBEDTLS_SRC := $(CURDIR)/build/deps/$(MBEDTLS_TREE)
+MBEDTLS_CFLAGS := -I$(MBEDTLS_SRC)/include -Iboot '-DMBEDTLS_CONFIG_FILE="qx_mbedtls_config.h"'
 BOOT_CFLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -g -Wall -Wextra -Werror \
 	-ffreestanding -ffunction-sections -fdata-sections -std=gnu99 \
-	-Ihal/arch/armv7m -Iboot -I$(GEN) -I$(MICROPYTHON_SRC)
+	-Ihal/arch/armv7m -Iboot -I$(GEN) -I$(MICROPYTHON_SRC) $(MBEDTLS_CFLAGS)
+# mbedtls is compiled with its own warnings policy (it is not our code).
+BOOT_MBEDTLS := $(addprefix $(MBEDTLS_SRC)/library/,sha256.c platform_util.c platform.c)
 BOOT_SRC := boot/main.c boot/image.c drivers/uart/cmsdk_uart.c \
 	$(MICROPYTHON_SRC)/shared/libc/string0.c
 
@@ -58,10 +63,17 @@ $(B)/kernel/firmware.elf: $(GEN)/layout.h $(GEN)/_build.py $(GEN)/_manifests.py 
 	  BUILD=$(CURDIR)/$(B)/kernel GEN=$(CURDIR)/$(GEN) PYTHON=$(CURDIR)/$(PY) \
 	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS)
 
-$(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h $(GEN)/layout.h hal/board/$(BOARD)/boot.ld
+$(B)/boot/mbedtls.a: $(BOOT_MBEDTLS) boot/qx_mbedtls_config.h
+	@mkdir -p $(B)/boot/mbedtls
+	@for f in $(BOOT_MBEDTLS); do \
+	  $(CROSS)gcc -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -ffreestanding -ffunction-sections \
+	    -fdata-sections $(MBEDTLS_CFLAGS) -c $$f -o $(B)/boot/mbedtls/$$(basename $$f .c).o || exit 1; done
+	@rm -f $@ && $(CROSS)ar rcs $@ $(B)/boot/mbedtls/*.o
+
+$(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h $(GEN)/layout.h hal/board/$(BOARD)/boot.ld $(B)/boot/mbedtls.a
 	@mkdir -p $(dir $@)
 	$(CROSS)gcc $(BOOT_CFLAGS) -nostdlib -T hal/board/$(BOARD)/boot.ld -L$(GEN) \
-	  -Wl,--gc-sections -Wl,-Map=$(B)/boot/boot.map -o $@ $(BOOT_SRC) -lgcc
+	  -Wl,--gc-sections -Wl,-Map=$(B)/boot/boot.map -o $@ $(BOOT_SRC) $(B)/boot/mbedtls.a -lgcc
 	@$(CROSS)size $@
 
 %.bin: %.elf

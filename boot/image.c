@@ -4,14 +4,13 @@
  * sizes are added in 64 bits so no header value can wrap an offset.
  * Holds no signature check yet (that is the secure-boot issue).
  *
- * SHA-256 is MicroPython's lib/crypto-algorithms/sha256.c, compiled into this
- * file the way MicroPython's own modhashlib.c and stm32 mboot do it: the .c
- * relies on its includer for <stdint.h> and <string.h> (it calls memset).
+ * SHA-256 is mbedtls's (the Debian source package pinned in
+ * tools/deps/mbedtls.lock, configured by boot/qx_mbedtls_config.h).
  */
 #include <stdint.h>
 #include <string.h>
 #include "image.h"
-#include "lib/crypto-algorithms/sha256.c"
+#include "mbedtls/sha256.h"
 
 static uint32_t rd16(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8;
@@ -35,7 +34,7 @@ static qx_img_result_t walk_tlvs(const uint8_t *s, uint32_t off, uint32_t end,
             return QX_IMG_BAD_TLV;
         }
         if (type == QX_TLV_SHA256) {
-            if (len != SHA256_BLOCK_SIZE) {
+            if (len != 32) {              /* SHA-256 digest */
                 return QX_IMG_BAD_TLV;
             }
             if (hash_off && !*hash_off) {
@@ -97,12 +96,11 @@ qx_img_result_t qx_image_check(const uint8_t *s, uint32_t slot_size,
         return QX_IMG_NO_HASH;
     }
 
-    CRYAL_SHA256_CTX ctx;
-    uint8_t digest[SHA256_BLOCK_SIZE], diff = 0;
-    sha256_init(&ctx);
-    sha256_update(&ctx, s, hdr + img + prot);
-    sha256_final(&ctx, digest);
-    for (unsigned i = 0; i < SHA256_BLOCK_SIZE; i++) {
+    uint8_t digest[32], diff = 0;
+    if (mbedtls_sha256(s, hdr + img + prot, digest, 0) != 0) {
+        return QX_IMG_BAD_HASH;
+    }
+    for (unsigned i = 0; i < sizeof digest; i++) {
         diff |= digest[i] ^ s[hash_off + i];
     }
     if (diff) {
