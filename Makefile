@@ -26,9 +26,14 @@ BOOT_CFLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -g -Wall -Wextra -We
 	-ffreestanding -ffunction-sections -fdata-sections -std=gnu99 \
 	-Ihal/arch/armv7m -Iboot -I$(GEN) -I$(MICROPYTHON_SRC) $(MBEDTLS_CFLAGS)
 # mbedtls is compiled with its own warnings policy (it is not our code).
-BOOT_MBEDTLS := $(addprefix $(MBEDTLS_SRC)/library/,sha256.c platform_util.c platform.c)
+BOOT_MBEDTLS := $(addprefix $(MBEDTLS_SRC)/library/,sha256.c platform_util.c platform.c bignum.c \
+	bignum_core.c ecp.c ecp_curves.c ecdsa.c asn1parse.c asn1write.c memory_buffer_alloc.c constant_time.c)
 BOOT_SRC := boot/main.c boot/image.c drivers/uart/cmsdk_uart.c \
 	$(MICROPYTHON_SRC)/shared/libc/string0.c
+
+# The image signing key. A development key is made in build/keys on first
+# build (never committed); sign releases with KEY=/path/to/production.pem.
+KEY ?= build/keys/dev-ecdsa-p256.pem
 
 .PHONY: all deps build run test test-host test-qemu bench flash clean FORCE
 all: build
@@ -70,7 +75,13 @@ $(B)/boot/mbedtls.a: $(BOOT_MBEDTLS) boot/qx_mbedtls_config.h
 	    -fdata-sections $(MBEDTLS_CFLAGS) -c $$f -o $(B)/boot/mbedtls/$$(basename $$f .c).o || exit 1; done
 	@rm -f $@ && $(CROSS)ar rcs $@ $(B)/boot/mbedtls/*.o
 
-$(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h $(GEN)/layout.h hal/board/$(BOARD)/boot.ld $(B)/boot/mbedtls.a
+$(KEY):
+	$(PY) -m tools.qenex image keygen $@
+
+$(GEN)/boot_key.h: $(KEY) FORCE
+	@$(PY) -m tools.qenex image pubkey $(KEY) $@
+
+$(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h $(GEN)/layout.h $(GEN)/boot_key.h hal/board/$(BOARD)/boot.ld $(B)/boot/mbedtls.a
 	@mkdir -p $(dir $@)
 	$(CROSS)gcc $(BOOT_CFLAGS) -nostdlib -T hal/board/$(BOARD)/boot.ld -L$(GEN) \
 	  -Wl,--gc-sections -Wl,-Map=$(B)/boot/boot.map -o $@ $(BOOT_SRC) $(B)/boot/mbedtls.a -lgcc
@@ -79,8 +90,8 @@ $(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h $(GEN)/layout.h hal/board/$(BOARD)/
 %.bin: %.elf
 	$(CROSS)objcopy -O binary $< $@
 
-$(B)/kernel/slot-a.img: $(B)/kernel/firmware.bin
-	$(PY) -m tools.qenex image pack --board $(BOARD) --version $(VERSION) $< $@
+$(B)/kernel/slot-a.img: $(B)/kernel/firmware.bin $(KEY)
+	$(PY) -m tools.qenex image pack --board $(BOARD) --key $(KEY) --version $(VERSION) $< $@
 
 $(IMG)/flash.bin: $(B)/boot/boot.bin $(B)/kernel/slot-a.img
 	@mkdir -p $(IMG)

@@ -16,6 +16,9 @@
 #define QX_TLV_INFO_MAGIC      0x6907u
 #define QX_TLV_PROT_INFO_MAGIC 0x6908u
 #define QX_TLV_SHA256          0x10u
+#define QX_TLV_KEYHASH         0x01u   /* SHA-256 of the signing key (DER SubjectPublicKeyInfo) */
+#define QX_TLV_ECDSA_SIG       0x22u   /* ECDSA P-256 signature of the SHA-256 (DER) */
+#define QX_P256_SPKI_LEN       91u
 #define QX_HEADER_STRUCT_SIZE  32u
 #define QX_VECTOR_ALIGN        128u    /* Cortex-M3 VTOR alignment */
 
@@ -37,6 +40,8 @@ typedef enum {
     QX_IMG_BAD_TLV,      /* TLV area: bad magic or size, a TLV runs past it */
     QX_IMG_NO_HASH,      /* no SHA-256 TLV */
     QX_IMG_BAD_HASH,     /* SHA-256 does not match header + payload + protected TLVs */
+    QX_IMG_WRONG_KEY,    /* no key-hash TLV, or it names another key than the bootloader's */
+    QX_IMG_BAD_SIGNATURE, /* no ECDSA signature TLV, or it does not verify with the key */
     QX_IMG_BAD_VECTORS,  /* initial SP or reset vector implausible */
     QX_IMG__COUNT
 } qx_img_result_t;
@@ -49,12 +54,21 @@ typedef struct {
     uint32_t vector_offset;   /* offset of the vector table in the slot */
 } qx_img_info_t;
 
+/* The key images must be signed with: an ECDSA P-256 public key as DER
+ * SubjectPublicKeyInfo (91 bytes), as imgtool embeds it. */
+typedef struct {
+    const uint8_t *spki;
+    uint32_t spki_len;
+} qx_img_key_t;
+
 /* Check the image at the start of `slot` (slot_size readable bytes; nothing
  * outside them is read). slot_addr is the slot's address on the device: the
- * payload is linked to run at slot_addr + hdr_size. `info` is filled as far
- * as the header could be read (all zero before that). */
+ * payload is linked to run at slot_addr + hdr_size. key: the signing key the
+ * image must carry and verify with (NULL: the structure and hash only, for
+ * tools). `info` is filled as far as the header could be read (all zero
+ * before that). */
 qx_img_result_t qx_image_check(const uint8_t *slot, uint32_t slot_size,
-                               uint32_t slot_addr, qx_img_info_t *info);
+                               uint32_t slot_addr, const qx_img_key_t *key, qx_img_info_t *info);
 
 /* "ok", "bad magic", ...; "unknown" for a value outside the enum. */
 const char *qx_image_result_str(qx_img_result_t r);

@@ -7,6 +7,7 @@
 #include "layout.h"
 #define QX_RAM_END (QX_RAM_BASE + QX_RAM_SIZE)
 #include "image.h"
+#include "boot_key.h"
 #include "../drivers/uart/cmsdk_uart.h"
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
@@ -50,7 +51,8 @@ void __attribute__((noreturn)) boot_main(void) {
     qx_uart_puts("\nboot: QENEX boot on " QX_BOARD_NAME "\n");
 
     qx_img_info_t info;
-    qx_img_result_t r = qx_image_check((const uint8_t *)QX_SLOT_A_BASE, QX_SLOT_SIZE, QX_SLOT_A_BASE, &info);
+    const qx_img_key_t key = {qx_boot_key_spki, sizeof qx_boot_key_spki};
+    qx_img_result_t r = qx_image_check((const uint8_t *)QX_SLOT_A_BASE, QX_SLOT_SIZE, QX_SLOT_A_BASE, &key, &info);
     if (r != QX_IMG_OK) {
         qx_uart_puts("boot: slot A ");
         qx_uart_puts(qx_image_result_str(r));
@@ -65,7 +67,7 @@ void __attribute__((noreturn)) boot_main(void) {
     put_dec(info.revision);
     qx_uart_puts("+");
     put_dec(info.build);
-    qx_uart_puts(" ok\n");
+    qx_uart_puts(" ok (ecdsa-p256, key " QX_BOOT_KEY_ID "...)\n");
     jump(QX_SLOT_A_BASE + info.hdr_size);
 }
 

@@ -14,3 +14,14 @@
 #define MBEDTLS_PLATFORM_MEMORY
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C
 #define MBEDTLS_HAVE_ASM
+
+/* No libc allocator: every big number lives in a static arena handed to
+ * mbedtls's buffer allocator for the duration of one check (boot/image.c). */
+#include <stddef.h>
+void *qx_no_calloc(size_t n, size_t size);
+void qx_no_free(void *p);
+#define MBEDTLS_PLATFORM_STD_CALLOC qx_no_calloc
+#define MBEDTLS_PLATFORM_STD_FREE qx_no_free
+/* The buffer allocator stops on heap corruption: the checker's own stop. */
+void qx_crypto_abort(int status);
+#define MBEDTLS_PLATFORM_EXIT_MACRO qx_crypto_abort

@@ -5,12 +5,16 @@ Layout of an image at the start of a slot:
     0         ImageHeader (32 bytes), zero-padded to hdr_size
     hdr_size  payload: the kernel firmware, vector table first (img_size bytes)
     ...       protected TLV area (TlvInfo magic 0x6908), only if protect_tlv_size
-    ...       TLV area (TlvInfo magic 0x6907): SHA-256 TLV, then any others
+    ...       TLV area (TlvInfo magic 0x6907): SHA-256 TLV, then the key
+              hash and ECDSA P-256 signature TLVs of a signed image, then others
 
 The SHA-256 covers the header with its padding, the payload and the protected
-TLV area. This module builds and checks images on the host; boot/image.c is the
-bootloader's reader of the same format and the host tests hold the two
-together (same result codes, same precedence). No signatures yet.
+TLV area; a signed image carries the SHA-256 of its key (DER
+SubjectPublicKeyInfo, as imgtool and MCUboot use) and the ECDSA P-256
+signature of that digest. This module builds, signs and checks images on the
+host (with `cryptography`); boot/image.c is the bootloader's reader of the
+same format and the host tests hold the two together (same result codes,
+same precedence).
 """
 
 import hashlib
@@ -22,6 +26,8 @@ IMAGE_MAGIC = 0x96F3B83D
 TLV_INFO_MAGIC = 0x6907
 TLV_PROT_INFO_MAGIC = 0x6908
 TLV_SHA256 = 0x10
+TLV_KEYHASH = 0x01
+TLV_ECDSA_SIG = 0x22
 HEADER_STRUCT_SIZE = 32
 VECTOR_ALIGN = 128                    # Cortex-M3 VTOR alignment
 RAM_BOUNDS = (0x20000000, 0x20400000)  # initial SP must lie here (as QX_RAM_BASE/END)
@@ -55,6 +61,8 @@ RESULTS = (
                                      # a SHA-256 TLV not 32 bytes long
     ("no_hash", "no hash"),          # no SHA-256 TLV in the (unprotected) TLV area
     ("bad_hash", "bad hash"),        # SHA-256 mismatch
+    ("wrong_key", "wrong key"),      # (with a key) no key-hash TLV, or another key's
+    ("bad_signature", "bad signature"),  # (with a key) no signature TLV, or it does not verify
     ("bad_vectors", "bad vectors"),  # initial SP / reset vector implausible (needs slot_addr)
 )
 CODES = tuple(code for code, _ in RESULTS)
@@ -70,6 +78,24 @@ class ImageError(Exception):
         self.code, self.message = code, message
 
 
+def _check_signature(hashed, area, key_spki):
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    keyhashes = [v for t, v in area if t == TLV_KEYHASH]
+    if not keyhashes or keyhashes[0] != hashlib.sha256(key_spki).digest():
+        raise ImageError("wrong_key", "no key-hash TLV" if not keyhashes else
+                         "signed with key %s, not %s" % (keyhashes[0][:4].hex(),
+                                                          hashlib.sha256(key_spki).digest()[:4].hex()))
+    sigs = [v for t, v in area if t == TLV_ECDSA_SIG]
+    if not sigs:
+        raise ImageError("bad_signature", "no ECDSA signature TLV")
+    try:
+        serialization.load_der_public_key(key_spki).verify(sigs[0], hashed, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        raise ImageError("bad_signature", "the ECDSA signature does not verify") from None
+
+
 def format_version(v):
     return "%d.%d.%d+%d" % tuple(v)
 
@@ -81,8 +107,17 @@ def _tlv_area(magic, tlvs):
     return TlvInfo.build(dict(magic=magic, tlv_tot=len(body) + 4)) + body
 
 
-def make_image(payload, version=(0, 0, 0, 0), hdr_size=0x200, load_addr=0, tlvs=(), protected_tlvs=()):
-    """Header + padding + payload + [protected TLVs] + TLVs (SHA-256 first, then `tlvs`)."""
+def spki(public_key):
+    """The DER SubjectPublicKeyInfo of a public key: what the bootloader embeds
+    and what the key-hash TLV hashes."""
+    from cryptography.hazmat.primitives import serialization
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def make_image(payload, version=(0, 0, 0, 0), hdr_size=0x200, load_addr=0, tlvs=(), protected_tlvs=(), key=None):
+    """Header + padding + payload + [protected TLVs] + TLVs (SHA-256 first;
+    with `key`, an ECDSA P-256 private key, its key hash and signature; then
+    `tlvs`)."""
     if hdr_size < HEADER_STRUCT_SIZE or hdr_size % 4:
         raise ValueError(f"hdr_size {hdr_size:#x}: must be >= 32 and a multiple of 4")
     prot = _tlv_area(TLV_PROT_INFO_MAGIC, protected_tlvs) if protected_tlvs else b""
@@ -91,7 +126,13 @@ def make_image(payload, version=(0, 0, 0, 0), hdr_size=0x200, load_addr=0, tlvs=
         load_addr=load_addr, hdr_size=hdr_size, protect_tlv_size=len(prot), img_size=len(payload),
         version=dict(major=major, minor=minor, revision=revision, build_num=build)))
     hashed = header.ljust(hdr_size, b"\0") + bytes(payload) + prot
-    return hashed + _tlv_area(TLV_INFO_MAGIC, [(TLV_SHA256, hashlib.sha256(hashed).digest()), *tlvs])
+    signed = []
+    if key is not None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        signed = [(TLV_KEYHASH, hashlib.sha256(spki(key.public_key())).digest()),
+                  (TLV_ECDSA_SIG, key.sign(hashed, ec.ECDSA(hashes.SHA256())))]
+    return hashed + _tlv_area(TLV_INFO_MAGIC, [(TLV_SHA256, hashlib.sha256(hashed).digest()), *signed, *tlvs])
 
 
 def _walk(data, off, end):
@@ -102,20 +143,22 @@ def _walk(data, off, end):
             t = Tlv.parse(data[pos:end])
         except StreamError:
             raise ImageError("bad_tlv", f"TLV at {pos:#x} runs past the end of its area ({end:#x})") from None
-        if t.type == TLV_SHA256 and t.len != 32:
+        if t.type in (TLV_SHA256, TLV_KEYHASH) and t.len != 32:
             raise ImageError("bad_tlv", f"SHA-256 TLV at {pos:#x} is {t.len} bytes long, not 32")
         tlvs.append((t.type, t.value))
         pos += 4 + t.len
     return tlvs
 
 
-def parse_image(data, slot_size=None, slot_addr=None, verify=True):
+def parse_image(data, slot_size=None, slot_addr=None, verify=True, key=None):
     """Check an image and describe it; raise ImageError on the first failing check.
 
     slot_size: the image must fit in it (default: the data is the whole slot).
     slot_addr: the slot's device address; when given, also check what the
     bootloader checks: vector table 128-aligned, initial SP and reset vector.
     verify=False reports a hash mismatch as sha256_ok=False instead of raising.
+    key: DER SubjectPublicKeyInfo of the key the image must be signed with
+    (ECDSA P-256), as the bootloader checks it.
     """
     data = bytes(data)
     room = len(data) if slot_size is None else min(slot_size, len(data))
@@ -156,6 +199,8 @@ def parse_image(data, slot_size=None, slot_addr=None, verify=True):
     sha256_ok = hashlib.sha256(data[:hdr + img + prot]).digest() == hashes[0]
     if verify and not sha256_ok:
         raise ImageError("bad_hash", "SHA-256 of header + payload does not match the TLV")
+    if key is not None:
+        _check_signature(data[:hdr + img + prot], area, key)
 
     if slot_addr is not None:
         sp, reset = (int.from_bytes(data[hdr + i:hdr + i + 4], "little") for i in (0, 4))

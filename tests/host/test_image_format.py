@@ -16,13 +16,15 @@ import subprocess
 
 import pytest
 
-from tools.imgformat import (CODES, HEADER_STRUCT_SIZE, IMAGE_MAGIC, RESULTS, TLV_INFO_MAGIC, TLV_PROT_INFO_MAGIC,
-                             TLV_SHA256, ImageError, ImageHeader, Tlv, TlvInfo, format_version, make_image,
-                             parse_image)
+from tools.imgformat import (CODES, HEADER_STRUCT_SIZE, IMAGE_MAGIC, RESULTS, TLV_ECDSA_SIG, TLV_INFO_MAGIC,
+                             TLV_KEYHASH, TLV_PROT_INFO_MAGIC, TLV_SHA256, ImageError, ImageHeader, Tlv, TlvInfo,
+                             format_version, make_image, parse_image, spki)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MBEDTLS = os.path.join(ROOT, "build", "deps", "mbedtls-3.6.6")
-MBEDTLS_SRC = [os.path.join(MBEDTLS, "library", f) for f in ("sha256.c", "platform_util.c", "platform.c")]
+MBEDTLS_SRC = [os.path.join(MBEDTLS, "library", f + ".c") for f in (
+    "sha256", "platform_util", "platform", "bignum", "bignum_core", "ecp", "ecp_curves", "ecdsa",
+    "asn1parse", "asn1write", "memory_buffer_alloc", "constant_time")]
 MBEDTLS_FLAGS = ["-I" + os.path.join(MBEDTLS, "include"), "-I" + os.path.join(ROOT, "boot"),
                  '-DMBEDTLS_CONFIG_FILE="qx_mbedtls_config.h"']
 IMAGE_H = os.path.join(ROOT, "boot", "image.h")
@@ -47,8 +49,9 @@ def c(tmp_path_factory):
     ffi.cdef("typedef enum { %s } qx_img_result_t;" % ", ".join(enum_names()) + """
         typedef struct { uint8_t major, minor; uint16_t revision; uint32_t build;
                          uint32_t hdr_size, img_size, flags; uint32_t vector_offset; } qx_img_info_t;
+        typedef struct { const uint8_t *spki; uint32_t spki_len; } qx_img_key_t;
         qx_img_result_t qx_image_check(const uint8_t *slot, uint32_t slot_size,
-                                       uint32_t slot_addr, qx_img_info_t *info);
+                                       uint32_t slot_addr, const qx_img_key_t *key, qx_img_info_t *info);
         const char *qx_image_result_str(qx_img_result_t r);""")
     ffi.set_source("_qx_image", '#include "boot/image.h"',
                    sources=[os.path.join(ROOT, "boot", "image.c")] + MBEDTLS_SRC, include_dirs=[ROOT],
@@ -67,9 +70,14 @@ _libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 
 
-def c_check(c, data, slot_addr=SLOT):
-    """Runs qx_image_check on `data` as the whole slot; returns (code, info)."""
+def c_check(c, data, slot_addr=SLOT, key=None):
+    """Runs qx_image_check on `data` as the whole slot (with `key`, DER SPKI
+    bytes, the signature is checked too); returns (code, info)."""
     ffi, lib = c
+    ckey = ffi.NULL
+    if key is not None:
+        buf = ffi.new("uint8_t[]", key)
+        ckey = ffi.new("qx_img_key_t *", {"spki": buf, "spki_len": len(key)})
     page = mmap.PAGESIZE
     size = (len(data) // page + 2) * page
     addr = _libc.mmap(None, size, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
@@ -79,7 +87,7 @@ def c_check(c, data, slot_addr=SLOT):
         assert _libc.mprotect(guard, page, 0) == 0
         ctypes.memmove(guard - len(data), bytes(data), len(data))
         info = ffi.new("qx_img_info_t *")
-        r = lib.qx_image_check(ffi.cast("const uint8_t *", guard - len(data)), len(data), slot_addr, info)
+        r = lib.qx_image_check(ffi.cast("const uint8_t *", guard - len(data)), len(data), slot_addr, ckey, info)
     finally:
         _libc.munmap(addr, size)
     return CODES[r], info
@@ -270,7 +278,69 @@ def test_named_corruption_gives_its_code_in_both(c, name):
 
 
 def test_every_code_is_reached():
-    assert {code for _, code in CORRUPT.values()} == set(CODES[1:])
+    assert {code for _, code in CORRUPT.values()} | {"wrong_key", "bad_signature"} == set(CODES[1:])
+
+
+# ---- signatures (ECDSA P-256, as imgtool and MCUboot make them) ------------------------
+
+def _key(seed):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    return ec.derive_private_key(seed, ec.SECP256R1())
+
+
+KEY, OTHER = _key(0x51), _key(0x52)
+PUB = spki(KEY.public_key())
+SIGNED = make_image(payload(64), version=(1, 2, 3, 4), key=KEY)
+
+
+def both_signed(c, data):
+    return c_check(c, data, key=PUB)[0], py_check(data, slot_addr=SLOT, key=PUB)
+
+
+def test_a_signed_image_passes_both_and_carries_key_hash_then_signature(c):
+    info = parse_image(SIGNED, slot_addr=SLOT, key=PUB)
+    assert [t for t, _ in info.tlvs] == [TLV_SHA256, TLV_KEYHASH, TLV_ECDSA_SIG]
+    assert both_signed(c, SIGNED) == ("ok", "ok")
+    assert c_check(c, SIGNED)[0] == "ok"            # no key: structure and hash only
+
+
+def test_every_single_byte_flip_of_a_signed_image_is_rejected_by_both(c):
+    info = parse_image(SIGNED)
+    t = info.hdr_size + info.img_size                 # the TLV area
+    for i in range(len(SIGNED)):
+        bad = bytearray(SIGNED)
+        bad[i] ^= 1
+        cv, pv = both_signed(c, bytes(bad))
+        assert cv == pv != "ok", f"byte {i:#x} (TLV area at {t:#x}): C {cv}, Python {pv}"
+
+
+def test_signature_failures_have_their_own_codes(c):
+    info = parse_image(SIGNED)
+    t = info.hdr_size + info.img_size
+    cases = {
+        "unsigned image": (make_image(payload(64)), "wrong_key"),
+        "signed with another key": (make_image(payload(64), key=OTHER), "wrong_key"),
+        "key hash of another key": (patch(SIGNED, t + 4 + 36 + 4, "<B", SIGNED[t + 44] ^ 0x80), "wrong_key"),
+        "signature missing": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, parse_image(SIGNED).tlvs[:2])),
+                              "bad_signature"),
+        "signature of another image": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, parse_image(SIGNED).tlvs[:2] + [
+            (TLV_ECDSA_SIG, dict(parse_image(make_image(payload(64, seed=3), key=KEY)).tlvs)[TLV_ECDSA_SIG])])),
+            "bad_signature"),
+        "signature empty": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, parse_image(SIGNED).tlvs[:2] + [
+            (TLV_ECDSA_SIG, b"")])), "bad_signature"),
+        "key hash 31 bytes": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, [parse_image(SIGNED).tlvs[0],
+                                                                          (TLV_KEYHASH, bytes(31))])), "bad_tlv"),
+    }
+    for name, (image, code) in cases.items():
+        assert both_signed(c, image) == (code, code), name
+
+
+def test_a_key_that_is_not_p256_is_refused_by_the_checker(c):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    p384 = spki(ec.derive_private_key(7, ec.SECP384R1()).public_key())
+    assert c_check(c, SIGNED, key=p384)[0] == "wrong_key"          # its hash is not in the image
+    image = make_image(payload(64), tlvs=[(TLV_KEYHASH, __import__("hashlib").sha256(p384).digest())])
+    assert c_check(c, image, key=p384)[0] == "bad_signature"       # the checker knows only P-256
 
 
 def test_vector_edge_values_are_accepted(c):

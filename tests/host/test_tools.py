@@ -14,6 +14,7 @@ BUILD = os.path.join(ROOT, "build", "mps2-an385")
 ELF = os.path.join(BUILD, "kernel", "firmware.elf")
 FLASH = os.path.join(ROOT, "images", "mps2-an385", "flash.bin")
 VERSION = open(os.path.join(ROOT, "VERSION")).read().strip()
+KEY = os.path.join(ROOT, "build", "keys", "dev-ecdsa-p256.pem")
 
 
 def qenex(*args):
@@ -81,21 +82,30 @@ def test_image_info_refuses_an_unknown_file_with_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("bad", ["1.2", "1.2.x", "256.0.0", "1.2.3+-1", ""])
 def test_image_pack_refuses_a_malformed_version(tmp_path, bad):
-    r = qenex("image", "pack", "--version", bad, os.path.join(BUILD, "kernel", "firmware.bin"),
+    r = qenex("image", "pack", "--key", KEY, "--version", bad, os.path.join(BUILD, "kernel", "firmware.bin"),
               str(tmp_path / "out.img"))
     assert r.returncode != 0 and "version" in r.stderr and not (tmp_path / "out.img").exists()
 
 
 def test_image_pack_and_flash_rebuild_the_same_flash_bin(tmp_path):
     slot = tmp_path / "slot.img"
-    r = qenex("image", "pack", "--version", VERSION, os.path.join(BUILD, "kernel", "firmware.bin"), str(slot))
+    r = qenex("image", "pack", "--key", KEY, "--version", VERSION, os.path.join(BUILD, "kernel", "firmware.bin"),
+              str(slot))
     assert r.returncode == 0, r.stderr
     info = imgformat.parse_image(slot.read_bytes(), slot_size=BOARD.SLOT_SIZE, slot_addr=BOARD.SLOT_A_BASE)
     assert imgformat.format_version(info.version) == VERSION + "+0"
+    assert qenex("image", "verify", "--key", KEY, str(slot)).returncode == 0
     out = tmp_path / "flash.bin"
     r = qenex("image", "flash", "--boot", os.path.join(BUILD, "boot", "boot.bin"), "--slot-a", str(slot), str(out))
     assert r.returncode == 0, r.stderr
-    assert out.read_bytes() == open(FLASH, "rb").read()
+    # The same bytes as flash.bin up to the TLV area (ECDSA signs with a fresh
+    # nonce, so the signature and the area's length differ); both verify.
+    built, rebuilt = open(FLASH, "rb").read(), out.read_bytes()
+    tlvs_at = BOARD.SLOT_A_BASE + info.hdr_size + info.img_size
+    assert rebuilt[:tlvs_at] == built[:tlvs_at]
+    for image in (built, rebuilt):
+        imgformat.parse_image(image[BOARD.SLOT_A_BASE:], slot_addr=BOARD.SLOT_A_BASE,
+                              key=imgformat.spki(_dev_public()))
 
 
 def test_image_flash_refuses_a_bootloader_too_big_for_its_area(tmp_path):
@@ -125,3 +135,41 @@ def test_kernel_vector_table_sits_right_after_the_image_header():
     with open(ELF, "rb") as f:
         sym = ELFFile(f).get_section_by_name(".symtab").get_symbol_by_name("qx_vectors")[0]
     assert sym["st_value"] == BOARD.SLOT_A_BASE + BOARD.IMAGE_HEADER_SIZE
+
+
+def _dev_public():
+    from cryptography.hazmat.primitives import serialization
+    return serialization.load_pem_private_key(open(KEY, "rb").read(), password=None).public_key()
+
+
+def test_keygen_refuses_to_overwrite_a_key(tmp_path):
+    key = tmp_path / "k.pem"
+    assert qenex("image", "keygen", str(key)).returncode == 0
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    r = qenex("image", "keygen", str(key))
+    assert r.returncode != 0 and "not overwriting" in r.stderr
+
+
+def test_verify_names_the_check_that_failed(tmp_path):
+    other = tmp_path / "other.pem"
+    qenex("image", "keygen", str(other))
+    r = qenex("image", "verify", "--key", str(other), FLASH)
+    assert r.returncode != 0 and "wrong_key" in r.stderr
+    assert qenex("image", "verify", "--key", KEY, FLASH).returncode == 0
+    data = bytearray(open(FLASH, "rb").read())
+    data[-30] ^= 1                                  # inside the signature
+    bad = tmp_path / "flash.bin"
+    bad.write_bytes(bytes(data))
+    r = qenex("image", "verify", "--key", KEY, str(bad))
+    assert r.returncode != 0 and "bad_signature" in r.stderr
+
+
+def test_pack_refuses_a_key_that_is_not_p256(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    k = tmp_path / "ed.pem"
+    k.write_bytes(ed25519.Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    r = qenex("image", "pack", "--key", str(k), "--version", VERSION, os.path.join(BUILD, "kernel", "firmware.bin"),
+              str(tmp_path / "o.img"))
+    assert r.returncode != 0 and "not an ECDSA P-256 key" in r.stderr

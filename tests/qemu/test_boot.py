@@ -2,12 +2,13 @@
 images corrupted or truncated in several ways, which must never be entered),
 the kernel banner and the tasks it starts, reboot (a fresh kernel) and power
 off."""
+import os
 import re
 import time
 
 import pytest
 
-from tools.imgformat import RESULTS, ImageError, make_image, parse_image
+from tools.imgformat import RESULTS, ImageError, make_image, parse_image, spki
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -31,7 +32,7 @@ def boot_lines(version, board, manifests):
     started = started_at_boot(manifests)
     return re.compile(
         r"\nboot: QENEX boot on mps2-an385\n"
-        r"boot: slot A v%s\+(\d+) ok\n"
+        r"boot: slot A v%s\+(\d+) ok \(ecdsa-p256, key [0-9a-f]{8}\.\.\.\)\n"
         r"kernel: QENEX OS %s \(commit ([0-9a-f]{12}(?:-dirty)?|unknown)\) on mps2-an385, "
         r"MicroPython 1\.25\.0\n"
         r"kernel: text \d+, data \d+, bss \d+ bytes; heap %d KiB, stack %d KiB\n"
@@ -47,10 +48,22 @@ def slot_a(flash, board):
     return flash[board.SLOT_A_BASE:board.SLOT_A_BASE + board.SLOT_SIZE].ljust(board.SLOT_SIZE, b"\0")
 
 
+DEV_KEY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                       "build", "keys", "dev-ecdsa-p256.pem")
+
+
+def dev_key():
+    """The build's signing key (the bootloader trusts its public half)."""
+    from cryptography.hazmat.primitives import serialization
+    with open(DEV_KEY, "rb") as f:
+        return serialization.load_pem_private_key(f.read(), password=None)
+
+
 def host_verdict(flash, board):
     """What tools/imgformat.py says of slot A: "ok" or the bootloader's text."""
     try:
-        parse_image(slot_a(flash, board), slot_size=board.SLOT_SIZE, slot_addr=board.SLOT_A_BASE)
+        parse_image(slot_a(flash, board), slot_size=board.SLOT_SIZE, slot_addr=board.SLOT_A_BASE,
+                    key=spki(dev_key().public_key()))
     except ImageError as e:
         return REASONS[e.code]
     return "ok"
@@ -71,12 +84,15 @@ def flipped(data, offset, mask=0xFF):
     return bytes(data)
 
 
-def repacked(flash, info, board, payload=None, version=None):
-    """flash.bin with slot A rebuilt (valid hash) from a changed payload/version."""
+def repacked(flash, info, board, payload=None, version=None, key="dev"):
+    """flash.bin with slot A rebuilt (valid hash; signed with the build's key,
+    another key, or none) from a changed payload/version."""
     start = board.SLOT_A_BASE + info.hdr_size
     old = flash[start:start + info.img_size]
+    if key == "dev":
+        key = dev_key()
     image = make_image(old if payload is None else payload, version=version or info.version,
-                       hdr_size=info.hdr_size)
+                       hdr_size=info.hdr_size, key=key)
     return flash[:board.SLOT_A_BASE] + image
 
 
@@ -140,7 +156,26 @@ def _bad_reset(flash, info, b):
     return repacked(flash, info, b, payload=payload)
 
 
+def _unsigned(flash, info, b):
+    return repacked(flash, info, b, key=None)
+
+
+def _other_key(flash, info, b):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    return repacked(flash, info, b, key=ec.generate_private_key(ec.SECP256R1()))
+
+
+def _signature_byte(flash, info, b):
+    # TLV area: info (4), SHA-256 TLV (36), key-hash TLV (36), then the
+    # signature TLV's header (4) and its DER bytes: flip one inside s.
+    tlv_area = b.SLOT_A_BASE + info.hdr_size + info.img_size + info.protect_tlv_size
+    return flipped(flash, tlv_area + 4 + 36 + 36 + 4 + 60, 0x01)
+
+
 CORRUPTIONS = {
+    "unsigned": (_unsigned, "wrong key"),
+    "signed-with-another-key": (_other_key, "wrong key"),
+    "signature-byte": (_signature_byte, "bad signature"),
     "payload-byte": (_payload_byte, "bad hash"),
     "first-payload-byte": (_first_payload_byte, "bad hash"),
     "magic": (_magic, "bad magic"),
@@ -178,7 +213,7 @@ def test_repacked_image_version_is_reported(boot, board, good, tmp_path):
     flash, info = good
     dev = boot(write(tmp_path, repacked(flash, info, board, version=(9, 8, 7, 6))))
     out = dev.wait_prompt()
-    assert "\nboot: slot A v9.8.7+6 ok\nkernel: QENEX OS " in out
+    assert re.search(r"\nboot: slot A v9\.8\.7\+6 ok \(ecdsa-p256, key [0-9a-f]{8}\.\.\.\)\nkernel: QENEX OS ", out)
     assert dev.cmd("echo up") == "up\n"
 
 
