@@ -92,7 +92,7 @@ def main():
     rows = [
         ("kernel firmware text / data / bss (bytes)", "%d / %d / %d" % (k["text"], k["data"], k["bss"])),
         ("bootloader text / data / bss (bytes)", "%d / %d / %d" % (bl["text"], bl["data"], bl["bss"])),
-        ("bootloader + SHA-256 image check", n(f["bootloader"])),
+        ("bootloader: SHA-256 + ECDSA P-256 check of the image", n(f["bootloader"])),
         ("kernel start to qenex> prompt (tasks started)", n(f["kernel_start"])),
         ("reset to qenex> prompt", n(f["boot_to_prompt"])),
         ("reset to prompt, wall time incl. QEMU start", "%.2f s" % f["wall_s"]),
