@@ -91,7 +91,7 @@ $(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h $(GEN)/layout.h $(GEN)/boot_key.h h
 	$(CROSS)objcopy -O binary $< $@
 
 $(B)/kernel/slot-a.img: $(B)/kernel/firmware.bin $(KEY)
-	$(PY) -m tools.qenex image pack --board $(BOARD) --key $(KEY) --version $(VERSION) $< $@
+	$(PY) -m tools.qenex image sign --board $(BOARD) --key $(KEY) --version $(VERSION) $< $@
 
 $(IMG)/flash.bin: $(B)/boot/boot.bin $(B)/kernel/slot-a.img
 	@mkdir -p $(IMG)

@@ -8,7 +8,7 @@
     qenex image info FILE               describe an ELF, a slot image or flash.bin
     qenex image keygen KEY.pem          a new ECDSA P-256 signing key (kept secret)
     qenex image pubkey KEY.pem OUT.h    the C header that builds the key into the bootloader
-    qenex image pack --key KEY.pem FIRMWARE.bin OUT   wrap and sign a kernel binary
+    qenex image sign --key KEY.pem FIRMWARE.bin OUT   wrap and sign a kernel binary (alias: pack)
     qenex image verify --key KEY.pem FILE   check a slot or flash image as the bootloader does
     qenex image flash --boot B --slot-a A OUT   assemble flash.bin
 
@@ -302,7 +302,7 @@ def main(argv=None):
     v.add_argument("--key", required=True, help="the signing key (private or public PEM)")
     v.add_argument("file")
     v.set_defaults(fn=cmd_image_verify)
-    k = img.add_parser("pack", help="wrap and sign a kernel binary as a slot image")
+    k = img.add_parser("sign", aliases=["pack"], help="wrap and sign a kernel binary as a slot image")
     k.add_argument("--key", required=True, help="ECDSA P-256 private key (PEM)")
     k.add_argument("--version", required=True, help="MAJOR.MINOR.REVISION[+BUILD]")
     k.add_argument("firmware")

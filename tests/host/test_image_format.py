@@ -42,6 +42,11 @@ def enum_names():
 @pytest.fixture(scope="session")
 def c(tmp_path_factory):
     """The compiled checker: (ffi, lib)."""
+    return build_checker(str(tmp_path_factory.mktemp("cffi")))
+
+
+def build_checker(tmpdir):
+    """boot/image.c and the mbedtls it uses, built for the host: (ffi, lib)."""
     if not os.path.exists(MBEDTLS_SRC[0]):
         pytest.fail(f"mbedtls source not found at {MBEDTLS}: run `make build`")
     import cffi
@@ -56,7 +61,7 @@ def c(tmp_path_factory):
     ffi.set_source("_qx_image", '#include "boot/image.h"',
                    sources=[os.path.join(ROOT, "boot", "image.c")] + MBEDTLS_SRC, include_dirs=[ROOT],
                    extra_compile_args=MBEDTLS_FLAGS)
-    path = ffi.compile(tmpdir=str(tmp_path_factory.mktemp("cffi")))
+    path = ffi.compile(tmpdir=tmpdir)
     spec = importlib.util.spec_from_file_location("_qx_image", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

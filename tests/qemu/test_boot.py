@@ -48,8 +48,8 @@ def slot_a(flash, board):
     return flash[board.SLOT_A_BASE:board.SLOT_A_BASE + board.SLOT_SIZE].ljust(board.SLOT_SIZE, b"\0")
 
 
-DEV_KEY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                       "build", "keys", "dev-ecdsa-p256.pem")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEV_KEY = os.path.join(ROOT, "build", "keys", "dev-ecdsa-p256.pem")
 
 
 def dev_key():
@@ -214,6 +214,27 @@ def test_repacked_image_version_is_reported(boot, board, good, tmp_path):
     dev = boot(write(tmp_path, repacked(flash, info, board, version=(9, 8, 7, 6))))
     out = dev.wait_prompt()
     assert re.search(r"\nboot: slot A v9\.8\.7\+6 ok \(ecdsa-p256, key [0-9a-f]{8}\.\.\.\)\nkernel: QENEX OS ", out)
+    assert dev.cmd("echo up") == "up\n"
+
+
+def test_an_image_signed_by_mcuboots_imgtool_boots(boot, board, tmp_path):
+    """imgtool (PyPI) signs the kernel binary with the build's key; the
+    bootloader verifies and boots it."""
+    import subprocess
+    import sys
+    build = os.path.join(ROOT, "build", "mps2-an385")
+    out = tmp_path / "slot.img"
+    r = subprocess.run([os.path.join(os.path.dirname(sys.executable), "imgtool"), "sign", "-k", DEV_KEY,
+                        "--header-size", hex(board.IMAGE_HEADER_SIZE), "--pad-header", "--align", "4",
+                        "--version", "3.2.1+5", "--slot-size", hex(board.SLOT_SIZE),
+                        os.path.join(build, "kernel", "firmware.bin"), str(out)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    boot_bin = open(os.path.join(build, "boot", "boot.bin"), "rb").read()
+    flash = boot_bin.ljust(board.SLOT_A_BASE, b"\xff") + out.read_bytes()
+    dev = boot(write(tmp_path, flash))
+    out = dev.wait_prompt()
+    assert re.search(r"\nboot: slot A v3\.2\.1\+5 ok \(ecdsa-p256, key [0-9a-f]{8}\.\.\.\)\n", out)
     assert dev.cmd("echo up") == "up\n"
 
 
