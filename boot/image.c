@@ -125,7 +125,7 @@ qx_img_result_t qx_image_check(const uint8_t *s, uint32_t slot_size,
     info->major = info->minor = 0;
     info->revision = 0;
     info->build = info->hdr_size = info->img_size = info->flags = 0;
-    info->vector_offset = 0;
+    info->vector_offset = info->total = 0;
     if (slot_size < QX_HEADER_STRUCT_SIZE) {
         return QX_IMG_TOO_LARGE;
     }
@@ -210,6 +210,7 @@ qx_img_result_t qx_image_check(const uint8_t *s, uint32_t slot_size,
         || !(reset & 1) || entry < base || entry >= base + img) {
         return QX_IMG_BAD_VECTORS;
     }
+    info->total = off + tot;
     return QX_IMG_OK;
 }
 

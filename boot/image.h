@@ -52,6 +52,7 @@ typedef struct {
     uint32_t build;
     uint32_t hdr_size, img_size, flags;
     uint32_t vector_offset;   /* offset of the vector table in the slot */
+    uint32_t total;           /* bytes from the header to the end of the TLVs (0 unless ok) */
 } qx_img_info_t;
 
 /* The key images must be signed with: an ECDSA P-256 public key as DER

@@ -10,7 +10,7 @@
     qenex image pubkey KEY.pem OUT.h    the C header that builds the key into the bootloader
     qenex image sign --key KEY.pem FIRMWARE.bin OUT   wrap and sign a kernel binary (alias: pack)
     qenex image verify --key KEY.pem FILE   check a slot or flash image as the bootloader does
-    qenex image flash --boot B --slot-a A OUT   assemble flash.bin
+    qenex image flash --boot B --slot-a A [--slot-b B2] OUT   assemble flash.bin
 
 Run as `python -m tools.qenex` (the Makefile uses build/venv/bin/python).
 """
@@ -142,12 +142,17 @@ def cmd_image_pack(args):
 def cmd_image_flash(args):
     board = load_board(args.board)
     boot, slot_a = read(args.boot), read(args.slot_a)
+    slot_b = read(args.slot_b) if args.slot_b else b""
+    if len(slot_b) > board.SLOT_SIZE:
+        raise SystemExit("qenex: slot B image is %d bytes, the slot holds %d" % (len(slot_b), board.SLOT_SIZE))
     if len(boot) > board.BOOT_SIZE:
         raise SystemExit("qenex: bootloader is %d bytes, the boot area holds %d" % (len(boot), board.BOOT_SIZE))
     if len(slot_a) > board.SLOT_SIZE:
         raise SystemExit("qenex: slot A image is %d bytes, the slot holds %d" % (len(slot_a), board.SLOT_SIZE))
     # Unused flash reads as erased (0xff), as on a board.
     flash = boot.ljust(board.SLOT_A_BASE - board.BOOT_BASE, b"\xff") + slot_a
+    if slot_b:
+        flash = flash.ljust(board.SLOT_B_BASE - board.BOOT_BASE, b"\xff") + slot_b
     with open(args.out, "wb") as f:
         f.write(flash)
     print("flash: %s, %d bytes (boot %d at %#x, slot A %d at %#x)" % (
@@ -311,6 +316,7 @@ def main(argv=None):
     f = img.add_parser("flash", help="assemble flash.bin from the bootloader and slot A")
     f.add_argument("--boot", required=True)
     f.add_argument("--slot-a", required=True)
+    f.add_argument("--slot-b", help="an image for slot B (an upgrade, or the fallback)")
     f.add_argument("out")
     f.set_defaults(fn=cmd_image_flash)
     for sp in (r, c, i, k, f, v):

@@ -53,7 +53,8 @@ def build_checker(tmpdir):
     ffi = cffi.FFI()
     ffi.cdef("typedef enum { %s } qx_img_result_t;" % ", ".join(enum_names()) + """
         typedef struct { uint8_t major, minor; uint16_t revision; uint32_t build;
-                         uint32_t hdr_size, img_size, flags; uint32_t vector_offset; } qx_img_info_t;
+                         uint32_t hdr_size, img_size, flags; uint32_t vector_offset; uint32_t total; }
+                       qx_img_info_t;
         typedef struct { const uint8_t *spki; uint32_t spki_len; } qx_img_key_t;
         qx_img_result_t qx_image_check(const uint8_t *slot, uint32_t slot_size,
                                        uint32_t slot_addr, const qx_img_key_t *key, qx_img_info_t *info);
@@ -192,6 +193,7 @@ def test_valid_images_pass_both_checkers_with_the_same_fields(c, size, hdr):
     assert code == "ok"
     assert (ci.major, ci.minor, ci.revision, ci.build) == info.version == version
     assert (ci.hdr_size, ci.img_size, ci.flags, ci.vector_offset) == (hdr, size, info.flags, hdr)
+    assert ci.total == info.total_len == len(image)
     assert info.img_size == size and info.hdr_size == hdr
 
 

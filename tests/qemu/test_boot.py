@@ -33,6 +33,7 @@ def boot_lines(version, board, manifests):
     return re.compile(
         r"\nboot: QENEX boot on mps2-an385\n"
         r"boot: slot A v%s\+(\d+) ok \(ecdsa-p256, key [0-9a-f]{8}\.\.\.\)\n"
+        r"boot: slot B empty\n"
         r"kernel: QENEX OS %s \(commit ([0-9a-f]{12}(?:-dirty)?|unknown)\) on mps2-an385, "
         r"MicroPython 1\.25\.0\n"
         r"kernel: text \d+, data \d+, bss \d+ bytes; heap %d KiB, stack %d KiB\n"
@@ -60,9 +61,13 @@ def dev_key():
 
 
 def host_verdict(flash, board):
-    """What tools/imgformat.py says of slot A: "ok" or the bootloader's text."""
+    """What tools/imgformat.py says of slot A: "ok" or the bootloader's text
+    ("empty" for erased or zeroed flash, which the bootloader names so)."""
+    slot = slot_a(flash, board)
+    if slot[:4] in (b"\0\0\0\0", b"\xff\xff\xff\xff"):
+        return "empty"
     try:
-        parse_image(slot_a(flash, board), slot_size=board.SLOT_SIZE, slot_addr=board.SLOT_A_BASE,
+        parse_image(slot, slot_size=board.SLOT_SIZE, slot_addr=board.SLOT_A_BASE,
                     key=spki(dev_key().public_key()))
     except ImageError as e:
         return REASONS[e.code]
@@ -181,7 +186,7 @@ CORRUPTIONS = {
     "magic": (_magic, "bad magic"),
     "hash-tlv": (_hash_tlv, "bad hash"),
     "truncated": (_truncated, None),
-    "erased": (_erased, "bad magic"),
+    "erased": (_erased, "empty"),
     "too-large": (_too_large, "too large"),
     "bad-sp": (_bad_sp, "bad vectors"),
     "bad-reset-vector": (_bad_reset, "bad vectors"),
@@ -213,7 +218,7 @@ def test_repacked_image_version_is_reported(boot, board, good, tmp_path):
     flash, info = good
     dev = boot(write(tmp_path, repacked(flash, info, board, version=(9, 8, 7, 6))))
     out = dev.wait_prompt()
-    assert re.search(r"\nboot: slot A v9\.8\.7\+6 ok \(ecdsa-p256, key [0-9a-f]{8}\.\.\.\)\nkernel: QENEX OS ", out)
+    assert re.search(r"\nboot: slot A v9\.8\.7\+6 ok \(ecdsa-p256, key [0-9a-f]{8}\.\.\.\)\nboot: slot B empty\n", out)
     assert dev.cmd("echo up") == "up\n"
 
 
@@ -236,6 +241,55 @@ def test_an_image_signed_by_mcuboots_imgtool_boots(boot, board, tmp_path):
     out = dev.wait_prompt()
     assert re.search(r"\nboot: slot A v3\.2\.1\+5 ok \(ecdsa-p256, key [0-9a-f]{8}\.\.\.\)\n", out)
     assert dev.cmd("echo up") == "up\n"
+
+
+# ---- two slots ------------------------------------------------------------------
+
+def with_slot_b(flash, board, image):
+    return flash.ljust(board.SLOT_B_BASE, b"\xff")[:board.SLOT_B_BASE] + image
+
+
+def slot_image(flash, info, board, **kw):
+    """A signed slot image of the built kernel (changed version, key...)."""
+    return repacked(flash, info, board, **kw)[board.SLOT_A_BASE:]
+
+
+def test_a_tampered_slot_a_falls_back_to_slot_b(boot, board, good, tmp_path):
+    flash, info = good
+    data = with_slot_b(_payload_byte(flash, info, board), board, slot_image(flash, info, board, version=(0, 9, 0, 1)))
+    dev = boot(write(tmp_path, data))
+    out = dev.wait_prompt()
+    assert re.search(r"\nboot: slot A bad hash\nboot: slot B v0\.9\.0\+1 ok [^\n]*\n"
+                     r"boot: copying slot B to slot A\nboot: slot A v0\.9\.0\+1 ok [^\n]*\nkernel: ", out), out
+    assert dev.cmd("echo up") == "up\n"
+
+
+def test_a_newer_image_in_slot_b_is_installed(boot, board, good, tmp_path):
+    flash, info = good
+    data = with_slot_b(flash, board, slot_image(flash, info, board, version=(9, 0, 0, 0)))
+    out = boot(write(tmp_path, data)).wait_prompt()
+    assert re.search(r"boot: slot B v9\.0\.0\+0 ok [^\n]*\nboot: slot B is newer: copying it to slot A\n"
+                     r"boot: slot A v9\.0\.0\+0 ok", out), out
+
+
+def test_an_older_image_in_slot_b_is_left_alone(boot, board, good, tmp_path):
+    flash, info = good
+    data = with_slot_b(repacked(flash, info, board, version=(5, 0, 0, 0)), board,
+                       slot_image(flash, info, board, version=(4, 0, 0, 0)))
+    out = boot(write(tmp_path, data)).wait_prompt()
+    assert "copying" not in out and re.search(r"boot: slot A v5\.0\.0\+0 ok .*\nboot: slot B v4\.0\.0\+0 ok", out)
+
+
+def test_two_bad_slots_give_recovery_with_both_reasons(boot, board, good, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import ec
+    flash, info = good
+    data = with_slot_b(_payload_byte(flash, info, board), board,
+                       slot_image(flash, info, board, key=ec.generate_private_key(ec.SECP256R1())))
+    dev = boot(write(tmp_path, data))
+    dev.expect_exact("boot: slot A bad hash\r\n", timeout=30)
+    dev.expect_exact("boot: slot B wrong key\r\n")
+    dev.expect_exact("boot: no bootable image; staying in recovery\r\n")
+    dev.expect_absent(NEVER_BOOTED, RECOVERY_WAIT)
 
 
 def _uptime_ms(dev):
