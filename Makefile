@@ -114,7 +114,7 @@ bench: build
 	$(PY) -m tools.bench --board $(BOARD)
 
 flash: build
-	@echo "Write $(IMG)/flash.bin at the start of the board's flash (see README, 'Flashing a board')."
+	@echo "Write $(IMG)/flash.bin at the start of the board's flash (see README, 'Flash layout and flashing a board')."
 
 clean:
 	rm -rf build/$(BOARD) $(IMG)

@@ -4,8 +4,8 @@
  *
  * The format is defined once in tools/imgformat.py (construct); this is the
  * device-side reader of the same definition and tests/host/test_image_format.py
- * holds the two against each other. Builds for the target (freestanding, no
- * heap, no libc beyond <stdint.h>) and for the host (cffi).
+ * holds the two against each other. Builds for the target (freestanding; the
+ * crypto, mbedtls, works in a static arena) and for the host (cffi).
  */
 #ifndef QX_BOOT_IMAGE_H
 #define QX_BOOT_IMAGE_H
