@@ -47,3 +47,13 @@ uint64_t qx_ticks(void) {
 uint32_t qx_tick_hz(void) {
     return hz;
 }
+
+/* At the usual 1 kHz a tick is a millisecond: no 64-bit division (the
+ * trap layer's fast paths read the clock). */
+uint64_t qx_ticks_to_ms(uint64_t t) {
+    return hz == 1000 ? t : t * 1000u / hz;
+}
+
+uint64_t qx_ticks_ms(void) {
+    return qx_ticks_to_ms(qx_ticks());
+}

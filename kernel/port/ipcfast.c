@@ -20,6 +20,7 @@
 #include "mpu.h"
 #include "trap.h"
 #include "ipcfast.h"
+#include "../../drivers/timer/cmsdk_timer.h"
 
 qx_ipc_t qx_ipc[QX_MAX_TASKS];
 volatile uint32_t qx_other_best = QX_PRIO_NONE;   /* best ready priority besides the running task */
@@ -32,16 +33,6 @@ static uint32_t n_ready;
 void qx_ipc_reset_run(void) {
     n_ready = 0;
 }
-
-static int range_ok(int tid, uint32_t addr, uint32_t len, int source) {
-    const qx_ctx_t *c = qx_task_ctx(tid);
-    if (addr >= c->base && len <= c->size && addr - c->base <= c->size - len) {
-        return 1;
-    }
-    return source && addr >= QX_FLASH_BASE && len <= QX_FLASH_SIZE && addr - QX_FLASH_BASE <= QX_FLASH_SIZE - len;
-}
-
-static uint32_t now_ms(void);
 
 static int log_room(void) {
     return qx_fastlog_len < QX_FASTLOG_MAX;
@@ -57,7 +48,7 @@ static void log_entry(uint32_t kind, uint32_t a, uint32_t b, uint32_t c, uint32_
         qx_fastlog_t *y = &qx_fastlog[n - 1];
         if (y->kind == QX_FAST_YIELDS && ((y->a == a && y->b == b) || (y->a == b && y->b == a))) {
             y->c++;                      /* (first yielder, the other, n) */
-            y->ms = now_ms();
+            y->ms = (uint32_t)qx_ticks_ms();
             return;
         }
     }
@@ -77,7 +68,7 @@ static void log_entry(uint32_t kind, uint32_t a, uint32_t b, uint32_t c, uint32_
             r->c++;
             r->d = b;
             r->e = c;
-            r->ms = now_ms();
+            r->ms = (uint32_t)qx_ticks_ms();
             return;
         }
     }
@@ -88,7 +79,7 @@ static void log_entry(uint32_t kind, uint32_t a, uint32_t b, uint32_t c, uint32_
     l->c = c;
     l->d = d;
     l->e = e;
-    l->ms = now_ms();
+    l->ms = (uint32_t)qx_ticks_ms();
 }
 
 static uint32_t *frame_of(int tid) {
@@ -133,7 +124,7 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         }
         qx_ipc_t *d = &qx_ipc[dest];
         if (!d->receiving || mlen > QX_MSG_MAX || mlen > d->recv_cap || d->prio >= best_ready_prio()
-            || !range_ok(me, mptr, mlen, 1) || !range_ok(me, rptr, rcap, 0)) {
+            || !qx_task_may_copy(me, mptr, mlen, 0) || !qx_task_may_copy(me, rptr, rcap, 1)) {
             return 0;
         }
         memcpy((void *)d->recv_buf, (const void *)mptr, mlen);
@@ -157,7 +148,7 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         }
         qx_ipc_t *c = &qx_ipc[caller];
         if (len > QX_MSG_MAX || len > c->reply_cap || c->prio < m->prio || n_ready >= QX_MAX_TASKS
-            || !range_ok(me, ptr, len, 1)) {
+            || !qx_task_may_copy(me, ptr, len, 0)) {
             return 0;
         }
         memcpy((void *)c->reply_buf, (const void *)ptr, len);
@@ -176,7 +167,7 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         uint32_t buf = a[0], cap = a[1], i = 0;
         int next = best_made_ready(&i);
         if (next < 0 || m->queued || m->receiving || m->calling >= 0 || !qx_task_live(next)
-            || qx_ipc[next].prio >= qx_other_best || !range_ok(me, buf, cap, 0)) {
+            || qx_ipc[next].prio >= qx_other_best || !qx_task_may_copy(me, buf, cap, 1)) {
             return 0;
         }
         m->receiving = 1;
@@ -205,11 +196,3 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
     return 0;
 }
 
-#include "../../drivers/timer/cmsdk_timer.h"
-static uint32_t now_ms(void) {
-    #if QX_TICK_HZ == 1000
-    return (uint32_t)qx_ticks();                    /* no 64-bit division on the fast path */
-    #else
-    return (uint32_t)(qx_ticks() * 1000u / QX_TICK_HZ);
-    #endif
-}

@@ -34,4 +34,5 @@ void qx_ipc_reset_run(void);
 /* Provided by modtrap.c (it owns the task table). */
 const qx_ctx_t *qx_task_ctx(int tid);
 int qx_task_live(int tid);
+int qx_task_may_copy(int tid, uint32_t addr, uint32_t len, int writing);  /* block, or flash to read */
 void qx_fast_switch(int tid);   /* save the running VM, load tid's, set qx_next_ctx and the MPU */

@@ -94,7 +94,7 @@ mp_uint_t mp_hal_ticks_ms(void) {
         qx_syscall(QX_SYS_TICKS, args, &r0, &r1);
         return r0;
     }
-    return (mp_uint_t)(qx_ticks() * 1000u / qx_tick_hz());
+    return (mp_uint_t)qx_ticks_ms();
 }
 
 mp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {

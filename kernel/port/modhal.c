@@ -34,7 +34,7 @@ static mp_obj_t hal_write(mp_obj_t data) {
 static MP_DEFINE_CONST_FUN_OBJ_1(hal_write_obj, hal_write);
 
 static mp_obj_t hal_ticks_ms(void) {
-    return mp_obj_new_int_from_ull(qx_ticks() * 1000u / qx_tick_hz());
+    return mp_obj_new_int_from_ull(qx_ticks_ms());
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(hal_ticks_ms_obj, hal_ticks_ms);
 

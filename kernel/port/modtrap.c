@@ -79,7 +79,7 @@ void qx_trap_setup(void) {
 
 /* Interrupt hooks of the drivers. */
 void qx_on_tick(uint64_t ticks) {
-    qx_trap_tick((uint32_t)(ticks * 1000u / QX_TICK_HZ));
+    qx_trap_tick((uint32_t)qx_ticks_to_ms(ticks));
 }
 void qx_on_uart_rx(void) {
     qx_trap_irq(QX_IRQ_CONSOLE);
@@ -154,11 +154,15 @@ static mp_obj_t tuple(size_t n, mp_obj_t a, mp_obj_t b, mp_obj_t c, mp_obj_t d) 
 /* May the kernel copy [addr, addr+len) for task t? Its own block, or (reads
  * only) flash, where constants of its frozen code live. */
 static int readable(const task_t *t, uint32_t addr, uint32_t len, int writing) {
-    uint32_t b = t->ctx.base, s = t->ctx.size;
-    if (addr >= b && len <= s && addr - b <= s - len) {
+    if (qx_ctx_owns(&t->ctx, addr, len)) {
         return 1;
     }
     return !writing && addr >= QX_FLASH_BASE && len <= QX_FLASH_SIZE && addr - QX_FLASH_BASE <= QX_FLASH_SIZE - len;
+}
+
+/* The same rule for the IPC fast path (ipcfast.c). */
+int qx_task_may_copy(int tid, uint32_t addr, uint32_t len, int writing) {
+    return readable(&tasks[tid], addr, len, writing);
 }
 
 /* resume(tid) -> event tuple (see kernel/abi.py) */
@@ -271,7 +275,7 @@ static mp_obj_t trap_idle(mp_obj_t deadline_in) {
     for (;;) {
         uint32_t s = qx_irq_save();
         uint32_t irqs = pending_irqs() & qx_irq_watch;
-        uint64_t now = qx_ticks() * 1000u / QX_TICK_HZ;
+        uint64_t now = qx_ticks_ms();
         if (irqs || (has_deadline && now >= deadline)) {
             qx_irq_restore(s);
             return INT(irqs);
@@ -381,7 +385,7 @@ static mp_obj_t trap_watch(mp_obj_t bits) {
 static MP_DEFINE_CONST_FUN_OBJ_1(trap_watch_obj, trap_watch);
 
 static mp_obj_t trap_ticks_ms(void) {
-    return mp_obj_new_int_from_ull(qx_ticks() * 1000u / QX_TICK_HZ);
+    return mp_obj_new_int_from_ull(qx_ticks_ms());
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(trap_ticks_ms_obj, trap_ticks_ms);
 

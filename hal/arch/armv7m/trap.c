@@ -75,11 +75,6 @@ static int psp_ok(uint32_t psp) {
     return (psp & 3) == 0 && psp >= c->base + 32 && psp + 32 <= c->base + c->size;
 }
 
-static int in_task(uint32_t addr, uint32_t len) {
-    const qx_ctx_t *c = qx_cur_ctx;
-    return addr >= c->base && len <= c->size && addr - c->base <= c->size - len;
-}
-
 static uint32_t task_fault(const char *reason, uint32_t pc, uint32_t addr) {
     qx_event.kind = QX_EV_FAULT;
     qx_event.reason = reason;
@@ -95,7 +90,7 @@ static uint32_t task_fault(const char *reason, uint32_t pc, uint32_t addr) {
 static uint32_t fast_syscall(uint32_t *frame) {
     uint32_t no = frame[0];
     if (no == QX_SYS_TICKS) {
-        uint64_t ms = qx_ticks() * 1000u / QX_TICK_HZ;
+        uint64_t ms = qx_ticks_ms();
         frame[0] = (uint32_t)ms & 0x7fffffffu;
         frame[1] = (uint32_t)(ms >> 31);
     } else if (no == QX_SYS_YIELD && qx_alone) {
@@ -127,7 +122,7 @@ uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
     }
     const uint32_t *frame = (const uint32_t *)psp;
     uint32_t argp = frame[1];
-    if (!in_task(argp, 4 * QX_SYS_NARGS) || (argp & 3)) {
+    if (!qx_ctx_owns(qx_cur_ctx, argp, 4 * QX_SYS_NARGS) || (argp & 3)) {
         return task_fault("bad syscall arguments", frame[6], argp);
     }
     for (int i = 0; i < QX_SYS_NARGS; i++) {

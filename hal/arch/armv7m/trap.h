@@ -19,6 +19,11 @@ typedef struct {
     const char *reason;     /* fault reason (static text) */
 } qx_event_t;
 
+/* Does [addr, addr + len) lie inside the task's block? (No sum can wrap.) */
+static inline int qx_ctx_owns(const qx_ctx_t *c, uint32_t addr, uint32_t len) {
+    return addr >= c->base && len <= c->size && addr - c->base <= c->size - len;
+}
+
 extern volatile int32_t qx_current;         /* running task id, -1: the kernel */
 extern qx_event_t qx_event;
 extern volatile uint32_t qx_slice, qx_slice_left, qx_deadline_ms, qx_irq_watch, qx_alone;
