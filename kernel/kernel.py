@@ -481,11 +481,12 @@ class Kernel:
         if w != self._watch:
             self.trap.watch(w)
             self._watch = w
+        best = self.sched._best_ready()     # ready tasks besides the running one
         if self._fast:
-            self._sync_ipc()
+            self._sync_ipc(best)
         if tid is not None:
             # With nobody else ready the trap layer answers a yield itself.
-            alone = self.sched._best_ready() is None
+            alone = best is None
             if alone != self._alone:
                 self.trap.set_alone(alone)
                 self._alone = alone
@@ -496,10 +497,11 @@ class Kernel:
                 self.trap.set_slice(left)
                 self._slice = left
 
-    def _sync_ipc(self):
+    def _sync_ipc(self, best):
         """Keep the trap layer's copy of the IPC state (what its fast path
         may do without asking) equal to ipc's: every task whose state
-        changed, and the best priority ready besides the running task."""
+        changed, and `best`, the best priority ready besides the running
+        task."""
         for tid in self.ipc.dirty:
             t = self.tasks.get(tid)
             if t is not None and t.status == LIVE:
@@ -507,7 +509,6 @@ class Kernel:
             else:
                 self.trap.ipc_state(tid, 0, 0, -1, 0, 0, 0)
         self.ipc.dirty.clear()
-        best = self.sched._best_ready()
         peer = self.sched.sole_peer()
         if (best, peer) != self._other_best:
             self.trap.set_other_best(best, peer)
