@@ -28,7 +28,7 @@ BOOT_CFLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -g -Wall -Wextra -We
 # mbedtls is compiled with its own warnings policy (it is not our code).
 BOOT_MBEDTLS := $(addprefix $(MBEDTLS_SRC)/library/,sha256.c platform_util.c platform.c bignum.c \
 	bignum_core.c ecp.c ecp_curves.c ecdsa.c asn1parse.c asn1write.c memory_buffer_alloc.c constant_time.c)
-BOOT_SRC := boot/main.c boot/image.c drivers/uart/cmsdk_uart.c \
+BOOT_SRC := boot/main.c boot/image.c boot/bootstate.c drivers/uart/cmsdk_uart.c drivers/flash/mapped_flash.c \
 	$(MICROPYTHON_SRC)/shared/libc/string0.c
 
 # The image signing key. A development key is made in build/keys on first
@@ -63,10 +63,12 @@ $(MPY_CROSS):
 $(GEN)/_manifests.py: FORCE
 	@$(PY) -m tools.gather_manifests $@
 
-$(B)/kernel/firmware.elf: $(GEN)/layout.h $(GEN)/_build.py $(GEN)/_manifests.py $(MPY_CROSS) FORCE
+$(B)/kernel/firmware.elf $(B)/kernel/firmware-b.elf &: $(GEN)/layout.h $(GEN)/_build.py $(GEN)/_manifests.py \
+		$(MPY_CROSS) $(B)/boot/mbedtls.a FORCE
 	@$(MAKE) --no-print-directory -j$(JOBS) -C kernel/port BOARD=$(BOARD) \
 	  BUILD=$(CURDIR)/$(B)/kernel GEN=$(CURDIR)/$(GEN) PYTHON=$(CURDIR)/$(PY) \
-	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS)
+	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS) MBEDTLS_SRC=$(MBEDTLS_SRC) \
+	  MBEDTLS_LIB=$(CURDIR)/$(B)/boot/mbedtls.a
 
 $(B)/boot/mbedtls.a: $(BOOT_MBEDTLS) boot/qx_mbedtls_config.h
 	@mkdir -p $(B)/boot/mbedtls
@@ -81,7 +83,7 @@ $(KEY):
 $(GEN)/boot_key.h: $(KEY) FORCE
 	@$(PY) -m tools.qenex image pubkey $(KEY) $@
 
-$(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h $(GEN)/layout.h $(GEN)/boot_key.h hal/board/$(BOARD)/boot.ld $(B)/boot/mbedtls.a
+$(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h boot/bootstate.h drivers/flash/mapped_flash.h $(GEN)/layout.h $(GEN)/boot_key.h hal/board/$(BOARD)/boot.ld $(B)/boot/mbedtls.a
 	@mkdir -p $(dir $@)
 	$(CROSS)gcc $(BOOT_CFLAGS) -nostdlib -T hal/board/$(BOARD)/boot.ld -L$(GEN) \
 	  -Wl,--gc-sections -Wl,-Map=$(B)/boot/boot.map -o $@ $(BOOT_SRC) $(B)/boot/mbedtls.a -lgcc
@@ -93,7 +95,11 @@ $(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h $(GEN)/layout.h $(GEN)/boot_key.h h
 $(B)/kernel/slot-a.img: $(B)/kernel/firmware.bin $(KEY)
 	$(PY) -m tools.qenex image sign --board $(BOARD) --key $(KEY) --version $(VERSION) $< $@
 
-$(IMG)/flash.bin: $(B)/boot/boot.bin $(B)/kernel/slot-a.img
+# The same kernel signed for slot B: what an upgrade writes there (tests, `make upgrade`).
+$(B)/kernel/slot-b.img: $(B)/kernel/firmware-b.bin $(KEY)
+	$(PY) -m tools.qenex image sign --board $(BOARD) --key $(KEY) --slot b --version $(VERSION) $< $@
+
+$(IMG)/flash.bin: $(B)/boot/boot.bin $(B)/kernel/slot-a.img $(B)/kernel/slot-b.img
 	@mkdir -p $(IMG)
 	$(PY) -m tools.qenex image flash --board $(BOARD) --boot $(B)/boot/boot.bin \
 	  --slot-a $(B)/kernel/slot-a.img $@

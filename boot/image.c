@@ -88,7 +88,7 @@ static uint32_t rd32(const uint8_t *p) {
  * `end` (already checked to be inside the slot). Records the offset of the
  * first SHA-256 value in *hash_off when hash_off is given. */
 typedef struct {
-    uint32_t hash, keyhash, sig, sig_len;   /* value offsets, 0: absent */
+    uint32_t hash, keyhash, sig, sig_len, counter;   /* value offsets, 0: absent */
 } found_t;
 
 static qx_img_result_t walk_tlvs(const uint8_t *s, uint32_t off, uint32_t end, found_t *found) {
@@ -105,6 +105,9 @@ static qx_img_result_t walk_tlvs(const uint8_t *s, uint32_t off, uint32_t end, f
                 return QX_IMG_BAD_TLV;
             }
         }
+        if (type == QX_TLV_SEC_CNT && len != 4) {
+            return QX_IMG_BAD_TLV;
+        }
         if (found) {                      /* the first of each counts */
             if (type == QX_TLV_SHA256 && !found->hash) {
                 found->hash = off + 4;
@@ -113,6 +116,8 @@ static qx_img_result_t walk_tlvs(const uint8_t *s, uint32_t off, uint32_t end, f
             } else if (type == QX_TLV_ECDSA_SIG && !found->sig) {
                 found->sig = off + 4;
                 found->sig_len = len;
+            } else if (type == QX_TLV_SEC_CNT && !found->counter) {
+                found->counter = off + 4;
             }
         }
         off += 4 + len;
@@ -125,7 +130,8 @@ qx_img_result_t qx_image_check(const uint8_t *s, uint32_t slot_size,
     info->major = info->minor = 0;
     info->revision = 0;
     info->build = info->hdr_size = info->img_size = info->flags = 0;
-    info->vector_offset = info->total = 0;
+    info->vector_offset = info->total = info->security_counter = 0;
+    memset(info->hash, 0, sizeof info->hash);
     if (slot_size < QX_HEADER_STRUCT_SIZE) {
         return QX_IMG_TOO_LARGE;
     }
@@ -150,16 +156,16 @@ qx_img_result_t qx_image_check(const uint8_t *s, uint32_t slot_size,
     }
     /* From here hdr + img + prot + 4 <= slot_size, so none of these wrap. */
     uint32_t off = hdr + img;
+    found_t found = {0, 0, 0, 0, 0}, protected = {0, 0, 0, 0, 0};
     if (prot) {
         if (prot < 4 || rd16(s + off) != QX_TLV_PROT_INFO_MAGIC
             || rd16(s + off + 2) != prot
-            || walk_tlvs(s, off, off + prot, NULL) != QX_IMG_OK) {
+            || walk_tlvs(s, off, off + prot, &protected) != QX_IMG_OK) {
             return QX_IMG_BAD_TLV;
         }
         off += prot;
     }
     uint32_t tot = rd16(s + off + 2);
-    found_t found = {0, 0, 0, 0};
     if (rd16(s + off) != QX_TLV_INFO_MAGIC || tot < 4 || tot > slot_size - off) {
         return QX_IMG_BAD_TLV;
     }
@@ -181,6 +187,10 @@ qx_img_result_t qx_image_check(const uint8_t *s, uint32_t slot_size,
     }
     if (diff) {
         return QX_IMG_BAD_HASH;
+    }
+    memcpy(info->hash, digest, sizeof digest);
+    if (protected.counter) {
+        info->security_counter = rd32(s + protected.counter);
     }
 
     if (key) {

@@ -18,6 +18,7 @@
 #define QX_TLV_SHA256          0x10u
 #define QX_TLV_KEYHASH         0x01u   /* SHA-256 of the signing key (DER SubjectPublicKeyInfo) */
 #define QX_TLV_ECDSA_SIG       0x22u   /* ECDSA P-256 signature of the SHA-256 (DER) */
+#define QX_TLV_SEC_CNT         0x50u   /* security counter, u32; counts only when protected */
 #define QX_P256_SPKI_LEN       91u
 #define QX_HEADER_STRUCT_SIZE  32u
 #define QX_VECTOR_ALIGN        128u    /* Cortex-M3 VTOR alignment */
@@ -37,7 +38,8 @@ typedef enum {
     QX_IMG_BAD_MAGIC,    /* ih_magic is not QX_IMAGE_MAGIC */
     QX_IMG_BAD_HEADER,   /* hdr_size < 32 or not 4-aligned, vectors not 128-aligned */
     QX_IMG_TOO_LARGE,    /* header + payload + TLV info do not fit in the slot */
-    QX_IMG_BAD_TLV,      /* TLV area: bad magic or size, a TLV runs past it */
+    QX_IMG_BAD_TLV,      /* TLV area: bad magic or size, a TLV runs past it,
+                            a SHA-256 TLV not 32 or a counter TLV not 4 bytes */
     QX_IMG_NO_HASH,      /* no SHA-256 TLV */
     QX_IMG_BAD_HASH,     /* SHA-256 does not match header + payload + protected TLVs */
     QX_IMG_WRONG_KEY,    /* no key-hash TLV, or it names another key than the bootloader's */
@@ -53,6 +55,8 @@ typedef struct {
     uint32_t hdr_size, img_size, flags;
     uint32_t vector_offset;   /* offset of the vector table in the slot */
     uint32_t total;           /* bytes from the header to the end of the TLVs (0 unless ok) */
+    uint32_t security_counter; /* from the protected TLV area; 0 without one */
+    uint8_t hash[32];         /* the image's SHA-256 (valid once the hash checked) */
 } qx_img_info_t;
 
 /* The key images must be signed with: an ECDSA P-256 public key as DER

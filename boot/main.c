@@ -1,14 +1,21 @@
-/* QENEX bootloader: the code at the reset vector. It checks the kernel image in
- * slot A (boot/image.c) and, when it is valid, jumps to the kernel's vector
- * table with VTOR and MSP set from it. An invalid image is never entered: the
- * reason is printed and the bootloader stays in a recovery loop. */
+/* QENEX bootloader: the code at the reset vector. It checks the kernel images
+ * in slots A and B (boot/image.c), applies the boot-state policy
+ * (boot/bootstate.c: highest valid version, rollback protection, trial boots
+ * that revert unless confirmed), records its decision in storage, hands the
+ * kernel what it booted (QX_BOOT_INFO_ADDR) and jumps to that slot's vector
+ * table with VTOR and MSP set from it. Each slot's image is linked to run
+ * where it lies: nothing is copied. An invalid image is never entered; with
+ * none left the reason is printed and the bootloader stays in recovery. */
 #include <stdint.h>
+#include <string.h>
 #include "cm3.h"
 #include "layout.h"
 #define QX_RAM_END (QX_RAM_BASE + QX_RAM_SIZE)
 #include "image.h"
+#include "bootstate.h"
 #include "boot_key.h"
 #include "../drivers/uart/cmsdk_uart.h"
+#include "../drivers/flash/mapped_flash.h"
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
 
@@ -46,25 +53,13 @@ static void __attribute__((noreturn)) jump(uint32_t vectors) {
     __builtin_unreachable();
 }
 
+static void put_char(char c) {
+    qx_uart_write(&c, 1);
+}
+
 static const qx_img_key_t key = {qx_boot_key_spki, sizeof qx_boot_key_spki};
 
-/* Check the image in a slot; both slots hold images linked to run from slot
- * A (an image in B is copied to A before it runs). Prints the verdict. */
-static qx_img_result_t check_slot(char name, uint32_t base, qx_img_info_t *info) {
-    const uint32_t first = *(const uint32_t *)base;
-    char who[] = "boot: slot ? ";
-    who[11] = name;
-    qx_uart_puts(who);
-    if (first == 0xffffffffu || first == 0) {
-        qx_uart_puts("empty\n");
-        return QX_IMG_BAD_MAGIC;
-    }
-    qx_img_result_t r = qx_image_check((const uint8_t *)base, QX_SLOT_SIZE, QX_SLOT_A_BASE, &key, info);
-    if (r != QX_IMG_OK) {
-        qx_uart_puts(qx_image_result_str(r));
-        qx_uart_puts("\n");
-        return r;
-    }
+static void put_version(const qx_img_info_t *info) {
     qx_uart_puts("v");
     put_dec(info->major);
     qx_uart_puts(".");
@@ -73,47 +68,100 @@ static qx_img_result_t check_slot(char name, uint32_t base, qx_img_info_t *info)
     put_dec(info->revision);
     qx_uart_puts("+");
     put_dec(info->build);
+}
+
+/* Check the image in a slot (linked to run from that slot). Prints the verdict. */
+static void check_slot(char name, uint32_t base, qx_img_info_t *info, qx_boot_cand_t *cand) {
+    const uint32_t first = *(const uint32_t *)base;
+    qx_uart_puts("boot: slot ");
+    put_char(name);
+    qx_uart_puts(" ");
+    memset(cand, 0, sizeof *cand);
+    if (first == 0xffffffffu || first == 0) {
+        qx_uart_puts("empty\n");
+        return;
+    }
+    qx_img_result_t r = qx_image_check((const uint8_t *)base, QX_SLOT_SIZE, base, &key, info);
+    if (r != QX_IMG_OK) {
+        qx_uart_puts(qx_image_result_str(r));
+        qx_uart_puts("\n");
+        return;
+    }
+    put_version(info);
     qx_uart_puts(" ok (ecdsa-p256, key " QX_BOOT_KEY_ID "...)\n");
-    return r;
+    cand->valid = 1;
+    cand->major = info->major;
+    cand->minor = info->minor;
+    cand->revision = info->revision;
+    cand->build = info->build;
+    cand->counter = info->security_counter;
+    memcpy(cand->hash, info->hash, sizeof cand->hash);
 }
 
-static int newer(const qx_img_info_t *a, const qx_img_info_t *b) {
-    if (a->major != b->major) {
-        return a->major > b->major;
-    }
-    if (a->minor != b->minor) {
-        return a->minor > b->minor;
-    }
-    if (a->revision != b->revision) {
-        return a->revision > b->revision;
-    }
-    return a->build > b->build;
-}
-
-/* Boot the best verified image: slot A's, unless slot B holds a verified
- * newer one or A is unusable; then B is copied over A (an overwrite upgrade,
- * as MCUboot's overwrite-only mode), A is checked again and booted. */
 void __attribute__((noreturn)) boot_main(void) {
+    static const char names[2] = {'A', 'B'};
+    static const uint32_t bases[2] = {QX_SLOT_A_BASE, QX_SLOT_B_BASE};
     qx_uart_init(QX_UART0_BASE, -1, QX_SYSCLK_HZ, 115200);  /* write only */
     qx_uart_puts("\nboot: QENEX boot on " QX_BOARD_NAME "\n");
+    qx_flash_init((uint8_t *)QX_STORAGE_BASE, QX_STORAGE_SIZE, QX_SECTOR_SIZE);
 
-    qx_img_info_t a, b;
-    qx_img_result_t ra = check_slot('A', QX_SLOT_A_BASE, &a);
-    qx_img_result_t rb = check_slot('B', QX_SLOT_B_BASE, &b);
-    if (rb == QX_IMG_OK && (ra != QX_IMG_OK || newer(&b, &a))) {
-        qx_uart_puts(ra == QX_IMG_OK ? "boot: slot B is newer: copying it to slot A\n"
-                                     : "boot: copying slot B to slot A\n");
-        const uint32_t *src = (const uint32_t *)QX_SLOT_B_BASE;
-        uint32_t *dst = (uint32_t *)QX_SLOT_A_BASE;
-        for (uint32_t i = 0; i < (b.total + 3) / 4; i++) {
-            dst[i] = src[i];
-        }
-        ra = check_slot('A', QX_SLOT_A_BASE, &a);
+    qx_img_info_t info[2];
+    qx_boot_cand_t cand[2];
+    for (int i = 0; i < 2; i++) {
+        check_slot(names[i], bases[i], &info[i], &cand[i]);
     }
-    if (ra != QX_IMG_OK) {
+    qx_boot_state_t st;
+    int have = qx_bootstate_load(QX_BOOT_STATE_OFFSET, &st);
+    uint8_t verdict[2];
+    int kind, save;
+    int pick = qx_boot_choose(cand, 2, have, &st, verdict, &kind, &save);
+    for (int i = 0; i < 2; i++) {
+        if (verdict[i] == QX_SLOT_ROLLED_BACK || verdict[i] == QX_SLOT_REVERTED
+            || verdict[i] == QX_SLOT_RETRIED) {
+            qx_uart_puts("boot: slot ");
+            put_char(names[i]);
+            qx_uart_puts(" ");
+            put_version(&info[i]);
+            if (verdict[i] == QX_SLOT_ROLLED_BACK) {
+                qx_uart_puts(" refused: rolled back (security counter ");
+                put_dec(cand[i].counter);
+                qx_uart_puts(" < ");
+                put_dec(st.min_counter);
+                qx_uart_puts(")\n");
+            } else if (verdict[i] == QX_SLOT_REVERTED) {
+                qx_uart_puts(" refused: its trial boot was never confirmed (reverted)\n");
+            } else {
+                qx_uart_puts(" was never confirmed, but no other image can boot: trying it again\n");
+            }
+        }
+    }
+    if (pick < 0) {
         recovery();
     }
-    jump(QX_SLOT_A_BASE + a.hdr_size);
+    if (save && qx_bootstate_save(QX_BOOT_STATE_OFFSET, &st) != QX_FLASH_OK) {
+        qx_uart_puts("boot: cannot write the boot state; staying in recovery\n");
+        recovery();
+    }
+    qx_uart_puts("boot: booting slot ");
+    put_char(names[pick]);
+    qx_uart_puts(" ");
+    put_version(&info[pick]);
+    qx_uart_puts(kind == QX_BOOT_TEST ? " on trial (confirm with `boot confirm`)\n"
+                 : kind == QX_BOOT_FIRST ? " (first boot: confirmed)\n" : " (confirmed)\n");
+
+    qx_boot_info_t *bi = (qx_boot_info_t *)QX_BOOT_INFO_ADDR;
+    memset(bi, 0, sizeof *bi);
+    bi->magic = QX_BOOT_INFO_MAGIC;
+    bi->slot = (uint32_t)pick;
+    bi->kind = (uint32_t)kind;
+    bi->major = cand[pick].major;
+    bi->minor = cand[pick].minor;
+    bi->revision = cand[pick].revision;
+    bi->build = cand[pick].build;
+    bi->counter = cand[pick].counter;
+    bi->min_counter = st.min_counter;
+    memcpy(bi->hash, cand[pick].hash, sizeof bi->hash);
+    jump(bases[pick] + info[pick].hdr_size);
 }
 
 void __attribute__((noreturn)) boot_reset(void) {

@@ -124,10 +124,13 @@ KCTL_RESTART = 6    # arg = tid: stop if running, then start
 KCTL_REBOOT = 7     # the kernel halts for a board reset
 KCTL_POWEROFF = 8   # the kernel halts for power off
 KCTL_TASKS = 9      # the system table: every manifest as declared
-NKCTL = 10
+KCTL_BOOT = 10      # what the bootloader booted: slot, version, trial or confirmed
+KCTL_CONFIRM = 11   # confirm the running image; replies KCTL_BOOT's dict plus
+                    # "written" (false: it was confirmed already)
+NKCTL = 12
 
 KCTL_NAMES = ("ps", "mem", "faults", "ipc", "kill", "start", "restart",
-              "reboot", "poweroff", "tasks")
+              "reboot", "poweroff", "tasks", "boot", "confirm")
 
 FAULT_LOG = 16      # faults kept for KCTL_FAULTS
 

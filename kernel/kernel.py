@@ -161,6 +161,7 @@ class Kernel:
         self.fault_log = []         # last abi.FAULT_LOG fault records
         self.nfaults = 0
         self.halted = None          # None, "reboot" or "poweroff"
+        self.boot = None            # bootctl.BootControl (device), or None
         self.steps = 0
         self.idle_ms = 0
         self._deadline = -1         # last set_deadline value (-1: never set)
@@ -447,11 +448,21 @@ class Kernel:
             for tid in d:
                 if best is None or d[tid] < best:
                     best = d[tid]
+        if self.boot is not None and self.boot.confirm_at is not None:
+            if best is None or self.boot.confirm_at < best:
+                best = self.boot.confirm_at
         return best
 
     def _expire(self, now):
         """Wake sleepers and restart tasks whose time has come, in order of
-        time (then sleepers before restarts, then tid)."""
+        time (then sleepers before restarts, then tid); see whether a trial
+        boot can be confirmed (bootctl)."""
+        if self.boot is not None and self.boot.confirm_at is not None:
+            faulted = [self.tasks[tid].name for tid in self.order
+                       if self.tasks[tid].manifest.start == "boot" and self.tasks[tid].faults]
+            line = self.boot.check(now, faulted)
+            if line:
+                self.trap.console_write(line.encode())
         due = []
         for tid in self.sleepers:
             if self.sleepers[tid] <= now:
@@ -960,6 +971,8 @@ def sys_kctl(k, t, a):
         k.restart(arg)
         return (0, 0)
     k.need(t, "kernel")
+    if op == abi.KCTL_CONFIRM and (k.boot is None or k.boot.info is None):
+        raise KernelError(BAD_STATE, "no boot information: the kernel was not started by the QENEX bootloader")
     if op == abi.KCTL_REBOOT:
         k.halted = "reboot"
         return (0, 0)
@@ -974,6 +987,12 @@ def sys_kctl(k, t, a):
         reply = k.faults()
     elif op == abi.KCTL_IPC:
         reply = k.ipc_table()
+    elif op == abi.KCTL_BOOT:
+        reply = k.boot.status(k.now()) if k.boot is not None else {"slot": None}
+    elif op == abi.KCTL_CONFIRM:
+        written = k.boot.confirm()
+        reply = k.boot.status(k.now())
+        reply["written"] = written
     else:
         reply = k.tasks_table()
     text = json.dumps(reply).encode()

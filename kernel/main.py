@@ -14,6 +14,7 @@ import sys
 
 from drivers.console import Console
 from kernel import manifest
+from kernel.bootctl import BootControl
 from kernel.kernel import Kernel
 from kernel.system import System
 from userland.shell import shell
@@ -71,6 +72,7 @@ def main():
     k.counter = _hal.counter
     _trap.set_fastpath(True)
     k.entry_counter = _hal.entry_counter()
+    k.boot = BootControl(_hal.boot_info(), _hal.boot_confirm, start_ms=k.now())
     started = k.start_all()
     console.write("kernel: %d tasks, %d started: %s\n" % (
         len(k.order), len(started), " ".join(k.tasks[t].name for t in started)))

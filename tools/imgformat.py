@@ -28,6 +28,7 @@ TLV_PROT_INFO_MAGIC = 0x6908
 TLV_SHA256 = 0x10
 TLV_KEYHASH = 0x01
 TLV_ECDSA_SIG = 0x22
+TLV_SEC_CNT = 0x50                    # security counter (u32), only counted when protected
 HEADER_STRUCT_SIZE = 32
 VECTOR_ALIGN = 128                    # Cortex-M3 VTOR alignment
 RAM_BOUNDS = (0x20000000, 0x20400000)  # initial SP must lie here (as QX_RAM_BASE/END)
@@ -58,7 +59,7 @@ RESULTS = (
     ("bad_header", "bad header"),    # hdr_size < 32 or not 4-aligned; vectors not 128-aligned
     ("too_large", "too large"),      # header + payload + TLV info exceed the slot or the data
     ("bad_tlv", "bad TLV"),          # TLV info magic/size wrong, a TLV runs past its area,
-                                     # a SHA-256 TLV not 32 bytes long
+                                     # a SHA-256 TLV not 32 / a counter TLV not 4 bytes long
     ("no_hash", "no hash"),          # no SHA-256 TLV in the (unprotected) TLV area
     ("bad_hash", "bad hash"),        # SHA-256 mismatch
     ("wrong_key", "wrong key"),      # (with a key) no key-hash TLV, or another key's
@@ -68,7 +69,7 @@ RESULTS = (
 CODES = tuple(code for code, _ in RESULTS)
 
 ImageInfo = namedtuple("ImageInfo", "version hdr_size img_size protect_tlv_size flags load_addr "
-                                    "tlvs sha256_ok total_len")
+                                    "tlvs sha256_ok total_len security_counter sha256")
 
 
 class ImageError(Exception):
@@ -114,12 +115,26 @@ def spki(public_key):
     return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def make_image(payload, version=(0, 0, 0, 0), hdr_size=0x200, load_addr=0, tlvs=(), protected_tlvs=(), key=None):
+def auto_counter(version):
+    """The security counter imgtool's `--security-counter auto` derives from
+    a version: major << 24 | minor << 16 | revision."""
+    return (version[0] << 24) | (version[1] << 16) | version[2]
+
+
+def make_image(payload, version=(0, 0, 0, 0), hdr_size=0x200, load_addr=0, tlvs=(), protected_tlvs=(), key=None,
+               security_counter=None):
     """Header + padding + payload + [protected TLVs] + TLVs (SHA-256 first;
     with `key`, an ECDSA P-256 private key, its key hash and signature; then
-    `tlvs`)."""
+    `tlvs`). security_counter: an int, "auto" (from the version, as imgtool)
+    or None (no counter TLV); it goes first in the protected area."""
     if hdr_size < HEADER_STRUCT_SIZE or hdr_size % 4:
         raise ValueError(f"hdr_size {hdr_size:#x}: must be >= 32 and a multiple of 4")
+    if security_counter == "auto":
+        security_counter = auto_counter(version)
+    if security_counter is not None:
+        if not 0 <= security_counter <= 0xFFFFFFFF:
+            raise ValueError(f"security counter {security_counter} is not a 32-bit unsigned number")
+        protected_tlvs = [(TLV_SEC_CNT, security_counter.to_bytes(4, "little")), *protected_tlvs]
     prot = _tlv_area(TLV_PROT_INFO_MAGIC, protected_tlvs) if protected_tlvs else b""
     major, minor, revision, build = version
     header = ImageHeader.build(dict(
@@ -145,6 +160,8 @@ def _walk(data, off, end):
             raise ImageError("bad_tlv", f"TLV at {pos:#x} runs past the end of its area ({end:#x})") from None
         if t.type in (TLV_SHA256, TLV_KEYHASH) and t.len != 32:
             raise ImageError("bad_tlv", f"SHA-256 TLV at {pos:#x} is {t.len} bytes long, not 32")
+        if t.type == TLV_SEC_CNT and t.len != 4:
+            raise ImageError("bad_tlv", f"security counter TLV at {pos:#x} is {t.len} bytes long, not 4")
         tlvs.append((t.type, t.value))
         pos += 4 + t.len
     return tlvs
@@ -178,13 +195,16 @@ def parse_image(data, slot_size=None, slot_addr=None, verify=True, key=None):
     if need > len(data):
         raise ImageError("too_large", f"truncated: image needs {need:#x} bytes, only {len(data):#x} given")
 
-    off, tlvs = hdr + img, []
+    off, tlvs, counter = hdr + img, [], None
     if prot:
         info = TlvInfo.parse(data[off:])
         if prot < 4 or info.magic != TLV_PROT_INFO_MAGIC or info.tlv_tot != prot:
             raise ImageError("bad_tlv", f"protected TLV area at {off:#x}: magic {info.magic:#06x}, "
                                         f"size {info.tlv_tot:#x}, header says {prot:#x}")
-        tlvs += _walk(data, off, off + prot)
+        protected = _walk(data, off, off + prot)
+        counters = [v for t, v in protected if t == TLV_SEC_CNT]
+        counter = int.from_bytes(counters[0], "little") if counters else None
+        tlvs += protected
         off += prot
     info = TlvInfo.parse(data[off:])
     if info.magic != TLV_INFO_MAGIC:
@@ -214,4 +234,4 @@ def parse_image(data, slot_size=None, slot_addr=None, verify=True, key=None):
                                             f"[{base:#x}, {base + img:#x})")
     v = h.version
     return ImageInfo((v.major, v.minor, v.revision, v.build_num), hdr, img, prot, h.flags, h.load_addr,
-                     tlvs, sha256_ok, hdr + img + prot + info.tlv_tot)
+                     tlvs, sha256_ok, hdr + img + prot + info.tlv_tot, counter, hashes[0])

@@ -1,5 +1,13 @@
 """How QENEX OS is started in QEMU: one function builds the command line that
-`make run`, `qenex run`, the tests and the benchmarks all use."""
+`make run`, `qenex run`, the tests and the benchmarks all use.
+
+Persistent storage: QEMU reloads flash.bin at every start, so the board's
+storage (board.py: STORAGE_BASE, the 16 MiB PSRAM) is backed by a host file
+instead, mapped shared (`-object memory-backend-file,share=on`): what the OS
+writes there is in the file at once, survives a guest reset and a QEMU
+restart, and a killed QEMU leaves exactly the bytes written so far. The
+default file is build/<board>/storage.bin; a new one starts erased (0xff),
+like new flash. Delete it to start from factory state."""
 import os
 
 from tools.layout import ROOT, load_board
@@ -9,17 +17,43 @@ def flash_path(board):
     return os.path.join(ROOT, "images", board, "flash.bin")
 
 
-def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False):
+def storage_path(board):
+    return os.path.join(ROOT, "build", board, "storage.bin")
+
+
+def ensure_storage(path, size):
+    """Create `path` as `size` erased bytes unless it exists with that size."""
+    if os.path.exists(path) and os.path.getsize(path) == size:
+        return path
+    if os.path.exists(path):
+        raise SystemExit("qemu: %s is %d bytes, the board's storage is %d; move it away"
+                         % (path, os.path.getsize(path), size))
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    chunk = b"\xff" * (1 << 20)
+    with open(path + ".new", "wb") as f:
+        for _ in range(size // len(chunk)):
+            f.write(chunk)
+        f.write(b"\xff" * (size % len(chunk)))
+    os.replace(path + ".new", path)
+    return path
+
+
+def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, storage=None):
     """The qemu-system-arm command that boots `flash` (default: the board's
     images/<board>/flash.bin) with the console on `serial` (a QEMU chardev
     spec: "mon:stdio" for a person, "stdio" for tests, "unix:PATH,server=on,
-    wait=off" for `qenex console`). icount=True makes guest time count guest
-    instructions (1 instruction = 1 ns), for benchmarks."""
+    wait=off" for `qenex console`) and its storage in the file `storage`
+    (default build/<board>/storage.bin; created erased if missing).
+    icount=True makes guest time count guest instructions (1 instruction =
+    1 ns), for benchmarks."""
     b = load_board(board)
+    store = ensure_storage(storage or storage_path(board), b.STORAGE_SIZE)
     cmd = ["qemu-system-arm", "-M", b.QEMU_MACHINE, "-display", "none",
            "-monitor", "none",
            "-serial", serial,
            "-semihosting-config", "enable=on,target=native",
+           "-object", "memory-backend-file,id=storage,size=%d,mem-path=%s,share=on" % (b.STORAGE_SIZE, store),
+           "-machine", "memory-backend=storage",
            "-kernel", flash or flash_path(board)]
     if icount:
         cmd += ["-icount", "shift=0,sleep=off"]   # idle time does not run the clock: exact repeats

@@ -8,8 +8,10 @@
     qenex image info FILE               describe an ELF, a slot image or flash.bin
     qenex image keygen KEY.pem          a new ECDSA P-256 signing key (kept secret)
     qenex image pubkey KEY.pem OUT.h    the C header that builds the key into the bootloader
-    qenex image sign --key KEY.pem FIRMWARE.bin OUT   wrap and sign a kernel binary (alias: pack)
-    qenex image verify --key KEY.pem FILE   check a slot or flash image as the bootloader does
+    qenex image sign --key KEY.pem [--slot a|b] [--security-counter N|auto] FIRMWARE.bin OUT
+                                        wrap and sign a kernel binary (alias: pack)
+    qenex image verify --key KEY.pem FILE   check a slot image, or both slots of a flash
+                                        image, as the bootloader does
     qenex image flash --boot B --slot-a A [--slot-b B2] OUT   assemble flash.bin
 
 Run as `python -m tools.qenex` (the Makefile uses build/venv/bin/python).
@@ -105,14 +107,16 @@ def cmd_image_pubkey(args):
 def cmd_image_verify(args):
     board = load_board(args.board)
     data = read(args.file)
-    data = flash_slot_a(data, board) or data
     spki = public_spki(load_key(args.key))
-    try:
-        info = imgformat.parse_image(data, slot_size=board.SLOT_SIZE, slot_addr=board.SLOT_A_BASE, key=spki)
-    except imgformat.ImageError as e:
-        raise SystemExit("verify: %s: %s" % (args.file, e))
-    print("verify: %s v%s ok (ecdsa-p256, key %s)" % (args.file, imgformat.format_version(info.version),
-                                                    key_id(spki)))
+    slots = flash_slots(data, board) or [(slot_of(data, board), data)]
+    for name, image in slots:
+        addr = slot_base(board, name)
+        try:
+            info = imgformat.parse_image(image, slot_size=board.SLOT_SIZE, slot_addr=addr, key=spki)
+        except imgformat.ImageError as e:
+            raise SystemExit("verify: %s slot %s: %s" % (args.file, name, e))
+        print("verify: %s slot %s v%s ok (ecdsa-p256, key %s, security counter %s)" % (
+            args.file, name, imgformat.format_version(info.version), key_id(spki), info.security_counter))
 
 
 def cmd_image_pack(args):
@@ -121,17 +125,24 @@ def cmd_image_pack(args):
     key = load_key(args.key)
     if not hasattr(key, "sign"):
         raise SystemExit("qenex: %s is a public key; signing needs the private key" % args.key)
-    img = imgformat.make_image(payload, parse_version(args.version), hdr_size=board.IMAGE_HEADER_SIZE, key=key)
+    counter = args.security_counter
+    if counter != "auto":
+        try:
+            counter = int(counter, 0)
+        except ValueError:
+            raise SystemExit("qenex: bad security counter %r (a number or auto)" % counter)
     try:
-        imgformat.parse_image(img, slot_size=board.SLOT_SIZE, slot_addr=board.SLOT_A_BASE,
-                              key=public_spki(key))
-    except imgformat.ImageError as e:
-        raise SystemExit("qenex: refusing to write %s: %s" % (args.out, e))
+        img = imgformat.make_image(payload, parse_version(args.version), hdr_size=board.IMAGE_HEADER_SIZE,
+                                   key=key, security_counter=counter)
+        info = imgformat.parse_image(img, slot_size=board.SLOT_SIZE, slot_addr=slot_base(board, args.slot),
+                                     key=public_spki(key))
+    except (ValueError, imgformat.ImageError) as e:
+        raise SystemExit("qenex: refusing to write %s for slot %s: %s" % (args.out, args.slot.upper(), e))
     with open(args.out, "wb") as f:
         f.write(img)
-    print("image: %s v%s, %d bytes payload, %d bytes in slot (%d%% of %d KiB)" % (
-        args.out, imgformat.format_version(parse_version(args.version)), len(payload), len(img),
-        len(img) * 100 // board.SLOT_SIZE, board.SLOT_SIZE // 1024))
+    print("image: %s v%s for slot %s, security counter %d, %d bytes payload, %d bytes in slot (%d%% of %d KiB)" % (
+        args.out, imgformat.format_version(info.version), args.slot.upper(), info.security_counter,
+        len(payload), len(img), len(img) * 100 // board.SLOT_SIZE, board.SLOT_SIZE // 1024))
 
 
 def cmd_image_flash(args):
@@ -150,8 +161,9 @@ def cmd_image_flash(args):
         flash = flash.ljust(board.SLOT_B_BASE - board.BOOT_BASE, b"\xff") + slot_b
     with open(args.out, "wb") as f:
         f.write(flash)
-    print("flash: %s, %d bytes (boot %d at %#x, slot A %d at %#x)" % (
-        args.out, len(flash), len(boot), board.BOOT_BASE, len(slot_a), board.SLOT_A_BASE))
+    print("flash: %s, %d bytes (boot %d at %#x, slot A %d at %#x%s)" % (
+        args.out, len(flash), len(boot), board.BOOT_BASE, len(slot_a), board.SLOT_A_BASE,
+        ", slot B %d at %#x" % (len(slot_b), board.SLOT_B_BASE) if slot_b else ""))
 
 
 def describe_elf(path, board, out):
@@ -191,21 +203,42 @@ def describe_slot(data, board, out, slot_addr):
     except imgformat.ImageError as e:
         out("  invalid: %s" % e)
         return False
-    out("  version %s, header %d bytes, payload %d bytes, flags %#x" % (
-        imgformat.format_version(info.version), info.hdr_size, info.img_size, info.flags))
+    out("  version %s, header %d bytes, payload %d bytes, flags %#x, security counter %s" % (
+        imgformat.format_version(info.version), info.hdr_size, info.img_size, info.flags,
+        info.security_counter))
     for t, v in info.tlvs:
         name = {imgformat.TLV_SHA256: "sha256", imgformat.TLV_KEYHASH: "keyhash",
-                imgformat.TLV_ECDSA_SIG: "ecdsa-p256 sig"}.get(t, "unknown type %#x" % t)
+                imgformat.TLV_ECDSA_SIG: "ecdsa-p256 sig",
+                imgformat.TLV_SEC_CNT: "security counter"}.get(t, "unknown type %#x" % t)
         out("  TLV %-18s %s" % (name, v.hex()))
     out("  hash %s" % ("ok" if info.sha256_ok else "BAD"))
     return info.sha256_ok
 
 
-def flash_slot_a(data, board):
-    """Slot A's bytes when data is a whole flash image, else None."""
-    if data[board.SLOT_A_BASE:board.SLOT_A_BASE + 4] == imgformat.IMAGE_MAGIC.to_bytes(4, "little"):
-        return data[board.SLOT_A_BASE:board.SLOT_A_BASE + board.SLOT_SIZE]
-    return None
+def slot_base(board, name):
+    return board.SLOT_A_BASE if name.upper() == "A" else board.SLOT_B_BASE
+
+
+def slot_of(image, board):
+    """"A" or "B": the slot a slot image is linked to run from (where its
+    reset vector points); "A" when that cannot be told."""
+    if len(image) >= imgformat.HEADER_STRUCT_SIZE and \
+            image[:4] == imgformat.IMAGE_MAGIC.to_bytes(4, "little"):
+        hdr = int.from_bytes(image[8:10], "little")
+        reset = int.from_bytes(image[hdr + 4:hdr + 8], "little")
+        if board.SLOT_B_BASE <= reset < board.SLOT_B_BASE + board.SLOT_SIZE:
+            return "B"
+    return "A"
+
+
+def flash_slots(data, board):
+    """[(name, bytes)] of the slots of a whole flash image that hold an image
+    (magic at the slot's start); [] when data is not a flash image."""
+    magic = imgformat.IMAGE_MAGIC.to_bytes(4, "little")
+    if data[:4] == magic or len(data) <= board.SLOT_A_BASE:
+        return []
+    return [(name, data[base:base + board.SLOT_SIZE]) for name, base in
+            (("A", board.SLOT_A_BASE), ("B", board.SLOT_B_BASE)) if data[base:base + 4] == magic]
 
 
 def cmd_image_info(args):
@@ -214,15 +247,18 @@ def cmd_image_info(args):
     if data[:4] == b"\x7fELF":
         describe_elf(args.file, board, print)
         return
-    slot_a = flash_slot_a(data, board)
+    slots = flash_slots(data, board)
     if data[:4] == imgformat.IMAGE_MAGIC.to_bytes(4, "little"):
-        print("slot image %s, %d bytes" % (args.file, len(data)))
-        ok = describe_slot(data, board, print, board.SLOT_A_BASE)
-    elif slot_a is not None:
+        name = slot_of(data, board)
+        print("slot image %s, %d bytes, linked for slot %s" % (args.file, len(data), name))
+        ok = describe_slot(data, board, print, slot_base(board, name))
+    elif slots:
         print("flash image %s, %d bytes; boot area %d bytes at %#x" % (
             args.file, len(data), board.BOOT_SIZE, board.BOOT_BASE))
-        print("slot A at %#x:" % board.SLOT_A_BASE)
-        ok = describe_slot(slot_a, board, print, board.SLOT_A_BASE)
+        ok = True
+        for name, image in slots:
+            print("slot %s at %#x:" % (name, slot_base(board, name)))
+            ok = describe_slot(image, board, print, slot_base(board, name)) and ok
     else:
         raise SystemExit("qenex: %s is neither an ELF file, a slot image nor a flash image" % args.file)
     if not ok:
@@ -311,13 +347,17 @@ def main(argv=None):
     k = img.add_parser("sign", aliases=["pack"], help="wrap and sign a kernel binary as a slot image")
     k.add_argument("--key", required=True, help="ECDSA P-256 private key (PEM)")
     k.add_argument("--version", required=True, help="MAJOR.MINOR.REVISION[+BUILD]")
+    k.add_argument("--slot", choices=("a", "b", "A", "B"), default="a",
+                   help="the slot the firmware was linked for (default a)")
+    k.add_argument("--security-counter", default="auto",
+                   help="rollback counter in the protected TLVs (default auto: from the version, as imgtool)")
     k.add_argument("firmware")
     k.add_argument("out")
     k.set_defaults(fn=cmd_image_pack)
-    f = img.add_parser("flash", help="assemble flash.bin from the bootloader and slot A")
+    f = img.add_parser("flash", help="assemble flash.bin from the bootloader and slot images")
     f.add_argument("--boot", required=True)
     f.add_argument("--slot-a", required=True)
-    f.add_argument("--slot-b", help="an image for slot B (an upgrade, or the fallback)")
+    f.add_argument("--slot-b", help="an image for slot B, linked for it (an upgrade, or the fallback)")
     f.add_argument("out")
     f.set_defaults(fn=cmd_image_flash)
     for sp in (r, c, i, k, f, v):

@@ -15,6 +15,7 @@
 #include "layout.h"
 #include "../../drivers/uart/cmsdk_uart.h"
 #include "../../drivers/timer/cmsdk_timer.h"
+#include "../../drivers/flash/mapped_flash.h"
 #include "abi.h"
 #include "qx_task.h"
 
@@ -58,6 +59,7 @@ void __attribute__((noreturn)) qx_main(void) {
     qx_entry_counter = QX_REG(QX_FPGAIO_BASE + 0x18u);
     qx_uart_init(QX_UART0_BASE, QX_UART0_RX_IRQ, QX_SYSCLK_HZ, CONSOLE_BAUD);
     qx_tick_init(QX_TIMER0_BASE, QX_TIMER0_IRQ, QX_SYSCLK_HZ, QX_TICK_HZ);
+    qx_flash_init((uint8_t *)QX_STORAGE_BASE, QX_STORAGE_SIZE, QX_SECTOR_SIZE);
     extern void qx_trap_setup(void);
     qx_trap_setup();
     for (;;) {

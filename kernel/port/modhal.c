@@ -8,6 +8,8 @@
 #include "layout.h"
 #include "../../drivers/uart/cmsdk_uart.h"
 #include "../../drivers/timer/cmsdk_timer.h"
+#include "../../drivers/flash/mapped_flash.h"
+#include "bootstate.h"
 
 #define FPGAIO_COUNTER QX_REG(QX_FPGAIO_BASE + 0x18u)
 
@@ -95,7 +97,83 @@ static mp_obj_t hal_footprint(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(hal_footprint_obj, hal_footprint);
 
+/* boot_info(): what the bootloader booted, or None if it left nothing:
+ * (slot "A"/"B", kind 0 confirmed / 1 first boot / 2 on trial,
+ *  (major, minor, revision, build), security counter, stored counter,
+ *  image SHA-256 bytes). */
+static mp_obj_t hal_boot_info(void) {
+    const qx_boot_info_t *bi = (const qx_boot_info_t *)QX_BOOT_INFO_ADDR;
+    if (bi->magic != QX_BOOT_INFO_MAGIC) {
+        return mp_const_none;
+    }
+    mp_obj_t v[4] = {MP_OBJ_NEW_SMALL_INT(bi->major), MP_OBJ_NEW_SMALL_INT(bi->minor),
+                     MP_OBJ_NEW_SMALL_INT(bi->revision), mp_obj_new_int_from_uint(bi->build)};
+    mp_obj_t t[6] = {
+        MP_OBJ_NEW_QSTR(bi->slot ? MP_QSTR_B : MP_QSTR_A),
+        MP_OBJ_NEW_SMALL_INT(bi->kind),
+        mp_obj_new_tuple(4, v),
+        mp_obj_new_int_from_uint(bi->counter),
+        mp_obj_new_int_from_uint(bi->min_counter),
+        mp_obj_new_bytes(bi->hash, sizeof bi->hash),
+    };
+    return mp_obj_new_tuple(6, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(hal_boot_info_obj, hal_boot_info);
+
+/* boot_confirm(): confirm the running image in the boot state (see
+ * boot/bootstate.h). True: written now; False: it was confirmed already.
+ * OSError with the storage driver's code if the write failed. */
+static mp_obj_t hal_boot_confirm(void) {
+    qx_boot_info_t *bi = (qx_boot_info_t *)QX_BOOT_INFO_ADDR;
+    if (bi->magic != QX_BOOT_INFO_MAGIC) {
+        mp_raise_ValueError(MP_ERROR_TEXT("no boot information from the bootloader"));
+    }
+    int r = qx_boot_confirm(QX_BOOT_STATE_OFFSET, bi);
+    if (r < 0) {
+        mp_raise_OSError(-r);
+    }
+    return mp_obj_new_bool(r == 0);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(hal_boot_confirm_obj, hal_boot_confirm);
+
+/* The storage driver (drivers/flash): flash_read(off, n) -> bytes,
+ * flash_erase(off), flash_program(off, data). Errors raise OSError with the
+ * driver's code (1 range, 2 alignment, 3 not erased). */
+static void flash_check(int r) {
+    if (r != QX_FLASH_OK) {
+        mp_raise_OSError(-r);
+    }
+}
+
+static mp_obj_t hal_flash_read(mp_obj_t off, mp_obj_t n) {
+    const uint8_t *p = qx_flash_map(mp_obj_get_int_truncated(off), mp_obj_get_int_truncated(n));
+    if (!p) {
+        flash_check(QX_FLASH_RANGE);
+    }
+    return mp_obj_new_bytes(p, mp_obj_get_int_truncated(n));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(hal_flash_read_obj, hal_flash_read);
+
+static mp_obj_t hal_flash_erase(mp_obj_t off) {
+    flash_check(qx_flash_erase(mp_obj_get_int_truncated(off)));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(hal_flash_erase_obj, hal_flash_erase);
+
+static mp_obj_t hal_flash_program(mp_obj_t off, mp_obj_t data) {
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(data, &buf, MP_BUFFER_READ);
+    flash_check(qx_flash_program(mp_obj_get_int_truncated(off), buf.buf, buf.len));
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(hal_flash_program_obj, hal_flash_program);
+
 static const mp_rom_map_elem_t hal_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_boot_info), MP_ROM_PTR(&hal_boot_info_obj) },
+    { MP_ROM_QSTR(MP_QSTR_boot_confirm), MP_ROM_PTR(&hal_boot_confirm_obj) },
+    { MP_ROM_QSTR(MP_QSTR_flash_read), MP_ROM_PTR(&hal_flash_read_obj) },
+    { MP_ROM_QSTR(MP_QSTR_flash_erase), MP_ROM_PTR(&hal_flash_erase_obj) },
+    { MP_ROM_QSTR(MP_QSTR_flash_program), MP_ROM_PTR(&hal_flash_program_obj) },
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__hal) },
     { MP_ROM_QSTR(MP_QSTR_read_byte), MP_ROM_PTR(&hal_read_byte_obj) },
     { MP_ROM_QSTR(MP_QSTR_poll_byte), MP_ROM_PTR(&hal_poll_byte_obj) },

@@ -17,8 +17,8 @@ import subprocess
 import pytest
 
 from tools.imgformat import (CODES, HEADER_STRUCT_SIZE, IMAGE_MAGIC, RESULTS, TLV_ECDSA_SIG, TLV_INFO_MAGIC,
-                             TLV_KEYHASH, TLV_PROT_INFO_MAGIC, TLV_SHA256, ImageError, ImageHeader, Tlv, TlvInfo,
-                             format_version, make_image, parse_image, spki)
+                             TLV_KEYHASH, TLV_PROT_INFO_MAGIC, TLV_SEC_CNT, TLV_SHA256, ImageError, ImageHeader,
+                             Tlv, TlvInfo, format_version, make_image, parse_image, spki)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MBEDTLS = os.path.join(ROOT, "build", "deps", "mbedtls-3.6.6")
@@ -53,7 +53,8 @@ def build_checker(tmpdir):
     ffi = cffi.FFI()
     ffi.cdef("typedef enum { %s } qx_img_result_t;" % ", ".join(enum_names()) + """
         typedef struct { uint8_t major, minor; uint16_t revision; uint32_t build;
-                         uint32_t hdr_size, img_size, flags; uint32_t vector_offset; uint32_t total; }
+                         uint32_t hdr_size, img_size, flags; uint32_t vector_offset; uint32_t total;
+                         uint32_t security_counter; uint8_t hash[32]; }
                        qx_img_info_t;
         typedef struct { const uint8_t *spki; uint32_t spki_len; } qx_img_key_t;
         qx_img_result_t qx_image_check(const uint8_t *slot, uint32_t slot_size,
@@ -297,7 +298,7 @@ def _key(seed):
 
 KEY, OTHER = _key(0x51), _key(0x52)
 PUB = spki(KEY.public_key())
-SIGNED = make_image(payload(64), version=(1, 2, 3, 4), key=KEY)
+SIGNED = make_image(payload(64), version=(1, 2, 3, 4), key=KEY, security_counter=7)
 
 
 def both_signed(c, data):
@@ -306,36 +307,78 @@ def both_signed(c, data):
 
 def test_a_signed_image_passes_both_and_carries_key_hash_then_signature(c):
     info = parse_image(SIGNED, slot_addr=SLOT, key=PUB)
-    assert [t for t, _ in info.tlvs] == [TLV_SHA256, TLV_KEYHASH, TLV_ECDSA_SIG]
+    assert [t for t, _ in info.tlvs] == [TLV_SEC_CNT, TLV_SHA256, TLV_KEYHASH, TLV_ECDSA_SIG]
     assert both_signed(c, SIGNED) == ("ok", "ok")
     assert c_check(c, SIGNED)[0] == "ok"            # no key: structure and hash only
 
 
-def test_every_single_byte_flip_of_a_signed_image_is_rejected_by_both(c):
+def test_every_single_bit_flip_of_a_signed_image_is_rejected_by_both(c):
+    """Header, payload, protected TLVs (the counter), hash, key hash and
+    signature: all 8 bits of every byte."""
     info = parse_image(SIGNED)
-    t = info.hdr_size + info.img_size                 # the TLV area
+    t = info.hdr_size + info.img_size                 # the protected TLV area
     for i in range(len(SIGNED)):
-        bad = bytearray(SIGNED)
-        bad[i] ^= 1
-        cv, pv = both_signed(c, bytes(bad))
-        assert cv == pv != "ok", f"byte {i:#x} (TLV area at {t:#x}): C {cv}, Python {pv}"
+        for bit in range(8):
+            bad = bytearray(SIGNED)
+            bad[i] ^= 1 << bit
+            cv, pv = both_signed(c, bytes(bad))
+            assert cv == pv != "ok", f"byte {i:#x} bit {bit} (TLVs at {t:#x}): C {cv}, Python {pv}"
+
+
+# ---- the security counter (rollback protection) --------------------------------------
+
+def test_the_security_counter_is_read_from_the_protected_area_by_both(c):
+    for counter in (0, 1, 0x10203, 0xFFFFFFFF):
+        image = make_image(payload(64), version=(1, 0, 0, 0), key=KEY, security_counter=counter)
+        code, info = c_check(c, image, key=PUB)
+        assert code == "ok" and info.security_counter == counter
+        assert parse_image(image, slot_addr=SLOT, key=PUB).security_counter == counter
+
+
+def test_auto_counter_is_imgtools_encoding_of_the_version():
+    image = make_image(payload(64), version=(1, 2, 3, 4), security_counter="auto")
+    assert parse_image(image).security_counter == (1 << 24) | (2 << 16) | 3
+
+
+def test_a_counter_outside_the_protected_area_does_not_count(c):
+    """Only protected TLVs are covered by the hash; an unprotected counter
+    could be changed by anyone, so it is ignored (counter 0)."""
+    image = make_image(payload(64), key=KEY, tlvs=[(TLV_SEC_CNT, (99).to_bytes(4, "little"))])
+    code, info = c_check(c, image, key=PUB)
+    assert code == "ok" and info.security_counter == 0
+    assert parse_image(image, key=PUB).security_counter is None
+
+
+def test_a_counter_tlv_that_is_not_4_bytes_is_a_bad_tlv_in_both(c):
+    for value in (b"", b"\1\2\3", bytes(5)):
+        image = make_image(payload(64), key=KEY, protected_tlvs=[(TLV_SEC_CNT, value)])
+        assert both_signed(c, image) == ("bad_tlv", "bad_tlv"), value
+        image = make_image(payload(64), key=KEY, tlvs=[(TLV_SEC_CNT, value)])
+        assert both_signed(c, image) == ("bad_tlv", "bad_tlv"), value
+
+
+def test_the_image_hash_is_reported_by_the_c_checker(c):
+    code, info = c_check(c, SIGNED, key=PUB)
+    p = parse_image(SIGNED)
+    hashed = SIGNED[:p.hdr_size + p.img_size + p.protect_tlv_size]
+    assert code == "ok" and bytes(info.hash) == p.sha256 == __import__("hashlib").sha256(hashed).digest()
 
 
 def test_signature_failures_have_their_own_codes(c):
     info = parse_image(SIGNED)
-    t = info.hdr_size + info.img_size
+    t = info.hdr_size + info.img_size + info.protect_tlv_size
+    area = info.tlvs[1:]                          # the unprotected TLVs (after the counter)
     cases = {
         "unsigned image": (make_image(payload(64)), "wrong_key"),
         "signed with another key": (make_image(payload(64), key=OTHER), "wrong_key"),
         "key hash of another key": (patch(SIGNED, t + 4 + 36 + 4, "<B", SIGNED[t + 44] ^ 0x80), "wrong_key"),
-        "signature missing": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, parse_image(SIGNED).tlvs[:2])),
-                              "bad_signature"),
-        "signature of another image": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, parse_image(SIGNED).tlvs[:2] + [
+        "signature missing": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, area[:2])), "bad_signature"),
+        "signature of another image": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, area[:2] + [
             (TLV_ECDSA_SIG, dict(parse_image(make_image(payload(64, seed=3), key=KEY)).tlvs)[TLV_ECDSA_SIG])])),
             "bad_signature"),
-        "signature empty": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, parse_image(SIGNED).tlvs[:2] + [
+        "signature empty": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, area[:2] + [
             (TLV_ECDSA_SIG, b"")])), "bad_signature"),
-        "key hash 31 bytes": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, [parse_image(SIGNED).tlvs[0],
+        "key hash 31 bytes": (with_tlvs(SIGNED, tlv_area(TLV_INFO_MAGIC, [area[0],
                                                                           (TLV_KEYHASH, bytes(31))])), "bad_tlv"),
     }
     for name, (image, code) in cases.items():
@@ -372,13 +415,57 @@ def test_slot_size_bounds_the_image_in_python():
 # ---- truncation -----------------------------------------------------------------
 
 def test_truncated_images_are_rejected_cleanly_at_every_cut(c):
-    image = make_image(payload(64), tlvs=[(0x7777, b"abc"), (0x20, bytes(9))], protected_tlvs=[(0x50, b"v1")])
+    image = make_image(payload(64), tlvs=[(0x7777, b"abc"), (0x20, bytes(9))], protected_tlvs=[(0x51, b"v1")])
     need = 0x200 + 64 + 10 + 4          # header + payload + protected area + TLV info
     cuts = [0, 1, 3, 4, 31, 32, 0x1FF, 0x200, 0x23F] + list(range(0x240, len(image)))
     for cut in cuts:
         expected = "too_large" if cut < need else "bad_tlv"
         assert both(c, image[:cut]) == (expected, expected), f"cut at {cut:#x}"
     assert both(c, image) == ("ok", "ok")
+
+
+def tlv_boundaries(image):
+    """Offsets where a TLV area or a TLV of `image` starts or ends."""
+    info = parse_image(image)
+    out, off = [], info.hdr_size + info.img_size
+    for magic_area in (True, False):
+        if magic_area and not info.protect_tlv_size:
+            continue
+        end = off + int.from_bytes(image[off + 2:off + 4], "little")
+        out.append(off)
+        pos = off + 4
+        while pos < end:
+            out.append(pos)
+            pos += 4 + int.from_bytes(image[pos + 2:pos + 4], "little")
+        out.append(end)
+        off = end
+    return sorted(set(out))
+
+
+def test_a_signed_image_cut_at_every_tlv_boundary_is_refused_by_both(c):
+    cuts = tlv_boundaries(SIGNED)
+    assert len(cuts) >= 7 and cuts[-1] == len(SIGNED)
+    for cut in cuts[:-1]:
+        for at in (cut - 1, cut, cut + 1):
+            cv, pv = both_signed(c, SIGNED[:at])
+            assert cv == pv and cv in ("too_large", "bad_tlv"), f"cut at {at:#x}: C {cv}, Python {pv}"
+
+
+def test_bytes_after_the_image_are_not_part_of_it(c):
+    """A slot holds whatever was written there before: what follows the TLV
+    area is ignored (and not hashed)."""
+    for tail in (b"\xff" * 100, random.Random(5).randbytes(300), SIGNED):
+        assert both_signed(c, SIGNED + tail) == ("ok", "ok")
+        assert parse_image(SIGNED + tail).total_len == len(SIGNED)
+
+
+def test_an_oversize_image_is_refused_by_both(c):
+    """The header says more than the slot holds: too_large; the header and
+    payload fit but the TLVs run past the slot's end: bad_tlv."""
+    for size, code in ((SLOT_SIZE - 0x200, "too_large"), (SLOT_SIZE - 0x200 - 100, "bad_tlv")):
+        big = make_image(payload(size), key=KEY)
+        assert c_check(c, big[:SLOT_SIZE], key=PUB)[0] == code
+        assert py_check(big, slot_size=SLOT_SIZE, slot_addr=SLOT, key=PUB) == code
 
 
 # ---- the C file builds clean ------------------------------------------------------

@@ -706,7 +706,7 @@ def test_kctl_needs_the_kernel_capability():
     run(k, until=lambda: len(log) == abi.NKCTL)
     res = [entry[2] for entry in log]
     # kill: a live target, so permission decides; start: the target is live (BAD_STATE first)
-    assert res == ["NOT_PERMITTED"] * 5 + ["BAD_STATE"] + ["NOT_PERMITTED"] * 4
+    assert res == ["NOT_PERMITTED"] * 5 + ["BAD_STATE"] + ["NOT_PERMITTED"] * 6
     assert k.halted is None
 
 

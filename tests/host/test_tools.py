@@ -117,11 +117,24 @@ def test_image_flash_refuses_a_bootloader_too_big_for_its_area(tmp_path):
 
 def test_board_regions_are_ordered_aligned_and_inside_flash():
     regions = [(BOARD.BOOT_BASE, BOARD.BOOT_SIZE), (BOARD.SLOT_A_BASE, BOARD.SLOT_SIZE),
-               (BOARD.SLOT_B_BASE, BOARD.SLOT_SIZE), (BOARD.STORAGE_BASE, BOARD.STORAGE_SIZE)]
+               (BOARD.SLOT_B_BASE, BOARD.SLOT_SIZE)]
     for (base, size), (nxt, _) in zip(regions, regions[1:]):
         assert base + size <= nxt
     assert regions[-1][0] + regions[-1][1] <= BOARD.FLASH_BASE + BOARD.FLASH_SIZE
-    assert (BOARD.SLOT_A_BASE + BOARD.IMAGE_HEADER_SIZE) % imgformat.VECTOR_ALIGN == 0
+    for base in (BOARD.SLOT_A_BASE, BOARD.SLOT_B_BASE):
+        assert (base + BOARD.IMAGE_HEADER_SIZE) % imgformat.VECTOR_ALIGN == 0
+
+
+def test_storage_areas_are_whole_sectors_inside_the_store():
+    areas = [(BOARD.BOOT_STATE_OFFSET, 2 * BOARD.SECTOR_SIZE),
+             (BOARD.BUNDLE_STORE_OFFSET, BOARD.BUNDLE_STORE_SIZE)]
+    for (off, size), (nxt, _) in zip(areas, areas[1:]):
+        assert off + size <= nxt
+    assert areas[-1][0] + areas[-1][1] <= BOARD.STORAGE_SIZE
+    for off, size in areas:
+        assert off % BOARD.SECTOR_SIZE == 0 and size % BOARD.SECTOR_SIZE == 0
+    # outside the flash and every RAM the firmware uses
+    assert BOARD.STORAGE_BASE >= BOARD.RAM_BASE + BOARD.RAM_SIZE
 
 
 def test_generated_layout_header_matches_board_py():

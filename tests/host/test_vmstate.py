@@ -26,6 +26,8 @@ KERNEL_GLOBALS = {
     "qx_ipc", "qx_other_best", "qx_fastlog", "qx_fastlog_len", "qx_fast_enabled", "made_ready",
     "n_ready", "qx_peer",                                            # ipcfast.c, modtrap.c
     "tasks", "kernel_vm",                                            # modtrap.c
+    "region", "region_size", "sector_size",                          # drivers/flash
+    "memset_func",                                                   # mbedtls (zeroize)
 }
 
 

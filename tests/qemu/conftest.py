@@ -45,12 +45,13 @@ def manifests():
 
 @pytest.fixture
 def boot(flash_bin):
-    """Factory: boot(flash=None) starts QEMU on `flash` (default: the built
-    flash.bin) and returns its Device without waiting for anything."""
+    """Factory: boot(flash=None, storage=None) starts QEMU on `flash`
+    (default: the built flash.bin) with the storage file `storage` (default:
+    a new erased one) and returns its Device without waiting for anything."""
     devices = []
 
-    def start(flash=None):
-        dev = Device(flash or flash_bin)
+    def start(flash=None, storage=None):
+        dev = Device(flash or flash_bin, storage)
         devices.append(dev)
         return dev
 

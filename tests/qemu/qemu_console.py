@@ -19,6 +19,7 @@ every LF QEMU writes.
 """
 import os
 import re
+import tempfile
 import termios
 import time
 
@@ -106,12 +107,20 @@ class Device:
     replaced), used only to read and to end the process. text: everything
     read from the console so far; pos: the cursor."""
 
-    def __init__(self, flash):
+    def __init__(self, flash, storage=None):
+        """storage: the storage file (tools/qemu.py) to boot with; default a
+        new, erased one of its own (factory state), removed at terminate()."""
         self.flash = flash
         self.text = ""
         self.pos = 0
         self.eof = False
-        cmd = qemu.command(BOARD, flash, serial="stdio")
+        self.own_storage = storage is None
+        if storage is None:
+            fd, storage = tempfile.mkstemp(prefix="qenex-storage-", suffix=".bin")
+            os.close(fd)
+            os.unlink(storage)
+        self.storage = storage
+        cmd = qemu.command(BOARD, flash, serial="stdio", storage=storage)
         self.child = pexpect.spawn(cmd[0], cmd[1:], timeout=10, encoding="utf-8",
                                    codec_errors="replace", echo=False, preexec_fn=_raw_stdio,
                                    cwd=ROOT)
@@ -318,5 +327,7 @@ class Device:
             self.child.close(force=True)
         except Exception:
             pass
+        if self.own_storage and os.path.exists(self.storage):
+            os.unlink(self.storage)
 
 

@@ -34,11 +34,12 @@ def boot_lines(version, board, manifests):
         r"\nboot: QENEX boot on mps2-an385\n"
         r"boot: slot A v%s\+(\d+) ok \(ecdsa-p256, key [0-9a-f]{8}\.\.\.\)\n"
         r"boot: slot B empty\n"
+        r"boot: booting slot A v%s\+\d+ \((?:first boot: )?confirmed\)\n"
         r"kernel: QENEX OS %s \(commit ([0-9a-f]{12}(?:-dirty)?|unknown)\) on mps2-an385, "
         r"MicroPython 1\.25\.0\n"
         r"kernel: text \d+, data \d+, bss \d+ bytes; heap %d KiB, stack %d KiB\n"
         r"kernel: %d tasks, %d started: %s\n\Z"
-        % (re.escape(version), re.escape(version), board.KERNEL_HEAP_SIZE // 1024,
+        % (re.escape(version), re.escape(version), re.escape(version), board.KERNEL_HEAP_SIZE // 1024,
            board.KERNEL_STACK_SIZE // 1024, len(manifests), len(started),
            re.escape(" ".join(started))))
 
@@ -243,53 +244,131 @@ def test_an_image_signed_by_mcuboots_imgtool_boots(boot, board, tmp_path):
     assert dev.cmd("echo up") == "up\n"
 
 
-# ---- two slots ------------------------------------------------------------------
+# ---- two slots, trial boots, rollback --------------------------------------------
+# Each slot's image is linked to run from it: slot B holds firmware-b.bin.
+FIRMWARE_B = os.path.join(ROOT, "build", "mps2-an385", "kernel", "firmware-b.bin")
+
 
 def with_slot_b(flash, board, image):
     return flash.ljust(board.SLOT_B_BASE, b"\xff")[:board.SLOT_B_BASE] + image
 
 
-def slot_image(flash, info, board, **kw):
-    """A signed slot image of the built kernel (changed version, key...)."""
-    return repacked(flash, info, board, **kw)[board.SLOT_A_BASE:]
+def slot_b_image(version, key="dev", counter="auto"):
+    """The built kernel, linked for slot B, signed as version `version`."""
+    with open(FIRMWARE_B, "rb") as f:
+        payload = f.read()
+    return make_image(payload, version=version, hdr_size=0x200, key=dev_key() if key == "dev" else key,
+                      security_counter=counter)
+
+
+def slot_a_image(flash, info, board, version):
+    return repacked(flash, info, board, version=version)[board.SLOT_A_BASE:]
+
+
+def booted(out):
+    """(slot, version text, how) from the bootloader's "booting" line."""
+    m = re.search(r"\nboot: booting slot ([AB]) v(\S+) (.*)\n", out)
+    assert m, out
+    return m.groups()
 
 
 def test_a_tampered_slot_a_falls_back_to_slot_b(boot, board, good, tmp_path):
     flash, info = good
-    data = with_slot_b(_payload_byte(flash, info, board), board, slot_image(flash, info, board, version=(0, 9, 0, 1)))
+    data = with_slot_b(_payload_byte(flash, info, board), board, slot_b_image((0, 9, 0, 1)))
     dev = boot(write(tmp_path, data))
     out = dev.wait_prompt()
     assert re.search(r"\nboot: slot A bad hash\nboot: slot B v0\.9\.0\+1 ok [^\n]*\n"
-                     r"boot: copying slot B to slot A\nboot: slot A v0\.9\.0\+1 ok [^\n]*\nkernel: ", out), out
-    assert dev.cmd("echo up") == "up\n"
+                     r"boot: booting slot B v0\.9\.0\+1 \(first boot: confirmed\)\nkernel: ", out), out
+    assert dev.cmd("boot").startswith("boot: slot B v0.9.0+1, confirmed (first boot)\n")
 
 
-def test_a_newer_image_in_slot_b_is_installed(boot, board, good, tmp_path):
+def test_an_image_linked_for_slot_a_is_refused_in_slot_b(boot, board, good, tmp_path):
     flash, info = good
-    data = with_slot_b(flash, board, slot_image(flash, info, board, version=(9, 0, 0, 0)))
+    data = with_slot_b(flash, board, slot_a_image(flash, info, board, (9, 0, 0, 0)))
     out = boot(write(tmp_path, data)).wait_prompt()
-    assert re.search(r"boot: slot B v9\.0\.0\+0 ok [^\n]*\nboot: slot B is newer: copying it to slot A\n"
-                     r"boot: slot A v9\.0\.0\+0 ok", out), out
+    assert "\nboot: slot B bad vectors\n" in out and booted(out)[:2] == ("A", info_version(info))
+
+
+def info_version(info):
+    return "%d.%d.%d+%d" % tuple(info.version)
 
 
 def test_an_older_image_in_slot_b_is_left_alone(boot, board, good, tmp_path):
     flash, info = good
-    data = with_slot_b(repacked(flash, info, board, version=(5, 0, 0, 0)), board,
-                       slot_image(flash, info, board, version=(4, 0, 0, 0)))
+    data = with_slot_b(repacked(flash, info, board, version=(5, 0, 0, 0)), board, slot_b_image((4, 0, 0, 0)))
     out = boot(write(tmp_path, data)).wait_prompt()
-    assert "copying" not in out and re.search(r"boot: slot A v5\.0\.0\+0 ok .*\nboot: slot B v4\.0\.0\+0 ok", out)
+    assert re.search(r"boot: slot A v5\.0\.0\+0 ok .*\nboot: slot B v4\.0\.0\+0 ok", out)
+    assert booted(out) == ("A", "5.0.0+0", "(first boot: confirmed)")
 
 
 def test_two_bad_slots_give_recovery_with_both_reasons(boot, board, good, tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ec
     flash, info = good
     data = with_slot_b(_payload_byte(flash, info, board), board,
-                       slot_image(flash, info, board, key=ec.generate_private_key(ec.SECP256R1())))
+                       slot_b_image((1, 0, 0, 0), key=ec.generate_private_key(ec.SECP256R1())))
     dev = boot(write(tmp_path, data))
     dev.expect_exact("boot: slot A bad hash\r\n", timeout=30)
     dev.expect_exact("boot: slot B wrong key\r\n")
     dev.expect_exact("boot: no bootable image; staying in recovery\r\n")
     dev.expect_absent(NEVER_BOOTED, RECOVERY_WAIT)
+
+
+@pytest.fixture
+def upgraded(boot, board, good, tmp_path):
+    """A board whose slot A image was confirmed on its first boot (the
+    storage file keeps that), then given slot B = v9.0.0 and booted: the
+    upgrade's trial boot, at the prompt. Returns (device, storage, paths)."""
+    flash, info = good
+    storage = str(tmp_path / "storage.bin")
+    first = boot(write(tmp_path, flash), storage)
+    assert booted(first.wait_prompt())[2] == "(first boot: confirmed)"
+    first.terminate()
+    both = tmp_path / "both.bin"
+    both.write_bytes(with_slot_b(flash, board, slot_b_image((9, 0, 0, 0))))
+    only_a = tmp_path / "a.bin"
+    only_a.write_bytes(flash)
+    dev = boot(str(both), storage)
+    out = dev.wait_prompt()
+    assert booted(out) == ("B", "9.0.0+0", "on trial (confirm with `boot confirm`)")
+    status = dev.cmd("boot")
+    assert status.startswith("boot: slot B v9.0.0+0, trial\n") and "confirms itself in" in status
+    return dev, storage, str(both), str(only_a)
+
+
+def test_an_unconfirmed_upgrade_reverts_at_the_next_reset(upgraded, good):
+    dev, storage, both, only_a = upgraded
+    dev.send("reboot\r")
+    out = dev.wait_prompt()
+    assert "boot: slot B v9.0.0+0 refused: its trial boot was never confirmed (reverted)\n" in out
+    assert booted(out) == ("A", info_version(good[1]), "(confirmed)")
+    assert dev.cmd("boot").startswith("boot: slot A v%s, confirmed\n" % info_version(good[1]))
+
+
+def test_a_confirmed_upgrade_sticks_and_the_old_image_is_refused(upgraded, boot):
+    dev, storage, both, only_a = upgraded
+    out = dev.cmd("boot confirm")
+    assert out == "boot: slot B v9.0.0+0 confirmed; security counter %d\n" % (9 << 24)
+    dev.terminate()
+    # The state is in the storage file: a new QEMU boots B as confirmed.
+    dev = boot(both, storage)
+    assert booted(dev.wait_prompt()) == ("B", "9.0.0+0", "(confirmed)")
+    dev.terminate()
+    # Slot B gone: the old image in A is below the stored security counter.
+    dev = boot(only_a, storage)
+    dev.expect(r"boot: slot A v\S+ refused: rolled back \(security counter 65536 < %d\)\r\n" % (9 << 24),
+               timeout=30)
+    dev.expect_exact("boot: no bootable image; staying in recovery\r\n")
+    dev.expect_absent(NEVER_BOOTED, RECOVERY_WAIT)
+
+
+def test_a_healthy_trial_boot_confirms_itself(upgraded, boot):
+    dev, storage, both, only_a = upgraded
+    mark = dev.mark()
+    dev.wait_line(r"boot: slot B v9\.0\.0\+0 confirmed \(boot tasks healthy for 5000 ms\); "
+                  r"security counter now %d" % (9 << 24), since=mark, timeout=30)
+    assert dev.cmd("boot").startswith("boot: slot B v9.0.0+0, confirmed\n")
+    dev.send("reboot\r")
+    assert booted(dev.wait_prompt()) == ("B", "9.0.0+0", "(confirmed)")
 
 
 def _uptime_ms(dev):

@@ -348,6 +348,36 @@ def _echo(ctx, args):
     ctx.write(" ".join(args) + "\n")
 
 
+@command("boot [confirm]", "what the bootloader booted; `boot confirm` keeps a trial image", 1)
+def _boot(ctx, args):
+    if args and args[0] != "confirm":
+        raise UsageError()
+    if args:
+        b = _kctl(ctx, abi.KCTL_CONFIRM)
+        ctx.write("boot: slot %s v%s %s; security counter %d\n" % (
+            b["slot"], _version_text(b["version"]), "confirmed" if b["written"] else "was confirmed already",
+            b["min_counter"]))
+        return
+    b = _kctl(ctx, abi.KCTL_BOOT)
+    if b["slot"] is None:
+        ctx.write("boot: no boot information (the kernel was not started by the QENEX bootloader)\n")
+        return
+    ctx.write("boot: slot %s v%s, %s\n" % (b["slot"], _version_text(b["version"]), b["state"]))
+    ctx.write("  security counter %d, stored minimum %d\n" % (b["counter"], b["min_counter"]))
+    ctx.write("  image sha256 %s\n" % b["sha256"])
+    if b["state"] == "trial":
+        if b["confirm_in_ms"] is not None:
+            ctx.write("  confirms itself in %d ms unless a boot task faults; `boot confirm` now\n"
+                      % b["confirm_in_ms"])
+        else:
+            ctx.write("  not confirming itself (%s): it reverts at the next reset unless `boot confirm`\n"
+                      % b["gave_up"])
+
+
+def _version_text(v):
+    return "%d.%d.%d+%d" % (v[0], v[1], v[2], v[3])
+
+
 @command("reboot", "restart the system", 0)
 def _reboot(ctx, args):
     ctx.write("rebooting...\n")

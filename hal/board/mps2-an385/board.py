@@ -10,8 +10,22 @@ which plays the part of the board's flash):
 
     0x00000000  boot     64 KiB   bootloader, reset vector at 0x0
     0x00010000  slot A   1.5 MiB  kernel image: 512 B header, firmware, TLVs
-    0x00190000  slot B   1.5 MiB  second kernel slot (secure-boot issue)
-    0x00310000  storage  960 KiB  reserved for the block store (ledger issue)
+    0x00190000  slot B   1.5 MiB  second kernel slot; each slot's image is linked
+                                  to run where it lies (execute in place)
+    0x00310000  (free)   960 KiB
+
+Persistent storage: the MPS2's memories are all RAM, and QEMU reloads
+flash.bin on every start. QEMU backs the board's 16 MiB PSRAM at 0x21000000
+with a host file instead (`-object memory-backend-file,share=on`, see
+tools/qemu.py), so what the OS writes there survives a reset and a QEMU
+restart, and a killed QEMU leaves exactly the bytes written so far. The
+driver (drivers/flash/) gives it the behaviour of NOR flash: erase a sector
+to 0xff, program only clears bits. A board with on-chip flash implements the
+same three calls on its flash controller.
+
+    0x21000000  boot state  2 sectors  the bootloader's record (boot/bootstate.c)
+    0x21002000  bundles     1 MiB     installed task bundles
+    0x21102000  (free)                for the ledger's store
 """
 
 NAME = "mps2-an385"
@@ -26,8 +40,12 @@ BOOT_SIZE = 0x00010000
 SLOT_A_BASE = 0x00010000
 SLOT_B_BASE = 0x00190000
 SLOT_SIZE = 0x00180000
-STORAGE_BASE = 0x00310000
-STORAGE_SIZE = 0x000F0000
+STORAGE_BASE = 0x21000000    # PSRAM, file-backed under QEMU (see above)
+STORAGE_SIZE = 0x01000000
+SECTOR_SIZE = 0x1000          # erase unit of the storage driver
+BOOT_STATE_OFFSET = 0x0       # two sectors, written alternately
+BUNDLE_STORE_OFFSET = 0x2000
+BUNDLE_STORE_SIZE = 0x00100000
 IMAGE_HEADER_SIZE = 0x200     # kernel vector table follows the header
 
 RAM_BASE = 0x20000000
@@ -40,6 +58,7 @@ TASK_POOL_SIZE = 0x00100000
 MAX_TASKS = 32               # trap-layer task slots (tids 1..31)
 BENCH_FLAG_ADDR = 0x203F0000  # `make bench` has QEMU's loader put BENCH_FLAG here
 BENCH_FLAG = 0x42454E43       # "BENC": time the CPU workload in the kernel VM first
+BOOT_INFO_ADDR = 0x203F0100   # the bootloader's hand-over to the kernel (boot/bootstate.h)
 
 UART0_BASE = 0x40004000       # console
 UART1_BASE = 0x40005000       # reserved: HSM link
@@ -60,7 +79,7 @@ MEMORY_MAP = (
     ("boot", BOOT_BASE, BOOT_SIZE, "bootloader (flash)"),
     ("slot A", SLOT_A_BASE, SLOT_SIZE, "kernel image (flash)"),
     ("slot B", SLOT_B_BASE, SLOT_SIZE, "kernel image, second slot (flash)"),
-    ("storage", STORAGE_BASE, STORAGE_SIZE, "block store (flash)"),
+    ("storage", STORAGE_BASE, STORAGE_SIZE, "persistent store (PSRAM, file-backed in QEMU)"),
     ("ram", RAM_BASE, RAM_SIZE, "SSRAM2/3: kernel data, heap, stack"),
     ("tasks", TASK_POOL_BASE, TASK_POOL_SIZE, "task RAM pool (in ram)"),
     ("apb", 0x40000000, 0x00010000, "CMSDK timers, UARTs"),
