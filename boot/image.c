@@ -210,7 +210,12 @@ qx_img_result_t qx_image_check(const uint8_t *s, uint32_t slot_size,
         }
     }
 
-    /* The payload starts with the vector table: initial SP, reset handler. */
+    /* The payload starts with the vector table: initial SP, reset handler
+     * (except in a task bundle, which the bootloader never boots). */
+    if (info->flags & QX_IMAGE_F_NON_BOOTABLE) {
+        info->total = off + tot;
+        return QX_IMG_OK;
+    }
     if (img < 8) {
         return QX_IMG_BAD_VECTORS;
     }

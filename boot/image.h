@@ -21,6 +21,7 @@
 #define QX_TLV_SEC_CNT         0x50u   /* security counter, u32; counts only when protected */
 #define QX_P256_SPKI_LEN       91u
 #define QX_HEADER_STRUCT_SIZE  32u
+#define QX_IMAGE_F_NON_BOOTABLE 0x10u  /* a task bundle, not a kernel: no vector table */
 #define QX_VECTOR_ALIGN        128u    /* Cortex-M3 VTOR alignment */
 
 /* The initial SP in the image must lie in [QX_RAM_BASE, QX_RAM_END]. */
@@ -44,7 +45,8 @@ typedef enum {
     QX_IMG_BAD_HASH,     /* SHA-256 does not match header + payload + protected TLVs */
     QX_IMG_WRONG_KEY,    /* no key-hash TLV, or it names another key than the bootloader's */
     QX_IMG_BAD_SIGNATURE, /* no ECDSA signature TLV, or it does not verify with the key */
-    QX_IMG_BAD_VECTORS,  /* initial SP or reset vector implausible */
+    QX_IMG_BAD_VECTORS,  /* initial SP or reset vector implausible (not checked
+                            for a NON_BOOTABLE image, a task bundle) */
     QX_IMG__COUNT
 } qx_img_result_t;
 

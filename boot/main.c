@@ -87,6 +87,10 @@ static void check_slot(char name, uint32_t base, qx_img_info_t *info, qx_boot_ca
         qx_uart_puts("\n");
         return;
     }
+    if (info->flags & QX_IMAGE_F_NON_BOOTABLE) {
+        qx_uart_puts("not a kernel (a task bundle)\n");
+        return;
+    }
     put_version(info);
     qx_uart_puts(" ok (ecdsa-p256, key " QX_BOOT_KEY_ID "...)\n");
     cand->valid = 1;

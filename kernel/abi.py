@@ -127,10 +127,13 @@ KCTL_TASKS = 9      # the system table: every manifest as declared
 KCTL_BOOT = 10      # what the bootloader booted: slot, version, trial or confirmed
 KCTL_CONFIRM = 11   # confirm the running image; replies KCTL_BOOT's dict plus
                     # "written" (false: it was confirmed already)
-NKCTL = 12
+KCTL_INSTALL = 12   # buf holds a task bundle of `arg` bytes: check, store, add it;
+                    # the reply (JSON, in buf) says what was installed or why not
+KCTL_REMOVE = 13    # arg = tid of an installed task: stop it, drop it from storage
+NKCTL = 14
 
 KCTL_NAMES = ("ps", "mem", "faults", "ipc", "kill", "start", "restart",
-              "reboot", "poweroff", "tasks", "boot", "confirm")
+              "reboot", "poweroff", "tasks", "boot", "confirm", "install", "remove")
 
 FAULT_LOG = 16      # faults kept for KCTL_FAULTS
 

@@ -65,7 +65,7 @@ import json
 from kernel import abi, supervisor
 from kernel.buddy import Buddy, is_int
 from kernel.errors import (KernelError, BAD_ARGUMENT, NO_SUCH_TASK, BAD_STATE,
-                           NOT_PERMITTED, MSG_TOO_LARGE, PEER_DIED, name_of)
+                           NOT_PERMITTED, MSG_TOO_LARGE, NO_MEMORY, PEER_DIED, name_of)
 from kernel.ipc import Ipc
 from kernel.manifest import check_system
 from kernel.sched import Scheduler, BLOCKED, DEAD
@@ -106,6 +106,7 @@ class Task:
         self.faults = 0
         self.last_fault = None      # reason of the last fault
         self.exit_code = None
+        self.code = None            # .mpy bytes of an installed task (kernel/bundles.py)
         self.started_ms = 0
         self.cpu_ms = 0             # ms run, since boot
         self.syscalls = 0
@@ -144,6 +145,8 @@ class Kernel:
         self.counter = None         # board cycle counter (device: _hal.counter), for boot figures
         self.entry_counter = None   # its value when the kernel was entered
         self.caps = check_system(manifests, pool_size)     # name -> set of callees
+        self.pool_size = pool_size
+        self.max_tid = 31           # the trap layer's last task slot (device: board.MAX_TASKS - 1)
         self.buddy = Buddy(pool_base, pool_size)
         self.sched = Scheduler(slice_ticks)
         self.ipc = Ipc()
@@ -162,6 +165,7 @@ class Kernel:
         self.nfaults = 0
         self.halted = None          # None, "reboot" or "poweroff"
         self.boot = None            # bootctl.BootControl (device), or None
+        self.installer = None       # bundles.Installer (device), or None
         self.steps = 0
         self.idle_ms = 0
         self._deadline = -1         # last set_deadline value (-1: never set)
@@ -232,6 +236,37 @@ class Kernel:
         if not self._start(t):
             raise KernelError(BAD_STATE, "task %d (%s) failed to start: %s" % (tid, t.name, t.last_fault))
 
+    def add_task(self, m, code=None):
+        """Add a task to the running system (an installed bundle): the
+        system with it must pass check_system; it gets the lowest free tid.
+        Not started here. Returns the tid; ManifestError / NO_MEMORY else."""
+        manifests = [self.tasks[tid].manifest for tid in self.order] + [m]
+        caps = check_system(manifests, self.pool_size)
+        tid = 1
+        while tid in self.tasks:
+            tid += 1
+        if tid > self.max_tid:
+            raise KernelError(NO_MEMORY, "no task slot left (the board holds %d tasks)" % self.max_tid)
+        t = Task(tid, m)
+        t.code = code
+        self.caps = caps
+        self.tasks[tid] = t
+        self.order.append(tid)
+        self.buddy.set_quota(tid, m.region_size())
+        return tid
+
+    def remove_task(self, tid):
+        """Stop a task and take it out of the system (an uninstalled bundle)."""
+        t = self.task(tid)
+        self.kill(tid)
+        for other in self.order:
+            if other != tid and t.name in self.caps[self.tasks[other].name]:
+                raise KernelError(BAD_STATE, "task %s calls %s" % (self.tasks[other].name, t.name))
+        del self.tasks[tid]
+        self.order.remove(tid)
+        del self.caps[t.name]
+        self.buddy.set_quota(tid, None)
+
     def kill(self, tid):
         """Stop a live or restarting task for good (no restart)."""
         t = self.task(tid)
@@ -258,7 +293,10 @@ class Kernel:
         base, size = self.buddy.alloc(m.region_size(), t.tid)
         t.started_ms = self.now()
         try:
-            self.trap.create(t.tid, base, size, m.stack, m.entry)
+            if t.code is None:
+                self.trap.create(t.tid, base, size, m.stack, m.entry)
+            else:
+                self.trap.create(t.tid, base, size, m.stack, m.entry, t.code)
             if self._fast:
                 mask = 0
                 for name in self.caps[t.name]:
@@ -713,7 +751,8 @@ class Kernel:
         """KCTL_TASKS: the system as declared: {"tasks": [{"id", "name",
         "entry", "prio", "heap", "stack", "block" (bytes of its memory
         block), "restart" ("never", "always" or "limit N"), "backoff_ms",
-        "calls", "console", "kernel", "devices"}, ...]}."""
+        "calls", "console", "kernel", "devices", "bundle" (an installed
+        task's {"slot", "version", "counter"}, else null)}, ...]}."""
         rows = []
         for tid in self.order:
             m = self.tasks[tid].manifest
@@ -723,7 +762,8 @@ class Kernel:
             rows.append({"id": tid, "name": m.name, "entry": m.entry, "prio": m.priority,
                          "heap": m.heap, "stack": m.stack, "block": m.region_size(),
                          "restart": restart, "backoff_ms": m.backoff_ms, "calls": list(m.calls),
-                         "console": m.console, "kernel": m.kernel, "devices": list(m.devices)})
+                         "console": m.console, "kernel": m.kernel, "devices": list(m.devices),
+                         "bundle": self.installer.describe(m.name) if self.installer else None})
         return {"tasks": rows}
 
     # --- invariants -----------------------------------------------------
@@ -971,6 +1011,15 @@ def sys_kctl(k, t, a):
         k.restart(arg)
         return (0, 0)
     k.need(t, "kernel")
+    if op in (abi.KCTL_INSTALL, abi.KCTL_REMOVE) and k.installer is None:
+        raise KernelError(BAD_STATE, "this kernel installs no tasks")
+    if op == abi.KCTL_REMOVE:
+        name = k.task(arg).name
+        try:
+            k.installer.remove(k, name)
+        except ValueError as e:
+            raise KernelError(BAD_STATE, str(e))
+        return (0, 0)
     if op == abi.KCTL_CONFIRM and (k.boot is None or k.boot.info is None):
         raise KernelError(BAD_STATE, "no boot information: the kernel was not started by the QENEX bootloader")
     if op == abi.KCTL_REBOOT:
@@ -989,6 +1038,12 @@ def sys_kctl(k, t, a):
         reply = k.ipc_table()
     elif op == abi.KCTL_BOOT:
         reply = k.boot.status(k.now()) if k.boot is not None else {"slot": None}
+    elif op == abi.KCTL_INSTALL:
+        data = k.read(t, bptr, min(arg, bcap))
+        try:
+            reply = k.installer.install(k, data)
+        except ValueError as e:     # BundleError, ManifestError, KernelError: nothing written
+            reply = {"error": str(e)}
     elif op == abi.KCTL_CONFIRM:
         written = k.boot.confirm()
         reply = k.boot.status(k.now())

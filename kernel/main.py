@@ -15,6 +15,7 @@ import sys
 from drivers.console import Console
 from kernel import manifest
 from kernel.bootctl import BootControl
+from kernel.bundles import Installer, Store
 from kernel.kernel import Kernel
 from kernel.system import System
 from userland.shell import shell
@@ -73,6 +74,12 @@ def main():
     _trap.set_fastpath(True)
     k.entry_counter = _hal.entry_counter()
     k.boot = BootControl(_hal.boot_info(), _hal.boot_confirm, start_ms=k.now())
+    k.max_tid = board.MAX_TASKS - 1
+    k.installer = Installer(Store(_hal.flash_read, _hal.flash_erase, _hal.flash_program,
+                                  board.BUNDLE_STORE_OFFSET, board.BUNDLE_STORE_SIZE, board.SECTOR_SIZE),
+                            _hal.verify_image)
+    for line in k.installer.load_all(k):
+        console.write(line)
     started = k.start_all()
     console.write("kernel: %d tasks, %d started: %s\n" % (
         len(k.order), len(started), " ".join(k.tasks[t].name for t in started)))

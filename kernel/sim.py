@@ -348,7 +348,7 @@ class Sim:
     def ticks_ms(self):
         return self.us // 1000
 
-    def create(self, tid, base, size, stack_size, entry):
+    def create(self, tid, base, size, stack_size, entry, code=None):
         if tid in self.tasks:
             raise SimProtocolError("create: task %r already exists" % (tid,))
         if size < 32 or size & (size - 1) or base % size:

@@ -30,6 +30,7 @@ TLV_KEYHASH = 0x01
 TLV_ECDSA_SIG = 0x22
 TLV_SEC_CNT = 0x50                    # security counter (u32), only counted when protected
 HEADER_STRUCT_SIZE = 32
+F_NON_BOOTABLE = 0x10                 # a task bundle: no vector table, never booted
 VECTOR_ALIGN = 128                    # Cortex-M3 VTOR alignment
 RAM_BOUNDS = (0x20000000, 0x20400000)  # initial SP must lie here (as QX_RAM_BASE/END)
 
@@ -122,7 +123,7 @@ def auto_counter(version):
 
 
 def make_image(payload, version=(0, 0, 0, 0), hdr_size=0x200, load_addr=0, tlvs=(), protected_tlvs=(), key=None,
-               security_counter=None):
+               security_counter=None, flags=0):
     """Header + padding + payload + [protected TLVs] + TLVs (SHA-256 first;
     with `key`, an ECDSA P-256 private key, its key hash and signature; then
     `tlvs`). security_counter: an int, "auto" (from the version, as imgtool)
@@ -138,7 +139,7 @@ def make_image(payload, version=(0, 0, 0, 0), hdr_size=0x200, load_addr=0, tlvs=
     prot = _tlv_area(TLV_PROT_INFO_MAGIC, protected_tlvs) if protected_tlvs else b""
     major, minor, revision, build = version
     header = ImageHeader.build(dict(
-        load_addr=load_addr, hdr_size=hdr_size, protect_tlv_size=len(prot), img_size=len(payload),
+        load_addr=load_addr, hdr_size=hdr_size, protect_tlv_size=len(prot), img_size=len(payload), flags=flags,
         version=dict(major=major, minor=minor, revision=revision, build_num=build)))
     hashed = header.ljust(hdr_size, b"\0") + bytes(payload) + prot
     signed = []
@@ -222,7 +223,7 @@ def parse_image(data, slot_size=None, slot_addr=None, verify=True, key=None):
     if key is not None:
         _check_signature(data[:hdr + img + prot], area, key)
 
-    if slot_addr is not None:
+    if slot_addr is not None and not h.flags & F_NON_BOOTABLE:
         sp, reset = (int.from_bytes(data[hdr + i:hdr + i + 4], "little") for i in (0, 4))
         base, entry = slot_addr + hdr, reset & ~1
         if img < 8:

@@ -13,6 +13,9 @@
     qenex image verify --key KEY.pem FILE   check a slot image, or both slots of a flash
                                         image, as the bootloader does
     qenex image flash --boot B --slot-a A [--slot-b B2] OUT   assemble flash.bin
+    qenex bundle make --key KEY.pem --version V MANIFEST SOURCE.py OUT
+                                        a signed task bundle (for `tasks install`)
+    qenex bundle info [--key KEY.pem] FILE  check a bundle and show what it holds
 
 Run as `python -m tools.qenex` (the Makefile uses build/venv/bin/python).
 """
@@ -265,6 +268,50 @@ def cmd_image_info(args):
         raise SystemExit(1)
 
 
+# --- task bundles ------------------------------------------------------------------
+
+MPY_CROSS = os.path.join(ROOT, "build", "mpy-cross", "mpy-cross")
+
+
+def cmd_bundle_make(args):
+    from kernel import manifest as kmanifest
+    from tools import bundle
+    key = load_key(args.key)
+    if not hasattr(key, "sign"):
+        raise SystemExit("qenex: %s is a public key; signing needs the private key" % args.key)
+    text = read(args.manifest).decode()
+    try:
+        m = kmanifest.parse(text, args.manifest)
+    except ValueError as e:
+        raise SystemExit("qenex: %s" % e)
+    if m.kernel:
+        raise SystemExit("qenex: %s: an installed task may not hold the kernel capability" % args.manifest)
+    try:
+        code = bundle.compile_module(args.source, args.mpy_cross)
+    except (bundle.BundleError, OSError) as e:
+        raise SystemExit("qenex: %s" % e)
+    data = bundle.make_bundle(text, code, parse_version(args.version), key)
+    with open(args.out, "wb") as f:
+        f.write(data)
+    print("bundle: %s, task %s v%s, %d bytes (%d of code)" % (
+        args.out, m.name, imgformat.format_version(parse_version(args.version)), len(data), len(code)))
+
+
+def cmd_bundle_info(args):
+    from tools import bundle
+    data = read(args.file)
+    spki = public_spki(load_key(args.key)) if args.key else None
+    try:
+        info, text, code = bundle.parse_bundle(data, key=spki)
+    except (imgformat.ImageError, bundle.BundleError) as e:
+        raise SystemExit("bundle: %s: %s" % (args.file, e))
+    print("bundle %s v%s, security counter %s, %d bytes of code, %s" % (
+        args.file, imgformat.format_version(info.version), info.security_counter, len(code),
+        "signature ok (key %s)" % key_id(spki) if spki else "signature not checked (no --key)"))
+    for line in text.splitlines():
+        print("  " + line)
+
+
 # --- build, run, console ---------------------------------------------------------
 
 def cmd_build(args):
@@ -360,6 +407,19 @@ def main(argv=None):
     f.add_argument("--slot-b", help="an image for slot B, linked for it (an upgrade, or the fallback)")
     f.add_argument("out")
     f.set_defaults(fn=cmd_image_flash)
+    bun = sub.add_parser("bundle", help="task bundles").add_subparsers(dest="bundlecmd", required=True)
+    bm = bun.add_parser("make", help="compile and sign a task as a bundle")
+    bm.add_argument("--key", required=True, help="ECDSA P-256 private key (PEM)")
+    bm.add_argument("--version", required=True, help="MAJOR.MINOR.REVISION[+BUILD]")
+    bm.add_argument("--mpy-cross", default=MPY_CROSS, help="the firmware's mpy-cross")
+    bm.add_argument("manifest")
+    bm.add_argument("source")
+    bm.add_argument("out")
+    bm.set_defaults(fn=cmd_bundle_make)
+    bi = bun.add_parser("info", help="check a bundle and show its manifest")
+    bi.add_argument("--key", help="check the signature against this key")
+    bi.add_argument("file")
+    bi.set_defaults(fn=cmd_bundle_info)
     for sp in (r, c, i, k, f, v):
         sp.add_argument("--board", default=argparse.SUPPRESS)
     args = p.parse_args(argv)

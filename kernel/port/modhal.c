@@ -1,6 +1,7 @@
 /* `_hal`: the Python kernel's view of the board mechanisms written in C — the
  * console UART, the tick, the free-running counter, reset and power-off, and
  * the firmware's footprint from the linker. Policy stays in Python. */
+#include <string.h>
 #include "py/runtime.h"
 #include "py/mphal.h"
 #include "shared/runtime/semihosting_arm.h"
@@ -10,6 +11,8 @@
 #include "../../drivers/timer/cmsdk_timer.h"
 #include "../../drivers/flash/mapped_flash.h"
 #include "bootstate.h"
+#include "image.h"
+#include "boot_key.h"
 
 #define FPGAIO_COUNTER QX_REG(QX_FPGAIO_BASE + 0x18u)
 
@@ -168,7 +171,35 @@ static mp_obj_t hal_flash_program(mp_obj_t off, mp_obj_t data) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(hal_flash_program_obj, hal_flash_program);
 
+/* verify_image(data) -> (result, flags, (major, minor, revision, build),
+ * security counter, hdr_size, img_size, sha256): boot/image.c's check of an
+ * image (a task bundle) against the key built into this firmware, the one
+ * the bootloader trusts. result is "ok" or the failed check ("bad hash",
+ * "wrong key", ...). */
+static mp_obj_t hal_verify_image(mp_obj_t data) {
+    static const qx_img_key_t key = {qx_boot_key_spki, sizeof qx_boot_key_spki};
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(data, &buf, MP_BUFFER_READ);
+    qx_img_info_t info;
+    qx_img_result_t r = qx_image_check(buf.buf, buf.len, 0, &key, &info);
+    mp_obj_t v[4] = {MP_OBJ_NEW_SMALL_INT(info.major), MP_OBJ_NEW_SMALL_INT(info.minor),
+                     MP_OBJ_NEW_SMALL_INT(info.revision), mp_obj_new_int_from_uint(info.build)};
+    const char *text = qx_image_result_str(r);
+    mp_obj_t t[7] = {
+        mp_obj_new_str(text, strlen(text)),
+        mp_obj_new_int_from_uint(info.flags),
+        mp_obj_new_tuple(4, v),
+        mp_obj_new_int_from_uint(info.security_counter),
+        mp_obj_new_int_from_uint(info.hdr_size),
+        mp_obj_new_int_from_uint(info.img_size),
+        mp_obj_new_bytes(info.hash, sizeof info.hash),
+    };
+    return mp_obj_new_tuple(7, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(hal_verify_image_obj, hal_verify_image);
+
 static const mp_rom_map_elem_t hal_module_globals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_verify_image), MP_ROM_PTR(&hal_verify_image_obj) },
     { MP_ROM_QSTR(MP_QSTR_boot_info), MP_ROM_PTR(&hal_boot_info_obj) },
     { MP_ROM_QSTR(MP_QSTR_boot_confirm), MP_ROM_PTR(&hal_boot_confirm_obj) },
     { MP_ROM_QSTR(MP_QSTR_flash_read), MP_ROM_PTR(&hal_flash_read_obj) },

@@ -8,6 +8,9 @@
 #include "py/stackctrl.h"
 #include "py/objstr.h"
 #include "py/objint.h"
+#include "py/persistentcode.h"
+#include "py/emitglue.h"
+#include "py/bc.h"
 #include "abi.h"
 #include "qx_task.h"
 
@@ -63,8 +66,25 @@ static const char *fault_reason(mp_obj_t exc, char *buf, size_t cap) {
     return buf;
 }
 
+/* Run the .mpy bytes at [code, code + len) as the module __main__ (an
+ * installed bundle's code, which trap_create put at the top of the block);
+ * returns the module. As MicroPython's import does for a .mpy file. */
+static mp_obj_t run_code(const uint8_t *code, size_t len) {
+    mp_obj_t mod = mp_obj_new_module(MP_QSTR___main__);
+    mp_module_context_t *ctx = MP_OBJ_TO_PTR(mod);
+    mp_compiled_module_t cm;
+    cm.context = ctx;
+    mp_raw_code_load_mem(code, len, &cm);
+    mp_globals_set(ctx->module.globals);
+    mp_locals_set(ctx->module.globals);
+    mp_call_function_0(mp_make_function_from_proto_fun(cm.rc, ctx, NULL));
+    return mod;
+}
+
 /* First code a task runs: bring up its VM on its own block, import its entry
- * module and call main(). Never returns: ends in SYS_EXIT. */
+ * module (or run its installed code) and call main(). Never returns: ends in
+ * SYS_EXIT. `size` is where the heap ends: an installed task's code lies
+ * from there to the end of its block. */
 void __attribute__((noreturn)) qx_task_start(uint32_t base, uint32_t stack_size, uint32_t size, const char *entry) {
     uint32_t stack_top = base + stack_size - QX_ENTRY_MAX;
     mp_stack_set_top((void *)stack_top);
@@ -74,7 +94,12 @@ void __attribute__((noreturn)) qx_task_start(uint32_t base, uint32_t stack_size,
     char reason[80];
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
-        mp_obj_t mod = mp_import_name(qstr_from_str(entry), mp_const_true, MP_OBJ_NEW_SMALL_INT(0));
+        mp_obj_t mod;
+        if (entry[0]) {
+            mod = mp_import_name(qstr_from_str(entry), mp_const_true, MP_OBJ_NEW_SMALL_INT(0));
+        } else {                                      /* trap_create put the length after "" */
+            mod = run_code((const uint8_t *)(base + size), ((const uint32_t *)entry)[1]);
+        }
         mp_call_function_0(mp_load_attr(mod, MP_QSTR_main));
         nlr_pop();
         qx_task_exit(0, NULL);

@@ -101,7 +101,10 @@ static task_t *get_task(mp_obj_t tid_in, int must_live) {
     return t;
 }
 
-/* create(tid, base, size, stack_size, entry) */
+/* create(tid, base, size, stack_size, entry[, code]): entry is the name of
+ * a frozen module; with code (the .mpy bytes of an installed bundle) those
+ * bytes are copied to the top of the block, below which the task's heap
+ * ends, and the task runs them instead. */
 static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     task_t *t = get_task(args[0], 0);
     uint32_t base = mp_obj_get_int_truncated(args[1]);
@@ -116,6 +119,18 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     if (stack < 512 || stack % 8 || stack + 1024 > size || entry_len >= ENTRY_MAX) {
         mp_raise_ValueError(MP_ERROR_TEXT("bad stack size or entry name"));
     }
+    uint32_t code_len = 0;
+    if (n_args > 5) {
+        mp_buffer_info_t code;
+        mp_get_buffer_raise(args[5], &code, MP_BUFFER_READ);
+        code_len = (code.len + 7) & ~7u;
+        if (code.len == 0 || code_len + stack + 1024 > size) {
+            mp_raise_ValueError(MP_ERROR_TEXT("code does not fit the task's block"));
+        }
+        memcpy((void *)(base + size - code_len), code.buf, code.len);
+        size -= code_len;              /* the task's heap ends below its code */
+        entry_len = 0;
+    }
     for (uint32_t *p = (uint32_t *)base; p < (uint32_t *)(base + stack); p++) {
         *p = STACK_PAINT;
     }
@@ -123,11 +138,14 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     char *name = (char *)(base + stack - ENTRY_MAX);
     memcpy(name, entry, entry_len);
     name[entry_len] = 0;
+    if (code_len) {                                   /* "" then the code's length */
+        ((uint32_t *)name)[1] = code_len;
+    }
     uint32_t *sp = (uint32_t *)(base + stack - ENTRY_MAX - 32);   /* hardware frame */
     sp[0] = base;
     sp[1] = stack;
-    sp[2] = size;
-    sp[3] = (uint32_t)name;
+    sp[2] = size;                                     /* where the heap ends */
+    sp[3] = (uint32_t)name;                           /* "": run the code above it */
     sp[4] = 0;
     sp[5] = 0xffffffffu;                              /* no return address */
     sp[6] = (uint32_t)qx_task_start & ~1u;
@@ -136,14 +154,14 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     memset(sp, 0, 32);
     t->ctx.psp = (uint32_t)sp;
     t->ctx.base = base;
-    t->ctx.size = size;
+    t->ctx.size = size + code_len;
     t->ctx.tid = mp_obj_get_int(args[0]);
     t->stack_size = stack;
     memcpy(t->vm, _sivmstate, VMSTATE_LEN);           /* a clean VM */
     t->live = 1;
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_create_obj, 5, 5, trap_create);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_create_obj, 5, 6, trap_create);
 
 static mp_obj_t tuple(size_t n, mp_obj_t a, mp_obj_t b, mp_obj_t c, mp_obj_t d) {
     mp_obj_t items[4] = {a, b, c, d};

@@ -686,7 +686,7 @@ def test_kctl_queries_return_json():
     t = replies[abi.KCTL_TASKS]["tasks"]
     assert t[1] == {"id": 2, "name": "shell", "entry": "shell", "prio": 4, "heap": 8192, "stack": 1024,
                     "block": 16384, "restart": "never", "backoff_ms": None, "calls": ["w"],
-                    "console": True, "kernel": True, "devices": []}
+                    "console": True, "kernel": True, "devices": [], "bundle": None}
 
 
 def test_kctl_reply_too_large_tells_the_size_needed():
@@ -706,7 +706,7 @@ def test_kctl_needs_the_kernel_capability():
     run(k, until=lambda: len(log) == abi.NKCTL)
     res = [entry[2] for entry in log]
     # kill: a live target, so permission decides; start: the target is live (BAD_STATE first)
-    assert res == ["NOT_PERMITTED"] * 5 + ["BAD_STATE"] + ["NOT_PERMITTED"] * 6
+    assert res == ["NOT_PERMITTED"] * 5 + ["BAD_STATE"] + ["NOT_PERMITTED"] * 8
     assert k.halted is None
 
 

@@ -30,6 +30,8 @@ HELP = [
     ("ipc", "message counts per task, and who waits on whom"),
     ("call TASK TEXT...", "send TEXT to a task and print its reply"),
     ("echo TEXT...", "print TEXT"),
+    ("tasks [install NAME | remove NAME]",
+     "installed tasks; install one from a signed bundle sent as base64 lines, or remove one"),
     ("boot [confirm]", "what the bootloader booted; `boot confirm` keeps a trial image"),
     ("reboot", "restart the system"),
     ("poweroff", "stop the system"),

@@ -141,3 +141,14 @@ def kctl(op, arg=0):
             raise Error(-r0)
         _kbuf = None                # let the old one go before the larger one
         _kbuf = bytearray(r1 + 512)
+
+
+def install(bundle):
+    """Install a task bundle (KCTL_INSTALL; needs the kernel capability):
+    the kernel's reply as JSON text, saying what was installed or why not."""
+    buf = bytearray(max(len(bundle), 1024))
+    buf[:len(bundle)] = bundle
+    r0, r1 = _raw(abi.SYS_KCTL, abi.KCTL_INSTALL, len(bundle), _qx.addr(buf), len(buf))
+    if r0 < 0:
+        raise Error(-r0)
+    return bytes(memoryview(buf)[:r0])

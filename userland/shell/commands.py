@@ -348,6 +348,38 @@ def _echo(ctx, args):
     ctx.write(" ".join(args) + "\n")
 
 
+@command("tasks [install NAME | remove NAME]",
+         "installed tasks; install one from a signed bundle sent as base64 lines, or remove one", 2)
+def _tasks(ctx, args):
+    if not args:
+        rows = [[str(t["id"]), t["name"], _version_text(t["bundle"]["version"]), str(t["bundle"]["slot"])]
+                for t in _kctl(ctx, abi.KCTL_TASKS)["tasks"] if t["bundle"]]
+        if not rows:
+            ctx.write("no installed tasks\n")
+            return
+        table(ctx, ["ID", "NAME", "VERSION", "SLOT"], rows)
+        return
+    if len(args) != 2 or args[0] not in ("install", "remove"):
+        raise UsageError()
+    if args[0] == "remove":
+        tid = _task_id(ctx, args[1])
+        _kctl(ctx, abi.KCTL_REMOVE, tid)
+        ctx.write("removed task %s\n" % args[1])
+        return
+    ctx.write("send the bundle as base64 lines, then an empty line\n")
+    data = ctx.read_base64()
+    if data is None:
+        ctx.write("tasks: not valid base64; nothing installed\n")
+        return
+    r = ctx.install(data)
+    if "error" in r:
+        ctx.write("tasks: %s: %s\n" % (args[1], r["error"]))
+        return
+    ctx.write("installed %s v%s as task %d (bundle slot %d)%s%s\n" % (
+        r["name"], _version_text(r["version"]), r["id"], r["slot"], ", replacing the old version"
+        if r["replaced"] else "", ", started" if r["started"] else ""))
+
+
 @command("boot [confirm]", "what the bootloader booted; `boot confirm` keeps a trial image", 1)
 def _boot(ctx, args):
     if args and args[0] != "confirm":
