@@ -30,7 +30,7 @@ HELP = [
     ("ipc", "message counts per task, and who waits on whom"),
     ("call TASK TEXT...", "send TEXT to a task and print its reply"),
     ("echo TEXT...", "print TEXT"),
-    ("tasks [install NAME | remove NAME]",
+    ("tasks [install|remove NAME]",
      "installed tasks; install one from a signed bundle sent as base64 lines, or remove one"),
     ("boot [confirm]", "what the bootloader booted; `boot confirm` keeps a trial image"),
     ("reboot", "restart the system"),
@@ -63,7 +63,7 @@ def test_help_lists_all_commands(device):
 def test_help_one_command(device):
     for usage, text in HELP:
         assert device.cmd("help " + usage.split()[0]) == help_line(usage, text)
-    assert device.cmd("help echo") == "echo TEXT...       print TEXT\n"
+    assert device.cmd("help echo") == help_line("echo TEXT...", "print TEXT")
     assert device.cmd("help nosuch") == "unknown command: nosuch (try 'help')\n"
 
 

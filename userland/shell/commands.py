@@ -348,7 +348,7 @@ def _echo(ctx, args):
     ctx.write(" ".join(args) + "\n")
 
 
-@command("tasks [install NAME | remove NAME]",
+@command("tasks [install|remove NAME]",
          "installed tasks; install one from a signed bundle sent as base64 lines, or remove one", 2)
 def _tasks(ctx, args):
     if not args:
