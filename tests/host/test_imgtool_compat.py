@@ -28,10 +28,10 @@ def built():
             pytest.fail("%s missing: run `make build`" % path)
 
 
-def imgtool_signed(tmp_path, version="0.1.0+7"):
+def imgtool_signed(tmp_path, version="0.1.0+7", *extra):
     out = tmp_path / "imgtool.img"
     r = imgtool("sign", "-k", KEY, "--header-size", hex(BOARD.IMAGE_HEADER_SIZE), "--pad-header", "--align", "4",
-                "--version", version, "--slot-size", hex(BOARD.SLOT_SIZE),
+                "--version", version, "--slot-size", hex(BOARD.SLOT_SIZE), *extra,
                 os.path.join(BUILD, "kernel", "firmware.bin"), str(out))
     assert r.returncode == 0, r.stderr
     return out.read_bytes()
@@ -73,3 +73,18 @@ def test_the_c_checker_accepts_the_imgtool_image(tmp_path, c_checker):
     image = imgtool_signed(tmp_path)
     pub = imgformat.spki(serialization.load_pem_private_key(open(KEY, "rb").read(), None).public_key())
     assert test_image_format.c_check(c_checker, image, slot_addr=BOARD.SLOT_A_BASE, key=pub)[0] == "ok"
+
+
+def test_imgtools_security_counter_is_the_one_we_read(tmp_path, c_checker):
+    """imgtool --security-counter puts TLV 0x50 in the protected area; both
+    our checkers read it (the bootloader's rollback protection uses it)."""
+    import test_image_format
+    from cryptography.hazmat.primitives import serialization
+    pub = imgformat.spki(serialization.load_pem_private_key(open(KEY, "rb").read(), None).public_key())
+    for arg, want in (("9", 9), ("auto", (1 << 24) | (2 << 16) | 3)):
+        image = imgtool_signed(tmp_path, "1.2.3+4", "--security-counter", arg)
+        info = imgformat.parse_image(image, slot_size=BOARD.SLOT_SIZE, slot_addr=BOARD.SLOT_A_BASE, key=pub)
+        code, cinfo = test_image_format.c_check(c_checker, image, slot_addr=BOARD.SLOT_A_BASE, key=pub)
+        assert info.security_counter == cinfo.security_counter == want and code == "ok"
+    ours = imgformat.parse_image(open(os.path.join(BUILD, "kernel", "slot-a.img"), "rb").read())
+    assert ours.security_counter == imgformat.auto_counter(ours.version)
