@@ -102,6 +102,12 @@ def test_bad_bundles_are_refused_with_the_failed_check(device, hello, name, make
     assert device.cmd("echo still here") == "still here\n"
 
 
+def test_a_built_in_task_cannot_be_removed(device):
+    assert device.cmd("tasks remove heartbeat") == \
+        "tasks: heartbeat is not an installed task (built-in tasks cannot be removed)\n"
+    assert device.ps()["heartbeat"]["STATE"] in ("ready", "blocked(recv)")
+
+
 def test_text_that_is_not_base64_installs_nothing(device):
     device.send("tasks install x\r")
     device.expect_exact("empty line\r\n")

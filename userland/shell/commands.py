@@ -363,6 +363,10 @@ def _tasks(ctx, args):
         raise UsageError()
     if args[0] == "remove":
         tid = _task_id(ctx, args[1])
+        rows = [t for t in _kctl(ctx, abi.KCTL_TASKS)["tasks"] if t["id"] == tid and t["bundle"]]
+        if not rows:
+            ctx.write("tasks: %s is not an installed task (built-in tasks cannot be removed)\n" % args[1])
+            return
         _kctl(ctx, abi.KCTL_REMOVE, tid)
         ctx.write("removed task %s\n" % args[1])
         return
