@@ -28,6 +28,9 @@ BOOT_CFLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -g -Wall -Wextra -We
 # mbedtls is compiled with its own warnings policy (it is not our code).
 BOOT_MBEDTLS := $(addprefix $(MBEDTLS_SRC)/library/,sha256.c platform_util.c platform.c bignum.c \
 	bignum_core.c ecp.c ecp_curves.c ecdsa.c asn1parse.c asn1write.c memory_buffer_alloc.c constant_time.c)
+# The kernel's mbedtls: the same sources and HMAC (md.c), with its own config
+# (kernel/port/qx_mbedtls_kernel.h: memory from the running VM's heap).
+KERNEL_MBEDTLS := $(filter-out %/memory_buffer_alloc.c,$(BOOT_MBEDTLS)) $(MBEDTLS_SRC)/library/md.c
 BOOT_SRC := boot/main.c boot/image.c boot/bootstate.c drivers/uart/cmsdk_uart.c drivers/flash/mapped_flash.c \
 	$(MICROPYTHON_SRC)/shared/libc/string0.c
 
@@ -64,11 +67,11 @@ $(GEN)/_manifests.py: FORCE
 	@$(PY) -m tools.gather_manifests $@
 
 $(B)/kernel/firmware.elf $(B)/kernel/firmware-b.elf &: $(GEN)/layout.h $(GEN)/_build.py $(GEN)/_manifests.py \
-		$(MPY_CROSS) $(B)/boot/mbedtls.a FORCE
+		$(MPY_CROSS) $(B)/kernel/mbedtls.a FORCE
 	@$(MAKE) --no-print-directory -j$(JOBS) -C kernel/port BOARD=$(BOARD) \
 	  BUILD=$(CURDIR)/$(B)/kernel GEN=$(CURDIR)/$(GEN) PYTHON=$(CURDIR)/$(PY) \
 	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS) MBEDTLS_SRC=$(MBEDTLS_SRC) \
-	  MBEDTLS_LIB=$(CURDIR)/$(B)/boot/mbedtls.a
+	  MBEDTLS_LIB=$(CURDIR)/$(B)/kernel/mbedtls.a
 
 $(B)/boot/mbedtls.a: $(BOOT_MBEDTLS) boot/qx_mbedtls_config.h
 	@mkdir -p $(B)/boot/mbedtls
@@ -76,6 +79,14 @@ $(B)/boot/mbedtls.a: $(BOOT_MBEDTLS) boot/qx_mbedtls_config.h
 	  $(CROSS)gcc -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -ffreestanding -ffunction-sections \
 	    -fdata-sections $(MBEDTLS_CFLAGS) -c $$f -o $(B)/boot/mbedtls/$$(basename $$f .c).o || exit 1; done
 	@rm -f $@ && $(CROSS)ar rcs $@ $(B)/boot/mbedtls/*.o
+
+$(B)/kernel/mbedtls.a: $(KERNEL_MBEDTLS) kernel/port/qx_mbedtls_kernel.h
+	@mkdir -p $(B)/kernel/mbedtls
+	@for f in $(KERNEL_MBEDTLS); do \
+	  $(CROSS)gcc -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -O2 -ffreestanding -ffunction-sections \
+	    -fdata-sections -I$(MBEDTLS_SRC)/include -Ikernel/port '-DMBEDTLS_CONFIG_FILE="qx_mbedtls_kernel.h"' \
+	    -c $$f -o $(B)/kernel/mbedtls/$$(basename $$f .c).o || exit 1; done
+	@rm -f $@ && $(CROSS)ar rcs $@ $(B)/kernel/mbedtls/*.o
 
 $(KEY):
 	$(PY) -m tools.qenex image keygen $@

@@ -12,7 +12,9 @@
 #include <string.h>
 #include "image.h"
 #include "mbedtls/ecdsa.h"
+#if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
 #include "mbedtls/memory_buffer_alloc.h"
+#endif
 #include "mbedtls/sha256.h"
 
 #define CRYPTO_HEAP_SIZE 10240     /* enough for one P-256 verification */
@@ -47,11 +49,15 @@ static const uint8_t p256_spki_prefix[26] = {
 
 /* 0 when sig (DER) is key's ECDSA P-256 signature of the 32-byte digest. */
 static int ecdsa_p256_verify(const qx_img_key_t *key, const uint8_t *digest, const uint8_t *sig, uint32_t len) {
+    #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
     static unsigned char heap[CRYPTO_HEAP_SIZE];
+    #endif
     if (key->spki_len != QX_P256_SPKI_LEN || memcmp(key->spki, p256_spki_prefix, sizeof p256_spki_prefix) != 0) {
         return -1;
     }
+    #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)    /* the bootloader; the kernel allocates on its VM's heap */
     mbedtls_memory_buffer_alloc_init(heap, sizeof heap);
+    #endif
     mbedtls_ecp_group grp;
     mbedtls_ecp_point q;
     mbedtls_ecdsa_context ctx;
@@ -72,7 +78,9 @@ static int ecdsa_p256_verify(const qx_img_key_t *key, const uint8_t *digest, con
     mbedtls_ecdsa_free(&ctx);
     mbedtls_ecp_point_free(&q);
     mbedtls_ecp_group_free(&grp);
+    #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
     mbedtls_memory_buffer_alloc_free();
+    #endif
     return r;
 }
 

@@ -27,8 +27,6 @@ KERNEL_GLOBALS = {
     "n_ready", "qx_peer",                                            # ipcfast.c, modtrap.c
     "tasks", "kernel_vm",                                            # modtrap.c
     "region", "region_size", "sector_size",                          # drivers/flash
-    "memset_func", "mbedtls_calloc_func", "mbedtls_free_func", "heap",  # mbedtls
-    "heap.1",                                                        # boot/image.c (crypto arena)
 }
 
 

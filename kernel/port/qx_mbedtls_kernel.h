@@ -1,0 +1,28 @@
+/* mbedtls for the kernel firmware: what the bootloader has (SHA-256, ECDSA
+ * P-256 verification, for task bundles) plus HMAC-SHA256 (the HSM link's
+ * frame authentication, computed in the hsm task). Selected with
+ * -DMBEDTLS_CONFIG_FILE="qx_mbedtls_kernel.h".
+ *
+ * The code runs in the kernel's VM and in tasks, so it must not touch a
+ * writable global: memory comes from the running VM's own GC heap through
+ * macros (no allocator function pointers in RAM), and zeroizing is ours
+ * (mbedtls's default keeps a volatile function pointer in .data). */
+#define MBEDTLS_SHA256_C
+#define MBEDTLS_MD_C
+#define MBEDTLS_BIGNUM_C
+#define MBEDTLS_ECP_C
+#define MBEDTLS_ECP_DP_SECP256R1_ENABLED
+#define MBEDTLS_ECP_NIST_OPTIM
+#define MBEDTLS_ECDSA_C
+#define MBEDTLS_ASN1_PARSE_C
+#define MBEDTLS_ASN1_WRITE_C
+#define MBEDTLS_PLATFORM_C
+#define MBEDTLS_PLATFORM_MEMORY
+#define MBEDTLS_PLATFORM_ZEROIZE_ALT
+#define MBEDTLS_HAVE_ASM
+
+#include <stddef.h>
+void *qx_mbedtls_calloc(size_t n, size_t size);
+void qx_mbedtls_free(void *p);
+#define MBEDTLS_PLATFORM_CALLOC_MACRO qx_mbedtls_calloc
+#define MBEDTLS_PLATFORM_FREE_MACRO qx_mbedtls_free
