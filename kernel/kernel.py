@@ -67,7 +67,7 @@ from kernel.buddy import Buddy, is_int
 from kernel.errors import (KernelError, BAD_ARGUMENT, NO_SUCH_TASK, BAD_STATE,
                            NOT_PERMITTED, MSG_TOO_LARGE, NO_MEMORY, PEER_DIED, name_of)
 from kernel.ipc import Ipc
-from kernel.manifest import check_system
+from kernel.manifest import ManifestError, check_system
 from kernel.sched import Scheduler, BLOCKED, DEAD
 
 LIVE = "live"
@@ -138,13 +138,16 @@ class Kernel:
     asks for it, and the caller performs the board action.
     """
 
-    def __init__(self, trap, pool_base, pool_size, manifests, slice_ticks=10, now=None):
+    def __init__(self, trap, pool_base, pool_size, manifests, slice_ticks=10, now=None, devices=()):
         self.trap = trap
+        self.devices = {}           # name -> (MMIO base, size) a manifest may ask for
+        for name, base, size, _what in devices:
+            self.devices[name] = (base, size)
         self.now = now if now is not None else trap.ticks_ms
         self.readonly = ()          # (base, size) ranges tasks may pass as message sources
         self.counter = None         # board cycle counter (device: _hal.counter), for boot figures
         self.entry_counter = None   # its value when the kernel was entered
-        self.caps = check_system(manifests, pool_size)     # name -> set of callees
+        self.caps = self._check(manifests, pool_size)      # name -> set of callees
         self.pool_size = pool_size
         self.max_tid = 31           # the trap layer's last task slot (device: board.MAX_TASKS - 1)
         self.buddy = Buddy(pool_base, pool_size)
@@ -176,6 +179,15 @@ class Kernel:
         self._other_best = -1       # last set_other_best value
         trap.set_slice(slice_ticks)
         trap.watch(0)
+
+    def _check(self, manifests, pool_size):
+        """check_system, with the board's devices, at most one per task
+        (the trap layer maps one device region)."""
+        for m in manifests:
+            if len(m.devices) > 1:
+                raise ManifestError(m.source, "devices", "a task may be granted one device, not %d"
+                                    % len(m.devices))
+        return check_system(manifests, pool_size, list(self.devices) if self.devices else None)
 
     # --- the task table -------------------------------------------------
 
@@ -241,7 +253,7 @@ class Kernel:
         system with it must pass check_system; it gets the lowest free tid.
         Not started here. Returns the tid; ManifestError / NO_MEMORY else."""
         manifests = [self.tasks[tid].manifest for tid in self.order] + [m]
-        caps = check_system(manifests, self.pool_size)
+        caps = self._check(manifests, self.pool_size)
         tid = 1
         while tid in self.tasks:
             tid += 1
@@ -297,6 +309,8 @@ class Kernel:
                 self.trap.create(t.tid, base, size, m.stack, m.entry)
             else:
                 self.trap.create(t.tid, base, size, m.stack, m.entry, t.code)
+            for name in m.devices:
+                self.trap.grant(t.tid, self.devices[name][0], self.devices[name][1])
             if self._fast:
                 mask = 0
                 for name in self.caps[t.name]:

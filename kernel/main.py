@@ -65,7 +65,7 @@ def main():
         manifests = load_manifests(console)
         if len(manifests) >= board.MAX_TASKS:       # tids are 1..N; the trap layer holds MAX_TASKS
             raise ValueError("%d tasks, the board holds %d" % (len(manifests), board.MAX_TASKS - 1))
-        k = Kernel(_trap, board.TASK_POOL_BASE, board.TASK_POOL_SIZE, manifests)
+        k = Kernel(_trap, board.TASK_POOL_BASE, board.TASK_POOL_SIZE, manifests, devices=board.DEVICES)
     except Exception as e:  # ManifestError, KernelError, too many: a bad system table
         recovery(console, "bad system table: %s" % e)
         return

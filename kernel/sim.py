@@ -282,6 +282,7 @@ class Sim:
         self.crash_rate = crash_rate
         self.programs = {}          # entry -> generator function
         self.tasks = {}             # tid -> _Task (created, not killed)
+        self.grants = {}            # tid -> (base, size) of its granted device
         self.us = 0                 # the clock
         self.slice = 10
         self.deadline = None
@@ -347,6 +348,12 @@ class Sim:
 
     def ticks_ms(self):
         return self.us // 1000
+
+    def grant(self, tid, base, size):
+        """A device grant (the device is not modelled: recorded only)."""
+        if tid not in self.tasks:
+            raise SimProtocolError("grant: no task %r" % (tid,))
+        self.grants[tid] = (base, size)
 
     def create(self, tid, base, size, stack_size, entry, code=None):
         if tid in self.tasks:

@@ -28,6 +28,7 @@ extern uint8_t _sivmstate[], _svmstate[], _evmstate[];
 typedef struct {
     qx_ctx_t ctx;
     uint32_t stack_size;
+    uint32_t dev_base, dev_size;    /* the device it is granted (grant()), size 0: none */
     uint8_t live;
     uint8_t vm[VMSTATE_MAX] __attribute__((aligned(8)));
 } task_t;
@@ -67,7 +68,7 @@ void qx_fast_switch(int tid) {
     task_t *from = &tasks[qx_current], *to = &tasks[tid];
     vm_copy(from->vm, _svmstate, n);
     vm_copy(_svmstate, to->vm, n);
-    qx_mpu_set_task(to->ctx.base, to->ctx.size);
+    qx_mpu_set_task(to->ctx.base, to->ctx.size, to->dev_base, to->dev_size);
     qx_next_ctx = &to->ctx;
 }
 extern void qx_trap_init(void);
@@ -157,11 +158,26 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     t->ctx.size = size + code_len;
     t->ctx.tid = mp_obj_get_int(args[0]);
     t->stack_size = stack;
+    t->dev_base = t->dev_size = 0;
     memcpy(t->vm, _sivmstate, VMSTATE_LEN);           /* a clean VM */
     t->live = 1;
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_create_obj, 5, 6, trap_create);
+
+/* grant(tid, base, size): the created task may use the device MMIO
+ * [base, base + size) (a power-of-two aligned peripheral block of the APB). */
+static mp_obj_t trap_grant(mp_obj_t tid, mp_obj_t base_in, mp_obj_t size_in) {
+    task_t *t = get_task(tid, 1);
+    uint32_t base = mp_obj_get_int_truncated(base_in), size = mp_obj_get_int_truncated(size_in);
+    if (size < 32 || (size & (size - 1)) || (base & (size - 1)) || base < 0x40000000u || base >= 0x40100000u) {
+        mp_raise_ValueError(MP_ERROR_TEXT("a device grant is an aligned power-of-two block of the APB"));
+    }
+    t->dev_base = base;
+    t->dev_size = size;
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(trap_grant_obj, trap_grant);
 
 static mp_obj_t tuple(size_t n, mp_obj_t a, mp_obj_t b, mp_obj_t c, mp_obj_t d) {
     mp_obj_t items[4] = {a, b, c, d};
@@ -193,7 +209,7 @@ static mp_obj_t trap_resume(mp_obj_t tid_in) {
     size_t n = VMSTATE_LEN;
     vm_copy(kernel_vm, _svmstate, n);
     vm_copy(_svmstate, t->vm, n);
-    qx_mpu_set_task(t->ctx.base, t->ctx.size);
+    qx_mpu_set_task(t->ctx.base, t->ctx.size, t->dev_base, t->dev_size);
     qx_slice_left = qx_slice;
     qx_ipc_reset_run();
     qx_enter(&t->ctx);
@@ -460,6 +476,7 @@ static MP_DEFINE_CONST_FUN_OBJ_1(trap_task_stats_obj, trap_task_stats);
 static const mp_rom_map_elem_t trap_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__trap) },
     { MP_ROM_QSTR(MP_QSTR_create), MP_ROM_PTR(&trap_create_obj) },
+    { MP_ROM_QSTR(MP_QSTR_grant), MP_ROM_PTR(&trap_grant_obj) },
     { MP_ROM_QSTR(MP_QSTR_resume), MP_ROM_PTR(&trap_resume_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_result), MP_ROM_PTR(&trap_set_result_obj) },
     { MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&trap_read_obj) },

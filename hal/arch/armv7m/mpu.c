@@ -14,6 +14,7 @@
 #define AP_PRIV_RW_USER_RO (2u << 24)
 #define AP_FULL            (3u << 24)
 #define MEM_NORMAL_WBWA    ((1u << 19) | (1u << 17) | (1u << 16))  /* TEX=001 C=1 B=1 */
+#define MEM_DEVICE         ((1u << 18) | (1u << 16))               /* TEX=000 C=0 B=1 S=1 */
 
 static uint32_t size_field(uint32_t size) {
     uint32_t n = 0;
@@ -26,22 +27,30 @@ static uint32_t size_field(uint32_t size) {
 static void set_region(uint32_t n, uint32_t base, uint32_t size, uint32_t attrs) {
     MPU_RNR = n;
     MPU_RBAR = base;
-    MPU_RASR = attrs | MEM_NORMAL_WBWA | size_field(size) | RASR_ENABLE;
+    MPU_RASR = attrs | size_field(size) | RASR_ENABLE;
 }
 
 void qx_mpu_init(uint32_t flash_base, uint32_t flash_size, uint32_t vm_base, uint32_t vm_size) {
     MPU_CTRL = 0;
-    set_region(QX_MPU_REGION_FLASH, flash_base, flash_size, AP_PRIV_RW_USER_RO);
-    set_region(QX_MPU_REGION_VMSTATE, vm_base, vm_size, AP_FULL | RASR_XN);
+    set_region(QX_MPU_REGION_FLASH, flash_base, flash_size, AP_PRIV_RW_USER_RO | MEM_NORMAL_WBWA);
+    set_region(QX_MPU_REGION_VMSTATE, vm_base, vm_size, AP_FULL | RASR_XN | MEM_NORMAL_WBWA);
     MPU_RNR = QX_MPU_REGION_TASK;
+    MPU_RASR = 0;
+    MPU_RNR = QX_MPU_REGION_DEVICE;
     MPU_RASR = 0;
     MPU_CTRL = CTRL_ENABLE | CTRL_PRIVDEFENA;
     qx_dsb();
     qx_isb();
 }
 
-void qx_mpu_set_task(uint32_t base, uint32_t size) {
-    set_region(QX_MPU_REGION_TASK, base, size, AP_FULL | RASR_XN);
+void qx_mpu_set_task(uint32_t base, uint32_t size, uint32_t dev_base, uint32_t dev_size) {
+    set_region(QX_MPU_REGION_TASK, base, size, AP_FULL | RASR_XN | MEM_NORMAL_WBWA);
+    if (dev_size) {
+        set_region(QX_MPU_REGION_DEVICE, dev_base, dev_size, AP_FULL | RASR_XN | MEM_DEVICE);
+    } else {
+        MPU_RNR = QX_MPU_REGION_DEVICE;
+        MPU_RASR = 0;
+    }
     qx_dsb();
     qx_isb();
 }

@@ -74,6 +74,12 @@ DUALTIMER_BASE = 0x40002000
 FPGAIO_BASE = 0x40028000      # free-running 25 MHz counter at +0x18
 TICK_HZ = 1000
 
+# Devices a task may be granted (manifest `devices`): name, MMIO base, size
+# (one MPU region), what. The kernel maps the one a task names while it runs.
+DEVICES = (
+    ("uart1", UART1_BASE, 0x1000, "HSM link"),
+)
+
 MEMORY_MAP = (
     # (name, base, size, what)
     ("boot", BOOT_BASE, BOOT_SIZE, "bootloader (flash)"),
