@@ -16,6 +16,8 @@
     qenex bundle make --key KEY.pem --version V MANIFEST SOURCE.py OUT
                                         a signed task bundle (for `tasks install`)
     qenex bundle info [--key KEY.pem] FILE  check a bundle and show what it holds
+    qenex hsm serve [--socket P] [--state F] [--pin PIN]   run the emulated HSM
+    qenex hsm audit-verify [--state F]  check the HSM's hash-chained audit log
 
 Run as `python -m tools.qenex` (the Makefile uses build/venv/bin/python).
 """
@@ -312,6 +314,35 @@ def cmd_bundle_info(args):
         print("  " + line)
 
 
+# --- the emulated HSM ---------------------------------------------------------------
+
+def hsm_paths(board):
+    d = os.path.join(ROOT, "build", board)
+    return os.path.join(d, "hsm.sock"), os.path.join(d, "hsm-state.json")
+
+
+def cmd_hsm_serve(args):
+    from tools.hsm import server
+    sock, state = hsm_paths(args.board)
+    os.makedirs(os.path.dirname(sock), exist_ok=True)
+    try:
+        server.serve(args.socket or sock, args.state or state, pin=args.pin)
+    except KeyboardInterrupt:
+        pass
+
+
+def cmd_hsm_audit_verify(args):
+    import json
+    from tools.hsm import emulator
+    path = args.state or hsm_paths(args.board)[1]
+    with open(path) as f:
+        entries = json.load(f)["audit"]
+    ok, n = emulator.verify_audit(entries)
+    if not ok:
+        raise SystemExit("audit: %s: the chain breaks at entry %d" % (path, n))
+    print("audit: %s: %d entries, chain ok, head %s" % (path, n, entries[-1]["hash"] if entries else "-"))
+
+
 # --- build, run, console ---------------------------------------------------------
 
 def cmd_build(args):
@@ -420,7 +451,16 @@ def main(argv=None):
     bi.add_argument("--key", help="check the signature against this key")
     bi.add_argument("file")
     bi.set_defaults(fn=cmd_bundle_info)
-    for sp in (r, c, i, k, f, v):
+    hs = sub.add_parser("hsm", help="the emulated HSM").add_subparsers(dest="hsmcmd", required=True)
+    hv = hs.add_parser("serve", help="serve the emulated HSM on a unix socket")
+    hv.add_argument("--socket", help="default build/<board>/hsm.sock")
+    hv.add_argument("--state", help="default build/<board>/hsm-state.json")
+    hv.add_argument("--pin", default="123456", help="the PIN of a new HSM (default 123456)")
+    hv.set_defaults(fn=cmd_hsm_serve)
+    ha = hs.add_parser("audit-verify", help="check the audit log's hash chain")
+    ha.add_argument("--state", help="default build/<board>/hsm-state.json")
+    ha.set_defaults(fn=cmd_hsm_audit_verify)
+    for sp in (r, c, i, k, f, v, hv, ha):
         sp.add_argument("--board", default=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.fn(args)

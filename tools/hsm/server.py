@@ -1,0 +1,39 @@
+"""`qenex hsm serve`: the emulated HSM on a unix socket, where QEMU's UART1
+connects (a chardev socket in client mode that reconnects, as QEMU talks to
+swtpm). One connection at a time; bytes in are framed by frame.Reader
+(garbage is skipped, the link resynchronises), each request is answered."""
+import os
+import socket
+
+from drivers.hsm import frame as F
+from tools.hsm.emulator import Hsm, crc32
+
+
+def serve(sock_path, state_path, pin="123456", log=print, ready=None):
+    hsm = Hsm(state_path, pin=pin)
+    if os.path.exists(sock_path):
+        os.unlink(sock_path)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock_path)
+    srv.listen(1)
+    log("hsm: %s serial %s on %s (state %s)" % (hsm.state["serial"], hsm.state["serial"], sock_path, state_path))
+    if ready:
+        ready()
+    try:
+        while True:
+            conn, _ = srv.accept()
+            reader = F.Reader(crc32)
+            hsm.codec.key = None                   # a new link: no session
+            with conn:
+                while True:
+                    data = conn.recv(4096)
+                    if not data:
+                        break
+                    for request in reader.feed(data):
+                        if request[3] & F.RESPONSE:
+                            continue               # not a request
+                        conn.sendall(hsm.handle(request))
+    finally:
+        srv.close()
+        if os.path.exists(sock_path):
+            os.unlink(sock_path)
