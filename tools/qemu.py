@@ -38,23 +38,28 @@ def ensure_storage(path, size):
     return path
 
 
-def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, storage=None):
+def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, storage=None, hsm=None):
     """The qemu-system-arm command that boots `flash` (default: the board's
     images/<board>/flash.bin) with the console on `serial` (a QEMU chardev
     spec: "mon:stdio" for a person, "stdio" for tests, "unix:PATH,server=on,
     wait=off" for `qenex console`) and its storage in the file `storage`
     (default build/<board>/storage.bin; created erased if missing).
     icount=True makes guest time count guest instructions (1 instruction =
-    1 ns), for benchmarks."""
+    1 ns), for benchmarks. hsm: the unix socket of the emulated HSM
+    (`qenex hsm serve`), which UART1 connects to as a client and reconnects
+    to (every second) when it goes away; None leaves UART1 unconnected."""
     b = load_board(board)
     store = ensure_storage(storage or storage_path(board), b.STORAGE_SIZE)
     cmd = ["qemu-system-arm", "-M", b.QEMU_MACHINE, "-display", "none",
            "-monitor", "none",
            "-serial", serial,
+           "-serial", "chardev:hsm" if hsm else "null",
            "-semihosting-config", "enable=on,target=native",
            "-object", "memory-backend-file,id=storage,size=%d,mem-path=%s,share=on" % (b.STORAGE_SIZE, store),
            "-machine", "memory-backend=storage",
            "-kernel", flash or flash_path(board)]
+    if hsm:
+        cmd += ["-chardev", "socket,id=hsm,path=%s,reconnect=1" % hsm]
     if icount:
         cmd += ["-icount", "shift=0,sleep=off"]   # idle time does not run the clock: exact repeats
     return cmd

@@ -356,8 +356,24 @@ def cmd_run(args):
         print("qenex: console on %s (attach with: qenex console --socket %s)" % (args.socket, args.socket))
     else:
         print("qenex: booting %s; Ctrl-A X (or 'poweroff') leaves" % qemu.flash_path(args.board))
-    cmd = qemu.command(args.board, args.flash, serial=serial, icount=args.icount)
-    os.execvp(cmd[0], cmd)
+    sock, state = hsm_paths(args.board)
+    hsm = None
+    if not args.no_hsm:
+        # The emulated HSM on UART1, as QEMU's TPM is swtpm: started here, stopped with QEMU.
+        hsm = subprocess.Popen([sys.executable, "-m", "tools.qenex", "--board", args.board, "hsm", "serve"],
+                               cwd=ROOT, stdout=subprocess.DEVNULL)
+        for _ in range(100):
+            if os.path.exists(sock) or hsm.poll() is not None:
+                break
+            __import__("time").sleep(0.05)
+        print("qenex: HSM on %s (state %s)" % (sock, state))
+    cmd = qemu.command(args.board, args.flash, serial=serial, icount=args.icount, hsm=sock if hsm else None)
+    try:
+        sys.exit(subprocess.call(cmd))
+    finally:
+        if hsm is not None:
+            hsm.terminate()
+            hsm.wait()
 
 
 def cmd_console(args):
@@ -403,6 +419,7 @@ def main(argv=None):
     r.add_argument("--flash", help="flash image to boot (default images/<board>/flash.bin)")
     r.add_argument("--icount", action="store_true", help="count guest instructions (-icount shift=0)")
     r.add_argument("--socket", help="serve the console on this unix socket instead of here")
+    r.add_argument("--no-hsm", action="store_true", help="do not start the emulated HSM on UART1")
     r.set_defaults(fn=cmd_run)
     c = sub.add_parser("console", help="attach to a console socket")
     c.add_argument("--socket", required=True)

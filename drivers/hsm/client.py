@@ -18,7 +18,7 @@ class HsmError(Exception):
     """status: one of frame.STATUS, or "timeout"; message: the HSM's words."""
 
     def __init__(self, status, message=""):
-        Exception.__init__(self, "%s%s" % (status, ": " + message if message else ""))
+        super().__init__("%s%s" % (status, ": " + message if message else ""))
         self.status = status
         self.message = message
 

@@ -19,6 +19,8 @@ Output uses "\\n"; the console driver turns it into CRLF. Integers only.
 """
 
 
+import json
+
 from kernel import abi
 
 
@@ -382,6 +384,92 @@ def _tasks(ctx, args):
     ctx.write("installed %s v%s as task %d (bundle slot %d)%s%s\n" % (
         r["name"], _version_text(r["version"]), r["id"], r["slot"], ", replacing the old version"
         if r["replaced"] else "", ", started" if r["started"] else ""))
+
+
+def _hsm(ctx, *args):
+    """Call the hsm service; its answer's fields, or an error line raised."""
+    from drivers.hsm import frame as F
+    r = ctx.call("hsm", F.fields(*args))
+    out = F.unfields(r[1:])
+    if r[0] != 0:
+        raise HsmRefused(out[0].decode() if out else "failed")
+    return out
+
+
+def _hsm_whole(ctx, first):
+    """A large result: (total, first piece) then `read` for the rest."""
+    from drivers.hsm import frame as F
+    total = F.u32(first[0], 0)
+    data = first[1]
+    while len(data) < total:
+        data += _hsm(ctx, "read", str(len(data)))[0]
+    return data
+
+
+class HsmRefused(Exception):
+    pass
+
+
+def _hexs(b):
+    return "".join("%02x" % x for x in b)
+
+
+@command("hsm info|login|keys|gen|pubkey|sign|verify|audit|zeroize ...",
+         "the HSM: keys, signatures, its audit log (`help hsm` for the forms)")
+def _hsm_cmd(ctx, args):
+    from drivers.hsm import frame as F
+    if not args:
+        raise UsageError()
+    op, a = args[0], args[1:]
+    try:
+        if op == "info" and not a:
+            model, fw, serial, free, locked = _hsm(ctx, "info")
+            ctx.write("hsm: %s, firmware %s, serial %s, %d free key slots%s\n" % (
+                model.decode(), fw.decode(), serial.decode(), F.u32(free, 0), ", LOCKED" if locked[0] else ""))
+        elif op == "login" and len(a) == 1:
+            _hsm(ctx, "login", a[0])
+            ctx.write("hsm: logged in\n")
+        elif op == "keys" and not a:
+            items = F.unfields(_hsm_whole(ctx, _hsm(ctx, "keys")))
+            rows = [[items[i].decode(), F.ALGS[items[i + 1][0]], ",".join(F.usage_names(items[i + 1][1]))]
+                    for i in range(0, len(items), 2)]
+            table(ctx, ["LABEL", "ALGORITHM", "USAGE"], rows)
+        elif op == "gen" and len(a) >= 3 and a[0] in F.ALGS:
+            bad = [u for u in a[2:] if u not in F.USAGE and u != "exportable"]
+            if bad:
+                raise HsmRefused("usage %s is not one of %s, exportable" % (bad[0], ", ".join(F.USAGE)))
+            pub = _hsm_whole(ctx, _hsm(ctx, "gen", bytes((F.ALGS.index(a[0]),)), a[1],
+                                       bytes((F.usage_bits(a[2:]),))))
+            ctx.write("hsm: key %s (%s) generated; public key %d bytes\n" % (a[1], a[0], len(pub)))
+        elif op == "pubkey" and len(a) == 1:
+            ctx.write("%s\n" % _hexs(_hsm_whole(ctx, _hsm(ctx, "pubkey", a[0]))))
+        elif op == "sign" and len(a) >= 2:
+            sig = _hsm_whole(ctx, _hsm(ctx, "sign", a[0], " ".join(a[1:])))
+            ctx.write("%s\n" % _hexs(sig))
+        elif op == "verify" and len(a) == 3:
+            try:
+                sig = bytes(int(a[2][i:i + 2], 16) for i in range(0, len(a[2]), 2))
+            except ValueError:
+                raise HsmRefused("the signature is not hex")
+            ok = _hsm(ctx, "verify", a[0], a[1], sig)[0]
+            ctx.write("hsm: signature %s\n" % ("valid" if ok[0] else "INVALID"))
+        elif op == "audit" and len(a) <= 1:
+            n = _number(a[0]) if a else 10
+            total = F.u32(_hsm(ctx, "audit", "0")[0], 0)
+            head = "-"
+            for i in range(max(0, total - n), total):
+                e = json.loads(_hsm(ctx, "audit", str(i))[1])
+                head = e["hash"][:16]
+                ctx.write("%4d  %-8s %-16s %-14s %s\n" % (e["seq"], e["op"], e["label"] or "-", e["result"],
+                                                         e["note"]))
+            ctx.write("hsm: %d audit entries%s\n" % (total, ", last %s" % head if head != "-" else ""))
+        elif op == "zeroize" and len(a) == 2 and a[0] == "ZEROIZE":
+            n = F.u32(_hsm(ctx, "zeroize", "ZEROIZE " + a[1])[0], 0)
+            ctx.write("hsm: zeroized, %d keys destroyed\n" % n)
+        else:
+            raise UsageError()
+    except HsmRefused as e:
+        ctx.write("hsm: %s\n" % e)
 
 
 @command("boot [confirm]", "what the bootloader booted; `boot confirm` keeps a trial image", 1)

@@ -1,0 +1,24 @@
+"""hsmdemo / hsmrogue: a task that asks the hsm service to sign the digest
+of a transaction with key txn-sign and prints the digest and signature (or
+the refusal). hsmdemo's manifest grants it txn-sign:sign; hsmrogue runs the
+same code without that policy, and is refused."""
+import hashlib
+
+from drivers.hsm import frame as F
+from userland.lib import qenex
+
+TRANSACTION = b"transfer 1000.00 USD from account 1 to account 2"
+
+
+def hexs(b):
+    return "".join("%02x" % x for x in b)
+
+
+def main():
+    digest = hashlib.sha256(TRANSACTION).digest()
+    r = qenex.call("hsm", F.fields("sign", "txn-sign", digest))
+    if r[0] != 0:
+        qenex.write("hsmdemo: refused: %s\n" % F.unfields(r[1:])[0].decode())
+        return
+    total, sig = F.unfields(r[1:], 2)
+    qenex.write("hsmdemo: digest %s signature %s (%d bytes)\n" % (hexs(digest), hexs(sig), F.u32(total, 0)))
