@@ -14,6 +14,9 @@ given to login(), so the driver recovers when the HSM comes back."""
 from drivers.hsm import frame as F
 
 
+QUIET_MS = 5           # polls without a byte after which a partial frame is stale
+
+
 class HsmError(Exception):
     """status: one of frame.STATUS, or "timeout"; message: the HSM's words."""
 
@@ -50,13 +53,21 @@ class Client:
                 self.stats["retries"] += 1
             self.port.write(request)
             deadline = self.now_ms() + self.timeout_ms
+            quiet = 0
             while True:
                 data = self.port.read()
+                frames = self.reader.feed(data) if data else []
+                if not data:
+                    quiet += 1
+                    if quiet % QUIET_MS == 0:         # a partial frame that is not completing
+                        frames = self.reader.stale()
+                else:
+                    quiet = 0
+                for fr in frames:
+                    got = self._match(fr, cmd, check_key)
+                    if got is not None:
+                        return got
                 if data:
-                    for fr in self.reader.feed(data):
-                        got = self._match(fr, cmd, check_key)
-                        if got is not None:
-                            return got
                     continue
                 if self.now_ms() >= deadline:
                     break

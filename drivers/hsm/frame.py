@@ -148,7 +148,8 @@ class Reader:
     """Pulls whole frames out of a byte stream, resynchronising after
     garbage: bytes before a sync are dropped; a header with a bad version
     or an oversize length, or a frame whose CRC fails, loses its first sync
-    byte and the search goes on from the next one. feed() returns the good
+    byte and the search goes on from the next one; so does a partial frame
+    when the line goes quiet (stale(): noise that looked like a header). feed() returns the good
     frames found (bytes each) and counts what it dropped."""
 
     def __init__(self, crc32):
@@ -194,6 +195,15 @@ class Reader:
     def _skip(self):
         self.dropped += 1
         self.buf = self.buf[1:]
+
+    def stale(self):
+        """The line went quiet with a partial frame buffered: it was a
+        false start (noise that looked like a header). Drop its sync byte
+        and look for whole frames behind it."""
+        if not self.buf:
+            return []
+        self._skip()
+        return self.feed(b"")
 
 
 def parse(frame):

@@ -415,7 +415,7 @@ def _hexs(b):
 
 
 @command("hsm info|login|keys|gen|pubkey|sign|verify|audit|zeroize ...",
-         "the HSM: keys, signatures, its audit log (`help hsm` for the forms)")
+         "the HSM: login PIN, gen ALG LABEL USAGE.., sign LABEL TEXT, verify LABEL TEXT SIG, audit [N]")
 def _hsm_cmd(ctx, args):
     from drivers.hsm import frame as F
     if not args:
