@@ -35,8 +35,8 @@ def footprint(path):
         return sizes
 
 
-def spawn(board, bench_flag, storage):
-    cmd = qemu.command(board, serial="stdio", icount=True, storage=storage)
+def spawn(board, bench_flag, storage, hsm=None):
+    cmd = qemu.command(board, serial="stdio", icount=True, storage=storage, hsm=hsm)
     if bench_flag:
         b = load_board(board)
         cmd += ["-device", "loader,addr=0x%x,data=0x%x,data-len=4" % (b.BENCH_FLAG_ADDR, b.BENCH_FLAG)]
@@ -45,7 +45,49 @@ def spawn(board, bench_flag, storage):
 
 def run_device(board):
     with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
-        return boots(board, os.path.join(tmp, "storage.bin"))
+        out = boots(board, os.path.join(tmp, "storage.bin"))
+        out.update(hsm_round_trips(board, tmp))
+        return out
+
+
+def hsm_round_trips(board, tmp):
+    """Sign round trips from a task through the hsm service to the emulated
+    HSM: guest time per signature, frames per guest second, host wall time."""
+    import subprocess
+    import sys
+    sock = os.path.join(tmp, "hsm.sock")
+    server = subprocess.Popen([sys.executable, "-m", "tools.qenex", "hsm", "serve", "--socket", sock,
+                               "--state", os.path.join(tmp, "hsm.json")], cwd=ROOT, stdout=subprocess.DEVNULL)
+    out = {}
+    try:
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        child = spawn(board, False, os.path.join(tmp, "storage.bin"), hsm=sock)
+        try:
+            child.expect_exact("qenex> ")
+            for line in ("hsm login 123456", "hsm gen ecdsa-p256 bench-sign sign"):
+                child.send(line + "\r")
+                child.expect_exact("qenex> ")
+            t0 = time.monotonic()
+            child.send("start hsmbench\r")
+            while True:
+                i = child.expect([r"bench: (hsm_\w+) (\d+)\s", r"bench: hsm done", r"bench: hsm refused.*",
+                                  r"fault: .*"])
+                if i == 0:
+                    out[child.match.group(1)] = int(child.match.group(2))
+                elif i == 1:
+                    break
+                else:
+                    raise SystemExit("bench: %s" % child.match.group(0))
+            out["hsm_wall_ms"] = (time.monotonic() - t0) * 1000 / 51
+        finally:
+            child.close(force=True)
+    finally:
+        server.terminate()
+        server.wait()
+    return out
 
 
 def boots(board, storage):
@@ -123,6 +165,9 @@ def main():
         ("task start (start request to its first message)", n(f["task_start"])),
         ("CPU-bound work alone / in a task (ms)", "%d / %d" % (f["cpu_alone_ms"], f["cpu_task_ms"])),
         ("kernel overhead on a CPU-bound task", "%d.%d %%" % (over // 10, over % 10)),
+        ("HSM: ECDSA P-256 sign round trip from a task, guest time (us)", n(f["hsm_sign_round_trip_us"])),
+        ("HSM: the same, host wall time (ms, emulator included)", "%.1f" % f["hsm_wall_ms"]),
+        ("HSM: link frames per guest second (request + response)", n(f["hsm_frames_per_s"])),
     ]
     print("QENEX OS benchmarks on %s (qemu-system-arm -icount shift=0; guest instructions "
           "unless stated)" % board.NAME)

@@ -45,13 +45,14 @@ def manifests():
 
 @pytest.fixture
 def boot(flash_bin):
-    """Factory: boot(flash=None, storage=None) starts QEMU on `flash`
-    (default: the built flash.bin) with the storage file `storage` (default:
-    a new erased one) and returns its Device without waiting for anything."""
+    """Factory: boot(flash=None, storage=None, hsm=None) starts QEMU on
+    `flash` (default: the built flash.bin) with the storage file `storage`
+    (default: a new erased one) and UART1 on the HSM socket `hsm` (default:
+    none) and returns its Device without waiting for anything."""
     devices = []
 
-    def start(flash=None, storage=None):
-        dev = Device(flash or flash_bin, storage)
+    def start(flash=None, storage=None, hsm=None):
+        dev = Device(flash or flash_bin, storage, hsm)
         devices.append(dev)
         return dev
 
