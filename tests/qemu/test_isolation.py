@@ -127,6 +127,12 @@ def test_peek_kernel_memory_is_a_memmanage_fault(device, board):
     assert f["pc"] and in_firmware(int(f["pc"], 16), board), f.group(0)
 
 
+def test_a_device_granted_to_another_task_is_a_memmanage_fault(device, board):
+    """UART1 is mapped for the hsm task only (its manifest's `devices`)."""
+    tid, f = misbehave(device, "peek_uart1", "MemManage")
+    assert int(f["addr"], 16) == board.UART1_BASE + 4
+
+
 def test_peeked_kernel_value_never_reaches_the_task(device):
     """peek_kernel prints "isolation broken" and the value if its read
     returns. Whatever the run, it never does: the task ends at the read."""
