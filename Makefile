@@ -66,7 +66,12 @@ $(MPY_CROSS):
 $(GEN)/_manifests.py: FORCE
 	@$(PY) -m tools.gather_manifests $@
 
+# The money test vectors, frozen for the moneycheck task (the host runs the same file).
+$(GEN)/_money_vectors.py: tests/vectors/money.txt
+	@$(PY) -c "import sys; t = open(sys.argv[1]).read(); open(sys.argv[2], 'w').write('TEXT = %r\\n' % t)" $< $@
+
 $(B)/kernel/firmware.elf $(B)/kernel/firmware-b.elf &: $(GEN)/layout.h $(GEN)/_build.py $(GEN)/_manifests.py \
+		$(GEN)/_money_vectors.py \
 		$(MPY_CROSS) $(B)/kernel/mbedtls.a FORCE
 	@$(MAKE) --no-print-directory -j$(JOBS) -C kernel/port BOARD=$(BOARD) \
 	  BUILD=$(CURDIR)/$(B)/kernel GEN=$(CURDIR)/$(GEN) PYTHON=$(CURDIR)/$(PY) \
