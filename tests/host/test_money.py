@@ -46,7 +46,13 @@ def test_multiply_by_a_decimal_rate_rounds_as_decimal_does(n, cur, rate_n, rate_
     rate = CTX.divide(decimal.Decimal(rate_n), decimal.Decimal(10) ** rate_scale)
     m = Money(n, cur)
     text = format(rate, "f")
-    assert m.multiply(text, mode).minor == quantize(CTX.multiply(dec(m), rate), cur, mode)
+    want = quantize(CTX.multiply(dec(m), rate), cur, mode)
+    if abs(want) > LIMIT:
+        with pytest.raises(MoneyError) as e:
+            m.multiply(text, mode)
+        assert e.value.code == "overflow"
+    else:
+        assert m.multiply(text, mode).minor == want
 
 
 @settings(max_examples=500)

@@ -189,8 +189,9 @@ class Money:
     def allocate(self, ratios):
         """Split into parts proportional to `ratios` (a count, or a list of
         non-negative ints, not all zero) that add up to self exactly; the
-        remainder goes a minor unit at a time to the first parts
-        (100.00 three ways: 33.34 + 33.33 + 33.33)."""
+        remainder goes a minor unit at a time to the parts with the largest
+        remainders, the earlier first on a tie (100.00 three ways: 33.34 +
+        33.33 + 33.33). Each part is within one minor unit of its share."""
         if isinstance(ratios, int) and not isinstance(ratios, bool):
             if ratios < 1:
                 raise MoneyError("bad_ratio", "at least one part")
@@ -206,10 +207,9 @@ class Money:
         whole = sign * self.minor
         parts = [whole * r // total for r in ratios]
         left = whole - sum(parts)
-        i = 0
-        while left > 0:
-            if ratios[i]:
-                parts[i] += 1
-                left -= 1
-            i = (i + 1) % len(parts)
+        # Largest remainder first (ties: the earlier part), so every part is
+        # less than one minor unit from its exact share.
+        order = sorted(range(len(parts)), key=lambda i: (-(whole * ratios[i] % total), i))
+        for i in order[:left]:
+            parts[i] += 1
         return [Money(sign * p, self.currency) for p in parts]
