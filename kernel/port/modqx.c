@@ -152,6 +152,22 @@ static mp_obj_t qx_py_peek(mp_obj_t addr) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(qx_py_peek_obj, qx_py_peek);
 
+/* _qx.mem_read(addr, n) -> bytes and _qx.mem_write(addr, data): copies done
+ * by the task itself, so the MPU checks every byte (a granted storage
+ * partition, say); outside what the task may touch they fault. */
+static mp_obj_t qx_py_mem_read(mp_obj_t addr, mp_obj_t n) {
+    return mp_obj_new_bytes((const byte *)mp_obj_get_int_truncated(addr), mp_obj_get_int(n));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(qx_py_mem_read_obj, qx_py_mem_read);
+
+static mp_obj_t qx_py_mem_write(mp_obj_t addr, mp_obj_t data) {
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(data, &buf, MP_BUFFER_READ);
+    memcpy((void *)mp_obj_get_int_truncated(addr), buf.buf, buf.len);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(qx_py_mem_write_obj, qx_py_mem_write);
+
 static mp_obj_t qx_py_poke(mp_obj_t addr, mp_obj_t val) {
     *(volatile uint32_t *)mp_obj_get_int_truncated(addr) = mp_obj_get_int_truncated(val);
     return mp_const_none;
@@ -178,6 +194,8 @@ static const mp_rom_map_elem_t qx_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_addr), MP_ROM_PTR(&qx_py_addr_obj) },
     { MP_ROM_QSTR(MP_QSTR_peek), MP_ROM_PTR(&qx_py_peek_obj) },
     { MP_ROM_QSTR(MP_QSTR_poke), MP_ROM_PTR(&qx_py_poke_obj) },
+    { MP_ROM_QSTR(MP_QSTR_mem_read), MP_ROM_PTR(&qx_py_mem_read_obj) },
+    { MP_ROM_QSTR(MP_QSTR_mem_write), MP_ROM_PTR(&qx_py_mem_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_stack_probe), MP_ROM_PTR(&qx_py_stack_probe_obj) },
 };
 static MP_DEFINE_CONST_DICT(qx_globals, qx_globals_table);

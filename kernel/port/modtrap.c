@@ -165,13 +165,16 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_create_obj, 5, 6, trap_create);
 
-/* grant(tid, base, size): the created task may use the device MMIO
- * [base, base + size) (a power-of-two aligned peripheral block of the APB). */
+/* grant(tid, base, size): the created task may use [base, base + size): a
+ * device's MMIO (a power-of-two aligned block of the APB) or a partition of
+ * the storage region. */
 static mp_obj_t trap_grant(mp_obj_t tid, mp_obj_t base_in, mp_obj_t size_in) {
     task_t *t = get_task(tid, 1);
     uint32_t base = mp_obj_get_int_truncated(base_in), size = mp_obj_get_int_truncated(size_in);
-    if (size < 32 || (size & (size - 1)) || (base & (size - 1)) || base < 0x40000000u || base >= 0x40100000u) {
-        mp_raise_ValueError(MP_ERROR_TEXT("a device grant is an aligned power-of-two block of the APB"));
+    int apb = base >= 0x40000000u && base + size <= 0x40100000u;
+    int storage = base >= QX_STORAGE_BASE && size <= QX_STORAGE_SIZE && base - QX_STORAGE_BASE <= QX_STORAGE_SIZE - size;
+    if (size < 32 || (size & (size - 1)) || (base & (size - 1)) || !(apb || storage)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("a grant is an aligned power-of-two block of the APB or of storage"));
     }
     t->dev_base = base;
     t->dev_size = size;

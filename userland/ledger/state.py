@@ -96,6 +96,9 @@ class Ledger:
         self.expiries = {}          # pending id -> expiry timestamp (ns)
         self.history = {}           # account id -> [(timestamp, dp, dP, cp, cP)]
         self.timestamp = 0          # the last timestamp given out
+        self.created = []           # objects stored by the current batch (for the write-ahead log)
+        self.last_undo = []
+        self.index = None           # durable mode: finds transfers no longer kept in RAM (get(id))
         self._undo = None
 
     # --- undo (for linked chains) ------------------------------------------------------
@@ -125,6 +128,7 @@ class Ledger:
     def _batch(self, events, one, linked_flag, codes):
         """Run a batch with linked-chain atomicity; results as codes."""
         results = [None] * len(events)
+        kept = []                           # the undo of everything the batch applied
         i = 0
         while i < len(events):
             j = i                               # the chain: i .. j
@@ -150,8 +154,16 @@ class Ledger:
                 for k in range(i, j + 1):
                     if k != failed:
                         results[k] = "linked_event_failed"
+            else:
+                kept.extend(undo)
             i = j + 1
+        self.last_undo = kept
         return results
+
+    def undo_batch(self):
+        """Take back everything the last batch applied (its log write failed)."""
+        self._rollback(self.last_undo)
+        self.last_undo = []
 
     def _tick(self, now):
         ts = now if now > self.timestamp else self.timestamp + 1
@@ -186,10 +198,19 @@ class Ledger:
             return "exists"
         acc = Account(a.id, a.ledger, a.code, a.flags & ~A_LINKED, a.user_data)
         acc.timestamp = self._tick(now)
-        self._set(self.accounts, a.id, acc)
-        if acc.flags & A_HISTORY:
-            self._set(self.history, a.id, [])
+        self._add_account(acc)
+        self._created(acc)
         return "ok"
+
+    def _created(self, obj):
+        if self._undo is not None:
+            self._undo.append((self.created, len(self.created), None))
+        self.created.append(obj)
+
+    def _add_account(self, acc):
+        self._set(self.accounts, acc.id, acc)
+        if acc.flags & A_HISTORY:
+            self._set(self.history, acc.id, [])
 
     # --- transfers ---------------------------------------------------------------------
     def create_transfers(self, events, now=0):
@@ -231,7 +252,7 @@ class Ledger:
                 return "pending_id_must_be_different"
             if t.timeout:
                 return "timeout_reserved_for_pending_transfer"
-        e = self.transfers.get(t.id)
+        e = self.transfer(t.id)
         if e is not None:
             return self._exists(t, e)
         if second:
@@ -283,18 +304,67 @@ class Ledger:
         stored = Transfer(t.id, t.debit_account_id, t.credit_account_id, amount, t.ledger, t.code,
                           t.flags & ~T_LINKED, 0, t.timeout, t.user_data)
         stored.timestamp = self._tick(now)
-        if pending:
+        self._apply(stored)
+        return "ok"
+
+    def _apply(self, stored):
+        """The effects of a stored transfer (checked already, or replayed
+        from the log): balances, pending state, history."""
+        dr, cr = self.accounts[stored.debit_account_id], self.accounts[stored.credit_account_id]
+        amount = stored.amount
+        if stored.flags & (T_POST | T_VOID):
+            p = self.transfers[stored.pending_id]
+            self._set(dr, "debits_pending", dr.debits_pending - p.amount)
+            self._set(cr, "credits_pending", cr.credits_pending - p.amount)
+            if stored.flags & T_POST:
+                self._set(dr, "debits_posted", dr.debits_posted + amount)
+                self._set(cr, "credits_posted", cr.credits_posted + amount)
+            self._set(self.pending_status, p.id, POSTED if stored.flags & T_POST else VOIDED)
+            if p.id in self.expiries:
+                self._save(self.expiries, p.id)
+                del self.expiries[p.id]
+        elif stored.flags & T_PENDING:
             self._set(dr, "debits_pending", dr.debits_pending + amount)
             self._set(cr, "credits_pending", cr.credits_pending + amount)
-            self._set(self.pending_status, t.id, PENDING)
-            if t.timeout:
-                self._set(self.expiries, t.id, stored.timestamp + t.timeout * 1000000000)
+            self._set(self.pending_status, stored.id, PENDING)
+            if stored.timeout:
+                self._set(self.expiries, stored.id, stored.timestamp + stored.timeout * 1000000000)
         else:
             self._set(dr, "debits_posted", dr.debits_posted + amount)
             self._set(cr, "credits_posted", cr.credits_posted + amount)
-        self._set(self.transfers, t.id, stored)
+        self._set(self.transfers, stored.id, stored)
+        self._created(stored)
         self._record(stored.timestamp, dr, cr)
-        return "ok"
+
+    def transfer(self, id):
+        """The stored transfer with this id, or None."""
+        t = self.transfers.get(id)
+        if t is None and self.index is not None:
+            t = self.index.get(id)
+        return t
+
+    def replay(self, objs):
+        """Apply objects stored by an earlier batch (from the log), in order
+        (they join `created`, for spill())."""
+        for o in objs:
+            if isinstance(o, Account):
+                self._add_account(o)
+            else:
+                self._apply(o)
+            if o.timestamp > self.timestamp:
+                self.timestamp = o.timestamp
+
+    def spill(self):
+        """Durable mode, after the batch is in the log: forget the stored
+        transfers that need not stay in RAM (the index finds them in the
+        log); pending ones stay until they are resolved."""
+        for o in self.created:
+            if isinstance(o, Transfer):
+                if o.flags & (T_POST | T_VOID):
+                    self.transfers.pop(o.pending_id, None)
+                if not (o.flags & T_PENDING and self.pending_status.get(o.id) == PENDING):
+                    self.transfers.pop(o.id, None)
+        self.created = []
 
     def _exists(self, t, e):
         if (t.flags & ~T_LINKED) != e.flags:
@@ -320,7 +390,7 @@ class Ledger:
         return "exists"
 
     def _post_or_void(self, t, now):
-        p = self.transfers.get(t.pending_id)
+        p = self.transfer(t.pending_id)
         if p is None:
             return "pending_transfer_not_found"
         if not p.flags & T_PENDING:
@@ -346,21 +416,12 @@ class Ledger:
         expiry = self.expiries.get(p.id)
         if status == EXPIRED or (expiry is not None and max(now, self.timestamp + 1) >= expiry):
             return "pending_transfer_expired"
-        dr, cr = self.accounts[p.debit_account_id], self.accounts[p.credit_account_id]
+        if p.id not in self.transfers:        # resolved long ago, or expired and spilled
+            return "pending_transfer_expired"
         stored = Transfer(t.id, p.debit_account_id, p.credit_account_id, amount, p.ledger, p.code,
                           t.flags & ~T_LINKED, p.id, 0, t.user_data)
         stored.timestamp = self._tick(now)
-        self._set(dr, "debits_pending", dr.debits_pending - p.amount)
-        self._set(cr, "credits_pending", cr.credits_pending - p.amount)
-        if t.flags & T_POST:
-            self._set(dr, "debits_posted", dr.debits_posted + amount)
-            self._set(cr, "credits_posted", cr.credits_posted + amount)
-        self._set(self.pending_status, p.id, POSTED if t.flags & T_POST else VOIDED)
-        if p.id in self.expiries:
-            self._save(self.expiries, p.id)
-            del self.expiries[p.id]
-        self._set(self.transfers, t.id, stored)
-        self._record(stored.timestamp, dr, cr)
+        self._apply(stored)
         return "ok"
 
     def expire(self, now):
@@ -390,7 +451,7 @@ class Ledger:
         return [self.accounts[i] for i in ids if i in self.accounts]
 
     def lookup_transfers(self, ids):
-        return [self.transfers[i] for i in ids if i in self.transfers]
+        return [t for t in (self.transfer(i) for i in ids) if t is not None]
 
     def balances_of(self, account_id):
         return list(self.history.get(account_id, ()))

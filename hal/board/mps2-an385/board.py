@@ -25,7 +25,8 @@ same three calls on its flash controller.
 
     0x21000000  boot state  2 sectors  the bootloader's record (boot/bootstate.c)
     0x21002000  bundles     1 MiB     installed task bundles
-    0x21102000  (free)                for the ledger's store
+    0x21102000  (free)
+    0x21800000  ledger      8 MiB     the ledger's write-ahead log (granted to the ledger task)
 """
 
 NAME = "mps2-an385"
@@ -46,6 +47,8 @@ SECTOR_SIZE = 0x1000          # erase unit of the storage driver
 BOOT_STATE_OFFSET = 0x0       # two sectors, written alternately
 BUNDLE_STORE_OFFSET = 0x2000
 BUNDLE_STORE_SIZE = 0x00100000
+LEDGER_STORE_OFFSET = 0x00800000   # an MPU region: aligned to its size
+LEDGER_STORE_SIZE = 0x00800000
 IMAGE_HEADER_SIZE = 0x200     # kernel vector table follows the header
 
 RAM_BASE = 0x20000000
@@ -54,11 +57,11 @@ BOOT_RAM_SIZE = 0x00008000    # bootloader: top 32 KiB of RAM, dead after the ju
 KERNEL_HEAP_SIZE = 0x00040000 # the kernel VM's MicroPython heap
 KERNEL_STACK_SIZE = 0x00004000
 TASK_POOL_BASE = 0x20200000   # task RAM pool: buddy blocks, each one MPU region
-TASK_POOL_SIZE = 0x00100000
+TASK_POOL_SIZE = 0x00200000   # to the end of RAM (the bootloader's RAM there is dead once the kernel runs)
 MAX_TASKS = 32               # trap-layer task slots (tids 1..31)
-BENCH_FLAG_ADDR = 0x203F0000  # `make bench` has QEMU's loader put BENCH_FLAG here
+BENCH_FLAG_ADDR = 0x201F0000  # `make bench` has QEMU's loader put BENCH_FLAG here
 BENCH_FLAG = 0x42454E43       # "BENC": time the CPU workload in the kernel VM first
-BOOT_INFO_ADDR = 0x203F0100   # the bootloader's hand-over to the kernel (boot/bootstate.h)
+BOOT_INFO_ADDR = 0x201F0100   # the bootloader's hand-over to the kernel (boot/bootstate.h)
 
 UART0_BASE = 0x40004000       # console
 UART1_BASE = 0x40005000       # reserved: HSM link
@@ -78,6 +81,7 @@ TICK_HZ = 1000
 # (one MPU region), what. The kernel maps the one a task names while it runs.
 DEVICES = (
     ("uart1", UART1_BASE, 0x1000, "HSM link"),
+    ("ledger_store", STORAGE_BASE + LEDGER_STORE_OFFSET, LEDGER_STORE_SIZE, "the ledger's log (storage)"),
 )
 
 MEMORY_MAP = (

@@ -1,0 +1,52 @@
+"""A storage partition as a task sees it: the memory-mapped region granted
+to it (manifest `devices`), with the rules of NOR flash kept in software, as
+the kernel's C driver (drivers/flash/mapped_flash.c) keeps them: erase a
+sector to 0xff; program only clears bits (FlashError otherwise, nothing
+written). `mem` supplies read(addr, n) and write(addr, data): _qx.mem_read
+and _qx.mem_write on the device (the MPU checks each access), a bytearray
+in the host tests and tools."""
+
+
+class FlashError(OSError):
+    pass
+
+
+class Region:
+    def __init__(self, base, size, sector, read, write):
+        self.base, self.size, self.sector = base, size, sector
+        self._read, self._write = read, write
+
+    def _check(self, off, n):
+        if off < 0 or n < 0 or off + n > self.size:
+            raise FlashError("0x%x+%d is outside the %d-byte region" % (off, n, self.size))
+
+    def read(self, off, n):
+        self._check(off, n)
+        return self._read(self.base + off, n)
+
+    def erase(self, off):
+        if off % self.sector:
+            raise FlashError("erase at 0x%x: not a sector boundary" % off)
+        self._check(off, self.sector)
+        self._write(self.base + off, b"\xff" * self.sector)
+
+    def program(self, off, data):
+        self._check(off, len(data))
+        old = self._read(self.base + off, len(data))
+        for i in range(len(data)):
+            if old[i] & data[i] != data[i]:
+                raise FlashError("program at 0x%x: byte %d is not erased" % (off, i))
+        self._write(self.base + off, data)
+
+
+class MemoryImage:
+    """read/write over a bytearray (a storage file read on the host)."""
+
+    def __init__(self, data, base):
+        self.data, self.base = data, base
+
+    def read(self, addr, n):
+        return bytes(self.data[addr - self.base:addr - self.base + n])
+
+    def write(self, addr, data):
+        self.data[addr - self.base:addr - self.base + len(data)] = data
