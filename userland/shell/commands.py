@@ -472,6 +472,106 @@ def _hsm_cmd(ctx, args):
         ctx.write("hsm: %s\n" % e)
 
 
+# --- ledger -----------------------------------------------------------------------
+
+LEDGER_FLAGS = {"linked": 1, "pending": 2, "post": 4, "void": 8, "balancing_debit": 16, "balancing_credit": 32}
+ACCOUNT_FLAGS = {"debits_must_not_exceed_credits": 2, "credits_must_not_exceed_debits": 4, "history": 8}
+
+
+def _ledger(ctx, msg):
+    r = ctx.call("ledger", msg)
+    if r[0] != 0:
+        raise HsmRefused("ledger: " + r[1:].decode())
+    return r[1:]
+
+
+def _flags(words, table):
+    f = 0
+    for w in words:
+        if w not in table:
+            raise HsmRefused("unknown flag %s (flags: %s)" % (w, ", ".join(sorted(table))))
+        f |= table[w]
+    return f
+
+
+def _ledger_cmd(ctx, args):
+    from userland.ledger import codec
+    from userland.ledger.state import RESULTS_ACCOUNT, RESULTS_TRANSFER, Account, Transfer
+    op, a = args[0] if args else "", args[1:]
+
+    def result(code, table):
+        return "storage_failed" if code == 255 else table[code]
+
+    if op == "account" and len(a) >= 4 and a[0] == "new":
+        acc = Account(_number(a[1]), _number(a[2]), _number(a[3]), _flags(a[4:], ACCOUNT_FLAGS))
+        ctx.write("%s\n" % result(_ledger(ctx, b"A" + codec.encode_account(acc))[0], RESULTS_ACCOUNT))
+    elif op in ("transfer", "post", "void") and a:
+        if op == "transfer" and len(a) >= 6:
+            timeout = 0
+            words = []
+            for w in a[6:]:
+                if w.startswith("timeout="):
+                    timeout = _number(w[8:])
+                else:
+                    words.append(w)
+            t = Transfer(_number(a[0]), _number(a[1]), _number(a[2]), _number(a[3]), _number(a[4]), _number(a[5]),
+                         _flags(words, LEDGER_FLAGS), 0, timeout)
+        elif op != "transfer" and len(a) in (2, 3):
+            t = Transfer(_number(a[0]), 0, 0, _number(a[2]) if len(a) == 3 else 0, 0, 0,
+                         LEDGER_FLAGS[op], _number(a[1]))
+        else:
+            raise UsageError()
+        ctx.write("%s\n" % result(_ledger(ctx, b"T" + codec.encode_transfer(t))[0], RESULTS_TRANSFER))
+    elif op == "balance" and len(a) == 1:
+        r = _ledger(ctx, b"a" + _number(a[0]).to_bytes(16, "little"))
+        if not r:
+            ctx.write("ledger: no account %s\n" % a[0])
+            return
+        acc = codec.decode_account(r)
+        b = [int.from_bytes(r[48 + 16 * i:64 + 16 * i], "little") for i in range(4)]
+        ctx.write("account %d (ledger %d, code %d): debits posted %d pending %d, credits posted %d pending %d, "
+                  "balance %d\n" % (acc.id, acc.ledger, acc.code, b[1], b[0], b[3], b[2], b[3] - b[1]))
+    elif op == "history" and len(a) == 1:
+        start, total = 0, None
+        rows = []
+        while total is None or start < total:
+            r = _ledger(ctx, b"h" + _number(a[0]).to_bytes(16, "little") + start.to_bytes(4, "little"))
+            total = int.from_bytes(r[:4], "little")
+            n = (len(r) - 4) // 72
+            if n == 0:
+                break
+            for i in range(n):
+                e = r[4 + 72 * i:4 + 72 * (i + 1)]
+                v = [int.from_bytes(e[8 + 16 * k:24 + 16 * k], "little") for k in range(4)]
+                rows.append([str(int.from_bytes(e[:8], "little")), str(v[1]), str(v[0]), str(v[3]), str(v[2])])
+            start += n
+        if not rows:
+            ctx.write("ledger: no history for account %s (created without the history flag?)\n" % a[0])
+            return
+        table(ctx, ["TIMESTAMP", "DEBITS", "PENDING", "CREDITS", "PENDING"], rows)
+    elif op == "verify" and not a:
+        v = json.loads(_ledger(ctx, b"v"))
+        ctx.write("ledger: invariants hold; %d records chained, head %s; %d accounts, %d transfers\n"
+                  % (v["records"], v["head"][:16], v["accounts"], v["transfers"]))
+    elif op == "stats" and not a:
+        st = json.loads(_ledger(ctx, b"s"))
+        ctx.write("ledger: %d accounts, %d transfers, log %d records / %d bytes; recovered %d records at start%s\n"
+                  % (st["accounts_now"], st["transfers_now"], st["log_records"], st["log_bytes"], st["records"],
+                     ", torn tail skipped" if st["torn"] is not None else ""))
+    else:
+        raise UsageError()
+
+
+@command("ledger account new ID LEDGER CODE [FLAG..] | transfer ID DR CR AMOUNT LEDGER CODE [FLAG..] "
+         "| post|void ID PENDING [AMOUNT] | balance|history ID | verify | stats",
+         "the double-entry ledger (amounts in minor units)")
+def _ledger_shell(ctx, args):
+    try:
+        _ledger_cmd(ctx, args)
+    except HsmRefused as e:
+        ctx.write("%s\n" % e)
+
+
 @command("boot [confirm]", "what the bootloader booted; `boot confirm` keeps a trial image", 1)
 def _boot(ctx, args):
     if args and args[0] != "confirm":
