@@ -18,6 +18,8 @@
     qenex bundle info [--key KEY.pem] FILE  check a bundle and show what it holds
     qenex hsm serve [--socket P] [--state F] [--pin PIN]   run the emulated HSM
     qenex hsm audit-verify [--state F]  check the HSM's hash-chained audit log
+    qenex ledger verify [IMAGE] [--ids]   replay the ledger's log from a storage image, check
+                                        the chain and the invariants (IMAGE: build/<board>/storage.bin)
 
 Run as `python -m tools.qenex` (the Makefile uses build/venv/bin/python).
 """
@@ -343,6 +345,41 @@ def cmd_hsm_audit_verify(args):
     print("audit: %s: %d entries, chain ok, head %s" % (path, n, entries[-1]["hash"] if entries else "-"))
 
 
+# --- the ledger ------------------------------------------------------------------------
+
+def ledger_from_image(path, board):
+    """A LedgerService recovered from a storage image file (read only)."""
+    from drivers.flash.region import MemoryImage, Region
+    from userland.ledger.service import LedgerService
+    b = load_board(board)
+    data = bytearray(read(path))
+    if len(data) != b.STORAGE_SIZE:
+        raise SystemExit("qenex: %s is %d bytes, a storage image is %d" % (path, len(data), b.STORAGE_SIZE))
+    img = MemoryImage(data, b.STORAGE_BASE)
+    region = Region(b.STORAGE_BASE + b.LEDGER_STORE_OFFSET, b.LEDGER_STORE_SIZE, b.SECTOR_SIZE, img.read, img.write)
+    s = LedgerService(region, lambda: 0)
+    s.recover()
+    return s
+
+
+def cmd_ledger_verify(args):
+    path = args.image or qemu.storage_path(args.board)
+    try:
+        s = ledger_from_image(path, args.board)
+        v = s.verify()
+    except (AssertionError, ValueError) as e:
+        raise SystemExit("ledger: %s: %s" % (path, e))
+    print("ledger: %s: %d records chained (head %s), %d accounts, %d transfers, invariants hold%s" % (
+        path, v["records"], v["head"].hex()[:16], v["accounts"], v["transfers"],
+        "; torn tail at 0x%x skipped" % v["torn"] if v["torn"] is not None else ""))
+    if args.ids:
+        from userland.ledger import codec, wal
+        for seq, kind, now, payload, at in wal.Wal(s.region).recover():
+            if kind == wal.TRANSFERS:
+                for t in codec.decode_many(payload, codec.TRANSFER_SIZE, codec.decode_transfer):
+                    print(t.id)
+
+
 # --- build, run, console ---------------------------------------------------------
 
 def cmd_build(args):
@@ -477,7 +514,12 @@ def main(argv=None):
     ha = hs.add_parser("audit-verify", help="check the audit log's hash chain")
     ha.add_argument("--state", help="default build/<board>/hsm-state.json")
     ha.set_defaults(fn=cmd_hsm_audit_verify)
-    for sp in (r, c, i, k, f, v, hv, ha):
+    led = sub.add_parser("ledger", help="the ledger's log").add_subparsers(dest="ledgercmd", required=True)
+    lv = led.add_parser("verify", help="replay and check the ledger's log in a storage image")
+    lv.add_argument("image", nargs="?")
+    lv.add_argument("--ids", action="store_true", help="list the transfer ids in the log")
+    lv.set_defaults(fn=cmd_ledger_verify)
+    for sp in (r, c, i, k, f, v, hv, ha, lv):
         sp.add_argument("--board", default=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.fn(args)
