@@ -128,6 +128,15 @@ def boots(board, storage):
                 break
             else:
                 raise SystemExit("bench: a task faulted: %s" % child.match.group(0))
+        child.send("start ledgerbench\r")
+        while True:
+            i = child.expect([r"bench: (ledger_\w+) (\d+)\s", r"bench: ledger done", r"fault: .*"], timeout=600)
+            if i == 0:
+                out[child.match.group(1)] = int(child.match.group(2))
+            elif i == 1:
+                break
+            else:
+                raise SystemExit("bench: a task faulted: %s" % child.match.group(0))
         child.send("poweroff\r")
         child.expect(pexpect.EOF)
     finally:
@@ -165,6 +174,16 @@ def main():
         ("task start (start request to its first message)", n(f["task_start"])),
         ("CPU-bound work alone / in a task (ms)", "%d / %d" % (f["cpu_alone_ms"], f["cpu_task_ms"])),
         ("kernel overhead on a CPU-bound task", "%d.%d %%" % (over // 10, over % 10)),
+        ("ledger, in memory: one transfer per batch (instructions per transfer)",
+         n(f["ledger_mem_single_us"] * 1000)),
+        ("ledger, in memory: batches of 100 (instructions per transfer)", n(f["ledger_mem_batch100_us"] * 1000)),
+        ("ledger, durable (write-ahead log): one per batch (instructions per transfer)",
+         n(f["ledger_durable_single_us"] * 1000)),
+        ("ledger, durable: batches of 100 (instructions per transfer)", n(f["ledger_durable_batch100_us"] * 1000)),
+        ("ledger, durable, batches of 100: transfers per second at 25 MHz",
+         n(25 * 1000000 // max(1, f["ledger_durable_batch100_us"] * 1000))),
+        ("ledger: recovery of a log of %s transfers (guest ms)" % n(f["ledger_recovered_transfers"]),
+         n(f["ledger_recovery_ms"])),
         ("HSM: ECDSA P-256 sign round trip from a task, guest time (us)", n(f["hsm_sign_round_trip_us"])),
         ("HSM: the same, host wall time (ms, emulator included)", "%.1f" % f["hsm_wall_ms"]),
         ("HSM: link frames per guest second (request + response)", n(f["hsm_frames_per_s"])),

@@ -1,0 +1,58 @@
+"""ledgerbench: transfers per second of the ledger's state machine alone
+(in memory) and with its write-ahead log (durable), one transfer per batch
+and 100 per batch, and the time to recover a log of 10,000 transfers. It
+runs on the scratch partition `bench_store`, never on the real ledger.
+Times are on the guest clock (under `make bench`'s -icount a guest us is
+1,000 instructions)."""
+import gc
+
+import _qx
+import board
+from drivers.flash.region import Region
+from userland.ledger.service import LedgerService
+from userland.ledger.state import Account, Ledger, Transfer
+from userland.lib import qenex
+
+RECOVERY_TRANSFERS = 10000
+
+
+def accounts():
+    return [Account(1, 1, 1), Account(2, 1, 1)]
+
+
+def run(create, n, batch, first):
+    t0 = qenex.ticks()
+    for i in range(0, n, batch):
+        events = [Transfer(first + i + k, 1 + (i + k) % 2, 2 - (i + k) % 2, 1 + k, 1, 1) for k in range(batch)]
+        r = create(events)
+        if r[-1] != "ok":
+            raise ValueError("bench transfer refused: %s" % r[-1])
+    return (qenex.ticks() - t0) * 1000 // n        # us per transfer
+
+
+def main():
+    base = board.STORAGE_BASE + board.BENCH_STORE_OFFSET
+    region = Region(base, board.BENCH_STORE_SIZE, board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
+    for off in range(0, 2 * 1024 * 1024, board.SECTOR_SIZE):      # a fresh log
+        region.erase(off)
+    s = LedgerService(region, qenex.ticks)        # first: its index is one 192 KiB block
+    s.recover()
+    s.create_accounts(accounts())
+    mem = Ledger()
+    mem.create_accounts(accounts())
+    qenex.write("bench: ledger_mem_single_us %d\n" % run(mem.create_transfers, 100, 1, 1000))
+    qenex.write("bench: ledger_mem_batch100_us %d\n" % run(mem.create_transfers, 300, 100, 100000))
+    mem = None
+    gc.collect()
+    qenex.write("bench: ledger_durable_single_us %d\n" % run(s.create_transfers, 200, 1, 1000))
+    qenex.write("bench: ledger_durable_batch100_us %d\n" % run(s.create_transfers, 1000, 100, 100000))
+    run(s.create_transfers, RECOVERY_TRANSFERS - 1200, 100, 200000)
+    s.index.table = None                          # let the next index take its place
+    s = None
+    gc.collect()
+    again = LedgerService(region, qenex.ticks)
+    t0 = qenex.ticks()
+    st = again.recover()
+    qenex.write("bench: ledger_recovery_ms %d\n" % (qenex.ticks() - t0))
+    qenex.write("bench: ledger_recovered_transfers %d\n" % st["transfers"])
+    qenex.write("bench: ledger done\n")
