@@ -12,16 +12,11 @@ TRANSFER_SIZE = 116
 
 
 def _int(b, i, n):
-    v = 0
-    for k in range(n - 1, -1, -1):
-        v = (v << 8) | b[i + k]
-    return v
+    return int.from_bytes(b[i:i + n], "little")
 
 
 def _put(out, v, n):
-    for _ in range(n):
-        out.append(v & 0xFF)
-        v >>= 8
+    out += v.to_bytes(n, "little")
 
 
 def encode_account(a):
