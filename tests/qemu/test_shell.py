@@ -34,6 +34,8 @@ HELP = [
      "installed tasks; install one from a signed bundle sent as base64 lines, or remove one"),
     ("hsm info|login|keys|gen|pubkey|sign|verify|audit|zeroize ...",
      "the HSM: login PIN, gen ALG LABEL USAGE.., sign LABEL TEXT, verify LABEL TEXT SIG, audit [N]"),
+    ("ledger account|transfer|post|void|balance|history|verify|stats ...",
+     "the double-entry ledger (`ledger` alone shows the forms)"),
     ("boot [confirm]", "what the bootloader booted; `boot confirm` keeps a trial image"),
     ("reboot", "restart the system"),
     ("poweroff", "stop the system"),

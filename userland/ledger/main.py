@@ -72,7 +72,8 @@ def main():
     s = LedgerService(region, qenex.ticks)
     t0 = qenex.ticks()
     st = s.recover()
-    qenex.write("ledger: recovered %d records (%d accounts, %d transfers) in %d ms%s\n" % (
+    if st["records"] or st["torn"] is not None:     # a fresh ledger says nothing
+        qenex.write("ledger: recovered %d records (%d accounts, %d transfers) in %d ms%s\n" % (
         st["records"], st["accounts"], st["transfers"], qenex.ticks() - t0,
         "; torn tail at 0x%x skipped" % st["torn"] if st["torn"] is not None else ""))
     while True:

@@ -562,10 +562,20 @@ def _ledger_cmd(ctx, args):
         raise UsageError()
 
 
-@command("ledger account new ID LEDGER CODE [FLAG..] | transfer ID DR CR AMOUNT LEDGER CODE [FLAG..] "
-         "| post|void ID PENDING [AMOUNT] | balance|history ID | verify | stats",
-         "the double-entry ledger (amounts in minor units)")
+LEDGER_FORMS = """ledger account new ID LEDGER CODE [history|debits_must_not_exceed_credits|credits_must_not_exceed_debits]
+ledger transfer ID DEBIT CREDIT AMOUNT LEDGER CODE [linked|pending|balancing_debit|balancing_credit] [timeout=S]
+ledger post ID PENDING_ID [AMOUNT]      ledger void ID PENDING_ID
+ledger balance ID      ledger history ID      ledger verify      ledger stats
+(amounts are integers of the ledger's minor units)
+"""
+
+
+@command("ledger account|transfer|post|void|balance|history|verify|stats ...",
+         "the double-entry ledger (`ledger` alone shows the forms)")
 def _ledger_shell(ctx, args):
+    if not args:
+        ctx.write(LEDGER_FORMS)
+        return
     try:
         _ledger_cmd(ctx, args)
     except HsmRefused as e:
