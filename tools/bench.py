@@ -71,16 +71,7 @@ def hsm_round_trips(board, tmp):
                 child.send(line + "\r")
                 child.expect_exact("qenex> ")
             t0 = time.monotonic()
-            child.send("start hsmbench\r")
-            while True:
-                i = child.expect([r"bench: (hsm_\w+) (\d+)\s", r"bench: hsm done", r"bench: hsm refused.*",
-                                  r"fault: .*"])
-                if i == 0:
-                    out[child.match.group(1)] = int(child.match.group(2))
-                elif i == 1:
-                    break
-                else:
-                    raise SystemExit("bench: %s" % child.match.group(0))
+            collect(child, "hsmbench", r"bench: hsm done", out)
             out["hsm_wall_ms"] = (time.monotonic() - t0) * 1000 / 51
         finally:
             child.close(force=True)
@@ -88,6 +79,20 @@ def hsm_round_trips(board, tmp):
         server.terminate()
         server.wait()
     return out
+
+
+def collect(child, task, done, out):
+    """Start a bench task and gather its "bench: NAME N" lines into `out`
+    until the line `done`; a fault or a refusal ends the benchmark."""
+    child.send("start %s\r" % task)
+    while True:
+        i = child.expect([r"bench: (\w+) (\d+)\s", done, r"fault: .*|bench: \w+ refused.*"], timeout=600)
+        if i == 0:
+            out[child.match.group(1)] = int(child.match.group(2))
+        elif i == 1:
+            return
+        else:
+            raise SystemExit("bench: %s: %s" % (task, child.match.group(0)))
 
 
 def boots(board, storage):
@@ -119,24 +124,8 @@ def boots(board, storage):
         child.expect(r"bench: cpu_alone_ms (\d+)\s")
         out["cpu_alone_ms"] = int(child.match.group(1))
         child.expect_exact("qenex> ")
-        child.send("start bench\r")
-        while True:
-            i = child.expect([r"bench: (\w+) (\d+)\s", r"bench: done", r"fault: .*"])
-            if i == 0:
-                out[child.match.group(1)] = int(child.match.group(2))
-            elif i == 1:
-                break
-            else:
-                raise SystemExit("bench: a task faulted: %s" % child.match.group(0))
-        child.send("start ledgerbench\r")
-        while True:
-            i = child.expect([r"bench: (ledger_\w+) (\d+)\s", r"bench: ledger done", r"fault: .*"], timeout=600)
-            if i == 0:
-                out[child.match.group(1)] = int(child.match.group(2))
-            elif i == 1:
-                break
-            else:
-                raise SystemExit("bench: a task faulted: %s" % child.match.group(0))
+        collect(child, "bench", r"bench: done", out)
+        collect(child, "ledgerbench", r"bench: ledger done", out)
         child.send("poweroff\r")
         child.expect(pexpect.EOF)
     finally:
