@@ -305,10 +305,10 @@ class Kernel:
         base, size = self.buddy.alloc(m.region_size(), t.tid)
         t.started_ms = self.now()
         try:
-            if t.code is None:
+            if t.code is None and not m.arena:
                 self.trap.create(t.tid, base, size, m.stack, m.entry)
             else:
-                self.trap.create(t.tid, base, size, m.stack, m.entry, t.code)
+                self.trap.create(t.tid, base, size, m.stack, m.entry, t.code, m.arena)
             for name in m.devices:
                 self.trap.grant(t.tid, self.devices[name][0], self.devices[name][1])
             if self._fast:

@@ -26,6 +26,7 @@ every error name its field.
                                    # (SYS_KCTL: ps, kill, start...): the shell
     devices    = uart1             # devices whose MMIO it is granted
     hsm_keys   = ledger-sign:sign+verify, ledger-kek:wrap
+    arena      = 196608            # bytes of raw RAM outside the GC heap (_qx.arena())
 
 Required: name, entry, priority, heap, stack, restart. The rest default to
 nothing granted (backoff_ms to 100 when restart is not never). Unknown and
@@ -60,7 +61,8 @@ LIMIT_MAX = 1000000
 HSM_OPS = ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap")
 
 REQUIRED = ("name", "entry", "priority", "heap", "stack", "restart")
-OPTIONAL = ("backoff_ms", "calls", "console", "kernel", "devices", "hsm_keys", "start")
+OPTIONAL = ("backoff_ms", "calls", "console", "kernel", "devices", "hsm_keys", "start", "arena")
+ARENA_MAX = 262144                  # bytes of raw RAM outside the task's GC heap
 FIELDS = REQUIRED + OPTIONAL
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
@@ -100,11 +102,12 @@ class Manifest:
         self.start = "boot"        # boot: started at boot; manual: by `start NAME`
         self.devices = []
         self.hsm_keys = []
+        self.arena = 0             # raw RAM beside the heap, never scanned by the GC (_qx.arena())
 
     def region_size(self):
-        """Bytes of the task's one memory block: stack + heap, rounded up to
-        a power of two."""
-        return ceil_pow2(self.heap + self.stack)
+        """Bytes of the task's one memory block: stack + heap + arena,
+        rounded up to a power of two."""
+        return ceil_pow2(self.heap + self.stack + self.arena)
 
     def as_dict(self):
         keys = []
@@ -116,7 +119,7 @@ class Manifest:
             "restart_limit": self.restart_limit, "backoff_ms": self.backoff_ms,
             "calls": list(self.calls), "console": self.console,
             "kernel": self.kernel, "devices": list(self.devices), "hsm_keys": keys,
-            "start": self.start,
+            "start": self.start, "arena": self.arena,
         }
 
     def to_text(self):
@@ -143,6 +146,7 @@ class Manifest:
         for k in self.hsm_keys:
             keys.append("%s:%s" % (k["label"], "+".join(k["ops"])))
         lines.append("hsm_keys = %s" % ", ".join(keys))
+        lines.append("arena = %d" % self.arena)
         return "\n".join(lines) + "\n"
 
     def __eq__(self, other):
@@ -242,6 +246,12 @@ def parse(text, source="userland/x/manifest", folder=None):
         m.devices = _names(source, "devices", raw["devices"])
     if "hsm_keys" in raw:
         m.hsm_keys = _hsm_keys(source, raw["hsm_keys"])
+    if "arena" in raw:
+        arena = _int_or_none(raw["arena"])
+        if arena is None or not (0 <= arena <= ARENA_MAX) or arena % 8:
+            raise ManifestError(source, "arena", "%s is not a multiple of 8 between 0 and %d"
+                                % (_show(raw["arena"], arena), ARENA_MAX))
+        m.arena = arena
     return m
 
 

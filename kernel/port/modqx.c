@@ -98,7 +98,8 @@ void __attribute__((noreturn)) qx_task_start(uint32_t base, uint32_t stack_size,
         if (entry[0]) {
             mod = mp_import_name(qstr_from_str(entry), mp_const_true, MP_OBJ_NEW_SMALL_INT(0));
         } else {                                      /* trap_create put the length after "" */
-            mod = run_code((const uint8_t *)(base + size), ((const uint32_t *)entry)[1]);
+            uint32_t arena = ((const uint32_t *)entry)[17];
+            mod = run_code((const uint8_t *)(base + size + arena), ((const uint32_t *)entry)[1]);
         }
         mp_call_function_0(mp_load_attr(mod, MP_QSTR_main));
         nlr_pop();
@@ -152,6 +153,16 @@ static mp_obj_t qx_py_peek(mp_obj_t addr) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(qx_py_peek_obj, qx_py_peek);
 
+/* _qx.arena() -> (address, size) of the task's arena (manifest `arena`):
+ * raw RAM in its block that the GC never scans; uctypes.bytearray_at()
+ * makes a bytearray of it. trap_create left it at the top of the stack area. */
+static mp_obj_t qx_py_arena(void) {
+    const uint32_t *info = (const uint32_t *)MP_STATE_THREAD(stack_top);
+    mp_obj_t t[2] = {mp_obj_new_int_from_uint(info[16]), mp_obj_new_int_from_uint(info[17])};
+    return mp_obj_new_tuple(2, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(qx_py_arena_obj, qx_py_arena);
+
 /* _qx.mem_read(addr, n) -> bytes and _qx.mem_write(addr, data): copies done
  * by the task itself, so the MPU checks every byte (a granted storage
  * partition, say); outside what the task may touch they fault. */
@@ -195,6 +206,7 @@ static const mp_rom_map_elem_t qx_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_peek), MP_ROM_PTR(&qx_py_peek_obj) },
     { MP_ROM_QSTR(MP_QSTR_poke), MP_ROM_PTR(&qx_py_poke_obj) },
     { MP_ROM_QSTR(MP_QSTR_mem_read), MP_ROM_PTR(&qx_py_mem_read_obj) },
+    { MP_ROM_QSTR(MP_QSTR_arena), MP_ROM_PTR(&qx_py_arena_obj) },
     { MP_ROM_QSTR(MP_QSTR_mem_write), MP_ROM_PTR(&qx_py_mem_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_stack_probe), MP_ROM_PTR(&qx_py_stack_probe_obj) },
 };

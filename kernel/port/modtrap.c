@@ -102,10 +102,12 @@ static task_t *get_task(mp_obj_t tid_in, int must_live) {
     return t;
 }
 
-/* create(tid, base, size, stack_size, entry[, code]): entry is the name of
- * a frozen module; with code (the .mpy bytes of an installed bundle) those
- * bytes are copied to the top of the block, below which the task's heap
- * ends, and the task runs them instead. */
+/* create(tid, base, size, stack_size, entry[, code[, arena]]): entry is the
+ * name of a frozen module; with code (the .mpy bytes of an installed bundle,
+ * or None) those bytes are copied to the top of the block and the task runs
+ * them instead. arena: bytes below them (and above the heap) that the GC
+ * never sees, for the task's raw tables (_qx.arena()). Block layout:
+ * stack | heap | arena | code. */
 static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     task_t *t = get_task(args[0], 0);
     uint32_t base = mp_obj_get_int_truncated(args[1]);
@@ -117,11 +119,11 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
         || base < QX_TASK_POOL_BASE || base + size > QX_TASK_POOL_BASE + QX_TASK_POOL_SIZE) {
         mp_raise_ValueError(MP_ERROR_TEXT("task block must be a power-of-two aligned block of the pool"));
     }
-    if (stack < 512 || stack % 8 || stack + 1024 > size || entry_len >= ENTRY_MAX) {
+    if (stack < 512 || stack % 8 || stack + 1024 > size || entry_len > 63) {
         mp_raise_ValueError(MP_ERROR_TEXT("bad stack size or entry name"));
     }
-    uint32_t code_len = 0;
-    if (n_args > 5) {
+    uint32_t code_len = 0, arena = n_args > 6 ? mp_obj_get_int_truncated(args[6]) : 0;
+    if (n_args > 5 && args[5] != mp_const_none) {
         mp_buffer_info_t code;
         mp_get_buffer_raise(args[5], &code, MP_BUFFER_READ);
         code_len = (code.len + 7) & ~7u;
@@ -131,6 +133,9 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
         memcpy((void *)(base + size - code_len), code.buf, code.len);
         size -= code_len;              /* the task's heap ends below its code */
         entry_len = 0;
+    }
+    if (arena % 8 || arena + stack + 1024 > size) {
+        mp_raise_ValueError(MP_ERROR_TEXT("the arena does not fit the task's block"));
     }
     for (uint32_t *p = (uint32_t *)base; p < (uint32_t *)(base + stack); p++) {
         *p = STACK_PAINT;
@@ -142,10 +147,12 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     if (code_len) {                                   /* "" then the code's length */
         ((uint32_t *)name)[1] = code_len;
     }
+    ((uint32_t *)name)[16] = base + size - arena;     /* the arena, for _qx.arena() */
+    ((uint32_t *)name)[17] = arena;
     uint32_t *sp = (uint32_t *)(base + stack - ENTRY_MAX - 32);   /* hardware frame */
     sp[0] = base;
     sp[1] = stack;
-    sp[2] = size;                                     /* where the heap ends */
+    sp[2] = size - arena;                             /* where the heap ends */
     sp[3] = (uint32_t)name;                           /* "": run the code above it */
     sp[4] = 0;
     sp[5] = 0xffffffffu;                              /* no return address */
@@ -163,7 +170,7 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     t->live = 1;
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_create_obj, 5, 6, trap_create);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_create_obj, 5, 7, trap_create);
 
 /* grant(tid, base, size): the created task may use [base, base + size): a
  * device's MMIO (a power-of-two aligned block of the APB) or a partition of

@@ -2,7 +2,7 @@
 #pragma once
 #include <stdint.h>
 
-#define QX_ENTRY_MAX 64   /* entry module name, stored at the top of the task's stack */
+#define QX_ENTRY_MAX 72   /* entry module name (to 63 bytes) and the arena (2 words), at the top of the task's stack */
 
 void qx_syscall(uint32_t no, uint32_t *args, uint32_t *r0, uint32_t *r1);
 int qx_unprivileged(void);   /* running as a task (thread mode, nPRIV)? */

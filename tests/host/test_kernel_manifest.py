@@ -63,7 +63,7 @@ def test_parse_full_manifest():
         "backoff_ms": 500, "calls": ["audit", "hsm"], "console": False,
         "kernel": False, "devices": ["uart1"],
         "hsm_keys": [{"label": "ledger-sign", "ops": ["sign", "verify"]},
-                     {"label": "ledger-kek", "ops": ["wrap"]}], "start": "boot",
+                     {"label": "ledger-kek", "ops": ["wrap"]}], "start": "boot", "arena": 0,
     }
     assert m.source == SRC
     assert m.region_size() == 32768        # 16384 + 4096 rounded up
@@ -227,7 +227,7 @@ def test_hsm_keys_errors():
 def test_unknown_field():
     assert error_of(LEDGER + "colour = red\n") == (
         "%s: colour: unknown field (line 13); fields are name, entry, priority, heap, stack, "
-        "restart, backoff_ms, calls, console, kernel, devices, hsm_keys, start" % SRC)
+        "restart, backoff_ms, calls, console, kernel, devices, hsm_keys, start, arena" % SRC)
 
 
 def test_field_given_twice():
@@ -364,3 +364,13 @@ def test_start_field_says_boot_or_manual():
     assert manifest.parse(LEDGER, SRC).start == "boot"
     assert manifest.parse(LEDGER + "start = manual\n", SRC).start == "manual"
     assert error_of(LEDGER + "start = later\n") == "%s: start: 'later' is not boot or manual" % SRC
+
+
+def test_the_arena_counts_in_the_block_and_is_checked():
+    base = "name = t\nentry = m\npriority = 1\nheap = 65536\nstack = 8192\nrestart = never\n"
+    m = manifest.parse(base + "arena = 196608\n", SRC)
+    assert m.arena == 196608 and m.region_size() == 524288
+    assert manifest.parse(m.to_text(), SRC) == m
+    for bad in ("-8", "12", "300000", "x"):
+        with pytest.raises(manifest.ManifestError, match="arena"):
+            manifest.parse(base + "arena = %s\n" % bad, SRC)

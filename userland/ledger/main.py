@@ -16,6 +16,7 @@ import json
 
 import _qx
 import board
+import uctypes
 from drivers.flash.region import Region
 from userland.ledger import codec
 from userland.ledger.service import LedgerService
@@ -69,7 +70,11 @@ def handle(s, msg):
 def main():
     base = board.STORAGE_BASE + board.LEDGER_STORE_OFFSET
     region = Region(base, board.LEDGER_STORE_SIZE, board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
-    s = LedgerService(region, qenex.ticks)
+    addr, size = _qx.arena()                    # the transfer index, outside the GC heap
+    slots = 1
+    while slots * 2 * 12 <= size:
+        slots *= 2
+    s = LedgerService(region, qenex.ticks, slots, uctypes.bytearray_at(addr, size))
     t0 = qenex.ticks()
     st = s.recover()
     if st["records"] or st["torn"] is not None:     # a fresh ledger says nothing

@@ -16,12 +16,12 @@ from userland.ledger.state import Account, Ledger, Transfer
 
 
 class LedgerService:
-    def __init__(self, region, ticks_ms, index_slots=16384):
+    def __init__(self, region, ticks_ms, index_slots=16384, index_table=None):
         self.region = region
         self.ticks_ms = ticks_ms
         self.ledger = Ledger()
         self.wal = wal.Wal(region)
-        self.index = wal.TransferIndex(region, codec.decode_transfer, index_slots)
+        self.index = wal.TransferIndex(region, codec.decode_transfer, index_slots, index_table)
         self.ledger.index = self.index
         self.base = 0
         self.stats = {"records": 0, "accounts": 0, "transfers": 0, "batches": 0, "torn": None}

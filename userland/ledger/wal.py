@@ -122,14 +122,24 @@ class Wal:
 class TransferIndex:
     """Where each logged transfer lies: an open-addressing table of 12-byte
     slots (8-byte fingerprint of the id, 4-byte offset of the encoded
-    transfer in the log) in one bytearray, so 10,000 transfers cost 192 KiB
-    and no objects. A fingerprint match is confirmed by reading the transfer
+    transfer in the log) in one table, so 10,000 transfers cost 192 KiB and
+    no objects. On the device the table is the task's arena (manifest
+    `arena`): outside the GC heap, so collections do not scan it. A fingerprint match is confirmed by reading the transfer
     from the log. get(id) -> Transfer or None."""
 
-    def __init__(self, region, decode, slots=16384):
+    def __init__(self, region, decode, slots=16384, table=None):
+        """table: memory for the slots (at least 12 * slots bytes), e.g. the
+        task's arena, which the GC never scans; default a new bytearray."""
         self.region, self.decode = region, decode
         self.mask = slots - 1
-        self.table = bytearray(12 * slots)
+        if table is None:
+            table = bytearray(12 * slots)
+        else:
+            zero = bytes(1024)
+            for i in range(0, 12 * slots, 1024):
+                n = min(1024, 12 * slots - i)
+                table[i:i + n] = zero[:n]
+        self.table = table
         self.count = 0
         self.limit = slots * 3 // 4
 

@@ -8,6 +8,7 @@ import gc
 
 import _qx
 import board
+import uctypes
 from drivers.flash.region import Region
 from userland.ledger.service import LedgerService
 from userland.ledger.state import Account, Ledger, Transfer
@@ -35,7 +36,9 @@ def main():
     region = Region(base, board.BENCH_STORE_SIZE, board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
     for off in range(0, 2 * 1024 * 1024, board.SECTOR_SIZE):      # a fresh log
         region.erase(off)
-    s = LedgerService(region, qenex.ticks)        # first: its index is one 192 KiB block
+    addr, size = _qx.arena()                      # the index tables, outside the GC heap
+    arena = uctypes.bytearray_at(addr, size)
+    s = LedgerService(region, qenex.ticks, 16384, arena)
     s.recover()
     s.create_accounts(accounts())
     mem = Ledger()
@@ -47,10 +50,9 @@ def main():
     qenex.write("bench: ledger_durable_single_us %d\n" % run(s.create_transfers, 200, 1, 1000))
     qenex.write("bench: ledger_durable_batch100_us %d\n" % run(s.create_transfers, 1000, 100, 100000))
     run(s.create_transfers, RECOVERY_TRANSFERS - 1200, 100, 200000)
-    s.index.table = None                          # let the next index take its place
     s = None
     gc.collect()
-    again = LedgerService(region, qenex.ticks)
+    again = LedgerService(region, qenex.ticks, 16384, arena)
     t0 = qenex.ticks()
     st = again.recover()
     qenex.write("bench: ledger_recovery_ms %d\n" % (qenex.ticks() - t0))
