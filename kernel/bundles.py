@@ -4,7 +4,7 @@ format and makes them): checking one, and keeping them in storage.
 A bundle is accepted only if boot/image.c's check against the key built
 into the firmware says "ok" (hash, key, signature), its header says it is a
 bundle (NON_BOOTABLE), its payload holds a manifest and code, and the
-manifest asks for no kernel capability. The task's code (.mpy) is copied
+manifest asks for neither the kernel capability nor a device. The task's code (.mpy) is copied
 to the top of its memory block when it starts: its manifest's `heap` must
 hold the code besides what the task allocates. The store is BUNDLE_STORE_SIZE
 bytes of storage cut into SLOT_SIZE slots, a bundle per slot, found again at
@@ -68,6 +68,8 @@ def open_bundle(data, verify):
         raise BundleError("refused: bad manifest: %s" % e)
     if m.kernel:
         raise BundleError("refused: an installed task may not hold the kernel capability")
+    if m.devices:
+        raise BundleError("refused: an installed task may not be granted devices (%s)" % ", ".join(m.devices))
     return Bundle(bytes(data), m, bytes(tlvs[T_CODE]), tuple(version), counter)
 
 

@@ -270,10 +270,10 @@ class Kernel:
     def remove_task(self, tid):
         """Stop a task and take it out of the system (an uninstalled bundle)."""
         t = self.task(tid)
-        self.kill(tid)
         for other in self.order:
             if other != tid and t.name in self.caps[self.tasks[other].name]:
                 raise KernelError(BAD_STATE, "task %s calls %s" % (self.tasks[other].name, t.name))
+        self.kill(tid)
         del self.tasks[tid]
         self.order.remove(tid)
         del self.caps[t.name]

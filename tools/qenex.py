@@ -288,8 +288,9 @@ def cmd_bundle_make(args):
         m = kmanifest.parse(text, args.manifest)
     except ValueError as e:
         raise SystemExit("qenex: %s" % e)
-    if m.kernel:
-        raise SystemExit("qenex: %s: an installed task may not hold the kernel capability" % args.manifest)
+    if m.kernel or m.devices:
+        raise SystemExit("qenex: %s: an installed task may hold neither the kernel capability nor a device"
+                         % args.manifest)
     try:
         code = bundle.compile_module(args.source, args.mpy_cross)
     except (bundle.BundleError, OSError) as e:

@@ -34,6 +34,7 @@ def test_the_device_reads_what_the_host_makes(c):
     ("no code", "refused: the payload has no code"),
     ("kernel capability", "refused: an installed task may not hold the kernel capability"),
     ("bad manifest", "refused: bad manifest"),
+    ("device", "refused: an installed task may not be granted devices (uart1)"),
     ("payload overrun", "payload: a TLV runs past its end"),
 ])
 def test_the_device_refuses_bad_bundles_saying_why(c, case, why):
@@ -47,6 +48,8 @@ def test_the_device_refuses_bad_bundles_saying_why(c, case, why):
         tlvs = tlvs[:1]
     elif case == "kernel capability":
         tlvs[0] = (bundle.T_MANIFEST, (MANIFEST + "kernel = true\n").encode())
+    elif case == "device":
+        tlvs[0] = (bundle.T_MANIFEST, (MANIFEST + "devices = uart1\n").encode())
     elif case == "bad manifest":
         tlvs[0] = (bundle.T_MANIFEST, b"name = 9lives\n")
     payload = b"".join(imgformat.Tlv.build(dict(type=t, value=v)) for t, v in tlvs)
