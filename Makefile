@@ -66,12 +66,15 @@ $(MPY_CROSS):
 $(GEN)/_manifests.py: FORCE
 	@$(PY) -m tools.gather_manifests $@
 
-# The money test vectors, frozen for the moneycheck task (the host runs the same file).
-$(GEN)/_money_vectors.py: tests/vectors/money.txt
-	@$(PY) -c "import sys; t = open(sys.argv[1]).read(); open(sys.argv[2], 'w').write('TEXT = %r\\n' % t)" $< $@
+# Test vectors frozen for the device's check tasks (moneycheck, gatewaycheck):
+# the host tests run the same files.
+VECTORS := tests/vectors/money.txt tests/vectors/gateway/pacs008.xml tests/vectors/gateway/pain001.xml \
+	tests/vectors/gateway/mt103.txt
+$(GEN)/_vectors.py: $(VECTORS)
+	@$(PY) -c "import sys, os; open(sys.argv[1], 'w').write(''.join('%s = %r\\n' % (os.path.basename(f).split('.')[0].upper(), open(f).read()) for f in sys.argv[2:]))" $@ $(VECTORS)
 
 $(B)/kernel/firmware.elf $(B)/kernel/firmware-b.elf &: $(GEN)/layout.h $(GEN)/_build.py $(GEN)/_manifests.py \
-		$(GEN)/_money_vectors.py \
+		$(GEN)/_vectors.py \
 		$(MPY_CROSS) $(B)/kernel/mbedtls.a FORCE
 	@$(MAKE) --no-print-directory -j$(JOBS) -C kernel/port BOARD=$(BOARD) \
 	  BUILD=$(CURDIR)/$(B)/kernel GEN=$(CURDIR)/$(GEN) PYTHON=$(CURDIR)/$(PY) \

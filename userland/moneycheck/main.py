@@ -1,10 +1,10 @@
 """moneycheck: the money vectors on the device, as on the host."""
-import _money_vectors
+import _vectors
 from userland.lib import money_vectors, qenex
 
 
 def main():
-    failures, count = money_vectors.run(_money_vectors.TEXT)
+    failures, count = money_vectors.run(_vectors.MONEY)
     for f in failures:
         qenex.write("moneycheck: FAIL %s\n" % f)
     qenex.write("moneycheck: %d vectors, %d failures\n" % (count, len(failures)))
