@@ -1,0 +1,1 @@
+"""Compliance and risk: the checks every inbound payment or order passes."""
