@@ -181,11 +181,11 @@ class Kernel:
         trap.watch(0)
 
     def _check(self, manifests, pool_size):
-        """check_system, with the board's devices, at most one per task
-        (the trap layer maps one device region)."""
+        """check_system, with the board's devices, at most two per task
+        (the trap layer maps two device regions)."""
         for m in manifests:
-            if len(m.devices) > 1:
-                raise ManifestError(m.source, "devices", "a task may be granted one device, not %d"
+            if len(m.devices) > 2:
+                raise ManifestError(m.source, "devices", "a task may be granted two devices, not %d"
                                     % len(m.devices))
         return check_system(manifests, pool_size, list(self.devices) if self.devices else None)
 

@@ -28,7 +28,7 @@ extern uint8_t _sivmstate[], _svmstate[], _evmstate[];
 typedef struct {
     qx_ctx_t ctx;
     uint32_t stack_size;
-    uint32_t dev_base, dev_size;    /* the device it is granted (grant()), size 0: none */
+    uint32_t dev[2 * QX_MPU_DEVICES]; /* (base, size) of the devices it is granted (grant()), size 0: none */
     uint8_t live;
     uint8_t vm[VMSTATE_MAX] __attribute__((aligned(8)));
 } task_t;
@@ -68,7 +68,7 @@ void qx_fast_switch(int tid) {
     task_t *from = &tasks[qx_current], *to = &tasks[tid];
     vm_copy(from->vm, _svmstate, n);
     vm_copy(_svmstate, to->vm, n);
-    qx_mpu_set_task(to->ctx.base, to->ctx.size, to->dev_base, to->dev_size);
+    qx_mpu_set_task(to->ctx.base, to->ctx.size, to->dev);
     qx_next_ctx = &to->ctx;
 }
 extern void qx_trap_init(void);
@@ -165,7 +165,7 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     t->ctx.size = size + code_len;
     t->ctx.tid = mp_obj_get_int(args[0]);
     t->stack_size = stack;
-    t->dev_base = t->dev_size = 0;
+    memset(t->dev, 0, sizeof t->dev);
     memcpy(t->vm, _sivmstate, VMSTATE_LEN);           /* a clean VM */
     t->live = 1;
     return mp_const_none;
@@ -183,9 +183,14 @@ static mp_obj_t trap_grant(mp_obj_t tid, mp_obj_t base_in, mp_obj_t size_in) {
     if (size < 32 || (size & (size - 1)) || (base & (size - 1)) || !(apb || storage)) {
         mp_raise_ValueError(MP_ERROR_TEXT("a grant is an aligned power-of-two block of the APB or of storage"));
     }
-    t->dev_base = base;
-    t->dev_size = size;
-    return mp_const_none;
+    for (int i = 0; i < QX_MPU_DEVICES; i++) {
+        if (!t->dev[2 * i + 1]) {
+            t->dev[2 * i] = base;
+            t->dev[2 * i + 1] = size;
+            return mp_const_none;
+        }
+    }
+    mp_raise_ValueError(MP_ERROR_TEXT("a task may be granted two devices at most"));
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(trap_grant_obj, trap_grant);
 
@@ -219,7 +224,7 @@ static mp_obj_t trap_resume(mp_obj_t tid_in) {
     size_t n = VMSTATE_LEN;
     vm_copy(kernel_vm, _svmstate, n);
     vm_copy(_svmstate, t->vm, n);
-    qx_mpu_set_task(t->ctx.base, t->ctx.size, t->dev_base, t->dev_size);
+    qx_mpu_set_task(t->ctx.base, t->ctx.size, t->dev);
     qx_slice_left = qx_slice;
     qx_ipc_reset_run();
     qx_enter(&t->ctx);

@@ -36,20 +36,24 @@ void qx_mpu_init(uint32_t flash_base, uint32_t flash_size, uint32_t vm_base, uin
     set_region(QX_MPU_REGION_VMSTATE, vm_base, vm_size, AP_FULL | RASR_XN | MEM_NORMAL_WBWA);
     MPU_RNR = QX_MPU_REGION_TASK;
     MPU_RASR = 0;
-    MPU_RNR = QX_MPU_REGION_DEVICE;
-    MPU_RASR = 0;
+    for (uint32_t i = 0; i < QX_MPU_DEVICES; i++) {
+        MPU_RNR = QX_MPU_REGION_DEVICE + i;
+        MPU_RASR = 0;
+    }
     MPU_CTRL = CTRL_ENABLE | CTRL_PRIVDEFENA;
     qx_dsb();
     qx_isb();
 }
 
-void qx_mpu_set_task(uint32_t base, uint32_t size, uint32_t dev_base, uint32_t dev_size) {
+void qx_mpu_set_task(uint32_t base, uint32_t size, const uint32_t *dev) {
     set_region(QX_MPU_REGION_TASK, base, size, AP_FULL | RASR_XN | MEM_NORMAL_WBWA);
-    if (dev_size) {
-        set_region(QX_MPU_REGION_DEVICE, dev_base, dev_size, AP_FULL | RASR_XN | MEM_DEVICE);
-    } else {
-        MPU_RNR = QX_MPU_REGION_DEVICE;
-        MPU_RASR = 0;
+    for (uint32_t i = 0; i < QX_MPU_DEVICES; i++) {
+        if (dev[2 * i + 1]) {
+            set_region(QX_MPU_REGION_DEVICE + i, dev[2 * i], dev[2 * i + 1], AP_FULL | RASR_XN | MEM_DEVICE);
+        } else {
+            MPU_RNR = QX_MPU_REGION_DEVICE + i;
+            MPU_RASR = 0;
+        }
     }
     qx_dsb();
     qx_isb();

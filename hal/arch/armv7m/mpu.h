@@ -7,9 +7,11 @@
 #define QX_MPU_REGION_FLASH   0   /* firmware and storage: read/execute for tasks */
 #define QX_MPU_REGION_VMSTATE 1   /* the live MicroPython globals block: RW, XN */
 #define QX_MPU_REGION_TASK    2   /* the running task's stack + heap block: RW, XN */
-#define QX_MPU_REGION_DEVICE  3   /* the running task's granted device (MMIO), if any: RW, XN */
+#define QX_MPU_REGION_DEVICE  3   /* the running task's granted devices (MMIO or storage), */
+#define QX_MPU_DEVICES        2   /* regions 3 and 4, if any: RW, XN */
 
 void qx_mpu_init(uint32_t flash_base, uint32_t flash_size, uint32_t vm_base, uint32_t vm_size);
 /* base aligned to size, size a power of two >= 32. */
-/* The running task's block, and its granted device (dev_size 0: none). */
-void qx_mpu_set_task(uint32_t base, uint32_t size, uint32_t dev_base, uint32_t dev_size);
+/* The running task's block, and its granted devices: QX_MPU_DEVICES
+ * (base, size) pairs in `dev`, size 0 for none. */
+void qx_mpu_set_task(uint32_t base, uint32_t size, const uint32_t *dev);
