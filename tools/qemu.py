@@ -38,7 +38,8 @@ def ensure_storage(path, size):
     return path
 
 
-def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, storage=None, hsm=None):
+def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, storage=None, hsm=None,
+            hostlink=None):
     """The qemu-system-arm command that boots `flash` (default: the board's
     images/<board>/flash.bin) with the console on `serial` (a QEMU chardev
     spec: "mon:stdio" for a person, "stdio" for tests, "unix:PATH,server=on,
@@ -47,19 +48,24 @@ def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, st
     icount=True makes guest time count guest instructions (1 instruction =
     1 ns), for benchmarks. hsm: the unix socket of the emulated HSM
     (`qenex hsm serve`), which UART1 connects to as a client and reconnects
-    to (every second) when it goes away; None leaves UART1 unconnected."""
+    to (every second) when it goes away; None leaves UART1 unconnected.
+    hostlink: a unix socket QEMU serves UART2 on (the gateway's host link,
+    `qenex send`); None leaves UART2 unconnected."""
     b = load_board(board)
     store = ensure_storage(storage or storage_path(board), b.STORAGE_SIZE)
     cmd = ["qemu-system-arm", "-M", b.QEMU_MACHINE, "-display", "none",
            "-monitor", "none",
            "-serial", serial,
            "-serial", "chardev:hsm" if hsm else "null",
+           "-serial", "chardev:hostlink" if hostlink else "null",
            "-semihosting-config", "enable=on,target=native",
            "-object", "memory-backend-file,id=storage,size=%d,mem-path=%s,share=on" % (b.STORAGE_SIZE, store),
            "-machine", "memory-backend=storage",
            "-kernel", flash or flash_path(board)]
     if hsm:
         cmd += ["-chardev", "socket,id=hsm,path=%s,reconnect=1" % hsm]
+    if hostlink:
+        cmd += ["-chardev", "socket,id=hostlink,path=%s,server=on,wait=off" % hostlink]
     if icount:
         cmd += ["-icount", "shift=0,sleep=off"]   # idle time does not run the clock: exact repeats
     return cmd

@@ -26,6 +26,7 @@ same three calls on its flash controller.
     0x21000000  boot state  2 sectors  the bootloader's record (boot/bootstate.c)
     0x21002000  bundles     1 MiB     installed task bundles
     0x21102000  (free)
+    0x21200000  gateway     2 MiB     the host link's key (first sector) and the audit log
     0x21400000  bench       4 MiB     scratch for the ledger benchmark (granted to ledgerbench)
     0x21800000  ledger      8 MiB     the ledger's write-ahead log (granted to the ledger task)
 """
@@ -48,6 +49,8 @@ SECTOR_SIZE = 0x1000          # erase unit of the storage driver
 BOOT_STATE_OFFSET = 0x0       # two sectors, written alternately
 BUNDLE_STORE_OFFSET = 0x2000
 BUNDLE_STORE_SIZE = 0x00100000
+GATEWAY_STORE_OFFSET = 0x00200000  # the host link key, then the audit log
+GATEWAY_STORE_SIZE = 0x00200000
 BENCH_STORE_OFFSET = 0x00400000    # scratch for `make bench`'s ledger figures
 BENCH_STORE_SIZE = 0x00400000
 LEDGER_STORE_OFFSET = 0x00800000   # an MPU region: aligned to its size
@@ -86,6 +89,8 @@ DEVICES = (
     ("uart1", UART1_BASE, 0x1000, "HSM link"),
     ("ledger_store", STORAGE_BASE + LEDGER_STORE_OFFSET, LEDGER_STORE_SIZE, "the ledger's log (storage)"),
     ("bench_store", STORAGE_BASE + BENCH_STORE_OFFSET, BENCH_STORE_SIZE, "scratch for ledger benchmarks"),
+    ("uart2", UART2_BASE, 0x1000, "host link"),
+    ("gateway_store", STORAGE_BASE + GATEWAY_STORE_OFFSET, GATEWAY_STORE_SIZE, "host link key and audit log"),
 )
 
 MEMORY_MAP = (
