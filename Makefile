@@ -66,10 +66,11 @@ $(MPY_CROSS):
 $(GEN)/_manifests.py: FORCE
 	@$(PY) -m tools.gather_manifests $@
 
-# Test vectors frozen for the device's check tasks (moneycheck, gatewaycheck):
-# the host tests run the same files.
+# Data frozen into the firmware as one module, _vectors: the test vectors of
+# the device's check tasks (moneycheck, gatewaycheck; the host tests run the
+# same files) and the gateway's default compliance rules (RULES).
 VECTORS := tests/vectors/money.txt tests/vectors/gateway/pacs008.xml tests/vectors/gateway/pain001.xml \
-	tests/vectors/gateway/mt103.txt
+	tests/vectors/gateway/mt103.txt userland/compliance/rules.json
 $(GEN)/_vectors.py: $(VECTORS)
 	@$(PY) -c "import sys, os; open(sys.argv[1], 'w').write(''.join('%s = %r\\n' % (os.path.basename(f).split('.')[0].upper(), open(f).read()) for f in sys.argv[2:]))" $@ $(VECTORS)
 

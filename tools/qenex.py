@@ -18,6 +18,9 @@
     qenex bundle info [--key KEY.pem] FILE  check a bundle and show what it holds
     qenex hsm serve [--socket P] [--state F] [--pin PIN]   run the emulated HSM
     qenex hsm audit-verify [--state F]  check the HSM's hash-chained audit log
+    qenex hostlink provision [--storage F]  put a host link key into a storage image (kept in build/)
+    qenex send [--kind K] FILE          submit a message to the gateway over the host link
+    qenex audit verify [IMAGE] --pubkey HEX   check the gateway's audit chain and its HSM-signed checkpoints
     qenex ledger verify [IMAGE] [--ids]   replay the ledger's log from a storage image, check
                                         the chain and the invariants (IMAGE: build/<board>/storage.bin)
 
@@ -346,6 +349,63 @@ def cmd_hsm_audit_verify(args):
     print("audit: %s: %d entries, chain ok, head %s" % (path, n, entries[-1]["hash"] if entries else "-"))
 
 
+# --- the host link ----------------------------------------------------------------------
+
+def hostlink_paths(board):
+    d = os.path.join(ROOT, "build", board)
+    return os.path.join(d, "hostlink.sock"), os.path.join(d, "hostlink.key")
+
+
+def cmd_hostlink_provision(args):
+    from tools import hostlink
+    storage = qemu.ensure_storage(args.storage or qemu.storage_path(args.board),
+                                  load_board(args.board).STORAGE_SIZE)
+    key_path = args.key or hostlink_paths(args.board)[1]
+    hostlink.provision(storage, args.board, key_path)
+    print("hostlink: key in %s (gateway partition), host copy %s" % (storage, key_path))
+
+
+def cmd_send(args):
+    from tools import hostlink
+    sock, key_path = hostlink_paths(args.board)
+    data = read(args.file)
+    link = hostlink.Link(args.socket or sock, read(args.key or key_path))
+    try:
+        print(link.submit(args.kind or hostlink.guess_kind(data), data))
+    finally:
+        link.close()
+
+
+def cmd_audit_verify(args):
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from drivers.flash.region import MemoryImage, Region
+    from userland.audit import log as audit
+    b = load_board(args.board)
+    path = args.image or qemu.storage_path(args.board)
+    data = bytearray(read(path))
+    img = MemoryImage(data, b.STORAGE_BASE)
+    base = b.STORAGE_BASE + b.GATEWAY_STORE_OFFSET + b.SECTOR_SIZE
+    region = Region(base, b.GATEWAY_STORE_SIZE - b.SECTOR_SIZE, b.SECTOR_SIZE, img.read, img.write)
+    try:
+        key = serialization.load_der_public_key(bytes.fromhex(args.pubkey))
+    except ValueError as e:
+        raise SystemExit("audit: bad public key: %s" % e)
+
+    def verify_sig(head, sig):
+        try:
+            key.verify(sig, head, ec.ECDSA(hashes.SHA256()))
+            return True
+        except InvalidSignature:
+            return False
+    try:
+        entries, checkpoints = audit.verify(region, verify_sig)
+    except ValueError as e:
+        raise SystemExit("audit: %s: %s" % (path, e))
+    print("audit: %s: %d entries, %d checkpoints signed by the HSM key, chain ok" % (path, entries, checkpoints))
+
+
 # --- the ledger ------------------------------------------------------------------------
 
 def ledger_from_image(path, board):
@@ -405,7 +465,13 @@ def cmd_run(args):
                 break
             __import__("time").sleep(0.05)
         print("qenex: HSM on %s (state %s)" % (sock, state))
-    cmd = qemu.command(args.board, args.flash, serial=serial, icount=args.icount, hsm=sock if hsm else None)
+    link_sock, link_key = hostlink_paths(args.board)
+    from tools import hostlink
+    hostlink.provision(qemu.ensure_storage(qemu.storage_path(args.board), load_board(args.board).STORAGE_SIZE),
+                       args.board, link_key)
+    print("qenex: host link on %s (qenex send FILE)" % link_sock)
+    cmd = qemu.command(args.board, args.flash, serial=serial, icount=args.icount, hsm=sock if hsm else None,
+                       hostlink=link_sock)
     try:
         sys.exit(subprocess.call(cmd))
     finally:
@@ -515,12 +581,28 @@ def main(argv=None):
     ha = hs.add_parser("audit-verify", help="check the audit log's hash chain")
     ha.add_argument("--state", help="default build/<board>/hsm-state.json")
     ha.set_defaults(fn=cmd_hsm_audit_verify)
+    hl = sub.add_parser("hostlink", help="the gateway's host link").add_subparsers(dest="hlcmd", required=True)
+    hp = hl.add_parser("provision", help="put a host link key into a storage image")
+    hp.add_argument("--storage", help="default build/<board>/storage.bin")
+    hp.add_argument("--key", help="where the host keeps its copy (default build/<board>/hostlink.key)")
+    hp.set_defaults(fn=cmd_hostlink_provision)
+    sd = sub.add_parser("send", help="submit a message to the gateway over the host link")
+    sd.add_argument("--kind", choices=("pacs.008", "pain.001", "MT103", "FIX"))
+    sd.add_argument("--socket", help="default build/<board>/hostlink.sock")
+    sd.add_argument("--key", help="default build/<board>/hostlink.key")
+    sd.add_argument("file")
+    sd.set_defaults(fn=cmd_send)
+    au = sub.add_parser("audit", help="the gateway's audit log").add_subparsers(dest="aucmd", required=True)
+    av = au.add_parser("verify", help="check the audit chain and its HSM-signed checkpoints in a storage image")
+    av.add_argument("image", nargs="?")
+    av.add_argument("--pubkey", required=True, help="the HSM audit key's public part (hex DER, `hsm pubkey audit`)")
+    av.set_defaults(fn=cmd_audit_verify)
     led = sub.add_parser("ledger", help="the ledger's log").add_subparsers(dest="ledgercmd", required=True)
     lv = led.add_parser("verify", help="replay and check the ledger's log in a storage image")
     lv.add_argument("image", nargs="?")
     lv.add_argument("--ids", action="store_true", help="list the transfer ids in the log")
     lv.set_defaults(fn=cmd_ledger_verify)
-    for sp in (r, c, i, k, f, v, hv, ha, lv):
+    for sp in (r, c, i, k, f, v, hv, ha, lv, hp, sd, av):
         sp.add_argument("--board", default=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.fn(args)

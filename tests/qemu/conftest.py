@@ -47,12 +47,13 @@ def manifests():
 def boot(flash_bin):
     """Factory: boot(flash=None, storage=None, hsm=None) starts QEMU on
     `flash` (default: the built flash.bin) with the storage file `storage`
-    (default: a new erased one) and UART1 on the HSM socket `hsm` (default:
-    none) and returns its Device without waiting for anything."""
+    (default: a new erased one), UART1 on the HSM socket `hsm` and UART2
+    served on the socket `hostlink` (defaults: none) and returns its Device
+    without waiting for anything."""
     devices = []
 
-    def start(flash=None, storage=None, hsm=None):
-        dev = Device(flash or flash_bin, storage, hsm)
+    def start(flash=None, storage=None, hsm=None, hostlink=None):
+        dev = Device(flash or flash_bin, storage, hsm, hostlink)
         devices.append(dev)
         return dev
 

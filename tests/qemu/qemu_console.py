@@ -107,7 +107,7 @@ class Device:
     replaced), used only to read and to end the process. text: everything
     read from the console so far; pos: the cursor."""
 
-    def __init__(self, flash, storage=None, hsm=None):
+    def __init__(self, flash, storage=None, hsm=None, hostlink=None):
         """storage: the storage file (tools/qemu.py) to boot with; default a
         new, erased one of its own (factory state), removed at terminate()."""
         self.flash = flash
@@ -120,7 +120,7 @@ class Device:
             os.close(fd)
             os.unlink(storage)
         self.storage = storage
-        cmd = qemu.command(BOARD, flash, serial="stdio", storage=storage, hsm=hsm)
+        cmd = qemu.command(BOARD, flash, serial="stdio", storage=storage, hsm=hsm, hostlink=hostlink)
         self.child = pexpect.spawn(cmd[0], cmd[1:], timeout=10, encoding="utf-8",
                                    codec_errors="replace", echo=False, preexec_fn=_raw_stdio,
                                    cwd=ROOT)

@@ -1,0 +1,126 @@
+"""The gateway end to end in QEMU: the host submits over the authenticated
+host link (UART2 on a unix socket, tools/hostlink.py as `qenex send` uses
+it); pacs.008 in -> compliance -> ledger -> pacs.002 ACSC out with the
+balances changed; a sanctioned party -> RJCT and nothing posted; a
+structuring pattern -> hold; an MT103; a FIX session with simplefix as the
+counterparty (logon, an order, its execution report, a sequence gap
+recovered, logout); the audit chain, with checkpoints the HSM signed,
+verified on the host with the HSM's public key."""
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+import simplefix
+
+from tools import hostlink
+from tools.layout import ROOT
+from userland.gateway import iso20022
+
+pytestmark = pytest.mark.timeout(240)
+VEC = os.path.join(ROOT, "tests", "vectors", "gateway")
+PACS = open(os.path.join(VEC, "pacs008.xml")).read()
+ONE = PACS.replace("<NbOfTxs>2</NbOfTxs>", "<NbOfTxs>1</NbOfTxs>")
+ONE = ONE[:ONE.index("    <CdtTrfTxInf>\n      <PmtId><EndToEndId>E2E-0002")] + "  </FIToFICstmrCdtTrf>\n</Document>\n"
+NS = {"p": iso20022.PACS002}
+
+
+def statuses(doc):
+    root = ET.fromstring(doc)
+    return (root.find("p:FIToFIPmtStsRpt/p:OrgnlGrpInfAndSts/p:GrpSts", NS).text,
+            [t.find("p:TxSts", NS).text for t in root.findall("p:FIToFIPmtStsRpt/p:TxInfAndSts", NS)])
+
+
+@pytest.fixture
+def gateway(boot, tmp_path):
+    from tools import qemu
+    storage = qemu.ensure_storage(str(tmp_path / "storage.bin"), 16 * 1024 * 1024)
+    key = hostlink.provision(storage, "mps2-an385", str(tmp_path / "hostlink.key"))
+    hsm_sock, state = str(tmp_path / "hsm.sock"), str(tmp_path / "hsm.json")
+    hsm = subprocess.Popen([sys.executable, "-m", "tools.qenex", "hsm", "serve", "--socket", hsm_sock,
+                            "--state", state], cwd=ROOT, stdout=subprocess.DEVNULL)
+    while not os.path.exists(hsm_sock):
+        assert hsm.poll() is None
+        time.sleep(0.05)
+    link_sock = str(tmp_path / "link.sock")
+    dev = boot(storage=storage, hsm=hsm_sock, hostlink=link_sock)
+    dev.wait_prompt()
+    dev.wait_line(r"gateway: host link open.*", since=0, timeout=30)
+    assert dev.cmd("hsm login 123456") == "hsm: logged in\n"
+    pub = dev.cmd("hsm gen ecdsa-p256 audit sign")
+    for acct in (1, 2):
+        assert dev.cmd("ledger account new %d 1 10" % acct) == "ok\n"
+    link = hostlink.Link(link_sock, key)
+    yield dev, link, storage, dev.cmd("hsm pubkey audit").strip()
+    link.close()
+    hsm.terminate()
+    hsm.wait()
+
+
+def test_payments_compliance_ledger_and_answers(gateway):
+    dev, link, storage, pub = gateway
+    assert statuses(link.submit("pacs.008", ONE.encode())) == ("ACSC", ["ACSC"])
+    assert "debits posted 125050" in dev.cmd("ledger balance 1")
+    assert statuses(link.submit("pacs.008", ONE.encode())) == ("ACSC", ["ACSC"])   # resubmitted: posted once
+    assert "debits posted 125050" in dev.cmd("ledger balance 1")
+    bad = ONE.replace("QX-20261126-0001", "QX-2").replace("Bob Example Ltd", "Ivan Sanctionov")
+    assert statuses(link.submit("pacs.008", bad.encode())) == ("RJCT", ["RJCT"])
+    assert "debits posted 125050" in dev.cmd("ledger balance 1")
+    held = []
+    for i in range(3):
+        msg = ONE.replace("QX-20261126-0001", "S-%d" % i).replace(">1250.50<", ">9500.00<")
+        held.append(statuses(link.submit("pacs.008", msg.encode()))[1][0])
+    assert held == ["ACSC", "ACSC", "PDNG"]
+    mt = open(os.path.join(VEC, "mt103.txt")).read()
+    assert link.submit("MT103", mt.encode()) == "MT103 QXREF0001 ACSC"
+    assert link.submit("MT103", mt.replace(":71A:SHA", ":71A:ALL").encode()).startswith("MT103 rejected: T08 71A")
+
+
+def fixmsg(seq, mtype, *pairs):
+    m = simplefix.FixMessage()
+    for t, v in ((8, "FIX.4.4"), (35, mtype), (49, "HOST"), (56, "QENEX"), (34, seq), (52, "20261126-10:00:00")):
+        m.append_pair(t, v, header=True)
+    for t, v in pairs:
+        m.append_pair(t, v)
+    return m.encode()
+
+
+def parse_fix(text):
+    p = simplefix.FixParser()
+    p.append_buffer(text.encode("latin-1"))
+    out = []
+    while True:
+        m = p.get_message()
+        if m is None:
+            return out
+        out.append(m)
+
+
+def test_a_fix_session_with_simplefix(gateway):
+    dev, link, storage, pub = gateway
+    order = [(11, "O1"), (55, "QNX"), (54, "1"), (38, "100"), (40, "2"), (44, "101.00"), (60, "20261126-10:00:00")]
+    out = parse_fix(link.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30")) + fixmsg(2, "D", *order)))
+    assert [m.get(35) for m in out] == [b"A", b"8"] and out[1].get(150) == b"0"
+    far = [(11, "O2"), (55, "QNX"), (54, "1"), (38, "100"), (40, "2"), (44, "150.00"), (60, "x")]
+    out = parse_fix(link.submit("FIX", fixmsg(3, "D", *far)))
+    assert out[0].get(150) == b"8" and b"R-RISK-BAND" in out[0].get(58)
+    out = parse_fix(link.submit("FIX", fixmsg(5, "1", (112, "T1"))))           # 4 is missing
+    assert [(m.get(35), m.get(7)) for m in out] == [(b"2", b"4")]
+    out = parse_fix(link.submit("FIX", fixmsg(4, "F", (41, "O1"), (11, "C1"), (55, "QNX"), (54, "1"), (60, "x"))))
+    assert [m.get(35) for m in out] == [b"8", b"0"] and out[0].get(150) == b"4" and out[1].get(112) == b"T1"
+    out = parse_fix(link.submit("FIX", fixmsg(6, "5")))
+    assert [m.get(35) for m in out] == [b"5"]
+
+
+def test_the_audit_chain_and_its_signed_checkpoints_verify_on_the_host(gateway):
+    dev, link, storage, pub = gateway
+    for i in range(20):                                 # enough entries for a checkpoint
+        link.submit("pacs.008", ONE.replace("QX-20261126-0001", "A-%d" % i).encode())
+    r = subprocess.run([sys.executable, "-m", "tools.qenex", "audit", "verify", storage, "--pubkey", pub],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.search(r"(\d+) entries, (\d+) checkpoints signed", r.stdout)
+    assert m and int(m.group(1)) >= 20 and int(m.group(2)) >= 1, r.stdout

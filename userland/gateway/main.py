@@ -1,0 +1,92 @@
+"""gateway: the payment gateway task. It owns the host link (UART2) and the
+gateway storage partition (the link key, provisioned by the host tools, and
+the audit log); inbound messages go through userland/gateway/service.py;
+transfers are posted by IPC to the ledger task; audit checkpoints are
+signed by the hsm service with the key labelled `audit` (when the HSM has
+one: `hsm gen ecdsa-p256 audit sign`)."""
+import binascii
+import hashlib
+import json
+
+import _crypto
+import _qx
+import _vectors
+import board
+from drivers.flash.region import Region
+from drivers.hsm import frame as F
+from drivers.hsm.uart import UartPort
+from userland.audit.log import AuditLog
+from userland.compliance.engine import Engine
+from userland.compliance.risk import Risk
+from userland.gateway.link import LinkServer
+from userland.gateway.service import Gateway
+from userland.ledger import codec
+from userland.ledger.state import RESULTS_TRANSFER, Transfer
+from userland.lib import qenex
+
+KEY_MAGIC = b"QXHK"
+
+
+def read_key(region):
+    rec = region.read(0, 52)
+    key = rec[4:36]
+    if rec[:4] != KEY_MAGIC or hashlib.sha256(KEY_MAGIC + key).digest()[:16] != rec[36:52]:
+        return None
+    return key
+
+
+def post(tid, dr, cr, amount, ledger):
+    t = Transfer(tid, dr, cr, amount, ledger, 1)
+    r = qenex.call("ledger", b"T" + codec.encode_transfer(t))
+    if r[0] != 0:
+        return "storage_failed"
+    return "storage_failed" if r[1] == 255 else RESULTS_TRANSFER[r[1]]
+
+
+def hsm_sign(digest):
+    r = qenex.call("hsm", F.fields("sign", "audit", digest))
+    if r[0] != 0:
+        raise OSError("hsm: " + F.unfields(r[1:])[0].decode())
+    total, first = F.unfields(r[1:], 2)
+    return first
+
+
+def main():
+    base = board.STORAGE_BASE + board.GATEWAY_STORE_OFFSET
+    store = Region(base, board.GATEWAY_STORE_SIZE, board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
+    key = read_key(store)
+    if key is None:
+        qenex.write("gateway: no host link key in storage (qenex hostlink provision); the link stays closed\n")
+        while True:
+            qenex.sleep(60000)
+    audit_region = Region(base + board.SECTOR_SIZE, board.GATEWAY_STORE_SIZE - board.SECTOR_SIZE,
+                          board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
+    clock = [0]
+
+    def now_ns():
+        return qenex.ticks() * 1000000
+
+    audit = AuditLog(audit_region, hsm_sign, now_ns, every=16)
+
+    def record(text):
+        try:
+            audit.append(text)
+        except OSError as e:                # no HSM key yet: the entry stays, the checkpoint waits
+            audit.since = 0
+            qenex.write("gateway: audit checkpoint not signed (%s)\n" % e)
+
+    rules = json.loads(_vectors.RULES)
+    gw = Gateway(Engine(rules), Risk(rules["risk"]), post, record, rules["ledgers"],
+                 lambda: qenex.ticks() // 1000, lambda: "T+%dms" % qenex.ticks())
+
+    def fresh():
+        clock[0] += 1
+        return _crypto.hmac_sha256(key, b"nonce" + F.p32(audit.wal.seq) + F.p32(clock[0]) +
+                                   F.p32(qenex.ticks()))[:16]
+
+    link = LinkServer(UartPort(board.UART2_BASE, board.SYSCLK_HZ), key, binascii.crc32, _crypto.hmac_sha256, fresh)
+    record("gateway start")                 # also makes the next login nonces unlike any before
+    qenex.write("gateway: host link open (audit log at record %d)\n" % audit.wal.seq)
+    while True:
+        if not link.poll(gw.submit):
+            qenex.sleep(2)
