@@ -24,7 +24,8 @@ def same(a, b):
 
 class LinkServer:
     def __init__(self, port, key, crc32, hmac, fresh, version="QENEX OS gateway"):
-        """fresh() -> 16 bytes never handed out before (the login nonce)."""
+        """fresh() -> 16 bytes never handed out before (the login nonce).
+        key None: not provisioned, every request is refused saying so."""
         self.port, self.key, self.hmac, self.fresh, self.version = port, key, hmac, fresh, version
         self.codec = F.Codec(crc32, hmac)
         self.reader = F.Reader(crc32)
@@ -52,6 +53,8 @@ class LinkServer:
         return len(frames)
 
     def _handle(self, cmd, seq, payload, fr, submit):
+        if self.key is None:
+            return F.LOCKED, b"no host link key provisioned on this board (qenex hostlink provision)"
         if cmd in F.OPEN_COMMANDS:
             if cmd != F.INFO:
                 self.codec.key = None
