@@ -47,7 +47,80 @@ def run_device(board):
     with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
         out = boots(board, os.path.join(tmp, "storage.bin"))
         out.update(hsm_round_trips(board, tmp))
-        return out
+    with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
+        out.update(gateway_messages(board, tmp))
+    return out
+
+
+GATEWAY_N = 40
+
+
+def gateway_messages(board, tmp):
+    """pacs.008 and FIX NewOrderSingle end to end over the host link: guest
+    ms per message and per stage (the gateway's own counters), wall time."""
+    import json
+    import subprocess
+    import sys
+    from tools import hostlink
+    storage = qemu.ensure_storage(os.path.join(tmp, "storage.bin"), load_board(board).STORAGE_SIZE)
+    key = hostlink.provision(storage, board, os.path.join(tmp, "hostlink.key"))
+    hsm_sock, link_sock = os.path.join(tmp, "hsm.sock"), os.path.join(tmp, "link.sock")
+    server = subprocess.Popen([sys.executable, "-m", "tools.qenex", "hsm", "serve", "--socket", hsm_sock,
+                               "--state", os.path.join(tmp, "hsm.json")], cwd=ROOT, stdout=subprocess.DEVNULL)
+    out = {}
+    try:
+        for _ in range(200):
+            if os.path.exists(hsm_sock):
+                break
+            time.sleep(0.05)
+        cmd = qemu.command(board, serial="stdio", icount=True, storage=storage, hsm=hsm_sock, hostlink=link_sock)
+        child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
+        try:
+            child.expect_exact("qenex> ")
+            for line in ("hsm login 123456", "hsm gen ecdsa-p256 audit sign", "ledger account new 1 1 10",
+                         "ledger account new 2 1 10"):
+                child.send(line + "\r")
+                child.expect_exact("qenex> ")
+            with open(os.path.join(ROOT, "tests", "vectors", "gateway", "pacs008.xml")) as f:
+                pacs = f.read().replace("<NbOfTxs>2</NbOfTxs>", "<NbOfTxs>1</NbOfTxs>")
+            pacs = pacs[:pacs.index("    <CdtTrfTxInf>\n      <PmtId><EndToEndId>E2E-0002")] + \
+                "  </FIToFICstmrCdtTrf>\n</Document>\n"
+            link = hostlink.Link(link_sock, key)
+            s0 = link.stats()
+            t0 = time.monotonic()
+            for i in range(GATEWAY_N):
+                answer = link.submit("pacs.008", pacs.replace("QX-20261126-0001", "B-%d" % i).encode())
+                if "<GrpSts>ACSC</GrpSts>" not in answer:
+                    raise SystemExit("bench: pacs.008 not accepted: %s" % answer[:300])
+            out["gw_pacs_wall_ms"] = (time.monotonic() - t0) * 1000 / GATEWAY_N
+            s1 = link.stats()
+            fix_msgs = [_fix(1, "A", [(98, "0"), (108, "30")])]
+            link.submit("FIX", fix_msgs[0])
+            t0 = time.monotonic()
+            for i in range(GATEWAY_N):
+                link.submit("FIX", _fix(i + 2, "D", [(11, "B%d" % i), (55, "QNX"), (54, "1"), (38, "10"),
+                                                     (40, "2"), (44, "100.00"), (60, "20261126-10:00:00")]))
+            out["gw_fix_wall_ms"] = (time.monotonic() - t0) * 1000 / GATEWAY_N
+            s2 = link.stats()
+            link.close()
+            out["gw_pacs_ms"] = (s1["ticks"] - s0["ticks"]) / GATEWAY_N
+            out["gw_fix_ms"] = (s2["ticks"] - s1["ticks"]) / GATEWAY_N
+            for stage in ("parse", "compliance", "ledger", "audit"):
+                out["gw_%s_ms" % stage] = (s1["stage_ms"][stage] - s0["stage_ms"][stage]) / GATEWAY_N
+            out["gw_fixstage_ms"] = (s2["stage_ms"]["fix"] - s1["stage_ms"]["fix"]) / GATEWAY_N
+        finally:
+            child.close(force=True)
+    finally:
+        server.terminate()
+        server.wait()
+    return out
+
+
+def _fix(seq, mtype, pairs):
+    body = "".join("%s=%s\x01" % (t, v) for t, v in [(35, mtype), (49, "HOST"), (56, "QENEX"), (34, seq),
+                                                     (52, "20261126-10:00:00")] + pairs)
+    head = "8=FIX.4.4\x019=%d\x01" % len(body)
+    return (head + body + "10=%03d\x01" % (sum((head + body).encode()) % 256)).encode()
 
 
 def hsm_round_trips(board, tmp):
@@ -173,6 +246,15 @@ def main():
          n(25 * 1000000 // max(1, f["ledger_durable_batch100_us"] * 1000))),
         ("ledger: recovery of a log of %s transfers (guest ms)" % n(f["ledger_recovered_transfers"]),
          n(f["ledger_recovery_ms"])),
+        ("gateway: pacs.008 end to end over the host link (guest ns per message, link included)",
+         n(int(f["gw_pacs_ms"] * 1000000))),
+        ("  of which parse / compliance / ledger / audit (guest instructions)",
+         " / ".join(n(int(f["gw_%s_ms" % s] * 1000000)) for s in ("parse", "compliance", "ledger", "audit"))),
+        ("gateway: pacs.008 messages per second at 25 MHz", "%.1f" % (25 / max(f["gw_pacs_ms"], 0.001))),
+        ("gateway: FIX NewOrderSingle to ExecutionReport (guest ns per message, link included)",
+         n(int(f["gw_fix_ms"] * 1000000))),
+        ("gateway: host wall time per pacs.008 / per FIX order (ms)",
+         "%.1f / %.1f" % (f["gw_pacs_wall_ms"], f["gw_fix_wall_ms"])),
         ("HSM: ECDSA P-256 sign round trip from a task, guest time (us)", n(f["hsm_sign_round_trip_us"])),
         ("HSM: the same, host wall time (ms, emulator included)", "%.1f" % f["hsm_wall_ms"]),
         ("HSM: link frames per guest second (request + response)", n(f["hsm_frames_per_s"])),

@@ -105,6 +105,11 @@ class Link:
         body = self._exchange(SUBMIT, F.fields(kind, message), self.codec.key)
         return F.unfields(body, 1)[0].decode()
 
+    def stats(self):
+        """The gateway's counters (dict)."""
+        import json
+        return json.loads(F.unfields(self._exchange(0x41, b"", self.codec.key), 1)[0])
+
     def close(self):
         self.sock.close()
 

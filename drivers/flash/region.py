@@ -15,6 +15,7 @@ class Region:
     def __init__(self, base, size, sector, read, write):
         self.base, self.size, self.sector = base, size, sector
         self._read, self._write = read, write
+        self._erased = b"\xff" * sector       # one, kept: erasing allocates nothing
 
     def _check(self, off, n):
         if off < 0 or n < 0 or off + n > self.size:
@@ -28,12 +29,12 @@ class Region:
         if off % self.sector:
             raise FlashError("erase at 0x%x: not a sector boundary" % off)
         self._check(off, self.sector)
-        self._write(self.base + off, b"\xff" * self.sector)
+        self._write(self.base + off, self._erased)
 
     def program(self, off, data):
         self._check(off, len(data))
         old = self._read(self.base + off, len(data))
-        if old != b"\xff" * len(data):                 # the usual case, erased, is checked at C speed
+        if old.count(b"\xff") != len(old):            # the usual case, erased, is checked at C speed
             for i in range(len(data)):
                 if old[i] & data[i] != data[i]:
                     raise FlashError("program at 0x%x: byte %d is not erased" % (off, i))

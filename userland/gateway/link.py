@@ -9,6 +9,8 @@ until the board restarts. Sequence numbers must increase in a session."""
 from drivers.hsm import frame as F
 
 SUBMIT = 0x40
+STATS = 0x41               # -> fields(JSON of the gateway's counters)
+STALE_MS = 20              # a partial frame with no byte for this long is dropped (resync)
 MAX_TRIES = 5
 
 
@@ -23,27 +25,32 @@ def same(a, b):
 
 
 class LinkServer:
-    def __init__(self, port, key, crc32, hmac, fresh, version="QENEX OS gateway"):
+    def __init__(self, port, key, crc32, hmac, fresh, version="QENEX OS gateway", stats=None, now_ms=None):
         """fresh() -> 16 bytes never handed out before (the login nonce).
         key None: not provisioned, every request is refused saying so."""
         self.port, self.key, self.hmac, self.fresh, self.version = port, key, hmac, fresh, version
+        self.stats = stats
         self.codec = F.Codec(crc32, hmac)
         self.reader = F.Reader(crc32)
         self.nonce_h = None
         self.tries = 0
         self.last_seq = None
-        self.quiet = 0
+        self.now_ms = now_ms or (lambda: 0)
+        self.last_byte = self.now_ms()
 
     def poll(self, submit):
         """Answer what has arrived; submit(kind, message) -> answer text.
         Returns the number of frames handled."""
         data = self.port.read()
+        now = self.now_ms()
         if data:
-            self.quiet = 0
+            self.last_byte = now
             frames = self.reader.feed(data)
+        elif self.reader.buf and now - self.last_byte >= STALE_MS:
+            self.last_byte = now                   # a partial frame the line stopped sending
+            frames = self.reader.stale()
         else:
-            self.quiet += 1
-            frames = self.reader.stale() if self.quiet % 5 == 0 else []
+            frames = []
         for fr in frames:
             cmd, seq, payload = F.parse(fr)
             if cmd & F.RESPONSE:
@@ -89,6 +96,9 @@ class LinkServer:
                 kind, message = F.unfields(payload, 2)
                 self.last_seq = seq
                 return F.OK, F.fields(submit(kind.decode(), bytes(message)))
+            if cmd == STATS and self.stats is not None:
+                self.last_seq = seq
+                return F.OK, F.fields(self.stats())
             return F.UNKNOWN, b"unknown command"
         except F.FrameError as e:
             return F.BAD_ARG, str(e).encode()

@@ -79,16 +79,18 @@ def main():
 
     rules = json.loads(_vectors.RULES)
     gw = Gateway(Engine(rules), Risk(rules["risk"]), post, record, rules["ledgers"],
-                 lambda: qenex.ticks() // 1000, lambda: "T+%dms" % qenex.ticks())
+                 lambda: qenex.ticks() // 1000, lambda: "T+%dms" % qenex.ticks(), qenex.ticks)
 
     def fresh():
         clock[0] += 1
         return _crypto.hmac_sha256(key, b"nonce" + F.p32(audit.wal.seq) + F.p32(clock[0]) +
                                    F.p32(qenex.ticks()))[:16]
 
-    link = LinkServer(UartPort(board.UART2_BASE, board.SYSCLK_HZ), key, binascii.crc32, _crypto.hmac_sha256, fresh)
+    link = LinkServer(UartPort(board.UART2_BASE, board.SYSCLK_HZ), key, binascii.crc32, _crypto.hmac_sha256, fresh,
+                      stats=lambda: json.dumps(gw.stats()), now_ms=qenex.ticks)
     record("gateway start")                 # also makes the next login nonces unlike any before
     qenex.write("gateway: host link open (audit log at record %d)\n" % audit.wal.seq)
     while True:
         if not link.poll(gw.submit):
-            qenex.sleep(2)
+            # Mid-frame: poll again at once (the UART holds one byte); idle: sleep.
+            qenex.sleep(0 if link.reader.buf else 2)

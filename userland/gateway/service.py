@@ -26,9 +26,25 @@ def transfer_id(msg_id, e2e):
 
 
 class Gateway:
-    def __init__(self, engine, risk, post, audit, ledgers, now_s, clock_text):
+    def __init__(self, engine, risk, post, audit, ledgers, now_s, clock_text, ticks=None):
         """post(transfer_id, debit, credit, amount_minor, ledger) -> ledger
-        result code; audit(text); ledgers: currency -> ledger number."""
+        result code; audit(text); ledgers: currency -> ledger number;
+        ticks() -> ms, to time the stages (stats())."""
+        self.ticks = ticks or (lambda: 0)
+        self.stage_ms = {"parse": 0, "compliance": 0, "ledger": 0, "audit": 0, "fix": 0}
+        self.messages = {}
+        post_raw, audit_raw = post, audit
+
+        def post(*a):
+            t0 = self.ticks()
+            r = post_raw(*a)
+            self.stage_ms["ledger"] += self.ticks() - t0
+            return r
+
+        def audit(text):
+            t0 = self.ticks()
+            audit_raw(text)
+            self.stage_ms["audit"] += self.ticks() - t0
         self.engine, self.risk, self.post, self.audit = engine, risk, post, audit
         self.ledgers, self.now_s, self.clock_text = ledgers, now_s, clock_text
         self.held = []
@@ -36,13 +52,21 @@ class Gateway:
         self.fix = fix.Session("QENEX", clock_text, self._order, self._cancel)
         self.orders = {}
 
+    def stats(self):
+        """Messages by kind and ms spent per stage since start."""
+        return {"messages": dict(self.messages), "stage_ms": dict(self.stage_ms), "held": len(self.held),
+                "ticks": self.ticks()}
+
     def submit(self, kind, message):
         self.count += 1
+        self.messages[kind] = self.messages.get(kind, 0) + 1
         if kind == "FIX":
             out = []
             reader = fix.Reader()
+            t0 = self.ticks()
             for m in reader.feed(message):
                 out += self.fix.receive(m)
+            self.stage_ms["fix"] += self.ticks() - t0
             self.audit("FIX in %d message(s), %d garbled, out %s" % (len(out), reader.garbled,
                                                                      ",".join(t for d, t in self.fix.log[-len(out):]
                                                                               if d == "out") if out else "-"))
@@ -52,11 +76,13 @@ class Gateway:
         except UnicodeError:
             self.audit("rejected %s: not UTF-8" % kind)
             return self._rejected_whole(kind, "?", Rejected("FF01", "document", "not UTF-8"))
+        t0 = self.ticks()
         try:
             if kind == "MT103":
                 msg_id, payments = mt103.parse(text)
             else:
                 kind, msg_id, payments = iso20022.parse(text)
+            self.stage_ms["parse"] += self.ticks() - t0
         except mt103.MtError as e:
             self.audit("rejected MT103: %s" % e)
             return "MT103 rejected: %s" % e
@@ -78,7 +104,9 @@ class Gateway:
                                       [(e.end_to_end_id or "NOTPROVIDED", "RJCT", e.code)])
 
     def _payment(self, p):
+        t0 = self.ticks()
         d = self.engine.check(p, self.now_s())
+        self.stage_ms["compliance"] += self.ticks() - t0
         tag = "%s %s %s %s rules=%s" % (p.source, p.msg_id, p.end_to_end_id, p.amount, ",".join(d.rules) or "-")
         if d.action == "reject":
             self.audit("reject " + tag)
