@@ -154,6 +154,18 @@ def hsm_round_trips(board, tmp):
     return out
 
 
+def settle(child):
+    """Wait until the tasks started at boot have all come to rest (none
+    ready): a task still starting would share the CPU with the benchmark."""
+    for _ in range(50):
+        child.send("ps\r")
+        child.expect_exact("qenex> ")
+        if not re.search(r"\bready\b", child.before):
+            return
+        time.sleep(0.2)
+    raise SystemExit("bench: tasks never came to rest:\n%s" % child.before)
+
+
 def collect(child, task, done, out):
     """Start a bench task and gather its "bench: NAME N" lines into `out`
     until the line `done`; a fault or a refusal ends the benchmark."""
@@ -197,6 +209,7 @@ def boots(board, storage):
         child.expect(r"bench: cpu_alone_ms (\d+)\s")
         out["cpu_alone_ms"] = int(child.match.group(1))
         child.expect_exact("qenex> ")
+        settle(child)
         collect(child, "bench", r"bench: done", out)
         collect(child, "ledgerbench", r"bench: ledger done", out)
         child.send("poweroff\r")

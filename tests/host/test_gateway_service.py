@@ -154,10 +154,3 @@ def test_a_wrong_key_is_refused_and_five_lock_the_link(gw):
     with pytest.raises(ConnectionError, match="locked"):
         client._login()
 
-
-def test_a_board_without_a_link_key_says_so(gw):
-    g, L, audit = gw
-    client, server = connect(bytes(32), bytes(32), g.submit)
-    server.key = None
-    with pytest.raises(ConnectionError, match="no host link key provisioned"):
-        client._login()

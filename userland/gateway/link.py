@@ -26,8 +26,7 @@ def same(a, b):
 
 class LinkServer:
     def __init__(self, port, key, crc32, hmac, fresh, version="QENEX OS gateway", stats=None, now_ms=None):
-        """fresh() -> 16 bytes never handed out before (the login nonce).
-        key None: not provisioned, every request is refused saying so."""
+        """fresh() -> 16 bytes never handed out before (the login nonce)."""
         self.port, self.key, self.hmac, self.fresh, self.version = port, key, hmac, fresh, version
         self.stats = stats
         self.codec = F.Codec(crc32, hmac)
@@ -60,8 +59,6 @@ class LinkServer:
         return len(frames)
 
     def _handle(self, cmd, seq, payload, fr, submit):
-        if self.key is None:
-            return F.LOCKED, b"no host link key provisioned on this board (qenex hostlink provision)"
         if cmd in F.OPEN_COMMANDS:
             if cmd != F.INFO:
                 self.codec.key = None
