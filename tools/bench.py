@@ -77,7 +77,7 @@ def gateway_messages(board, tmp):
         child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
         try:
             child.expect_exact("qenex> ")
-            for line in ("hsm login 123456", "hsm gen ecdsa-p256 audit sign", "ledger account new 1 1 10",
+            for line in ("hsm login 123456", "hsm gen ecdsa-p256 audit sign verify", "ledger account new 1 1 10",
                          "ledger account new 2 1 10"):
                 child.send(line + "\r")
                 child.expect_exact("qenex> ")

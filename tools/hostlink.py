@@ -105,6 +105,10 @@ class Link:
         body = self._exchange(SUBMIT, F.fields(kind, message), self.codec.key)
         return F.unfields(body, 1)[0].decode()
 
+    def control(self, cmd, payload=b""):
+        """RULES (0x42) or AUDIT (0x43): the board's answer (text)."""
+        return F.unfields(self._exchange(cmd, payload, self.codec.key), 1)[0].decode()
+
     def stats(self):
         """The gateway's counters (dict)."""
         import json

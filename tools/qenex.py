@@ -20,6 +20,8 @@
     qenex hsm audit-verify [--state F]  check the HSM's hash-chained audit log
     qenex hostlink provision [--storage F]  put a host link key into a storage image (kept in build/)
     qenex send [--kind K] FILE          submit a message to the gateway over the host link
+    qenex compliance reload FILE        send new compliance rules (JSON) to the gateway
+    qenex audit check                   have the board check its audit log (the HSM verifies the checkpoints)
     qenex audit verify [IMAGE] --pubkey HEX   check the gateway's audit chain and its HSM-signed checkpoints
     qenex ledger verify [IMAGE] [--ids]   replay the ledger's log from a storage image, check
                                         the chain and the invariants (IMAGE: build/<board>/storage.bin)
@@ -365,6 +367,32 @@ def cmd_hostlink_provision(args):
     print("hostlink: key in %s (gateway partition), host copy %s" % (storage, key_path))
 
 
+def _link(args):
+    from tools import hostlink
+    sock, key_path = hostlink_paths(args.board)
+    return hostlink.Link(getattr(args, "socket", None) or sock, read(getattr(args, "key", None) or key_path))
+
+
+def cmd_compliance_reload(args):
+    link = _link(args)
+    try:
+        print(link.control(0x42, __import__("drivers.hsm.frame", fromlist=["fields"]).fields(read(args.file))))
+    except ConnectionError as e:
+        raise SystemExit("qenex: %s" % e)
+    finally:
+        link.close()
+
+
+def cmd_audit_check(args):
+    link = _link(args)
+    try:
+        print(link.control(0x43))
+    except ConnectionError as e:
+        raise SystemExit("qenex: %s" % e)
+    finally:
+        link.close()
+
+
 def cmd_send(args):
     from tools import hostlink
     sock, key_path = hostlink_paths(args.board)
@@ -597,12 +625,19 @@ def main(argv=None):
     av.add_argument("image", nargs="?")
     av.add_argument("--pubkey", required=True, help="the HSM audit key's public part (hex DER, `hsm pubkey audit`)")
     av.set_defaults(fn=cmd_audit_verify)
+    ac = au.add_parser("check", help="have the board check its audit log over the host link")
+    ac.set_defaults(fn=cmd_audit_check)
+    co = sub.add_parser("compliance", help="the gateway's compliance rules").add_subparsers(dest="cocmd",
+                                                                                          required=True)
+    cr = co.add_parser("reload", help="send new rules (JSON) to the gateway over the host link")
+    cr.add_argument("file")
+    cr.set_defaults(fn=cmd_compliance_reload)
     led = sub.add_parser("ledger", help="the ledger's log").add_subparsers(dest="ledgercmd", required=True)
     lv = led.add_parser("verify", help="replay and check the ledger's log in a storage image")
     lv.add_argument("image", nargs="?")
     lv.add_argument("--ids", action="store_true", help="list the transfer ids in the log")
     lv.set_defaults(fn=cmd_ledger_verify)
-    for sp in (r, c, i, k, f, v, hv, ha, lv, hp, sd, av):
+    for sp in (r, c, i, k, f, v, hv, ha, lv, hp, sd, av, ac, cr):
         sp.add_argument("--board", default=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.fn(args)

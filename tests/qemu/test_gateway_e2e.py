@@ -50,7 +50,7 @@ def gateway(boot, tmp_path):
     dev.wait_prompt()
     dev.wait_line(r"gateway: host link open.*", since=0, timeout=30)
     assert dev.cmd("hsm login 123456") == "hsm: logged in\n"
-    pub = dev.cmd("hsm gen ecdsa-p256 audit sign")
+    pub = dev.cmd("hsm gen ecdsa-p256 audit sign verify")
     for acct in (1, 2):
         assert dev.cmd("ledger account new %d 1 10" % acct) == "ok\n"
     link = hostlink.Link(link_sock, key)
@@ -124,3 +124,21 @@ def test_the_audit_chain_and_its_signed_checkpoints_verify_on_the_host(gateway):
     assert r.returncode == 0, r.stdout + r.stderr
     m = re.search(r"(\d+) entries, (\d+) checkpoints signed", r.stdout)
     assert m and int(m.group(1)) >= 20 and int(m.group(2)) >= 1, r.stdout
+
+
+def test_rules_reload_over_the_link_and_the_board_checks_its_own_audit_log(gateway):
+    import json
+    from drivers.hsm import frame as F
+    dev, link, storage, pub = gateway
+    rules = json.load(open(os.path.join(ROOT, "userland", "compliance", "rules.json")))
+    big = ONE.replace("QX-20261126-0001", "R-1").replace(">1250.50<", ">6000.00<")
+    assert statuses(link.submit("pacs.008", big.encode())) == ("ACSC", ["ACSC"])
+    with pytest.raises(ConnectionError, match="rules refused"):
+        link.control(0x42, F.fields(json.dumps(dict(rules, report_threshold="lots"))))
+    rules.update(version="test-2", blocked_countries=rules["blocked_countries"] + ["GB"])
+    assert link.control(0x42, F.fields(json.dumps(rules))) == "compliance rules reloaded, version test-2"
+    again = big.replace("R-1", "R-2")                 # the creditor is in GB: now blocked
+    assert statuses(link.submit("pacs.008", again.encode())) == ("RJCT", ["RJCT"])
+    for i in range(16):
+        link.submit("pacs.008", ONE.replace("QX-20261126-0001", "C-%d" % i).encode())
+    assert re.fullmatch(r"audit: \d+ entries, [1-9]\d* checkpoints signed by the HSM, chain ok", link.control(0x43))

@@ -10,6 +10,8 @@ from drivers.hsm import frame as F
 
 SUBMIT = 0x40
 STATS = 0x41               # -> fields(JSON of the gateway's counters)
+RULES = 0x42               # fields(rules JSON) -> fields(answer): the compliance rules reloaded
+AUDIT = 0x43               # -> fields(answer): the audit log checked on the board
 STALE_MS = 20              # a partial frame with no byte for this long is dropped (resync)
 MAX_TRIES = 5
 
@@ -25,10 +27,12 @@ def same(a, b):
 
 
 class LinkServer:
-    def __init__(self, port, key, crc32, hmac, fresh, version="QENEX OS gateway", stats=None, now_ms=None):
+    def __init__(self, port, key, crc32, hmac, fresh, version="QENEX OS gateway", stats=None, now_ms=None,
+                 control=None):
         """fresh() -> 16 bytes never handed out before (the login nonce)."""
         self.port, self.key, self.hmac, self.fresh, self.version = port, key, hmac, fresh, version
         self.stats = stats
+        self.control = control      # control(cmd, payload) -> answer text, for RULES and AUDIT
         self.codec = F.Codec(crc32, hmac)
         self.reader = F.Reader(crc32)
         self.nonce_h = None
@@ -96,6 +100,10 @@ class LinkServer:
             if cmd == STATS and self.stats is not None:
                 self.last_seq = seq
                 return F.OK, F.fields(self.stats())
+            if cmd in (RULES, AUDIT) and self.control is not None:
+                self.last_seq = seq
+                ok, text = self.control(cmd, payload)
+                return (F.OK if ok else F.BAD_ARG), (F.fields(text) if ok else text.encode())
             return F.UNKNOWN, b"unknown command"
         except F.FrameError as e:
             return F.BAD_ARG, str(e).encode()

@@ -3,7 +3,7 @@ gateway storage partition (the link key, provisioned by the host tools, and
 the audit log); inbound messages go through userland/gateway/service.py;
 transfers are posted by IPC to the ledger task; audit checkpoints are
 signed by the hsm service with the key labelled `audit` (when the HSM has
-one: `hsm gen ecdsa-p256 audit sign`)."""
+one: `hsm gen ecdsa-p256 audit sign verify`)."""
 import binascii
 import hashlib
 import json
@@ -15,10 +15,11 @@ import board
 from drivers.flash.region import Region
 from drivers.hsm import frame as F
 from drivers.hsm.uart import UartPort
+from userland.audit import log as audit_log
 from userland.audit.log import AuditLog
-from userland.compliance.engine import Engine
+from userland.compliance.engine import Engine, RulesError
 from userland.compliance.risk import Risk
-from userland.gateway.link import LinkServer
+from userland.gateway.link import AUDIT, RULES, LinkServer
 from userland.gateway.service import Gateway
 from userland.ledger import codec
 from userland.ledger.state import RESULTS_TRANSFER, Transfer
@@ -49,6 +50,13 @@ def hsm_sign(digest):
         raise OSError("hsm: " + F.unfields(r[1:])[0].decode())
     total, first = F.unfields(r[1:], 2)
     return first
+
+
+def hsm_verify(head, sig):
+    r = qenex.call("hsm", F.fields("verify", "audit", head, sig))
+    if r[0] != 0:
+        raise ValueError("the HSM cannot check checkpoints: %s" % F.unfields(r[1:])[0].decode())
+    return F.unfields(r[1:], 1)[0] == b"\x01"
 
 
 def main():
@@ -86,8 +94,26 @@ def main():
         return _crypto.hmac_sha256(key, b"nonce" + F.p32(audit.wal.seq) + F.p32(clock[0]) +
                                    F.p32(qenex.ticks()))[:16]
 
+    def control(cmd, payload):
+        """The operator's commands over the host link: reload the rules;
+        check the audit log here (signatures verified by the HSM)."""
+        if cmd == RULES:
+            try:
+                new = json.loads(F.unfields(payload, 1)[0])
+                gw.engine.load(new)
+            except (ValueError, RulesError) as e:       # a bad file changes nothing
+                record("compliance rules refused: %s" % e)
+                return False, "rules refused: %s" % e
+            record("compliance rules reloaded, version %s" % gw.engine.version)
+            return True, "compliance rules reloaded, version %s" % gw.engine.version
+        try:
+            entries, checkpoints = audit_log.verify(audit_region, hsm_verify)
+        except ValueError as e:
+            return False, "audit: %s" % e
+        return True, "audit: %d entries, %d checkpoints signed by the HSM, chain ok" % (entries, checkpoints)
+
     link = LinkServer(UartPort(board.UART2_BASE, board.SYSCLK_HZ), key, binascii.crc32, _crypto.hmac_sha256, fresh,
-                      stats=lambda: json.dumps(gw.stats()), now_ms=qenex.ticks)
+                      stats=lambda: json.dumps(gw.stats()), now_ms=qenex.ticks, control=control)
     record("gateway start")                 # also makes the next login nonces unlike any before
     qenex.write("gateway: host link open (audit log at record %d)\n" % audit.wal.seq)
     while True:
