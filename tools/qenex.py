@@ -414,8 +414,9 @@ def cmd_audit_verify(args):
     path = args.image or qemu.storage_path(args.board)
     data = bytearray(read(path))
     img = MemoryImage(data, b.STORAGE_BASE)
-    base = b.STORAGE_BASE + b.GATEWAY_STORE_OFFSET + b.SECTOR_SIZE
-    region = Region(base, b.GATEWAY_STORE_SIZE - b.SECTOR_SIZE, b.SECTOR_SIZE, img.read, img.write)
+    from userland.gateway.layout import AUDIT_OFFSET
+    base = b.STORAGE_BASE + b.GATEWAY_STORE_OFFSET + AUDIT_OFFSET
+    region = Region(base, b.GATEWAY_STORE_SIZE - AUDIT_OFFSET, b.SECTOR_SIZE, img.read, img.write)
     try:
         key = serialization.load_der_public_key(bytes.fromhex(args.pubkey))
     except ValueError as e:

@@ -54,6 +54,7 @@ def gateway(boot, tmp_path):
     for acct in (1, 2):
         assert dev.cmd("ledger account new %d 1 10" % acct) == "ok\n"
     link = hostlink.Link(link_sock, key)
+    dev.link_sock, dev.link_key = link_sock, key
     yield dev, link, storage, dev.cmd("hsm pubkey audit").strip()
     link.close()
     hsm.terminate()
@@ -142,3 +143,23 @@ def test_rules_reload_over_the_link_and_the_board_checks_its_own_audit_log(gatew
     for i in range(16):
         link.submit("pacs.008", ONE.replace("QX-20261126-0001", "C-%d" % i).encode())
     assert re.fullmatch(r"audit: \d+ entries, [1-9]\d* checkpoints signed by the HSM, chain ok", link.control(0x43))
+
+
+def test_reloaded_rules_survive_a_restart(gateway):
+    import json
+    from drivers.hsm import frame as F
+    dev, link, storage, pub = gateway
+    rules = json.load(open(os.path.join(ROOT, "userland", "compliance", "rules.json")))
+    rules.update(version="kept-3", blocked_countries=["GB"])
+    assert link.control(0x42, F.fields(json.dumps(rules))) == "compliance rules reloaded, version kept-3"
+    link.close()                                   # QEMU serves one host connection at a time
+    mark = dev.mark()
+    dev.send("reboot\r")
+    dev.wait_prompt()
+    dev.wait_line(r"gateway: host link open.*", since=mark, timeout=30)
+    link2 = hostlink.Link(dev.link_sock, dev.link_key)
+    try:
+        msg = ONE.replace("QX-20261126-0001", "K-1")
+        assert statuses(link2.submit("pacs.008", msg.encode())) == ("RJCT", ["RJCT"])   # GB still blocked
+    finally:
+        link2.close()

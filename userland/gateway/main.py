@@ -19,6 +19,7 @@ from userland.audit import log as audit_log
 from userland.audit.log import AuditLog
 from userland.compliance.engine import Engine, RulesError
 from userland.compliance.risk import Risk
+from userland.gateway.layout import AUDIT_OFFSET, RULES_OFFSET, RULES_SPACE
 from userland.gateway.link import AUDIT, RULES, LinkServer
 from userland.gateway.service import Gateway
 from userland.ledger import codec
@@ -26,6 +27,7 @@ from userland.ledger.state import RESULTS_TRANSFER, Transfer
 from userland.lib import qenex
 
 KEY_MAGIC = b"QXHK"
+RULES_MAGIC = b"QXRL"
 
 
 def read_key(region):
@@ -34,6 +36,25 @@ def read_key(region):
     if rec[:4] != KEY_MAGIC or hashlib.sha256(KEY_MAGIC + key).digest()[:16] != rec[36:52]:
         return None
     return key
+
+
+def read_rules(store):
+    """The rules saved by the last reload, or None: "QXRL", length (4),
+    SHA-256 (32), the JSON."""
+    head = store.read(RULES_OFFSET, 40)
+    if head[:4] != RULES_MAGIC:
+        return None
+    n = int.from_bytes(head[4:8], "little")
+    if n > RULES_SPACE - 40:
+        return None
+    text = store.read(RULES_OFFSET + 40, n)
+    return text if hashlib.sha256(text).digest() == head[8:40] else None
+
+
+def save_rules(store, text):
+    for off in range(RULES_OFFSET, RULES_OFFSET + RULES_SPACE, store.sector):
+        store.erase(off)
+    store.program(RULES_OFFSET, RULES_MAGIC + len(text).to_bytes(4, "little") + hashlib.sha256(text).digest() + text)
 
 
 def post(tid, dr, cr, amount, ledger):
@@ -69,7 +90,7 @@ def main():
         # fast paths); `qenex send` times out. `qenex run` provisions.
         while True:
             qenex.recv()
-    audit_region = Region(base + board.SECTOR_SIZE, board.GATEWAY_STORE_SIZE - board.SECTOR_SIZE,
+    audit_region = Region(base + AUDIT_OFFSET, board.GATEWAY_STORE_SIZE - AUDIT_OFFSET,
                           board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
     clock = [0]
 
@@ -86,7 +107,14 @@ def main():
             qenex.write("gateway: audit checkpoint not signed (%s)\n" % e)
 
     rules = json.loads(_vectors.RULES)
-    gw = Gateway(Engine(rules), Risk(rules["risk"]), post, record, rules["ledgers"],
+    saved = read_rules(store)
+    engine = Engine(rules)
+    if saved is not None:
+        try:
+            engine.load(json.loads(saved))          # the operator's last reload wins over the defaults
+        except (ValueError, RulesError):
+            pass
+    gw = Gateway(engine, Risk(rules["risk"]), post, record, rules["ledgers"],
                  lambda: qenex.ticks() // 1000, lambda: "T+%dms" % qenex.ticks(), qenex.ticks)
 
     def fresh():
@@ -99,11 +127,14 @@ def main():
         check the audit log here (signatures verified by the HSM)."""
         if cmd == RULES:
             try:
-                new = json.loads(F.unfields(payload, 1)[0])
-                gw.engine.load(new)
+                text = F.unfields(payload, 1)[0]
+                if len(text) > RULES_SPACE - 40:
+                    raise ValueError("larger than %d bytes" % (RULES_SPACE - 40))
+                gw.engine.load(json.loads(text))
             except (ValueError, RulesError) as e:       # a bad file changes nothing
                 record("compliance rules refused: %s" % e)
                 return False, "rules refused: %s" % e
+            save_rules(store, text)                    # kept across restarts
             record("compliance rules reloaded, version %s" % gw.engine.version)
             return True, "compliance rules reloaded, version %s" % gw.engine.version
         try:
