@@ -405,9 +405,6 @@ def cmd_send(args):
 
 
 def cmd_audit_verify(args):
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
     from drivers.flash.region import MemoryImage, Region
     from userland.audit import log as audit
     b = load_board(args.board)
@@ -417,17 +414,7 @@ def cmd_audit_verify(args):
     from userland.gateway.layout import AUDIT_OFFSET
     base = b.STORAGE_BASE + b.GATEWAY_STORE_OFFSET + AUDIT_OFFSET
     region = Region(base, b.GATEWAY_STORE_SIZE - AUDIT_OFFSET, b.SECTOR_SIZE, img.read, img.write)
-    try:
-        key = serialization.load_der_public_key(bytes.fromhex(args.pubkey))
-    except ValueError as e:
-        raise SystemExit("audit: bad public key: %s" % e)
-
-    def verify_sig(head, sig):
-        try:
-            key.verify(sig, head, ec.ECDSA(hashes.SHA256()))
-            return True
-        except InvalidSignature:
-            return False
+    verify_sig = ecdsa_checker(args.pubkey)
     try:
         entries, checkpoints = audit.verify(region, verify_sig)
     except ValueError as e:
@@ -452,16 +439,37 @@ def ledger_from_image(path, board):
     return s
 
 
+def ecdsa_checker(pubkey_hex):
+    """verify_sig(head, sig) -> bool for an HSM key's public part (hex DER)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    try:
+        key = serialization.load_der_public_key(bytes.fromhex(pubkey_hex))
+    except ValueError as e:
+        raise SystemExit("qenex: bad public key: %s" % e)
+
+    def verify_sig(head, sig):
+        try:
+            key.verify(sig, head, ec.ECDSA(hashes.SHA256()))
+            return True
+        except InvalidSignature:
+            return False
+    return verify_sig
+
+
 def cmd_ledger_verify(args):
     path = args.image or qemu.storage_path(args.board)
     try:
         s = ledger_from_image(path, args.board)
-        v = s.verify()
+        v = s.verify(ecdsa_checker(args.pubkey) if args.pubkey else None)
     except (AssertionError, ValueError) as e:
         raise SystemExit("ledger: %s: %s" % (path, e))
-    print("ledger: %s: %d records chained (head %s), %d accounts, %d transfers, invariants hold%s" % (
-        path, v["records"], v["head"].hex()[:16], v["accounts"], v["transfers"],
-        "; torn tail at 0x%x skipped" % v["torn"] if v["torn"] is not None else ""))
+    print("ledger: %s: %d records chained (head %s), %d accounts, %d transfers, invariants hold; "
+          "%d checkpoints%s%s" % (
+              path, v["records"], v["head"].hex()[:16], v["accounts"], v["transfers"], v["checkpoints"],
+              ", signatures verified" if args.pubkey else " (signatures not checked: no --pubkey)",
+              "; torn tail at 0x%x skipped" % v["torn"] if v["torn"] is not None else ""))
     if args.ids:
         from userland.ledger import codec, wal
         for seq, kind, now, payload, at in wal.Wal(s.region).recover():
@@ -637,6 +645,7 @@ def main(argv=None):
     lv = led.add_parser("verify", help="replay and check the ledger's log in a storage image")
     lv.add_argument("image", nargs="?")
     lv.add_argument("--ids", action="store_true", help="list the transfer ids in the log")
+    lv.add_argument("--pubkey", help="the HSM audit key's public part (hex DER): check the checkpoints' signatures")
     lv.set_defaults(fn=cmd_ledger_verify)
     for sp in (r, c, i, k, f, v, hv, ha, lv, hp, sd, av, ac, cr):
         sp.add_argument("--board", default=argparse.SUPPRESS)

@@ -163,3 +163,20 @@ def test_reloaded_rules_survive_a_restart(gateway):
         assert statuses(link2.submit("pacs.008", msg.encode())) == ("RJCT", ["RJCT"])   # GB still blocked
     finally:
         link2.close()
+
+
+def test_ledger_batches_get_hsm_signed_checkpoints_verified_on_board_and_host(gateway):
+    dev, link, storage, pub = gateway
+    mark = dev.mark()
+    dev.cmd("start ledgerload")
+    deadline = time.monotonic() + 60
+    while len(re.findall(r"ledgerload: ack", dev.text[mark:])) < 80 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        dev.mark()
+    dev.cmd("kill ledgerload")
+    m = re.search(r"(\d+) checkpoints, (\d+) signatures checked by the HSM", dev.cmd("ledger verify", timeout=60))
+    assert m and int(m.group(1)) >= 1 and int(m.group(2)) == int(m.group(1)), m
+    r = subprocess.run([sys.executable, "-m", "tools.qenex", "ledger", "verify", storage, "--pubkey", pub],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "signatures verified" in r.stdout, r.stdout + r.stderr
+    assert int(re.search(r"(\d+) checkpoints", r.stdout).group(1)) >= 1

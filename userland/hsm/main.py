@@ -94,6 +94,8 @@ class Service:
         if op == "login":
             h.login(a[0].decode())
             return b""
+        if h.pin is None and op not in ("read",):
+            raise HsmError("not logged in", "`hsm login PIN` first")   # answered without touching the link
         if op == "keys":
             return self.piece(h.request(F.LIST))
         if op == "gen":

@@ -56,7 +56,7 @@ def handle(s, msg):
             out += le(e[0], 8) + b"".join(le(v, 16) for v in e[1:])
         return out
     if op == "v":
-        v = s.verify()
+        v = s.verify(hsm_verify)
         v["head"] = "".join("%02x" % b for b in v["head"])
         return json.dumps(v).encode()
     if op == "s":
@@ -67,6 +67,25 @@ def handle(s, msg):
     raise ValueError("unknown operation %r" % op)
 
 
+def hsm_verify(head, sig):
+    """A checkpoint's signature checked by the HSM: True, False, or None
+    when the HSM cannot say (no session, no link)."""
+    from drivers.hsm import frame as F
+    r = qenex.call("hsm", F.fields("verify", "audit", head, sig))
+    if r[0] != 0:
+        return None
+    return F.unfields(r[1:], 1)[0] == b"\x01"
+
+
+def hsm_sign(digest):
+    """A checkpoint over the log's head, signed by the HSM's `audit` key."""
+    from drivers.hsm import frame as F
+    r = qenex.call("hsm", F.fields("sign", "audit", digest))
+    if r[0] != 0:
+        raise OSError(F.unfields(r[1:])[0].decode())
+    return F.unfields(r[1:], 2)[1]
+
+
 def main():
     base = board.STORAGE_BASE + board.LEDGER_STORE_OFFSET
     region = Region(base, board.LEDGER_STORE_SIZE, board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
@@ -74,7 +93,7 @@ def main():
     slots = 1
     while slots * 2 * 12 <= size:
         slots *= 2
-    s = LedgerService(region, qenex.ticks, slots, uctypes.bytearray_at(addr, size))
+    s = LedgerService(region, qenex.ticks, slots, uctypes.bytearray_at(addr, size), sign=hsm_sign)
     t0 = qenex.ticks()
     st = s.recover()
     if st["records"] or st["torn"] is not None:     # a fresh ledger says nothing

@@ -16,7 +16,10 @@ from userland.ledger.state import Account, Ledger, Transfer
 
 
 class LedgerService:
-    def __init__(self, region, ticks_ms, index_slots=16384, index_table=None):
+    def __init__(self, region, ticks_ms, index_slots=16384, index_table=None, sign=None, every=64):
+        """sign(digest32) -> signature: the HSM, for a checkpoint over the
+        log's head every `every` records (None: no checkpoints)."""
+        self.sign, self.every, self.since = sign, every, 0
         self.region = region
         self.ticks_ms = ticks_ms
         self.ledger = Ledger()
@@ -39,9 +42,13 @@ class LedgerService:
             elif kind == wal.TRANSFERS:
                 objs = codec.decode_many(payload, codec.TRANSFER_SIZE, codec.decode_transfer)
                 self.stats["transfers"] += len(objs)
+            elif kind == wal.CHECKPOINT:
+                self.since = -1
+                objs = []
             else:
                 objs = []
                 L.expire(now)
+            self.since += 1
             L.replay(objs)
             self._index(objs, at)
             if now > L.timestamp:
@@ -74,7 +81,23 @@ class LedgerService:
             return ["storage_failed"] * len(results)
         self._index(created, at)
         self.stats["batches"] += 1
+        self.since += 1
+        if self.sign is not None and self.since >= self.every:
+            self.checkpoint()
         return results
+
+    def checkpoint(self):
+        """The HSM signs the log's head; the signature is appended. After a
+        failure (no HSM, no session, no key) it is tried again every/2
+        batches later."""
+        from drivers.hsm import frame as F
+        head = self.wal.head
+        try:
+            sig = self.sign(head)
+            self.wal.append(wal.CHECKPOINT, self.ledger.timestamp, F.fields(head, sig))
+            self.since = 0
+        except (OSError, ValueError, wal.LogFull):
+            self.since = self.every // 2        # try again a while later
 
     def create_accounts(self, events):
         results = self.ledger.create_accounts(events, self.now())
@@ -92,12 +115,26 @@ class LedgerService:
         self.wal.append(wal.EXPIRY, now, b"")
         return self.ledger.expire(now)
 
-    def verify(self):
-        """Invariants and the whole chain read again: a dict of figures;
-        AssertionError / ValueError if anything is wrong."""
+    def verify(self, verify_sig=None):
+        """Invariants and the whole chain read again, and with verify_sig
+        (head, sig) -> True / False / None (cannot tell) every checkpoint's
+        signature: a dict of figures; AssertionError / ValueError if
+        anything is wrong."""
+        from drivers.hsm import frame as F
         self.ledger.check()
         check = wal.Wal(self.region)
-        n = sum(1 for _ in check.recover())
+        n = checkpoints = checked = 0
+        for seq, kind, now, payload, at in check.recover():
+            n += 1
+            if kind == wal.CHECKPOINT:
+                head, sig = F.unfields(payload, 2)
+                if head != check.head:
+                    raise ValueError("checkpoint %d does not sign the record before it" % seq)
+                ok = verify_sig(head, sig) if verify_sig is not None else None
+                if ok is False:
+                    raise ValueError("checkpoint %d: the HSM signature does not verify" % seq)
+                checkpoints += 1
+                checked += ok is True
         assert n == self.wal.seq and check.head == self.wal.head, "the log's chain does not end where it should"
-        return {"records": n, "accounts": len(self.ledger.accounts), "head": self.wal.head,
+        return {"records": n, "checkpoints": checkpoints, "signatures_checked": checked, "accounts": len(self.ledger.accounts), "head": self.wal.head,
                 "transfers": self.index.count, "pending": len(self.ledger.expiries), "torn": check.torn}

@@ -6,7 +6,8 @@ Record (little-endian, padded to 4 bytes):
     0   magic "QXLR"          4   seq (u32, from 1)       8   kind (u8), 3 zero bytes
     12  payload length        16  now (u64: the batch's clock, ns)
     24  hash of the previous record (32 bytes; zeros before the first)
-    56  payload: encoded accounts (kind 1) or stored transfers (kind 2); empty for 3 (expiry at `now`)
+    56  payload: encoded accounts (kind 1) or stored transfers (kind 2); empty for 3 (expiry at `now`);
+        for 4 (checkpoint) the hash of the record before it and the HSM's signature of that hash
     56+n  SHA-256 of bytes 0 .. 56+n
 A batch is acknowledged only once its record is written. Recovery reads
 records in order while each is whole, checks and chained; at a record that
@@ -17,7 +18,7 @@ import hashlib
 
 MAGIC = b"QXLR"
 HEAD = 56
-ACCOUNTS, TRANSFERS, EXPIRY = 1, 2, 3
+ACCOUNTS, TRANSFERS, EXPIRY, CHECKPOINT = 1, 2, 3, 4   # CHECKPOINT: fields(head, HSM signature)
 ZERO = bytes(32)
 
 

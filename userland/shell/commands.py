@@ -551,8 +551,10 @@ def _ledger_cmd(ctx, args):
         table(ctx, ["TIMESTAMP", "DEBITS", "PENDING", "CREDITS", "PENDING"], rows)
     elif op == "verify" and not a:
         v = json.loads(_ledger(ctx, b"v"))
-        ctx.write("ledger: invariants hold; %d records chained, head %s; %d accounts, %d transfers\n"
-                  % (v["records"], v["head"][:16], v["accounts"], v["transfers"]))
+        ctx.write("ledger: invariants hold; %d records chained, head %s; %d accounts, %d transfers; "
+                  "%d checkpoints, %d signatures checked by the HSM\n"
+                  % (v["records"], v["head"][:16], v["accounts"], v["transfers"], v["checkpoints"],
+                     v["signatures_checked"]))
     elif op == "stats" and not a:
         st = json.loads(_ledger(ctx, b"s"))
         ctx.write("ledger: %d accounts, %d transfers, log %d records / %d bytes; recovered %d records at start%s\n"
