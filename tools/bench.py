@@ -58,21 +58,13 @@ GATEWAY_N = 40
 def gateway_messages(board, tmp):
     """pacs.008 and FIX NewOrderSingle end to end over the host link: guest
     ms per message and per stage (the gateway's own counters), wall time."""
-    import json
-    import subprocess
-    import sys
     from tools import hostlink
     storage = qemu.ensure_storage(os.path.join(tmp, "storage.bin"), load_board(board).STORAGE_SIZE)
     key = hostlink.provision(storage, board, os.path.join(tmp, "hostlink.key"))
     hsm_sock, link_sock = os.path.join(tmp, "hsm.sock"), os.path.join(tmp, "link.sock")
-    server = subprocess.Popen([sys.executable, "-m", "tools.qenex", "hsm", "serve", "--socket", hsm_sock,
-                               "--state", os.path.join(tmp, "hsm.json")], cwd=ROOT, stdout=subprocess.DEVNULL)
+    server = start_hsm(tmp, hsm_sock)
     out = {}
     try:
-        for _ in range(200):
-            if os.path.exists(hsm_sock):
-                break
-            time.sleep(0.05)
         cmd = qemu.command(board, serial="stdio", icount=True, storage=storage, hsm=hsm_sock, hostlink=link_sock)
         child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
         try:
@@ -123,20 +115,27 @@ def _fix(seq, mtype, pairs):
     return (head + body + "10=%03d\x01" % (sum((head + body).encode()) % 256)).encode()
 
 
+def start_hsm(tmp, sock):
+    """The emulated HSM on `sock`, its state in tmp; returns the process
+    once the socket is there."""
+    import subprocess
+    import sys
+    server = subprocess.Popen([sys.executable, "-m", "tools.qenex", "hsm", "serve", "--socket", sock,
+                               "--state", os.path.join(tmp, "hsm.json")], cwd=ROOT, stdout=subprocess.DEVNULL)
+    for _ in range(200):
+        if os.path.exists(sock) or server.poll() is not None:
+            break
+        time.sleep(0.05)
+    return server
+
+
 def hsm_round_trips(board, tmp):
     """Sign round trips from a task through the hsm service to the emulated
     HSM: guest time per signature, frames per guest second, host wall time."""
-    import subprocess
-    import sys
     sock = os.path.join(tmp, "hsm.sock")
-    server = subprocess.Popen([sys.executable, "-m", "tools.qenex", "hsm", "serve", "--socket", sock,
-                               "--state", os.path.join(tmp, "hsm.json")], cwd=ROOT, stdout=subprocess.DEVNULL)
+    server = start_hsm(tmp, sock)
     out = {}
     try:
-        for _ in range(200):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
         child = spawn(board, False, os.path.join(tmp, "storage.bin"), hsm=sock)
         try:
             child.expect_exact("qenex> ")
