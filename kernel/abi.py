@@ -28,7 +28,9 @@ length 0 (then the pointer is not looked at).
                                                               capability console
   6   SYS_CALL    (dest, msg_ptr, msg_len, reply_ptr, reply_cap)
                                                               r0 = reply length (blocks)
-  7   SYS_RECV    (buf_ptr, buf_cap)                          r0 = length, r1 = sender (blocks)
+  7   SYS_RECV    (buf_ptr, buf_cap, poll)                    r0 = length, r1 = sender (blocks,
+                                                              unless poll = 1: then r0 = r1 = 0
+                                                              at once when nobody calls)
   8   SYS_REPLY   (sender, ptr, len)                          r0 = 0
   9   SYS_NOTIFY  (dest, bits)                                r0 = 0
   10  SYS_WAIT    (mask)                                      r0 = pending bits & mask (blocks)

@@ -934,9 +934,13 @@ def sys_recv(k, t, a):
     bptr = _word(a[0], "recv buffer ptr")
     bcap = _word(a[1], "recv buffer cap")
     k.check_range(t, bptr, bcap, "recv buffer")
+    poll = _word(a[2], "recv poll")
     got, wakes = k.ipc.recv(t.tid, bptr, bcap)
     k._apply(wakes)
     if got is None:
+        if poll == 1:                       # nobody calls: do not wait
+            del k.ipc.receivers[t.tid]
+            return (0, 0)
         k.sched.block(t.tid, "recv")
         return None
     tid, r0, r1, ptr, data = got

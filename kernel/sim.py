@@ -218,9 +218,9 @@ class SimSys:
         r0, r1 = _check((yield self.raw(abi.SYS_CALL, dest, ptr, len(msg), self.inbuf, cap)))
         return self.get(self.inbuf, r0)
 
-    def recv(self, cap=abi.MSG_MAX):
-        """(sender tid, message bytes)."""
-        r0, r1 = _check((yield self.raw(abi.SYS_RECV, self.inbuf, cap)))
+    def recv(self, cap=abi.MSG_MAX, poll=False):
+        """(sender tid, message bytes); with poll, (0, b"") when nobody calls."""
+        r0, r1 = _check((yield self.raw(abi.SYS_RECV, self.inbuf, cap, 1 if poll else 0)))
         return r1, self.get(self.inbuf, r0)
 
     def reply(self, sender, data):

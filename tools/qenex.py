@@ -21,6 +21,7 @@
     qenex hostlink provision [--storage F]  put a host link key into a storage image (kept in build/)
     qenex send [--kind K] FILE          submit a message to the gateway over the host link
     qenex compliance reload FILE        send new compliance rules (JSON) to the gateway
+    qenex compliance push FILE [--storage F]   write a rules file into a storage image
     qenex audit check                   have the board check its audit log (the HSM verifies the checkpoints)
     qenex audit verify [IMAGE] --pubkey HEX   check the gateway's audit chain and its HSM-signed checkpoints
     qenex ledger verify [IMAGE] [--ids]   replay the ledger's log from a storage image, check
@@ -383,6 +384,27 @@ def cmd_compliance_reload(args):
         link.close()
 
 
+def cmd_compliance_push(args):
+    import hashlib
+    import json
+    from userland.compliance.engine import Engine, RulesError
+    from userland.gateway.layout import RULES_OFFSET, RULES_SPACE
+    text = read(args.file)
+    try:
+        Engine(json.loads(text))                 # refuse a bad file here, not on the board
+    except (ValueError, RulesError) as e:
+        raise SystemExit("qenex: %s: %s" % (args.file, e))
+    if len(text) > RULES_SPACE - 40:
+        raise SystemExit("qenex: %s: larger than %d bytes" % (args.file, RULES_SPACE - 40))
+    b = load_board(args.board)
+    storage = qemu.ensure_storage(args.storage or qemu.storage_path(args.board), b.STORAGE_SIZE)
+    rec = b"QXRL" + len(text).to_bytes(4, "little") + hashlib.sha256(text).digest() + text
+    with open(storage, "r+b") as f:
+        f.seek(b.GATEWAY_STORE_OFFSET + RULES_OFFSET)
+        f.write(rec.ljust(RULES_SPACE, b"\xff"))
+    print("compliance: %s written to %s; `compliance reload` at the shell loads it" % (args.file, storage))
+
+
 def cmd_audit_check(args):
     link = _link(args)
     try:
@@ -641,13 +663,17 @@ def main(argv=None):
     cr = co.add_parser("reload", help="send new rules (JSON) to the gateway over the host link")
     cr.add_argument("file")
     cr.set_defaults(fn=cmd_compliance_reload)
+    cp = co.add_parser("push", help="write a rules file into a storage image (then `compliance reload`)")
+    cp.add_argument("file")
+    cp.add_argument("--storage", help="default build/<board>/storage.bin")
+    cp.set_defaults(fn=cmd_compliance_push)
     led = sub.add_parser("ledger", help="the ledger's log").add_subparsers(dest="ledgercmd", required=True)
     lv = led.add_parser("verify", help="replay and check the ledger's log in a storage image")
     lv.add_argument("image", nargs="?")
     lv.add_argument("--ids", action="store_true", help="list the transfer ids in the log")
     lv.add_argument("--pubkey", help="the HSM audit key's public part (hex DER): check the checkpoints' signatures")
     lv.set_defaults(fn=cmd_ledger_verify)
-    for sp in (r, c, i, k, f, v, hv, ha, lv, hp, sd, av, ac, cr):
+    for sp in (r, c, i, k, f, v, hv, ha, lv, hp, sd, av, ac, cr, cp):
         sp.add_argument("--board", default=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.fn(args)

@@ -166,7 +166,7 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
     if (no == QX_SYS_RECV) {
         uint32_t buf = a[0], cap = a[1], i = 0;
         int next = best_made_ready(&i);
-        if (next < 0 || m->queued || m->receiving || m->calling >= 0 || !qx_task_live(next)
+        if (a[2] || next < 0 || m->queued || m->receiving || m->calling >= 0 || !qx_task_live(next)
             || qx_ipc[next].prio >= qx_other_best || !qx_task_may_copy(me, buf, cap, 1)) {
             return 0;
         }

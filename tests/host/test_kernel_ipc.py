@@ -523,3 +523,31 @@ def test_a_receive_buffer_the_trap_layer_refuses_faults_the_receiver_and_frees_t
     assert clog == ["PEER_DIED"]
     assert [ln for ln in sim.lines() if ln.startswith("fault:")][0].startswith(
         "fault: task srv (id 2): bad buffer 0x")
+
+
+def test_a_polling_receive_returns_at_once_when_nobody_calls_and_delivers_when_someone_does():
+    from kernel import abi as _abi
+    log = []
+
+    def server(sys):
+        for _ in range(3):
+            log.append(("poll", (yield from sys.recv(poll=True))))
+            yield from sys.sleep(5)
+        sender, msg = yield from sys.recv(poll=True)
+        while not sender:
+            yield from sys.sleep(1)
+            sender, msg = yield from sys.recv(poll=True)
+        log.append(("got", sender, msg))
+        yield from sys.reply(sender, b"pong")
+        yield from sys.wait(1)
+
+    def client(sys):
+        yield from sys.sleep(12)
+        log.append(("reply", (yield from sys.call(1, b"ping"))))
+        yield from sys.wait(1)
+    k, sim = boot({"server": server, "client": client}, [mf("server"), mf("client", calls="server")])
+    run(k, until=lambda: any(e[0] == "reply" for e in log))
+    assert log[:3] == [("poll", (0, b""))] * 3
+    assert ("got", 2, b"ping") in log and ("reply", b"pong") in log
+    k.check()
+    assert _abi.SYS_RECV == 7

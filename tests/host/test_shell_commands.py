@@ -10,7 +10,7 @@ from shell_fakes import FakeConsole, FakeSystem
 from userland.shell import commands, lineedit, shell
 
 ALL = ["help", "version", "uptime", "ps", "top", "kill", "start", "restart", "mem", "faults", "ipc",
-       "call", "echo", "tasks", "hsm", "ledger", "boot", "reboot", "poweroff"]
+       "call", "echo", "tasks", "hsm", "ledger", "compliance", "audit", "boot", "reboot", "poweroff"]
 
 
 def run_line(line, **over):

@@ -180,3 +180,22 @@ def test_ledger_batches_get_hsm_signed_checkpoints_verified_on_board_and_host(ga
                        cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "signatures verified" in r.stdout, r.stdout + r.stderr
     assert int(re.search(r"(\d+) checkpoints", r.stdout).group(1)) >= 1
+
+
+def test_the_shell_reloads_the_rules_file_from_storage_and_verifies_the_audit_log(gateway):
+    import json
+    dev, link, storage, pub = gateway
+    rules = json.load(open(os.path.join(ROOT, "userland", "compliance", "rules.json")))
+    rules.update(version="pushed-4", blocked_countries=["GB"])
+    path = os.path.join(os.path.dirname(storage), "rules.json")
+    with open(path, "w") as f:
+        json.dump(rules, f)
+    r = subprocess.run([sys.executable, "-m", "tools.qenex", "compliance", "push", path, "--storage", storage],
+                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert dev.cmd("compliance reload") == "compliance rules reloaded, version pushed-4\n"
+    assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "P-1").encode())) == ("RJCT", ["RJCT"])
+    for i in range(16):
+        link.submit("pacs.008", ONE.replace("QX-20261126-0001", "V-%d" % i).encode())
+    assert re.fullmatch(r"audit: \d+ entries, [1-9]\d* checkpoints signed by the HSM, chain ok\n",
+                        dev.cmd("audit verify", timeout=60))

@@ -36,6 +36,8 @@ HELP = [
      "the HSM: login PIN, gen ALG LABEL USAGE.., sign LABEL TEXT, verify LABEL TEXT SIG, audit [N]"),
     ("ledger account|transfer|post|void|balance|history|verify|stats ...",
      "the double-entry ledger (`ledger` alone shows the forms)"),
+    ("compliance reload", "the gateway reloads its rules file from storage"),
+    ("audit verify", "the gateway checks its audit log (the HSM verifies the checkpoints)"),
     ("boot [confirm]", "what the bootloader booted; `boot confirm` keeps a trial image"),
     ("reboot", "restart the system"),
     ("poweroff", "stop the system"),

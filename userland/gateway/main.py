@@ -85,11 +85,12 @@ def main():
     store = Region(base, board.GATEWAY_STORE_SIZE, board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
     key = read_key(store)
     if key is None:
-        # Not provisioned: the link stays closed and the task waits for
-        # nothing (polling here would cost every other task the kernel's
-        # fast paths); `qenex send` times out. `qenex run` provisions.
+        # Not provisioned: the link stays closed; the task waits for the
+        # shell's questions only (polling would cost every other task the
+        # kernel's fast paths). `qenex run` provisions.
         while True:
-            qenex.recv()
+            sender, msg = qenex.recv()
+            qenex.reply(sender, b"\x01no host link key provisioned (qenex hostlink provision)")
     audit_region = Region(base + AUDIT_OFFSET, board.GATEWAY_STORE_SIZE - AUDIT_OFFSET,
                           board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
     clock = [0]
@@ -122,32 +123,54 @@ def main():
         return _crypto.hmac_sha256(key, b"nonce" + F.p32(audit.wal.seq) + F.p32(clock[0]) +
                                    F.p32(qenex.ticks()))[:16]
 
-    def control(cmd, payload):
-        """The operator's commands over the host link: reload the rules;
-        check the audit log here (signatures verified by the HSM)."""
-        if cmd == RULES:
-            try:
-                text = F.unfields(payload, 1)[0]
-                if len(text) > RULES_SPACE - 40:
-                    raise ValueError("larger than %d bytes" % (RULES_SPACE - 40))
-                gw.engine.load(json.loads(text))
-            except (ValueError, RulesError) as e:       # a bad file changes nothing
-                record("compliance rules refused: %s" % e)
-                return False, "rules refused: %s" % e
+    def load_rules(text, save):
+        try:
+            if len(text) > RULES_SPACE - 40:
+                raise ValueError("larger than %d bytes" % (RULES_SPACE - 40))
+            gw.engine.load(json.loads(text))
+        except (ValueError, RulesError) as e:           # a bad file changes nothing
+            record("compliance rules refused: %s" % e)
+            return False, "rules refused: %s" % e
+        if save:
             save_rules(store, text)                    # kept across restarts
-            record("compliance rules reloaded, version %s" % gw.engine.version)
-            return True, "compliance rules reloaded, version %s" % gw.engine.version
+        record("compliance rules reloaded, version %s" % gw.engine.version)
+        return True, "compliance rules reloaded, version %s" % gw.engine.version
+
+    def check_audit():
         try:
             entries, checkpoints = audit_log.verify(audit_region, hsm_verify)
         except ValueError as e:
             return False, "audit: %s" % e
         return True, "audit: %d entries, %d checkpoints signed by the HSM, chain ok" % (entries, checkpoints)
 
+    def control(cmd, payload):
+        """The operator's commands over the host link: new rules; the audit
+        log checked here (signatures verified by the HSM)."""
+        if cmd == RULES:
+            return load_rules(F.unfields(payload, 1)[0], True)
+        return check_audit()
+
+    def ipc(msg):
+        """The shell's questions: "reload" (the rules file in storage, as
+        `qenex compliance push` or a link reload left it) and "audit"."""
+        if msg == b"reload":
+            text = read_rules(store)
+            return load_rules(text if text is not None else _vectors.RULES.encode(), False)
+        if msg == b"audit":
+            return check_audit()
+        return False, "unknown request %r" % msg
+
     link = LinkServer(UartPort(board.UART2_BASE, board.SYSCLK_HZ), key, binascii.crc32, _crypto.hmac_sha256, fresh,
                       stats=lambda: json.dumps(gw.stats()), now_ms=qenex.ticks, control=control)
     record("gateway start")                 # also makes the next login nonces unlike any before
     qenex.write("gateway: host link open (audit log at record %d)\n" % audit.wal.seq)
     while True:
-        if not link.poll(gw.submit):
+        busy = link.poll(gw.submit)
+        sender, msg = qenex.recv(poll=True)
+        if sender:
+            ok, text = ipc(msg)
+            qenex.reply(sender, (b"\x00" if ok else b"\x01") + text.encode()[:250])
+            busy = 1
+        if not busy:
             # Mid-frame: poll again at once (the UART holds one byte); idle: sleep.
             qenex.sleep(0 if link.reader.buf else 2)

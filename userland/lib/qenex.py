@@ -66,9 +66,10 @@ def call(dest, msg):
     return bytes(memoryview(_cbuf)[:n])
 
 
-def recv():
-    """Wait for a call: (sender id, message)."""
-    n, sender = _sys(abi.SYS_RECV, _raddr, MSG_MAX)
+def recv(poll=False):
+    """Wait for a call: (sender id, message). With poll, return at once:
+    (0, b"") when nobody calls."""
+    n, sender = _sys(abi.SYS_RECV, _raddr, MSG_MAX, 1 if poll else 0)
     return sender, bytes(memoryview(_rbuf)[:n])
 
 

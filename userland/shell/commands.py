@@ -584,6 +584,25 @@ def _ledger_shell(ctx, args):
         ctx.write("%s\n" % e)
 
 
+def _gateway(ctx, request):
+    r = ctx.call("gateway", request)
+    ctx.write("%s%s\n" % ("" if r[:1] == b"\x00" else "gateway: ", r[1:].decode()))
+
+
+@command("compliance reload", "the gateway reloads its rules file from storage", 1)
+def _compliance(ctx, args):
+    if args != ["reload"]:
+        raise UsageError()
+    _gateway(ctx, b"reload")
+
+
+@command("audit verify", "the gateway checks its audit log (the HSM verifies the checkpoints)", 1)
+def _audit(ctx, args):
+    if args != ["verify"]:
+        raise UsageError()
+    _gateway(ctx, b"audit")
+
+
 @command("boot [confirm]", "what the bootloader booted; `boot confirm` keeps a trial image", 1)
 def _boot(ctx, args):
     if args and args[0] != "confirm":
