@@ -166,6 +166,8 @@ def main():
     qenex.write("gateway: host link open (audit log at record %d)\n" % audit.wal.seq)
     while True:
         busy = link.poll(gw.submit)
+        if link.reader.buf:                 # mid-frame: the link first (a poll costs a kernel trip)
+            continue
         sender, msg = qenex.recv(poll=True)
         if sender:
             ok, text = ipc(msg)
