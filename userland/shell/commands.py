@@ -392,7 +392,7 @@ def _hsm(ctx, *args):
     r = ctx.call("hsm", F.fields(*args))
     out = F.unfields(r[1:])
     if r[0] != 0:
-        raise HsmRefused(out[0].decode() if out else "failed")
+        raise Refused(out[0].decode() if out else "failed")
     return out
 
 
@@ -406,8 +406,8 @@ def _hsm_whole(ctx, first):
     return data
 
 
-class HsmRefused(Exception):
-    pass
+class Refused(Exception):
+    """A service (hsm, ledger) refused a shell request: the line to print."""
 
 
 def _hexs(b):
@@ -437,7 +437,7 @@ def _hsm_cmd(ctx, args):
         elif op == "gen" and len(a) >= 3 and a[0] in F.ALGS:
             bad = [u for u in a[2:] if u not in F.USAGE and u != "exportable"]
             if bad:
-                raise HsmRefused("usage %s is not one of %s, exportable" % (bad[0], ", ".join(F.USAGE)))
+                raise Refused("usage %s is not one of %s, exportable" % (bad[0], ", ".join(F.USAGE)))
             pub = _hsm_whole(ctx, _hsm(ctx, "gen", bytes((F.ALGS.index(a[0]),)), a[1],
                                        bytes((F.usage_bits(a[2:]),))))
             ctx.write("hsm: key %s (%s) generated; public key %d bytes\n" % (a[1], a[0], len(pub)))
@@ -450,7 +450,7 @@ def _hsm_cmd(ctx, args):
             try:
                 sig = bytes(int(a[2][i:i + 2], 16) for i in range(0, len(a[2]), 2))
             except ValueError:
-                raise HsmRefused("the signature is not hex")
+                raise Refused("the signature is not hex")
             ok = _hsm(ctx, "verify", a[0], a[1], sig)[0]
             ctx.write("hsm: signature %s\n" % ("valid" if ok[0] else "INVALID"))
         elif op == "audit" and len(a) <= 1:
@@ -468,7 +468,7 @@ def _hsm_cmd(ctx, args):
             ctx.write("hsm: zeroized, %d keys destroyed\n" % n)
         else:
             raise UsageError()
-    except HsmRefused as e:
+    except Refused as e:
         ctx.write("hsm: %s\n" % e)
 
 
@@ -481,7 +481,7 @@ ACCOUNT_FLAGS = {"debits_must_not_exceed_credits": 2, "credits_must_not_exceed_d
 def _ledger(ctx, msg):
     r = ctx.call("ledger", msg)
     if r[0] != 0:
-        raise HsmRefused("ledger: " + r[1:].decode())
+        raise Refused("ledger: " + r[1:].decode())
     return r[1:]
 
 
@@ -489,7 +489,7 @@ def _flags(words, table):
     f = 0
     for w in words:
         if w not in table:
-            raise HsmRefused("unknown flag %s (flags: %s)" % (w, ", ".join(sorted(table))))
+            raise Refused("unknown flag %s (flags: %s)" % (w, ", ".join(sorted(table))))
         f |= table[w]
     return f
 
@@ -580,7 +580,7 @@ def _ledger_shell(ctx, args):
         return
     try:
         _ledger_cmd(ctx, args)
-    except HsmRefused as e:
+    except Refused as e:
         ctx.write("%s\n" % e)
 
 
