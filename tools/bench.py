@@ -9,7 +9,10 @@ N); the CPU-bound workload runs once alone in the kernel's VM (QEMU's loader
 sets the bench flag) and once in a task under the kernel.
 """
 import argparse
+import contextlib
 import os
+import subprocess
+import sys
 import re
 import tempfile
 import time
@@ -61,10 +64,9 @@ def gateway_messages(board, tmp):
     from tools import hostlink
     storage = qemu.ensure_storage(os.path.join(tmp, "storage.bin"), load_board(board).STORAGE_SIZE)
     key = hostlink.provision(storage, board, os.path.join(tmp, "hostlink.key"))
-    hsm_sock, link_sock = os.path.join(tmp, "hsm.sock"), os.path.join(tmp, "link.sock")
-    server = start_hsm(tmp, hsm_sock)
+    link_sock = os.path.join(tmp, "link.sock")
     out = {}
-    try:
+    with emulated_hsm(tmp) as hsm_sock:
         cmd = qemu.command(board, serial="stdio", icount=True, storage=storage, hsm=hsm_sock, hostlink=link_sock)
         child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
         try:
@@ -99,43 +101,41 @@ def gateway_messages(board, tmp):
             out["gw_fix_ms"] = (s2["ticks"] - s1["ticks"]) / GATEWAY_N
             for stage in ("parse", "compliance", "ledger", "audit"):
                 out["gw_%s_ms" % stage] = (s1["stage_ms"][stage] - s0["stage_ms"][stage]) / GATEWAY_N
-            out["gw_fixstage_ms"] = (s2["stage_ms"]["fix"] - s1["stage_ms"]["fix"]) / GATEWAY_N
         finally:
             child.close(force=True)
-    finally:
-        server.terminate()
-        server.wait()
     return out
 
 
 def _fix(seq, mtype, pairs):
-    body = "".join("%s=%s\x01" % (t, v) for t, v in [(35, mtype), (49, "HOST"), (56, "QENEX"), (34, seq),
-                                                     (52, "20261126-10:00:00")] + pairs)
-    head = "8=FIX.4.4\x019=%d\x01" % len(body)
-    return (head + body + "10=%03d\x01" % (sum((head + body).encode()) % 256)).encode()
+    """A FIX message from the host, framed by the gateway's own encoder."""
+    from userland.gateway import fix
+    head = [(35, mtype), (49, "HOST"), (56, "QENEX"), (34, seq), (52, "20261126-10:00:00")]
+    return fix.encode(head + pairs).encode("latin-1")
 
 
-def start_hsm(tmp, sock):
-    """The emulated HSM on `sock`, its state in tmp; returns the process
-    once the socket is there."""
-    import subprocess
-    import sys
+@contextlib.contextmanager
+def emulated_hsm(tmp):
+    """The emulated HSM serving on a socket in tmp (its state there too),
+    for the length of a with block; yields the socket's path."""
+    sock = os.path.join(tmp, "hsm.sock")
     server = subprocess.Popen([sys.executable, "-m", "tools.qenex", "hsm", "serve", "--socket", sock,
                                "--state", os.path.join(tmp, "hsm.json")], cwd=ROOT, stdout=subprocess.DEVNULL)
-    for _ in range(200):
-        if os.path.exists(sock) or server.poll() is not None:
-            break
-        time.sleep(0.05)
-    return server
+    try:
+        for _ in range(200):
+            if os.path.exists(sock) or server.poll() is not None:
+                break
+            time.sleep(0.05)
+        yield sock
+    finally:
+        server.terminate()
+        server.wait()
 
 
 def hsm_round_trips(board, tmp):
     """Sign round trips from a task through the hsm service to the emulated
     HSM: guest time per signature, frames per guest second, host wall time."""
-    sock = os.path.join(tmp, "hsm.sock")
-    server = start_hsm(tmp, sock)
     out = {}
-    try:
+    with emulated_hsm(tmp) as sock:
         child = spawn(board, False, os.path.join(tmp, "storage.bin"), hsm=sock)
         try:
             child.expect_exact("qenex> ")
@@ -147,9 +147,6 @@ def hsm_round_trips(board, tmp):
             out["hsm_wall_ms"] = (time.monotonic() - t0) * 1000 / 51
         finally:
             child.close(force=True)
-    finally:
-        server.terminate()
-        server.wait()
     return out
 
 
