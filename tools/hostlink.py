@@ -3,8 +3,7 @@ image (the gateway task's partition, readable by that task alone) and
 `qenex send`: log in over the framed link (drivers/hsm/frame.py, the HSM
 link's format) and submit a message to the gateway.
 
-Key record at the start of the gateway partition: "QXHK", then the 32-byte
-key, then the first 16 bytes of SHA-256 over both."""
+The key record's format is userland/gateway/layout.py's."""
 import hashlib
 import hmac
 import os
@@ -15,29 +14,23 @@ import zlib
 
 from drivers.hsm import frame as F
 from tools.layout import load_board
+from userland.gateway import layout
 
-KEY_MAGIC = b"QXHK"
 SUBMIT = 0x40
-
-
-def key_record(key):
-    return KEY_MAGIC + key + hashlib.sha256(KEY_MAGIC + key).digest()[:16]
 
 
 def provision(storage, board, key_path):
     """Write a key into the storage image unless one is there; keep the
     host's copy in key_path. Returns the key."""
     b = load_board(board)
-    off = b.GATEWAY_STORE_OFFSET
+    off = b.GATEWAY_STORE_OFFSET + layout.KEY_OFFSET
     with open(storage, "r+b") as f:
         f.seek(off)
-        rec = f.read(52)
-        if rec[:4] == KEY_MAGIC and rec == key_record(rec[4:36]):
-            key = rec[4:36]
-        else:
+        key = layout.key_of(f.read(layout.KEY_RECORD))
+        if key is None:
             key = secrets.token_bytes(32)
             f.seek(off)
-            f.write(key_record(key) + b"\xff" * (4096 - 52))
+            f.write(layout.key_record(key).ljust(b.SECTOR_SIZE, b"\xff"))
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(key)

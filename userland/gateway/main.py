@@ -5,7 +5,6 @@ transfers are posted by IPC to the ledger task; audit checkpoints are
 signed by the hsm service with the key labelled `audit` (when the HSM has
 one: `hsm gen ecdsa-p256 audit sign verify`)."""
 import binascii
-import hashlib
 import json
 
 import _crypto
@@ -19,42 +18,23 @@ from userland.audit import log as audit_log
 from userland.audit.log import AuditLog
 from userland.compliance.engine import Engine, RulesError
 from userland.compliance.risk import Risk
-from userland.gateway.layout import AUDIT_OFFSET, RULES_OFFSET, RULES_SPACE
+from userland.gateway import layout
 from userland.gateway.link import AUDIT, RULES, LinkServer
 from userland.gateway.service import Gateway
 from userland.ledger import codec
 from userland.ledger.state import RESULTS_TRANSFER, Transfer
 from userland.lib import qenex
 
-KEY_MAGIC = b"QXHK"
-RULES_MAGIC = b"QXRL"
-
-
-def read_key(region):
-    rec = region.read(0, 52)
-    key = rec[4:36]
-    if rec[:4] != KEY_MAGIC or hashlib.sha256(KEY_MAGIC + key).digest()[:16] != rec[36:52]:
-        return None
-    return key
-
-
 def read_rules(store):
-    """The rules saved by the last reload, or None: "QXRL", length (4),
-    SHA-256 (32), the JSON."""
-    head = store.read(RULES_OFFSET, 40)
-    if head[:4] != RULES_MAGIC:
-        return None
-    n = int.from_bytes(head[4:8], "little")
-    if n > RULES_SPACE - 40:
-        return None
-    text = store.read(RULES_OFFSET + 40, n)
-    return text if hashlib.sha256(text).digest() == head[8:40] else None
+    """The rules saved by the last reload (layout.rules_of), or None."""
+    return layout.rules_of(lambda off, n: store.read(layout.RULES_OFFSET + off, n))
 
 
 def save_rules(store, text):
-    for off in range(RULES_OFFSET, RULES_OFFSET + RULES_SPACE, store.sector):
+    rec = layout.rules_record(text)
+    for off in range(layout.RULES_OFFSET, layout.RULES_OFFSET + layout.RULES_SPACE, store.sector):
         store.erase(off)
-    store.program(RULES_OFFSET, RULES_MAGIC + len(text).to_bytes(4, "little") + hashlib.sha256(text).digest() + text)
+    store.program(layout.RULES_OFFSET, rec)
 
 
 def post(tid, dr, cr, amount, ledger):
@@ -83,7 +63,7 @@ def hsm_verify(head, sig):
 def main():
     base = board.STORAGE_BASE + board.GATEWAY_STORE_OFFSET
     store = Region(base, board.GATEWAY_STORE_SIZE, board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
-    key = read_key(store)
+    key = layout.key_of(store.read(layout.KEY_OFFSET, layout.KEY_RECORD))
     if key is None:
         # Not provisioned: the link stays closed; the task waits for the
         # shell's questions only (polling would cost every other task the
@@ -91,7 +71,7 @@ def main():
         while True:
             sender, msg = qenex.recv()
             qenex.reply(sender, b"\x01no host link key provisioned (qenex hostlink provision)")
-    audit_region = Region(base + AUDIT_OFFSET, board.GATEWAY_STORE_SIZE - AUDIT_OFFSET,
+    audit_region = Region(base + layout.AUDIT_OFFSET, board.GATEWAY_STORE_SIZE - layout.AUDIT_OFFSET,
                           board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
     clock = [0]
 
@@ -125,8 +105,7 @@ def main():
 
     def load_rules(text, save):
         try:
-            if len(text) > RULES_SPACE - 40:
-                raise ValueError("larger than %d bytes" % (RULES_SPACE - 40))
+            layout.rules_record(text)                  # fits the rules area, or ValueError
             gw.engine.load(json.loads(text))
         except (ValueError, RulesError) as e:           # a bad file changes nothing
             record("compliance rules refused: %s" % e)
