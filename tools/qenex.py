@@ -374,45 +374,42 @@ def _link(args):
     return hostlink.Link(getattr(args, "socket", None) or sock, read(getattr(args, "key", None) or key_path))
 
 
-def cmd_compliance_reload(args):
+def _control(args, cmd, payload=b""):
+    """Print the board's answer to a host-link control command."""
     link = _link(args)
     try:
-        print(link.control(0x42, __import__("drivers.hsm.frame", fromlist=["fields"]).fields(read(args.file))))
+        print(link.control(cmd, payload))
     except ConnectionError as e:
         raise SystemExit("qenex: %s" % e)
     finally:
         link.close()
 
 
+def cmd_compliance_reload(args):
+    from drivers.hsm import frame as F
+    _control(args, 0x42, F.fields(read(args.file)))
+
+
 def cmd_compliance_push(args):
-    import hashlib
     import json
     from userland.compliance.engine import Engine, RulesError
-    from userland.gateway.layout import RULES_OFFSET, RULES_SPACE
+    from userland.gateway import layout
     text = read(args.file)
     try:
         Engine(json.loads(text))                 # refuse a bad file here, not on the board
+        rec = layout.rules_record(text)
     except (ValueError, RulesError) as e:
         raise SystemExit("qenex: %s: %s" % (args.file, e))
-    if len(text) > RULES_SPACE - 40:
-        raise SystemExit("qenex: %s: larger than %d bytes" % (args.file, RULES_SPACE - 40))
     b = load_board(args.board)
     storage = qemu.ensure_storage(args.storage or qemu.storage_path(args.board), b.STORAGE_SIZE)
-    rec = b"QXRL" + len(text).to_bytes(4, "little") + hashlib.sha256(text).digest() + text
     with open(storage, "r+b") as f:
-        f.seek(b.GATEWAY_STORE_OFFSET + RULES_OFFSET)
-        f.write(rec.ljust(RULES_SPACE, b"\xff"))
+        f.seek(b.GATEWAY_STORE_OFFSET + layout.RULES_OFFSET)
+        f.write(rec.ljust(layout.RULES_SPACE, b"\xff"))
     print("compliance: %s written to %s; `compliance reload` at the shell loads it" % (args.file, storage))
 
 
 def cmd_audit_check(args):
-    link = _link(args)
-    try:
-        print(link.control(0x43))
-    except ConnectionError as e:
-        raise SystemExit("qenex: %s" % e)
-    finally:
-        link.close()
+    _control(args, 0x43)
 
 
 def cmd_send(args):
@@ -426,16 +423,25 @@ def cmd_send(args):
         link.close()
 
 
-def cmd_audit_verify(args):
+def image_partition(path, board, offset, size):
+    """A Region over [offset, offset + size) of the storage image file at
+    path, read into memory (nothing is written back)."""
     from drivers.flash.region import MemoryImage, Region
+    b = load_board(board)
+    data = bytearray(read(path))
+    if len(data) != b.STORAGE_SIZE:
+        raise SystemExit("qenex: %s is %d bytes, a storage image is %d" % (path, len(data), b.STORAGE_SIZE))
+    img = MemoryImage(data, b.STORAGE_BASE)
+    return Region(b.STORAGE_BASE + offset, size, b.SECTOR_SIZE, img.read, img.write)
+
+
+def cmd_audit_verify(args):
     from userland.audit import log as audit
+    from userland.gateway.layout import AUDIT_OFFSET
     b = load_board(args.board)
     path = args.image or qemu.storage_path(args.board)
-    data = bytearray(read(path))
-    img = MemoryImage(data, b.STORAGE_BASE)
-    from userland.gateway.layout import AUDIT_OFFSET
-    base = b.STORAGE_BASE + b.GATEWAY_STORE_OFFSET + AUDIT_OFFSET
-    region = Region(base, b.GATEWAY_STORE_SIZE - AUDIT_OFFSET, b.SECTOR_SIZE, img.read, img.write)
+    region = image_partition(path, args.board, b.GATEWAY_STORE_OFFSET + AUDIT_OFFSET,
+                             b.GATEWAY_STORE_SIZE - AUDIT_OFFSET)
     verify_sig = ecdsa_checker(args.pubkey)
     try:
         entries, checkpoints = audit.verify(region, verify_sig)
@@ -448,15 +454,9 @@ def cmd_audit_verify(args):
 
 def ledger_from_image(path, board):
     """A LedgerService recovered from a storage image file (read only)."""
-    from drivers.flash.region import MemoryImage, Region
     from userland.ledger.service import LedgerService
     b = load_board(board)
-    data = bytearray(read(path))
-    if len(data) != b.STORAGE_SIZE:
-        raise SystemExit("qenex: %s is %d bytes, a storage image is %d" % (path, len(data), b.STORAGE_SIZE))
-    img = MemoryImage(data, b.STORAGE_BASE)
-    region = Region(b.STORAGE_BASE + b.LEDGER_STORE_OFFSET, b.LEDGER_STORE_SIZE, b.SECTOR_SIZE, img.read, img.write)
-    s = LedgerService(region, lambda: 0)
+    s = LedgerService(image_partition(path, board, b.LEDGER_STORE_OFFSET, b.LEDGER_STORE_SIZE), lambda: 0)
     s.recover()
     return s
 

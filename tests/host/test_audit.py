@@ -2,14 +2,12 @@
 checkpoints: the chain and every signature verify with `cryptography`;
 editing an entry, forging a signature or cutting the log is caught."""
 import pytest
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from drivers.flash.region import MemoryImage, Region
 from drivers.hsm import frame as F
 from drivers.hsm.client import Client
 from tools.hsm.emulator import Hsm, crc32, hmac_sha256
+from tools.qenex import ecdsa_checker
 from userland.audit import log as audit
 
 SIZE = 1 << 17
@@ -40,15 +38,7 @@ def setup(tmp_path):
     def sign(digest):
         return F.unfields(c.request(F.SIGN, F.fields("audit", digest)))[0]
 
-    key = serialization.load_der_public_key(pub)
-
-    def verify_sig(head, sig):
-        try:
-            key.verify(sig, head, ec.ECDSA(hashes.SHA256()))
-            return True
-        except InvalidSignature:
-            return False
-    return region, img, sign, verify_sig
+    return region, img, sign, ecdsa_checker(pub.hex())
 
 
 def test_entries_and_signed_checkpoints_verify(setup):
