@@ -21,6 +21,7 @@ from userland.compliance.risk import Risk
 from userland.gateway import layout
 from userland.gateway.link import AUDIT, RULES, LinkServer
 from userland.gateway.service import Gateway
+from userland.hsm import api as hsm
 from userland.ledger import codec
 from userland.ledger.state import RESULTS_TRANSFER, Transfer
 from userland.lib import qenex
@@ -46,18 +47,14 @@ def post(tid, dr, cr, amount, ledger):
 
 
 def hsm_sign(digest):
-    r = qenex.call("hsm", F.fields("sign", "audit", digest))
-    if r[0] != 0:
-        raise OSError("hsm: " + F.unfields(r[1:])[0].decode())
-    total, first = F.unfields(r[1:], 2)
-    return first
+    return hsm.sign("audit", digest)
 
 
 def hsm_verify(head, sig):
-    r = qenex.call("hsm", F.fields("verify", "audit", head, sig))
-    if r[0] != 0:
-        raise ValueError("the HSM cannot check checkpoints: %s" % F.unfields(r[1:])[0].decode())
-    return F.unfields(r[1:], 1)[0] == b"\x01"
+    try:
+        return hsm.verify("audit", head, sig)
+    except hsm.HsmRefused as e:
+        raise ValueError("the HSM cannot check checkpoints: %s" % e)
 
 
 def main():

@@ -4,7 +4,7 @@ the refusal). hsmdemo's manifest grants it txn-sign:sign; hsmrogue runs the
 same code without that policy, and is refused."""
 import hashlib
 
-from drivers.hsm import frame as F
+from userland.hsm import api as hsm
 from userland.lib import qenex
 
 TRANSACTION = b"transfer 1000.00 USD from account 1 to account 2"
@@ -16,9 +16,9 @@ def hexs(b):
 
 def main():
     digest = hashlib.sha256(TRANSACTION).digest()
-    r = qenex.call("hsm", F.fields("sign", "txn-sign", digest))
-    if r[0] != 0:
-        qenex.write("hsmdemo: refused: %s\n" % F.unfields(r[1:])[0].decode())
+    try:
+        sig = hsm.sign("txn-sign", digest)
+    except hsm.HsmRefused as e:
+        qenex.write("hsmdemo: refused: %s\n" % e)
         return
-    total, sig = F.unfields(r[1:], 2)
-    qenex.write("hsmdemo: digest %s signature %s (%d bytes)\n" % (hexs(digest), hexs(sig), F.u32(total, 0)))
+    qenex.write("hsmdemo: digest %s signature %s (%d bytes)\n" % (hexs(digest), hexs(sig), len(sig)))

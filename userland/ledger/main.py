@@ -20,6 +20,7 @@ import uctypes
 from drivers.flash.region import Region
 from userland.ledger import codec
 from userland.ledger.service import LedgerService
+from userland.hsm import api as hsm
 from userland.ledger.state import RESULTS_ACCOUNT, RESULTS_TRANSFER
 from userland.lib import qenex
 
@@ -70,20 +71,16 @@ def handle(s, msg):
 def hsm_verify(head, sig):
     """A checkpoint's signature checked by the HSM: True, False, or None
     when the HSM cannot say (no session, no link)."""
-    from drivers.hsm import frame as F
-    r = qenex.call("hsm", F.fields("verify", "audit", head, sig))
-    if r[0] != 0:
+    try:
+        return hsm.verify("audit", head, sig)
+    except hsm.HsmRefused:
         return None
-    return F.unfields(r[1:], 1)[0] == b"\x01"
 
 
 def hsm_sign(digest):
-    """A checkpoint over the log's head, signed by the HSM's `audit` key."""
-    from drivers.hsm import frame as F
-    r = qenex.call("hsm", F.fields("sign", "audit", digest))
-    if r[0] != 0:
-        raise OSError(F.unfields(r[1:])[0].decode())
-    return F.unfields(r[1:], 2)[1]
+    """A checkpoint over the log's head, signed by the HSM's `audit` key
+    (HsmRefused, an OSError, when it cannot)."""
+    return hsm.sign("audit", digest)
 
 
 def main():

@@ -387,23 +387,14 @@ def _tasks(ctx, args):
 
 
 def _hsm(ctx, *args):
-    """Call the hsm service; its answer's fields, or an error line raised."""
-    from drivers.hsm import frame as F
-    r = ctx.call("hsm", F.fields(*args))
-    out = F.unfields(r[1:])
-    if r[0] != 0:
-        raise Refused(out[0].decode() if out else "failed")
-    return out
+    """Call the hsm service; its answer's fields (HsmRefused otherwise)."""
+    from userland.hsm import api
+    return api.request(*args, call=ctx.call)
 
 
 def _hsm_whole(ctx, first):
-    """A large result: (total, first piece) then `read` for the rest."""
-    from drivers.hsm import frame as F
-    total = F.u32(first[0], 0)
-    data = first[1]
-    while len(data) < total:
-        data += _hsm(ctx, "read", str(len(data)))[0]
-    return data
+    from userland.hsm import api
+    return api.whole(first, ctx.call)
 
 
 class Refused(Exception):
@@ -417,6 +408,7 @@ def _hexs(b):
 @command("hsm info|login|keys|gen|pubkey|sign|verify|audit|zeroize ...",
          "the HSM: login PIN, gen ALG LABEL USAGE.., sign LABEL TEXT, verify LABEL TEXT SIG, audit [N]")
 def _hsm_cmd(ctx, args):
+    from userland.hsm.api import HsmRefused
     from drivers.hsm import frame as F
     if not args:
         raise UsageError()
@@ -468,7 +460,7 @@ def _hsm_cmd(ctx, args):
             ctx.write("hsm: zeroized, %d keys destroyed\n" % n)
         else:
             raise UsageError()
-    except Refused as e:
+    except (Refused, HsmRefused) as e:
         ctx.write("hsm: %s\n" % e)
 
 

@@ -1,0 +1,41 @@
+"""The hsm service as other tasks call it (the protocol is in
+userland/hsm/main.py): a request is fields, the answer a status byte and
+fields; a refusal raises HsmRefused with the service's reason. `call` is
+how to reach the service: qenex.call (the default) in a task, the shell's
+context in the shell (which the host tests fake)."""
+from drivers.hsm import frame as F
+
+
+class HsmRefused(OSError):
+    pass
+
+
+def request(*args, call=None):
+    """The answer's fields; HsmRefused(reason) when refused or failed."""
+    if call is None:
+        from userland.lib import qenex
+        call = qenex.call
+    r = call("hsm", F.fields(*args))
+    out = F.unfields(r[1:])
+    if r[0] != 0:
+        raise HsmRefused(out[0].decode() if out else "failed")
+    return out
+
+
+def whole(first, call=None):
+    """A result sent as (total length, first piece): all of it, the rest
+    read in pieces (an ML-DSA signature or key is larger than a message)."""
+    total, data = F.u32(first[0], 0), first[1]
+    while len(data) < total:
+        data += request("read", str(len(data)), call=call)[0]
+    return data
+
+
+def sign(label, data, call=None):
+    """The whole signature of data with key `label`."""
+    return whole(request("sign", label, data, call=call), call)
+
+
+def verify(label, data, sig, call=None):
+    """True or False; HsmRefused when the HSM cannot say."""
+    return request("verify", label, data, sig, call=call)[0] == b"\x01"
