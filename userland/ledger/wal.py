@@ -22,15 +22,8 @@ ACCOUNTS, TRANSFERS, EXPIRY, CHECKPOINT = 1, 2, 3, 4   # CHECKPOINT: fields(head
 ZERO = bytes(32)
 
 
-def _u32(v):
-    return bytes((v & 0xFF, (v >> 8) & 0xFF, (v >> 16) & 0xFF, (v >> 24) & 0xFF))
-
-
 def _get(b, i, n):
-    v = 0
-    for k in range(n - 1, -1, -1):
-        v = (v << 8) | b[i + k]
-    return v
+    return int.from_bytes(b[i:i + n], "little")
 
 
 def sha256(data):
@@ -38,8 +31,8 @@ def sha256(data):
 
 
 def encode(seq, kind, now, prev, payload):
-    head = MAGIC + _u32(seq) + bytes((kind, 0, 0, 0)) + _u32(len(payload)) + _u32(now & 0xFFFFFFFF) \
-        + _u32(now >> 32) + prev
+    head = MAGIC + seq.to_bytes(4, "little") + bytes((kind, 0, 0, 0)) + len(payload).to_bytes(4, "little") \
+        + now.to_bytes(8, "little") + prev
     body = head + payload
     rec = body + sha256(body)
     return rec + bytes(-len(rec) % 4)
@@ -101,7 +94,7 @@ class Wal:
         digest = self.region.read(off + HEAD + n, 32)
         if sha256(body) != digest:
             return None
-        return _get(head, 4, 4), head[8], _get(head, 16, 4) | (_get(head, 20, 4) << 32), n, digest
+        return _get(head, 4, 4), head[8], _get(head, 16, 8), n, digest
 
     def append(self, kind, now, payload):
         """Write one record; returns the payload's offset. LogFull when the
