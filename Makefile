@@ -82,18 +82,18 @@ $(B)/kernel/firmware.elf $(B)/kernel/firmware-b.elf &: $(GEN)/layout.h $(GEN)/_b
 	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS) MBEDTLS_SRC=$(MBEDTLS_SRC) \
 	  MBEDTLS_LIB=$(CURDIR)/$(B)/kernel/mbedtls.a
 
-$(B)/boot/mbedtls.a: $(BOOT_MBEDTLS) boot/qx_mbedtls_config.h
+$(B)/boot/mbedtls.a: $(BOOT_MBEDTLS) boot/qx_mbedtls_config.h boot/qx_mbedtls_algorithms.h
 	@mkdir -p $(B)/boot/mbedtls
 	@for f in $(BOOT_MBEDTLS); do \
 	  $(CROSS)gcc -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -ffreestanding -ffunction-sections \
 	    -fdata-sections $(MBEDTLS_CFLAGS) -c $$f -o $(B)/boot/mbedtls/$$(basename $$f .c).o || exit 1; done
 	@rm -f $@ && $(CROSS)ar rcs $@ $(B)/boot/mbedtls/*.o
 
-$(B)/kernel/mbedtls.a: $(KERNEL_MBEDTLS) kernel/port/qx_mbedtls_kernel.h
+$(B)/kernel/mbedtls.a: $(KERNEL_MBEDTLS) kernel/port/qx_mbedtls_kernel.h boot/qx_mbedtls_algorithms.h
 	@mkdir -p $(B)/kernel/mbedtls
 	@for f in $(KERNEL_MBEDTLS); do \
 	  $(CROSS)gcc -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -O2 -ffreestanding -ffunction-sections \
-	    -fdata-sections -I$(MBEDTLS_SRC)/include -Ikernel/port '-DMBEDTLS_CONFIG_FILE="qx_mbedtls_kernel.h"' \
+	    -fdata-sections -I$(MBEDTLS_SRC)/include -Ikernel/port -Iboot '-DMBEDTLS_CONFIG_FILE="qx_mbedtls_kernel.h"' \
 	    -c $$f -o $(B)/kernel/mbedtls/$$(basename $$f .c).o || exit 1; done
 	@rm -f $@ && $(CROSS)ar rcs $@ $(B)/kernel/mbedtls/*.o
 

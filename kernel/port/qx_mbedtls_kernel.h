@@ -7,19 +7,9 @@
  * writable global: memory comes from the running VM's own GC heap through
  * macros (no allocator function pointers in RAM), and zeroizing is ours
  * (mbedtls's default keeps a volatile function pointer in .data). */
-#define MBEDTLS_SHA256_C
+#include "qx_mbedtls_algorithms.h"       /* boot/: the bootloader's set */
 #define MBEDTLS_MD_C
-#define MBEDTLS_BIGNUM_C
-#define MBEDTLS_ECP_C
-#define MBEDTLS_ECP_DP_SECP256R1_ENABLED
-#define MBEDTLS_ECP_NIST_OPTIM
-#define MBEDTLS_ECDSA_C
-#define MBEDTLS_ASN1_PARSE_C
-#define MBEDTLS_ASN1_WRITE_C
-#define MBEDTLS_PLATFORM_C
-#define MBEDTLS_PLATFORM_MEMORY
 #define MBEDTLS_PLATFORM_ZEROIZE_ALT
-#define MBEDTLS_HAVE_ASM
 
 #include <stddef.h>
 void *qx_mbedtls_calloc(size_t n, size_t size);
