@@ -168,6 +168,7 @@ class Kernel:
         self.nfaults = 0
         self.halted = None          # None, "reboot" or "poweroff"
         self.boot = None            # bootctl.BootControl (device), or None
+        self.boot_faults = []       # boot tasks that faulted while a trial boot awaited confirmation
         self.installer = None       # bundles.Installer (device), or None
         self.steps = 0
         self.idle_ms = 0
@@ -367,6 +368,8 @@ class Kernel:
         if t.status == LIVE:
             self._end(t)
         t.faults += 1
+        if t.manifest.start == "boot" and self.boot is not None and self.boot.confirm_at is not None:
+            self.boot_faults.append(t.name)    # a trial boot is not confirmed after this (bootctl)
         t.last_fault = reason
         self.nfaults += 1
         delay, t.streak, action = supervisor.decide(t.manifest, t.streak, ran)
@@ -510,9 +513,7 @@ class Kernel:
         time (then sleepers before restarts, then tid); see whether a trial
         boot can be confirmed (bootctl)."""
         if self.boot is not None and self.boot.confirm_at is not None:
-            faulted = [self.tasks[tid].name for tid in self.order
-                       if self.tasks[tid].manifest.start == "boot" and self.tasks[tid].faults]
-            line = self.boot.check(now, faulted)
+            line = self.boot.check(now, self.boot_faults)
             if line:
                 self.trap.console_write(line.encode())
         due = []
