@@ -40,3 +40,25 @@ def test_a_confirmed_image_needs_nothing_and_no_handover_means_no_status():
     b = BootControl(("A", 0, (1, 0, 0, 0), 1, 1, bytes(32)), c)
     assert b.confirm_at is None and b.check(10 ** 6, []) is None and c.calls == 0
     assert BootControl(None, c).status(0) == {"slot": None}
+
+
+def test_the_kernel_gives_up_a_trial_when_a_boot_task_faults_and_confirms_one_that_stays_healthy():
+    from test_kernel_loop import boot, mf, run
+
+    def crasher(sys):
+        yield from sys.sleep(3)
+        yield sys.load(0x20300000)                  # outside its memory: a fault
+
+    def quiet(sys):
+        yield from sys.wait(1)
+
+    for programs, expect in (({"a": crasher, "b": quiet}, "gave up"), ({"a": quiet, "b": quiet}, "confirmed")):
+        c = Confirm()
+        k, sim = boot(programs, [mf("a"), mf("b")], start=False)
+        k.boot = BootControl(TRIAL_INFO, c, start_ms=k.now(), health_ms=50)
+        k.start_all()
+        run(k, steps=5000, until=lambda: k.boot.confirm_at is None)
+        if expect == "gave up":
+            assert k.boot.gave_up == "task a faulted" and c.calls == 0
+        else:
+            assert k.boot.gave_up is None and c.calls == 1
