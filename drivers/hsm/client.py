@@ -1,6 +1,6 @@
 """The HSM driver proper: requests over the framed link with timeouts,
 retries and resynchronisation, and the PIN session. Transport-agnostic plain
-Python: on the device `port` is the UART1 port of drivers/hsm/uart.py, in the
+Python: on the device `port` is the UART1 port of drivers/uart/polled.py, in the
 host tests an in-process emulator.
 
 A request is sent, then the answer awaited for timeout_ms; on silence the

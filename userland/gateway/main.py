@@ -13,7 +13,7 @@ import _vectors
 import board
 from drivers.flash.region import Region
 from drivers.hsm import frame as F
-from drivers.hsm.uart import UartPort
+from drivers.uart.polled import UartPort
 from userland.audit import log as audit_log
 from userland.audit.log import AuditLog
 from userland.compliance.engine import Engine, RulesError

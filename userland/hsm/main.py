@@ -31,7 +31,7 @@ import _manifests
 import board
 from drivers.hsm import frame as F
 from drivers.hsm.client import Client, HsmError
-from drivers.hsm.uart import UartPort
+from drivers.uart.polled import UartPort
 from kernel import manifest as kmanifest
 from userland.hsm.policy import Policy
 from userland.lib import qenex

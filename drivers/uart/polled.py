@@ -1,7 +1,8 @@
-"""UART1, the HSM link, polled from the hsm task (its manifest is granted
-the `uart1` device: the MPU maps the UART's registers for that task only).
-A CMSDK APB UART: DATA +0x0, STATE +0x4 (bit 0 TX full, bit 1 RX full),
-CTRL +0x8 (bit 0 TX enable, bit 1 RX enable), BAUDDIV +0x10."""
+"""A CMSDK APB UART polled from the task that owns it (its manifest is
+granted the device, so the MPU maps the UART's registers for that task
+only): UART1 for the hsm task, UART2 for the gateway. Registers: DATA
++0x0, STATE +0x4 (bit 0 TX full, bit 1 RX full), CTRL +0x8 (bit 0 TX
+enable, bit 1 RX enable), BAUDDIV +0x10."""
 import _qx
 
 DATA, STATE, CTRL, BAUDDIV = 0x0, 0x4, 0x8, 0x10
