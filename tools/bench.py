@@ -11,8 +11,6 @@ sets the bench flag) and once in a task under the kernel.
 import argparse
 import contextlib
 import os
-import subprocess
-import sys
 import re
 import tempfile
 import time
@@ -21,6 +19,7 @@ import pexpect
 from elftools.elf.elffile import ELFFile
 
 from tools import qemu
+from tools.hsm import process as hsm_process
 from tools.layout import ROOT, load_board
 
 NS_PER_COUNT = 40           # the FPGA counter runs at 25 MHz
@@ -118,17 +117,8 @@ def emulated_hsm(tmp):
     """The emulated HSM serving on a socket in tmp (its state there too),
     for the length of a with block; yields the socket's path."""
     sock = os.path.join(tmp, "hsm.sock")
-    server = subprocess.Popen([sys.executable, "-m", "tools.qenex", "hsm", "serve", "--socket", sock,
-                               "--state", os.path.join(tmp, "hsm.json")], cwd=ROOT, stdout=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if os.path.exists(sock) or server.poll() is not None:
-                break
-            time.sleep(0.05)
+    with hsm_process.running(sock, os.path.join(tmp, "hsm.json")):
         yield sock
-    finally:
-        server.terminate()
-        server.wait()
 
 
 def hsm_round_trips(board, tmp):

@@ -517,12 +517,12 @@ def cmd_run(args):
     hsm = None
     if not args.no_hsm:
         # The emulated HSM on UART1, as QEMU's TPM is swtpm: started here, stopped with QEMU.
-        hsm = subprocess.Popen([sys.executable, "-m", "tools.qenex", "--board", args.board, "hsm", "serve"],
-                               cwd=ROOT, stdout=subprocess.DEVNULL)
-        for _ in range(100):
-            if os.path.exists(sock) or hsm.poll() is not None:
-                break
-            __import__("time").sleep(0.05)
+        from tools.hsm import process as hsm_process
+        os.makedirs(os.path.dirname(sock), exist_ok=True)
+        try:
+            hsm = hsm_process.start(sock, state)
+        except RuntimeError as e:
+            raise SystemExit("qenex: %s" % e)
         print("qenex: HSM on %s (state %s)" % (sock, state))
     link_sock, link_key = hostlink_paths(args.board)
     from tools import hostlink
@@ -535,7 +535,7 @@ def cmd_run(args):
         sys.exit(subprocess.call(cmd))
     finally:
         if hsm is not None:
-            hsm.terminate()
+            hsm_process.stop(hsm)
             hsm.wait()
 
 

@@ -17,6 +17,7 @@ import pytest
 import simplefix
 
 from tools import hostlink
+from tools.hsm import process as hsm_process
 from tools.layout import ROOT
 from userland.gateway import iso20022
 
@@ -40,11 +41,7 @@ def gateway(boot, tmp_path):
     storage = qemu.ensure_storage(str(tmp_path / "storage.bin"), 16 * 1024 * 1024)
     key = hostlink.provision(storage, "mps2-an385", str(tmp_path / "hostlink.key"))
     hsm_sock, state = str(tmp_path / "hsm.sock"), str(tmp_path / "hsm.json")
-    hsm = subprocess.Popen([sys.executable, "-m", "tools.qenex", "hsm", "serve", "--socket", hsm_sock,
-                            "--state", state], cwd=ROOT, stdout=subprocess.DEVNULL)
-    while not os.path.exists(hsm_sock):
-        assert hsm.poll() is None
-        time.sleep(0.05)
+    hsm = hsm_process.start(hsm_sock, state)
     link_sock = str(tmp_path / "link.sock")
     dev = boot(storage=storage, hsm=hsm_sock, hostlink=link_sock)
     dev.wait_prompt()
@@ -57,8 +54,7 @@ def gateway(boot, tmp_path):
     dev.link_sock, dev.link_key = link_sock, key
     yield dev, link, storage, dev.cmd("hsm pubkey audit").strip()
     link.close()
-    hsm.terminate()
-    hsm.wait()
+    hsm_process.stop(hsm)
 
 
 def test_payments_compliance_ledger_and_answers(gateway):

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from tools.hsm import process as hsm_process
 from tools.layout import ROOT
 
 pytestmark = pytest.mark.timeout(180)
@@ -27,12 +28,7 @@ class HsmProcess:
         self.start()
 
     def start(self):
-        self.proc = subprocess.Popen([sys.executable, "-m", "tools.qenex", "hsm", "serve", "--socket", self.sock,
-                                      "--state", self.state], cwd=ROOT, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while not os.path.exists(self.sock):
-            assert self.proc.poll() is None and time.monotonic() < deadline, "the HSM did not start"
-            time.sleep(0.05)
+        self.proc = hsm_process.start(self.sock, self.state)
 
     def kill(self):
         self.proc.kill()
