@@ -13,6 +13,7 @@ import time
 import zlib
 
 from drivers.hsm import frame as F
+from drivers.hsm.client import Client, HsmError
 from tools.layout import load_board
 from userland.gateway import layout
 
@@ -45,67 +46,67 @@ def _crc(data):
     return zlib.crc32(data) & 0xFFFFFFFF
 
 
+class SocketPort:
+    """A connected socket as drivers/hsm/client.Client's port: write all,
+    read what has come (b"" when nothing)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        sock.setblocking(False)
+
+    def write(self, data):
+        self.sock.setblocking(True)
+        self.sock.sendall(data)
+        self.sock.setblocking(False)
+
+    def read(self):
+        try:
+            data = self.sock.recv(65536)
+        except BlockingIOError:
+            return b""
+        if not data:
+            raise ConnectionError("the board closed the link")
+        return data
+
+
 class Link:
-    """A logged-in host link over a unix socket."""
+    """A logged-in host link: the HSM driver's client (drivers/hsm/client.py,
+    the same framing and login) logged in with the link key, over a unix
+    socket (or `sock`, anything with the socket calls SocketPort uses)."""
 
-    def __init__(self, path, key, timeout=30):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(path)
-        self.sock.settimeout(0.2)
-        self.timeout = timeout
-        self.codec = F.Codec(_crc, _hmac)
-        self.reader = F.Reader(_crc)
-        self.seq = 0
-        self.key = key
-        self._login()
+    def __init__(self, path, key, timeout=30, sock=None, login=True):
+        if sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.connect(path)
+        self.sock, self.key, self.timeout = sock, key, timeout
+        self.client = Client(SocketPort(sock), _crc, _hmac, lambda: int(time.monotonic() * 1000),
+                             lambda ms: time.sleep(ms / 1000), timeout_ms=timeout * 1000, retries=0)
+        if login:
+            self.login()
 
-    def _exchange(self, cmd, payload, reply_key):
-        self.seq += 1
-        self.sock.sendall(self.codec.encode(cmd, self.seq, payload))
-        end = time.monotonic() + self.timeout
-        while time.monotonic() < end:
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            if not data:
-                raise ConnectionError("the board closed the link")
-            for fr in self.reader.feed(data):
-                c, seq, body = F.parse(fr)
-                if c == cmd | F.RESPONSE and seq == self.seq:
-                    saved, self.codec.key = self.codec.key, reply_key
-                    ok = self.codec.check_mac(fr)
-                    if not ok and cmd == F.LOGIN and body and body[0] != F.OK:
-                        self.codec.key = None          # a refused login is answered outside a session
-                        ok = self.codec.check_mac(fr)
-                    self.codec.key = saved
-                    if not ok:
-                        raise ConnectionError("an answer with a bad MAC")
-                    if body[0] != F.OK:
-                        raise ConnectionError("refused: %s: %s" % (F.STATUS[body[0]], body[1:].decode()))
-                    return body[1:]
-        raise TimeoutError("no answer from the board in %d s" % self.timeout)
+    def _call(self, fn, *args):
+        try:
+            return fn(*args)
+        except HsmError as e:
+            if e.status == "timeout":
+                raise TimeoutError("no answer from the board in %d s" % self.timeout) from None
+            raise ConnectionError("refused: %s" % e) from None
 
-    def _login(self):
-        (nonce_h,) = F.unfields(self._exchange(F.LOGIN_BEGIN, b"", None), 1)
-        nonce_d = secrets.token_bytes(16)
-        skey = F.session_key(_hmac, self.key, nonce_h, nonce_d)
-        self._exchange(F.LOGIN, F.fields(nonce_d, F.login_proof(_hmac, self.key, nonce_h, nonce_d)), skey)
-        self.codec.key = skey
+    def login(self):
+        self._call(self.client.login_key, self.key)
+
+    def control(self, cmd, payload=b""):
+        """SUBMIT's, RULES (0x42)'s or AUDIT (0x43)'s answer (text)."""
+        return F.unfields(self._call(self.client.request, cmd, payload), 1)[0].decode()
 
     def submit(self, kind, message):
         """The gateway's answer (text) to one message."""
-        body = self._exchange(SUBMIT, F.fields(kind, message), self.codec.key)
-        return F.unfields(body, 1)[0].decode()
-
-    def control(self, cmd, payload=b""):
-        """RULES (0x42) or AUDIT (0x43): the board's answer (text)."""
-        return F.unfields(self._exchange(cmd, payload, self.codec.key), 1)[0].decode()
+        return self.control(SUBMIT, F.fields(kind, message))
 
     def stats(self):
         """The gateway's counters (dict)."""
         import json
-        return json.loads(F.unfields(self._exchange(0x41, b"", self.codec.key), 1)[0])
+        return json.loads(self.control(0x41))
 
     def close(self):
         self.sock.close()

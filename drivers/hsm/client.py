@@ -125,8 +125,14 @@ class Client:
         self.codec.key = None
         if self.serial is None:
             self.info()
+        self.login_key(F.pin_key(self.hmac, pin, self.serial))
+        self.pin = pin
+
+    def login_key(self, pkey):
+        """Open a session with the login key itself (the host link's key;
+        an HSM's is derived from its PIN by login())."""
+        self.codec.key = None
         (nonce_h,) = F.unfields(self.request(F.LOGIN_BEGIN), 1)
-        pkey = F.pin_key(self.hmac, pin, self.serial)
         self.logins += 1
         nonce_d = self.hmac(pkey, b"nonce" + nonce_h + F.p32(self.now_ms()) + F.p32(self.logins))[:16]
         skey = F.session_key(self.hmac, pkey, nonce_h, nonce_d)
@@ -136,4 +142,3 @@ class Client:
             raise HsmError(F.STATUS[status] if status < len(F.STATUS) else "status %d" % status,
                            bytes(body).decode())
         self.codec.key = skey
-        self.pin = pin

@@ -8,7 +8,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from drivers.hsm import frame as F
 from tools import hostlink
 from userland.compliance.engine import Engine
 from userland.compliance.risk import Risk
@@ -111,9 +110,11 @@ class HostSocket:
 
     def recv(self, n):
         out, self.pipe.to_host = self.pipe.to_host, b""
+        if not out:
+            raise BlockingIOError()
         return out
 
-    def settimeout(self, t):
+    def setblocking(self, flag):
         pass
 
 
@@ -125,10 +126,7 @@ def connect(key, server_key, submit):
         counter[0] += 1
         return bytes(15) + bytes([counter[0]])
     server = link.LinkServer(BoardPort(pipe), server_key, hostlink._crc, hostlink._hmac, fresh)
-    client = hostlink.Link.__new__(hostlink.Link)
-    client.sock = HostSocket(pipe, server, submit)
-    client.timeout, client.codec, client.reader, client.seq, client.key = 5, F.Codec(hostlink._crc, hostlink._hmac), \
-        F.Reader(hostlink._crc), 0, key
+    client = hostlink.Link(None, key, timeout=1, sock=HostSocket(pipe, server, submit), login=False)
     return client, server
 
 
@@ -136,7 +134,7 @@ def test_the_host_link_logs_in_and_submits(gw):
     g, L, audit = gw
     key = bytes(range(32))
     client, server = connect(key, key, g.submit)
-    client._login()
+    client.login()
     answer = client.submit("pacs.008", PACS.encode())
     # the second transaction names no debtor account the ledger can use
     assert statuses(answer) == ("PART", [("E2E-0001", "ACSC", None), ("E2E-0002", "RJCT", "AC01")])
@@ -148,9 +146,9 @@ def test_a_wrong_key_is_refused_and_five_lock_the_link(gw):
         client, server = connect(b"x" * 32, bytes(32), g.submit)
         server.tries = i
         with pytest.raises(ConnectionError, match="wrong PIN"):
-            client._login()
+            client.login()
     client, server = connect(bytes(32), bytes(32), g.submit)
     server.tries = 5
     with pytest.raises(ConnectionError, match="locked"):
-        client._login()
+        client.login()
 
