@@ -25,6 +25,8 @@ def provision(storage, board, key_path):
     host's copy in key_path. Returns the key."""
     b = load_board(board)
     off = b.GATEWAY_STORE_OFFSET + layout.KEY_OFFSET
+    if os.stat(storage).st_mode & 0o077:
+        os.chmod(storage, 0o600)                 # it is about to hold the key
     with open(storage, "r+b") as f:
         f.seek(off)
         key = layout.key_of(f.read(layout.KEY_RECORD))
@@ -33,6 +35,7 @@ def provision(storage, board, key_path):
             f.seek(off)
             f.write(layout.key_record(key).ljust(b.SECTOR_SIZE, b"\xff"))
     fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)                         # an older copy may have been made readable
     with os.fdopen(fd, "wb") as f:
         f.write(key)
     return key
@@ -69,18 +72,32 @@ class SocketPort:
         return data
 
 
+RETRIES = 3                # a request is sent at most 4 times, waiting 1, 2, 4 and 8 fifteenths of the timeout
+QUIET_MS = 250             # a partial answer is dropped as noise only after this long without a byte
+
+
 class Link:
     """A logged-in host link: the HSM driver's client (drivers/hsm/client.py,
     the same framing and login) logged in with the link key, over a unix
-    socket (or `sock`, anything with the socket calls SocketPort uses)."""
+    socket (or `sock`, anything with the socket calls SocketPort uses).
 
-    def __init__(self, path, key, timeout=30, sock=None, login=True):
+    An answer lost (a busy host, a frame dropped as stale) is asked for
+    again with the same sequence number, which the board answers from the
+    answer it kept, without running the request again: up to RETRIES
+    times, the wait doubling, `timeout` seconds in all. An answer `not
+    logged in` (the gateway restarted, or the session ran out of sequence
+    numbers) makes the client log in again and send the request once more
+    (the board did not run it)."""
+
+    def __init__(self, path, key, timeout=30, sock=None, login=True, retries=RETRIES):
         if sock is None:
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.connect(path)
         self.sock, self.key, self.timeout = sock, key, timeout
+        first = max(1, timeout * 1000 // ((1 << (retries + 1)) - 1))
         self.client = Client(SocketPort(sock), _crc, _hmac, lambda: int(time.monotonic() * 1000),
-                             lambda ms: time.sleep(ms / 1000), timeout_ms=timeout * 1000, retries=0)
+                             lambda ms: time.sleep(ms / 1000), timeout_ms=first, retries=retries, backoff=True,
+                             quiet_ms=QUIET_MS)
         if login:
             self.login()
 
@@ -89,7 +106,7 @@ class Link:
             return fn(*args)
         except HsmError as e:
             if e.status == "timeout":
-                raise TimeoutError("no answer from the board in %d s" % self.timeout) from None
+                raise TimeoutError("no answer from the board in %d s (%s)" % (self.timeout, e.message)) from None
             raise ConnectionError("refused: %s" % e) from None
 
     def login(self):

@@ -7,7 +7,13 @@ instead, mapped shared (`-object memory-backend-file,share=on`): what the OS
 writes there is in the file at once, survives a guest reset and a QEMU
 restart, and a killed QEMU leaves exactly the bytes written so far. The
 default file is build/<board>/storage.bin; a new one starts erased (0xff),
-like new flash. Delete it to start from factory state."""
+like new flash. Delete it to start from factory state.
+
+Secrets at rest: the storage file holds the host link key (the gateway's
+partition), so it is created 0600 (and made 0600 if it exists), like the
+key files; the unix sockets QEMU serves (the host link on UART2, a console
+socket) give access to the board, so QEMU runs under umask 077 and binds
+them 0600 (the command starts with `sh -c 'umask 077 && exec ...'`)."""
 import os
 
 from tools.layout import ROOT, load_board
@@ -24,18 +30,32 @@ def storage_path(board):
 def ensure_storage(path, size):
     """Create `path` as `size` erased bytes unless it exists with that size."""
     if os.path.exists(path) and os.path.getsize(path) == size:
+        private(path)
         return path
     if os.path.exists(path):
         raise SystemExit("qemu: %s is %d bytes, the board's storage is %d; move it away"
                          % (path, os.path.getsize(path), size))
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     chunk = b"\xff" * (1 << 20)
-    with open(path + ".new", "wb") as f:
+    if os.path.exists(path + ".new"):
+        os.unlink(path + ".new")
+    fd = os.open(path + ".new", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
         for _ in range(size // len(chunk)):
             f.write(chunk)
         f.write(b"\xff" * (size % len(chunk)))
     os.replace(path + ".new", path)
     return path
+
+
+def private(path):
+    """Make a file that holds or gives access to secrets the owner's alone (0600)."""
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o600)
+    return path
+
+
+UMASK = ["sh", "-c", 'umask 077 && exec "$0" "$@"']     # QEMU's sockets are bound 0600
 
 
 def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, storage=None, hsm=None,
@@ -46,14 +66,15 @@ def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, st
     wait=off" for `qenex console`) and its storage in the file `storage`
     (default build/<board>/storage.bin; created erased if missing).
     icount=True makes guest time count guest instructions (1 instruction =
-    1 ns), for benchmarks. hsm: the unix socket of the emulated HSM
+    1 ns), for benchmarks. QEMU runs under umask 077 (UMASK), so the
+    sockets it binds are 0600. hsm: the unix socket of the emulated HSM
     (`qenex hsm serve`), which UART1 connects to as a client and reconnects
     to (every second) when it goes away; None leaves UART1 unconnected.
     hostlink: a unix socket QEMU serves UART2 on (the gateway's host link,
     `qenex send`); None leaves UART2 unconnected."""
     b = load_board(board)
     store = ensure_storage(storage or storage_path(board), b.STORAGE_SIZE)
-    cmd = ["qemu-system-arm", "-M", b.QEMU_MACHINE, "-display", "none",
+    cmd = UMASK + ["qemu-system-arm", "-M", b.QEMU_MACHINE, "-display", "none",
            "-monitor", "none",
            "-serial", serial,
            "-serial", "chardev:hsm" if hsm else "null",

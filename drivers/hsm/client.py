@@ -3,18 +3,27 @@ retries and resynchronisation, and the PIN session. Transport-agnostic plain
 Python: on the device `port` is the UART1 port of drivers/uart/polled.py, in the
 host tests an in-process emulator.
 
-A request is sent, then the answer awaited for timeout_ms; on silence the
-same frame (same sequence number) is sent again, `retries` times, and the
-HSM answers a repeated sequence number with its cached answer, so a retry
-never runs an operation twice. Frames that fail their CRC, belong to an
-older request or carry a wrong MAC are dropped. When the HSM goes away the
-request fails with HsmError("timeout"); the session is then gone (a new
-link starts without one), and the next request logs in again with the PIN
-given to login(), so the driver recovers when the HSM comes back."""
+A request is sent, then the answer awaited for timeout_ms (doubled on each
+try with backoff=True); on silence the same frame (same sequence number)
+is sent again, `retries` times, and the other side answers a repeated
+sequence number (with a right MAC) with its cached answer, so a retry never
+runs an operation twice. Frames that fail their CRC, belong to an older
+request or carry a wrong MAC are dropped; a partial frame is dropped as
+noise only after quiet_ms without a byte (wall time, not polls: a busy host
+pauses a sender mid-frame). When the other side goes away the request
+fails with HsmError("timeout"); the session is then gone (a new link
+starts without one), and the next request logs in again with the PIN
+given to login() (or the key given to login_key()), so the driver recovers
+when the HSM comes back. So it does when the other side answers `not
+logged in` (it restarted, or ended the session): that answer carries no
+MAC, there being no session to MAC it with; the request is sent again,
+once, in a new session. A session ends before its sequence numbers would
+wrap (frame.SEQ_LAST): the client logs in again first."""
 from drivers.hsm import frame as F
 
 
-QUIET_MS = 5           # polls without a byte after which a partial frame is stale
+QUIET_MS = 50          # ms without a byte after which a partial frame is stale (noise that looked like a header)
+FRESH_SESSION = 0xF000  # a login at a later sequence number starts again from 0 (room for the session)
 
 
 class HsmError(Exception):
@@ -27,7 +36,8 @@ class HsmError(Exception):
 
 
 class Client:
-    def __init__(self, port, crc32, hmac, now_ms, sleep_ms, timeout_ms=400, retries=2):
+    def __init__(self, port, crc32, hmac, now_ms, sleep_ms, timeout_ms=400, retries=2, backoff=False,
+                 quiet_ms=QUIET_MS):
         self.port = port
         self.codec = F.Codec(crc32, hmac)
         self.reader = F.Reader(crc32)
@@ -36,56 +46,68 @@ class Client:
         self.sleep_ms = sleep_ms
         self.timeout_ms = timeout_ms
         self.retries = retries
+        self.backoff = backoff
+        self.quiet_ms = quiet_ms
         self.seq = 0
         self.pin = None
+        self.pkey = None             # the login key of the session (from the PIN, or the link key)
         self.serial = None
         self.logins = 0
         self.stats = {"requests": 0, "retries": 0, "timeouts": 0, "relogins": 0, "bad_mac": 0}
 
     # --- one exchange -----------------------------------------------------------------
     def _exchange(self, cmd, payload, reply_key="same"):
-        self.seq = (self.seq + 1) & 0xFFFF
-        request = self.codec.encode(cmd, self.seq, payload)
+        if cmd == F.INFO and self.codec.key is not None:
+            seq = self.seq           # INFO is not authenticated: inside a session it takes no number
+        else:
+            self.seq = seq = (self.seq + 1) & 0xFFFF
+        request = self.codec.encode(cmd, seq, payload)
         check_key = self.codec.key if reply_key == "same" else reply_key
         self.stats["requests"] += 1
+        timeout = self.timeout_ms
+        waited = 0
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats["retries"] += 1
+                if self.backoff:
+                    timeout *= 2
             self.port.write(request)
-            deadline = self.now_ms() + self.timeout_ms
-            quiet = 0
+            deadline = self.now_ms() + timeout
+            waited += timeout
+            last_byte = self.now_ms()
             while True:
                 data = self.port.read()
                 frames = self.reader.feed(data) if data else []
-                if not data:
-                    quiet += 1
-                    if quiet % QUIET_MS == 0:         # a partial frame that is not completing
-                        frames = self.reader.stale()
-                else:
-                    quiet = 0
+                now = self.now_ms()
+                if data:
+                    last_byte = now
+                elif self.reader.buf and now - last_byte >= self.quiet_ms:
+                    last_byte = now                  # a partial frame that is not completing
+                    frames = self.reader.stale()
                 for fr in frames:
-                    got = self._match(fr, cmd, check_key)
+                    got = self._match(fr, cmd, seq, check_key)
                     if got is not None:
                         return got
                 if data:
                     continue
-                if self.now_ms() >= deadline:
+                if now >= deadline:
                     break
                 self.sleep_ms(1)
         self.stats["timeouts"] += 1
         self.codec.key = None                    # whatever session there was is gone
         self.reader.reset()
-        raise HsmError("timeout", "no answer from the HSM after %d tries of %d ms"
-                       % (self.retries + 1, self.timeout_ms))
+        raise HsmError("timeout", "no answer after %d tries in %d ms" % (self.retries + 1, waited))
 
-    def _match(self, fr, cmd, key):
-        c, seq, payload = F.parse(fr)
-        if c != cmd | F.RESPONSE or seq != self.seq or not payload:
+    def _match(self, fr, cmd, seq, key):
+        c, fseq, payload = F.parse(fr)
+        if c != cmd | F.RESPONSE or fseq != seq or not payload:
             return None                          # stale or foreign
         saved, self.codec.key = self.codec.key, key
         ok = self.codec.check_mac(fr)
-        if not ok and cmd == F.LOGIN and payload[0] != F.OK:
-            self.codec.key = None                # a refused login is answered outside any session
+        if not ok and (payload[0] == F.NOT_LOGGED_IN or cmd == F.LOGIN and payload[0] != F.OK):
+            # No session on the other side (it restarted, or ended ours), or
+            # a refused login: answered outside any session, without a MAC.
+            self.codec.key = None
             ok = self.codec.check_mac(fr)
         self.codec.key = saved
         if not ok:
@@ -94,16 +116,19 @@ class Client:
         return payload[0], payload[1:]
 
     def request(self, cmd, payload=b""):
-        """The body of the HSM's OK answer; HsmError otherwise. Logs in
-        again (once) when the HSM has no session for us."""
+        """The body of the OK answer; HsmError otherwise. Logs in again
+        (once) when the other side has no session for us, and before the
+        session's sequence numbers would wrap."""
         for attempt in range(2):
-            if self.codec.key is None and cmd not in F.OPEN_COMMANDS and self.pin is not None:
+            if cmd not in F.OPEN_COMMANDS and self.pkey is not None and \
+                    (self.codec.key is None or self.seq >= F.SEQ_LAST):
                 self.stats["relogins"] += 1
-                self.login(self.pin)
+                self.login_key(self.pkey)
             status, body = self._exchange(cmd, payload)
-            if status == F.NOT_LOGGED_IN and self.pin is not None and attempt == 0:
-                self.codec.key = None
-                continue
+            if status == F.NOT_LOGGED_IN and cmd not in F.OPEN_COMMANDS:
+                self.codec.key = None            # the other side has no session (any more)
+                if self.pkey is not None and attempt == 0:
+                    continue
             if status != F.OK:
                 raise HsmError(F.STATUS[status] if status < len(F.STATUS) else "status %d" % status,
                                bytes(body).decode())
@@ -112,10 +137,14 @@ class Client:
 
     # --- the session --------------------------------------------------------------------
     def info(self):
-        model, fw, serial, free, locked = F.unfields(self.request(F.INFO), 5)
+        got = F.unfields(self.request(F.INFO))
+        if len(got) < 5:
+            raise F.FrameError("INFO: %d fields, expected 5 or more" % len(got))
+        model, fw, serial, free, locked = got[:5]
         self.serial = serial
         return {"model": model.decode(), "firmware": fw.decode(), "serial": serial.decode(),
-                "free": F.u32(free, 0), "locked": bool(locked[0])}
+                "free": F.u32(free, 0), "locked": bool(locked[0]),
+                "factory_pin": len(got) > 5 and bool(got[5][:1] == b"\x01")}
 
     def login(self, pin):
         """Open a session with `pin` (kept for logging in again). The
@@ -128,10 +157,37 @@ class Client:
         self.login_key(F.pin_key(self.hmac, pin, self.serial))
         self.pin = pin
 
+    def change_pin(self, old, new):
+        """CHANGE_PIN (PROTOCOL.md): the old PIN shown by a proof bound to
+        the session, the new PIN's key sent under a one-time pad from the
+        session key; the session goes on, and later logins use `new`."""
+        if self.serial is None:
+            self.info()
+        if self.codec.key is None or self.seq >= F.SEQ_LAST - 1:
+            if self.pkey is None:
+                raise HsmError("not logged in", "log in first")
+            self.login_key(self.pkey)
+        old_key = F.pin_key(self.hmac, old, self.serial)
+        new_key = F.pin_key(self.hmac, new, self.serial)
+        skey = self.codec.key
+        self.logins += 1
+        nonce = self.hmac(old_key, b"nonce" + F.p32(self.now_ms()) + F.p32(self.logins) + F.p16(self.seq))[:16]
+        payload = F.fields(nonce, F.change_proof(self.hmac, old_key, skey, nonce),
+                           F.xor(new_key, F.pin_pad(self.hmac, skey, nonce)[:32]))
+        status, body = self._exchange(F.CHANGE_PIN, payload)
+        if status == F.NOT_LOGGED_IN:
+            self.codec.key = None
+        if status != F.OK:
+            raise HsmError(F.STATUS[status] if status < len(F.STATUS) else "status %d" % status,
+                           bytes(body).decode())
+        self.pin, self.pkey = new, new_key
+
     def login_key(self, pkey):
         """Open a session with the login key itself (the host link's key;
         an HSM's is derived from its PIN by login())."""
         self.codec.key = None
+        if self.seq >= FRESH_SESSION:
+            self.seq = 0                         # the session has room before SEQ_LAST
         (nonce_h,) = F.unfields(self.request(F.LOGIN_BEGIN), 1)
         self.logins += 1
         nonce_d = self.hmac(pkey, b"nonce" + nonce_h + F.p32(self.now_ms()) + F.p32(self.logins))[:16]
@@ -142,3 +198,4 @@ class Client:
             raise HsmError(F.STATUS[status] if status < len(F.STATUS) else "status %d" % status,
                            bytes(body).decode())
         self.codec.key = skey
+        self.pkey = pkey

@@ -25,15 +25,17 @@ OVERHEAD = HEADER + MAC_LEN + CRC_LEN
 RESPONSE = 0x80
 
 # commands
-INFO, LOGIN_BEGIN, LOGIN, LOGOUT = 0x01, 0x02, 0x03, 0x04
+INFO, LOGIN_BEGIN, LOGIN, LOGOUT, CHANGE_PIN = 0x01, 0x02, 0x03, 0x04, 0x05
 RANDOM, GENERATE, PUBKEY, SIGN, VERIFY, ENCRYPT, DECRYPT = 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16
 WRAP, UNWRAP, DELETE, LIST, ATTRS = 0x17, 0x18, 0x19, 0x1A, 0x1B
 AUDIT, ZEROIZE, AUDIT_NOTE = 0x20, 0x21, 0x22
-COMMANDS = {INFO: "info", LOGIN_BEGIN: "login_begin", LOGIN: "login", LOGOUT: "logout", RANDOM: "random",
+COMMANDS = {INFO: "info", LOGIN_BEGIN: "login_begin", LOGIN: "login", LOGOUT: "logout",
+            CHANGE_PIN: "change_pin", RANDOM: "random",
             GENERATE: "generate", PUBKEY: "pubkey", SIGN: "sign", VERIFY: "verify", ENCRYPT: "encrypt",
             DECRYPT: "decrypt", WRAP: "wrap", UNWRAP: "unwrap", DELETE: "delete", LIST: "list",
             ATTRS: "attrs", AUDIT: "audit", ZEROIZE: "zeroize", AUDIT_NOTE: "audit_note"}
 OPEN_COMMANDS = (INFO, LOGIN_BEGIN, LOGIN)     # the only ones accepted outside a session
+SEQ_LAST = 0xFFFF          # the last sequence number of a session: it ends before the number would wrap
 
 # status (first payload byte of a response)
 STATUS = ("ok", "bad frame", "bad MAC", "not logged in", "wrong PIN", "locked", "no such key",
@@ -212,6 +214,46 @@ def parse(frame):
     return frame[3], u16(frame, 4), bytes(frame[HEADER:HEADER + n])
 
 
+class Sequence:
+    """The receiving side's replay rule inside a session (PROTOCOL.md,
+    "Sequence numbers"), for frames whose MAC has already been checked:
+    a frame's sequence number is exactly the last one plus one (a new
+    request) or the last one again with the same MAC (a retry: answered
+    from the one cached answer, never run twice); anything else is
+    refused. The session ends once the last number is SEQ_LAST: numbers
+    never wrap, so a captured frame never comes round again.
+
+    check(seq, mac) -> "new", "retry" (answer()), "bad" or "ended";
+    done(seq, mac, answer) keeps a new request's answer. start(seq) at
+    login: the LOGIN frame's number is the session's first."""
+
+    def __init__(self):
+        self.start(None)
+
+    def start(self, seq):
+        self.last = seq
+        self.mac = None
+        self.answer = None
+
+    def check(self, seq, mac):
+        if self.last is None:
+            return "bad"
+        if seq == self.last:
+            return "retry" if self.answer is not None and mac == self.mac else "bad"
+        if self.last >= SEQ_LAST:
+            return "ended"
+        return "new" if seq == self.last + 1 else "bad"
+
+    def done(self, seq, mac, answer):
+        self.last, self.mac, self.answer = seq, mac, answer
+
+
+def frame_mac(frame):
+    """The MAC field of a whole frame (bytes)."""
+    n = u16(frame, 6)
+    return bytes(frame[HEADER + n:HEADER + n + MAC_LEN])
+
+
 # --- the session (PROTOCOL.md, "Login") -------------------------------------------
 
 def pin_key(hmac, pin, serial):
@@ -224,3 +266,19 @@ def login_proof(hmac, pkey, nonce_h, nonce_d):
 
 def session_key(hmac, pkey, nonce_h, nonce_d):
     return hmac(pkey, b"session" + nonce_h + nonce_d)
+
+
+# --- CHANGE_PIN (PROTOCOL.md, "Changing the PIN") ------------------------------------
+
+def change_proof(hmac, old_pkey, skey, nonce):
+    """Shows the HSM the old PIN, bound to this session and request."""
+    return hmac(old_pkey, b"change pin" + skey + nonce)
+
+
+def pin_pad(hmac, skey, nonce):
+    """The one-time pad the new PIN key travels under (32 bytes)."""
+    return hmac(skey, b"new pin" + nonce)
+
+
+def xor(a, b):
+    return bytes(x ^ y for x, y in zip(a, b))

@@ -31,6 +31,7 @@ def setup(tmp_path):
     hsm = Hsm(str(tmp_path / "hsm.json"))
     c = Client(Port(hsm), crc32, hmac_sha256, lambda: 0, lambda ms: None)
     c.login("123456")
+    c.change_pin("123456", "246810")           # no key is made under the factory PIN
     pub = F.unfields(c.request(F.GENERATE, F.fields(bytes((0,)), "audit", bytes((F.usage_bits(["sign"]),)))))[0]
     img = MemoryImage(bytearray(b"\xff" * SIZE), 0)
     region = Region(0, SIZE, 4096, img.read, img.write)

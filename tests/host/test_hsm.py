@@ -130,6 +130,15 @@ def link(tmp_path):
     return hsm, port, client
 
 
+PIN = "246810"           # the operator's own PIN, set over the factory one before any key is made
+
+
+def ready(client):
+    """Logged in, the factory PIN changed: what an operator does first."""
+    client.login("123456")
+    client.change_pin("123456", PIN)
+
+
 def call(client, cmd, *items):
     return F.unfields(client.request(cmd, F.fields(*items)))
 
@@ -167,7 +176,7 @@ def test_signatures_verify_with_cryptography_and_the_ml_dsa_package(link):
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
     from dilithium_py.ml_dsa import ML_DSA_65
     hsm, port, c = link
-    c.login("123456")
+    ready(c)
     msg = b"transaction digest"
     p256 = gen(c, "ecdsa-p256", "p", "sign", "verify")
     sig = call(c, F.SIGN, "p", msg)[0]
@@ -184,7 +193,7 @@ def test_signatures_verify_with_cryptography_and_the_ml_dsa_package(link):
 
 def test_aes_gcm_round_trips_and_a_tampered_ciphertext_fails(link):
     hsm, port, c = link
-    c.login("123456")
+    ready(c)
     gen(c, "aes-256", "k", "encrypt", "decrypt")
     nonce, ct = call(c, F.ENCRYPT, "k", b"secret", b"aad")
     assert call(c, F.DECRYPT, "k", nonce, ct, b"aad")[0] == b"secret"
@@ -195,7 +204,7 @@ def test_aes_gcm_round_trips_and_a_tampered_ciphertext_fails(link):
 
 def test_usage_flags_and_exportability_are_enforced(link):
     hsm, port, c = link
-    c.login("123456")
+    ready(c)
     gen(c, "ecdsa-p256", "verify-only", "verify")
     with pytest.raises(HsmError) as e:
         call(c, F.SIGN, "verify-only", b"x")
@@ -217,7 +226,7 @@ def test_usage_flags_and_exportability_are_enforced(link):
 
 def test_key_material_is_encrypted_at_rest(link, tmp_path):
     hsm, port, c = link
-    c.login("123456")
+    ready(c)
     gen(c, "aes-256", "k", "encrypt")
     state = json.load(open(tmp_path / "state.json"))
     material = bytes.fromhex(state["keys"]["k"]["material"])
@@ -227,7 +236,7 @@ def test_key_material_is_encrypted_at_rest(link, tmp_path):
 
 def test_zeroize_needs_the_confirmation_and_destroys_every_key(link):
     hsm, port, c = link
-    c.login("123456")
+    ready(c)
     gen(c, "aes-256", "a", "encrypt")
     gen(c, "ed25519", "b", "sign")
     with pytest.raises(HsmError):
@@ -238,7 +247,7 @@ def test_zeroize_needs_the_confirmation_and_destroys_every_key(link):
 
 def test_retries_and_line_noise_do_not_repeat_an_operation(link):
     hsm, port, c = link
-    c.login("123456")
+    ready(c)
     port.garbage = b"\xa5\x5a\x01junk\x00"
     gen(c, "aes-256", "k", "encrypt")
     # The answer is lost once: the driver resends the same sequence number and
@@ -260,7 +269,7 @@ def test_retries_and_line_noise_do_not_repeat_an_operation(link):
 
 def test_the_hsm_going_away_gives_a_timeout_then_the_driver_logs_in_again(link):
     hsm, port, c = link
-    c.login("123456")
+    ready(c)
     port.down = True
     with pytest.raises(HsmError) as e:
         c.request(F.LIST)
@@ -272,7 +281,7 @@ def test_the_hsm_going_away_gives_a_timeout_then_the_driver_logs_in_again(link):
 
 def test_a_frame_with_a_wrong_mac_is_refused_and_audited(link):
     hsm, port, c = link
-    c.login("123456")
+    ready(c)
     forged = codec(b"not the session key").encode(F.LIST, 77, b"")
     c.port.write(forged)
     status = F.parse(F.Reader(crc32).feed(port.read())[0])[2][0]
@@ -281,7 +290,7 @@ def test_a_frame_with_a_wrong_mac_is_refused_and_audited(link):
 
 def test_the_audit_chain_verifies_and_any_edit_breaks_it(link, tmp_path):
     hsm, port, c = link
-    c.login("123456")
+    ready(c)
     gen(c, "aes-256", "k", "encrypt")
     entries = json.load(open(tmp_path / "state.json"))["audit"]
     assert emulator.verify_audit(entries) == (True, len(entries))

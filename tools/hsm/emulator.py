@@ -43,6 +43,14 @@ class Refused(Exception):
         self.status = status
 
 
+def _text(b, what="field"):
+    """A text field (UTF-8); `bad argument` when it is not."""
+    try:
+        return b.decode()
+    except UnicodeError:
+        raise Refused(F.BAD_ARG, "%s is not UTF-8" % what) from None
+
+
 def audit_hash(prev_hex, entry):
     text = json.dumps(entry, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(bytes.fromhex(prev_hex) + text.encode()).hexdigest()
@@ -75,12 +83,14 @@ class Hsm:
         else:
             self.state = {"serial": secrets.token_hex(8), "tries": 0, "locked": False, "keys": {}, "audit": []}
             self._set_pin(pin)
+            self.state["factory_pin"] = True           # keys wait for the operator's own PIN (CHANGE_PIN)
+            self.state["factory_pin_hash"] = hashlib.sha256(self._open(self.state["pin_key"], "pin")).hexdigest()
             self._log("init", "", "ok", "new HSM")
         self.serial = self.state["serial"].encode()
         self.codec = F.Codec(crc32, hmac_sha256)
         self.nonce_h = None
-        self.last_seq = None
-        self.last_response = None
+        self.seqs = F.Sequence()                       # the session's replay rule and retry cache
+        self.open_cache = None                         # (the last LOGIN_BEGIN or LOGIN frame, its answer)
 
     # --- state at rest -----------------------------------------------------------
     def _master_key(self):
@@ -88,6 +98,8 @@ class Hsm:
             fd = os.open(self.master_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(AESGCM.generate_key(bit_length=256))
+        if os.stat(self.master_path).st_mode & 0o077:
+            os.chmod(self.master_path, 0o600)          # the owner's alone, whoever made it
         with open(self.master_path, "rb") as f:
             return f.read()
 
@@ -101,16 +113,26 @@ class Hsm:
 
     def _save(self):
         tmp = self.state_path + ".tmp"
-        with open(tmp, "w") as f:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)    # the sealed keys: owner only
+        with os.fdopen(fd, "w") as f:
             json.dump(self.state, f, indent=1, sort_keys=True)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, self.state_path)
 
     def _set_pin(self, pin):
-        self.state["pin_key"] = self._seal(F.pin_key(hmac_sha256, pin, self.state["serial"].encode()), "pin")
+        self._set_pin_key(F.pin_key(hmac_sha256, pin, self.state["serial"].encode()))
+
+    def _set_pin_key(self, pkey):
+        self.state["pin_key"] = self._seal(pkey, "pin")
         self.state["tries"] = 0
         self.state["locked"] = False
+
+    def factory_pin(self):
+        """True while the PIN is the one the HSM was made with."""
+        return self.state.get("factory_pin", True)
 
     def _log(self, op, label, result, note=""):
         audit = self.state["audit"]
@@ -122,32 +144,68 @@ class Hsm:
 
     # --- frames --------------------------------------------------------------------
     def handle(self, request):
+        """The answer frame to one request frame (checked by frame.Reader).
+        Whatever the frame holds, it is answered: a malformed request gets
+        `bad argument` with the reason, and the HSM serves on.
+
+        Order (PROTOCOL.md, "Sequence numbers"): an open command (INFO,
+        LOGIN_BEGIN, LOGIN) is answered outside the session rules, an exact
+        repeat of the last LOGIN_BEGIN or LOGIN from its cached answer;
+        anything else needs a session, then a right MAC, and only then is
+        its sequence number looked at (a retry is answered from the cache
+        only once its MAC is known to be good)."""
         cmd, seq, payload = F.parse(request)
-        if self.codec.key is not None and seq == self.last_seq and self.last_response is not None:
-            return self.last_response                  # a retry: the same answer again
         if cmd in F.OPEN_COMMANDS:
+            if self.open_cache is not None and self.open_cache[0] == bytes(request):
+                return self.open_cache[1]              # a retry: the same answer, nothing run again
             if self.codec.key is not None and cmd != INFO:
-                self.codec.key = None                  # a new login ends the session
-        elif self.codec.key is None:
-            return self._respond(cmd, seq, F.NOT_LOGGED_IN, b"")
-        elif not self.codec.check_mac(request):
+                self.end_session()                     # a new login ends the session
+            response = self._run(cmd, seq, payload)
+            if cmd != INFO:
+                self.open_cache = (bytes(request), response)
+            return response
+        if self.codec.key is None:
+            return self._respond(cmd, seq, F.NOT_LOGGED_IN, b"no session: log in again")
+        if not self.codec.check_mac(request):
             self._log(F.COMMANDS.get(cmd, "?"), "", "bad MAC")
-            return self._respond(cmd, seq, F.BAD_MAC, b"")
-        elif self.last_seq is not None and (seq - self.last_seq) & 0xFFFF > 0x8000:
-            return self._respond(cmd, seq, F.BAD_SEQ, b"")
-        try:
-            handler = getattr(self, "do_" + F.COMMANDS[cmd])
-        except KeyError:
-            return self._respond(cmd, seq, F.UNKNOWN, b"")
+            return self._respond(cmd, seq, F.BAD_MAC, b"bad MAC")
+        mac = F.frame_mac(request)
+        verdict = self.seqs.check(seq, mac)
+        if verdict == "retry":
+            return self.seqs.answer                    # the same answer again
+        if verdict == "ended":
+            self.end_session()
+            return self._respond(cmd, seq, F.NOT_LOGGED_IN, b"session ended: log in again")
+        if verdict == "bad":
+            self._log(F.COMMANDS.get(cmd, "?"), "", "bad sequence", "%d after %d" % (seq, self.seqs.last))
+            return self._respond(cmd, seq, F.BAD_SEQ, b"sequence number %d after %d" % (seq, self.seqs.last))
+        response = self._run(cmd, seq, payload)
+        if cmd == F.LOGOUT:
+            self.end_session()
+        else:
+            self.seqs.done(seq, mac, response)
+        return response
+
+    def end_session(self):
+        """No session (a new connection, a logout, a new login)."""
+        self.codec.key = None
+        self.seqs.start(None)
+
+    def _run(self, cmd, seq, payload):
+        handler = getattr(self, "do_" + F.COMMANDS[cmd], None) if cmd in F.COMMANDS else None
+        if handler is None:
+            return self._respond(cmd, seq, F.UNKNOWN, b"unknown command 0x%02x" % cmd)
         try:
             status, body = F.OK, handler(payload)
         except Refused as e:
             status, body = e.status, str(e).encode()
         except F.FrameError as e:
-            status, body = F.BAD_ARG, str(e).encode()
+            status, body = F.BAD_ARG, ("malformed request: %s" % e).encode()
+        except Exception as e:                        # whatever else a frame's fields can cause
+            status, body = F.BAD_ARG, ("malformed request: %s: %s" % (type(e).__name__, e)).encode()[:200]
         response = self._respond(cmd, seq, status, body)
-        if self.codec.key is not None and cmd not in F.OPEN_COMMANDS:
-            self.last_seq, self.last_response = seq, response
+        if cmd == F.LOGIN and status == F.OK:
+            self.seqs.start(seq)                       # the session's numbers follow the LOGIN's
         return response
 
     def _respond(self, cmd, seq, status, body):
@@ -156,7 +214,8 @@ class Hsm:
     # --- session ---------------------------------------------------------------------
     def do_info(self, payload):
         free = SLOTS - len(self.state["keys"])
-        return F.fields(MODEL, FIRMWARE, self.state["serial"], free, int(self.state["locked"]))
+        return F.fields(MODEL, FIRMWARE, self.state["serial"], free, int(self.state["locked"]),
+                        int(self.factory_pin()))
 
     def do_login_begin(self, payload):
         if self.state["locked"]:
@@ -173,21 +232,45 @@ class Hsm:
         pkey = self._open(self.state["pin_key"], "pin")
         nonce_h, self.nonce_h = self.nonce_h, None
         if not _hmac.compare_digest(F.login_proof(hmac_sha256, pkey, nonce_h, nonce_d), proof):
-            self.state["tries"] += 1
-            left = MAX_TRIES - self.state["tries"]
-            if left <= 0:
-                self.state["locked"] = True
-            self._log("login", "", "wrong PIN", "locked" if left <= 0 else "%d tries left" % left)
-            raise Refused(F.LOCKED if left <= 0 else F.WRONG_PIN,
-                          "locked" if left <= 0 else "wrong PIN, %d tries left" % left)
+            self._wrong_pin("login")
         self.state["tries"] = 0
         self.codec.key = F.session_key(hmac_sha256, pkey, nonce_h, nonce_d)
-        self.last_seq = self.last_response = None
         self._log("login", "", "ok")
         return b""
 
+    def _wrong_pin(self, op):
+        """Count a wrong PIN (five lock the HSM for good) and refuse."""
+        self.state["tries"] += 1
+        left = MAX_TRIES - self.state["tries"]
+        if left <= 0:
+            self.state["locked"] = True
+        self._log(op, "", "wrong PIN", "locked" if left <= 0 else "%d tries left" % left)
+        raise Refused(F.LOCKED if left <= 0 else F.WRONG_PIN,
+                      "locked" if left <= 0 else "wrong PIN, %d tries left" % left)
+
     def do_logout(self, payload):
-        self.codec.key = None
+        return b""                                     # handle() ends the session once this is answered
+
+    def do_change_pin(self, payload):
+        """fields(nonce, proof, wrapped): proof = change_proof(old PIN key,
+        session key, nonce), wrapped = new PIN key ^ pin_pad(session key, nonce)."""
+        nonce, proof, wrapped = F.unfields(payload, 3)
+        if len(nonce) != 16 or len(wrapped) != 32:
+            raise Refused(F.BAD_ARG, "change_pin: a 16-byte nonce and a 32-byte wrapped key")
+        if self.state["locked"]:
+            raise Refused(F.LOCKED, "locked after %d wrong PINs" % MAX_TRIES)
+        old = self._open(self.state["pin_key"], "pin")
+        skey = self.codec.key
+        if not _hmac.compare_digest(F.change_proof(hmac_sha256, old, skey, nonce), proof):
+            self._wrong_pin("change_pin")
+        new = F.xor(wrapped, F.pin_pad(hmac_sha256, skey, nonce)[:32])
+        if new == old:
+            raise Refused(F.BAD_ARG, "the new PIN is the current one")
+        if hashlib.sha256(new).hexdigest() == self.state.get("factory_pin_hash"):
+            raise Refused(F.BAD_ARG, "the new PIN is the factory PIN")
+        self._set_pin_key(new)
+        self.state["factory_pin"] = False
+        self._log("change_pin", "", "ok")
         return b""
 
     # --- keys ----------------------------------------------------------------------------
@@ -212,7 +295,10 @@ class Hsm:
 
     def do_generate(self, payload):
         alg, label, usage = F.unfields(payload, 3)
-        label = label.decode()
+        label = _text(label, "label")
+        if self.factory_pin():
+            self._log("generate", label, "not permitted", "factory PIN")
+            raise Refused(F.NOT_PERMITTED, "change the factory PIN first (hsm pin)")
         if not alg or alg[0] >= len(F.ALGS):
             raise Refused(F.BAD_ARG, "unknown algorithm")
         if not 0 < len(label) <= LABEL_MAX:
@@ -247,14 +333,14 @@ class Hsm:
 
     def do_pubkey(self, payload):
         (label,) = F.unfields(payload, 1)
-        k = self._key(label.decode())
+        k = self._key(_text(label))
         if not k["public"]:
             raise Refused(F.BAD_ARG, "a secret key has no public part")
         return F.fields(bytes.fromhex(k["public"]))
 
     def do_sign(self, payload):
         label, data = F.unfields(payload, 2)
-        label = label.decode()
+        label = _text(label)
         k = self._key(label, "sign")
         m = self._material(label, k)
         if k["alg"] == "ecdsa-p256":
@@ -270,7 +356,7 @@ class Hsm:
 
     def do_verify(self, payload):
         label, data, sig = F.unfields(payload, 3)
-        label = label.decode()
+        label = _text(label)
         k = self._key(label, "verify")
         pub = bytes.fromhex(k["public"])
         ok = True
@@ -297,22 +383,22 @@ class Hsm:
     def do_encrypt(self, payload):
         label, plain, aad = F.unfields(payload, 3)
         nonce = secrets.token_bytes(12)
-        ct = self._aes(label.decode(), "encrypt").encrypt(nonce, plain, aad)
-        self._log("encrypt", label.decode(), "ok", "%d bytes" % len(plain))
+        ct = self._aes(_text(label), "encrypt").encrypt(nonce, plain, aad)
+        self._log("encrypt", _text(label), "ok", "%d bytes" % len(plain))
         return F.fields(nonce, ct)
 
     def do_decrypt(self, payload):
         label, nonce, ct, aad = F.unfields(payload, 4)
         try:
-            plain = self._aes(label.decode(), "decrypt").decrypt(nonce, ct, aad)
+            plain = self._aes(_text(label), "decrypt").decrypt(nonce, ct, aad)
         except (InvalidTag, ValueError):
-            self._log("decrypt", label.decode(), "crypto failure", "tag mismatch")
+            self._log("decrypt", _text(label), "crypto failure", "tag mismatch")
             raise Refused(F.CRYPTO, "authentication failed") from None
-        self._log("decrypt", label.decode(), "ok", "%d bytes" % len(plain))
+        self._log("decrypt", _text(label), "ok", "%d bytes" % len(plain))
         return F.fields(plain)
 
     def do_wrap(self, payload):
-        kek_label, label = (x.decode() for x in F.unfields(payload, 2))
+        kek_label, label = (_text(x) for x in F.unfields(payload, 2))
         kek = self._key(kek_label, "wrap")
         k = self._key(label)
         if not k["usage"] & F.EXPORTABLE:
@@ -329,7 +415,7 @@ class Hsm:
 
     def do_unwrap(self, payload):
         kek_label, label, wrapped = F.unfields(payload, 3)
-        kek_label, label = kek_label.decode(), label.decode()
+        kek_label, label = _text(kek_label), _text(label)
         kek = self._key(kek_label, "wrap")
         if label in self.state["keys"]:
             raise Refused(F.EXISTS, "key %r exists" % label)
@@ -344,9 +430,9 @@ class Hsm:
 
     def do_delete(self, payload):
         (label,) = F.unfields(payload, 1)
-        self._key(label.decode())
-        del self.state["keys"][label.decode()]
-        self._log("delete", label.decode(), "ok")
+        self._key(_text(label))
+        del self.state["keys"][_text(label)]
+        self._log("delete", _text(label), "ok")
         return b""
 
     def do_list(self, payload):
@@ -358,23 +444,26 @@ class Hsm:
 
     def do_attrs(self, payload):
         (label,) = F.unfields(payload, 1)
-        k = self._key(label.decode())
+        k = self._key(_text(label))
         return F.fields(bytes((F.ALGS.index(k["alg"]), k["usage"])))
 
     def do_audit(self, payload):
-        start, count = (F.u32(x, 0) for x in F.unfields(payload, 2))
+        start, count = F.unfields(payload, 2)
+        if len(start) != 4 or len(count) != 4:
+            raise Refused(F.BAD_ARG, "audit: start and count are u32 fields")
+        start, count = F.u32(start, 0), F.u32(count, 0)
         audit = self.state["audit"]
         picked = audit[start:start + min(count, 16)]
         return F.fields(len(audit), *[json.dumps(e, sort_keys=True) for e in picked])
 
     def do_audit_note(self, payload):
-        op, label, result, note = (x.decode() for x in F.unfields(payload, 4))
+        op, label, result, note = (_text(x) for x in F.unfields(payload, 4))
         self._log(op, label, result, "device: " + note)
         return b""
 
     def do_zeroize(self, payload):
         (confirm,) = F.unfields(payload, 1)
-        if confirm.decode() != "ZEROIZE " + self.state["serial"]:
+        if _text(confirm) != "ZEROIZE " + self.state["serial"]:
             raise Refused(F.BAD_ARG, "confirm with 'ZEROIZE <serial>'")
         n = len(self.state["keys"])
         self.state["keys"] = {}

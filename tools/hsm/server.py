@@ -15,6 +15,7 @@ def serve(sock_path, state_path, pin="123456", log=print, ready=None):
         os.unlink(sock_path)
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     srv.bind(sock_path)
+    os.chmod(sock_path, 0o600)                     # before listen(): nobody else can have connected
     srv.listen(1)
     log("hsm: %s serial %s on %s (state %s)" % (hsm.state["serial"], hsm.state["serial"], sock_path, state_path))
     if ready:
@@ -23,7 +24,7 @@ def serve(sock_path, state_path, pin="123456", log=print, ready=None):
         while True:
             conn, _ = srv.accept()
             reader = F.Reader(crc32)
-            hsm.codec.key = None                   # a new link: no session
+            hsm.end_session()                      # a new link: no session
             with conn:
                 while True:
                     data = conn.recv(4096)
@@ -32,7 +33,12 @@ def serve(sock_path, state_path, pin="123456", log=print, ready=None):
                     for request in reader.feed(data):
                         if request[3] & F.RESPONSE:
                             continue               # not a request
-                        conn.sendall(hsm.handle(request))
+                        try:
+                            answer = hsm.handle(request)
+                        except Exception as e:     # handle() answers every frame; should it not, serve on
+                            log("hsm: request 0x%02x not answered: %s: %s" % (request[3], type(e).__name__, e))
+                            continue
+                        conn.sendall(answer)
     finally:
         srv.close()
         if os.path.exists(sock_path):

@@ -5,14 +5,25 @@ the gateway's storage partition). Plain Python.
 
 Commands: INFO, LOGIN_BEGIN, LOGIN (outside a session), SUBMIT 0x40
 (fields: kind, message) -> fields(answer). Five wrong logins lock the link
-until the board restarts. Sequence numbers must increase in a session."""
+until the board restarts.
+
+Replays and retries (drivers/hsm/PROTOCOL.md, "Sequence numbers"): in a
+session a frame's MAC is checked first, then its sequence number must be
+the last one plus one; the last one again with the same MAC is the host
+retrying a request whose answer it lost, and gets the kept answer (one,
+the last) without the request being run again; anything else is refused
+(`bad sequence`). The session ends before its numbers would wrap
+(`not logged in`: "session ended: log in again"), and a frame for a
+session the board does not have (it restarted) gets `not logged in` at
+once, without a MAC, so the host logs in again instead of waiting."""
 from drivers.hsm import frame as F
 
 SUBMIT = 0x40
 STATS = 0x41               # -> fields(JSON of the gateway's counters)
 RULES = 0x42               # fields(rules JSON) -> fields(answer): the compliance rules reloaded
 AUDIT = 0x43               # -> fields(answer): the audit log checked on the board
-STALE_MS = 20              # a partial frame with no byte for this long is dropped (resync)
+STALE_MS = 200             # a partial frame with no byte for this long is dropped (resync); a busy
+                           # host pauses mid-frame for tens of ms, and the host's retry recovers a drop
 MAX_TRIES = 5
 
 
@@ -37,7 +48,9 @@ class LinkServer:
         self.reader = F.Reader(crc32)
         self.nonce_h = None
         self.tries = 0
-        self.last_seq = None
+        self.seqs = F.Sequence()    # the session's replay rule and its one kept answer
+        self.open_cache = None      # (the last LOGIN_BEGIN or LOGIN frame, its answer): a retried login
+        self.retries = 0            # retries answered from the kept answer
         self.now_ms = now_ms or (lambda: 0)
         self.last_byte = self.now_ms()
 
@@ -55,23 +68,51 @@ class LinkServer:
         else:
             frames = []
         for fr in frames:
-            cmd, seq, payload = F.parse(fr)
-            if cmd & F.RESPONSE:
+            if fr[3] & F.RESPONSE:
                 continue
-            status, body = self._handle(cmd, seq, payload, fr, submit)
-            self.port.write(self.codec.encode(cmd | F.RESPONSE, seq, bytes((status,)) + body))
+            self.port.write(self._answer(fr, submit))
+        if frames:
+            self.last_byte = self.now_ms()         # time spent answering is not the line going quiet
         return len(frames)
 
-    def _handle(self, cmd, seq, payload, fr, submit):
+    def end_session(self):
+        self.codec.key = None
+        self.seqs.start(None)
+
+    def _encode(self, cmd, seq, status, body):
+        return self.codec.encode(cmd | F.RESPONSE, seq, bytes((status,)) + body)
+
+    def _answer(self, fr, submit):
+        """The answer frame to one request frame."""
+        cmd, seq, payload = F.parse(fr)
         if cmd in F.OPEN_COMMANDS:
+            if self.open_cache is not None and self.open_cache[0] == fr:
+                return self.open_cache[1]          # a retried login step: the same answer
             if cmd != F.INFO:
-                self.codec.key = None
-        elif self.codec.key is None:
-            return F.NOT_LOGGED_IN, b"log in first"
-        elif not self.codec.check_mac(fr):
-            return F.BAD_MAC, b"bad MAC"
-        elif self.last_seq is not None and (seq - self.last_seq) & 0xFFFF > 0x8000 or seq == self.last_seq:
-            return F.BAD_SEQ, b"sequence number not above the last"
+                self.end_session()
+            answer = self._encode(cmd, seq, *self._handle(cmd, seq, payload, submit))
+            if cmd != F.INFO and len(fr) <= 128:
+                self.open_cache = (fr, answer)
+            return answer
+        if self.codec.key is None:
+            return self._encode(cmd, seq, F.NOT_LOGGED_IN, b"no session (the board restarted?): log in again")
+        if not self.codec.check_mac(fr):
+            return self._encode(cmd, seq, F.BAD_MAC, b"bad MAC")
+        mac = F.frame_mac(fr)
+        verdict = self.seqs.check(seq, mac)
+        if verdict == "retry":
+            self.retries += 1
+            return self.seqs.answer
+        if verdict == "ended":
+            self.end_session()
+            return self._encode(cmd, seq, F.NOT_LOGGED_IN, b"session ended: log in again")
+        if verdict == "bad":
+            return self._encode(cmd, seq, F.BAD_SEQ, ("sequence number %d after %d" % (seq, self.seqs.last)).encode())
+        answer = self._encode(cmd, seq, *self._handle(cmd, seq, payload, submit))
+        self.seqs.done(seq, mac, answer)
+        return answer
+
+    def _handle(self, cmd, seq, payload, submit):
         try:
             if cmd == F.INFO:
                 return F.OK, F.fields(self.version)
@@ -91,17 +132,14 @@ class LinkServer:
                     return F.WRONG_PIN, b"wrong key"
                 self.tries = 0
                 self.codec.key = F.session_key(self.hmac, self.key, nonce_h, nonce_d)
-                self.last_seq = None
+                self.seqs.start(seq)               # the session's numbers follow the LOGIN's
                 return F.OK, b""
             if cmd == SUBMIT:
                 kind, message = F.unfields(payload, 2)
-                self.last_seq = seq
                 return F.OK, F.fields(submit(kind.decode(), bytes(message)))
             if cmd == STATS and self.stats is not None:
-                self.last_seq = seq
                 return F.OK, F.fields(self.stats())
             if cmd in (RULES, AUDIT) and self.control is not None:
-                self.last_seq = seq
                 ok, text = self.control(cmd, payload)
                 return (F.OK if ok else F.BAD_ARG), (F.fields(text) if ok else text.encode())
             return F.UNKNOWN, b"unknown command"
