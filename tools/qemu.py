@@ -12,8 +12,8 @@ like new flash. Delete it to start from factory state.
 Secrets at rest: the storage file holds the host link key (the gateway's
 partition), so it is created 0600 (and made 0600 if it exists), like the
 key files; the unix sockets QEMU serves (the host link on UART2, a console
-socket) give access to the board, so QEMU runs under umask 077 and binds
-them 0600 (the command starts with `sh -c 'umask 077 && exec ...'`)."""
+socket) give access to the board, so QEMU runs under umask 177 and binds
+them 0600 (the command starts with `sh -c 'umask 177 && exec ...'`)."""
 import os
 
 from tools.layout import ROOT, load_board
@@ -55,7 +55,7 @@ def private(path):
     return path
 
 
-UMASK = ["sh", "-c", 'umask 077 && exec "$0" "$@"']     # QEMU's sockets are bound 0600
+UMASK = ["sh", "-c", 'umask 177 && exec "$0" "$@"']     # QEMU's sockets are bound 0600
 
 
 def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, storage=None, hsm=None,
@@ -66,7 +66,7 @@ def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, st
     wait=off" for `qenex console`) and its storage in the file `storage`
     (default build/<board>/storage.bin; created erased if missing).
     icount=True makes guest time count guest instructions (1 instruction =
-    1 ns), for benchmarks. QEMU runs under umask 077 (UMASK), so the
+    1 ns), for benchmarks. QEMU runs under umask 177 (UMASK), so the
     sockets it binds are 0600. hsm: the unix socket of the emulated HSM
     (`qenex hsm serve`), which UART1 connects to as a client and reconnects
     to (every second) when it goes away; None leaves UART1 unconnected.

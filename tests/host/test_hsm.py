@@ -296,3 +296,246 @@ def test_the_audit_chain_verifies_and_any_edit_breaks_it(link, tmp_path):
     assert emulator.verify_audit(entries) == (True, len(entries))
     entries[1]["note"] = "edited"
     assert emulator.verify_audit(entries) == (False, 1)
+
+
+# --- replays, retries, the session's end (PROTOCOL.md, "Sequence numbers") -----------------
+
+def session_codec(hsm):
+    return codec(hsm.codec.key)
+
+
+def answer(hsm, frame):
+    """(status, body) of the emulator's answer to a frame."""
+    body = F.parse(hsm.handle(frame))[2]
+    return body[0], body[1:]
+
+
+def test_a_captured_frame_is_refused_however_far_the_session_has_gone(link):
+    hsm, port, c = link
+    ready(c)
+    sc = session_codec(hsm)
+    seq = c.seq + 1
+    note = sc.encode(F.AUDIT_NOTE, seq, F.fields("sign", "k", "denied", "captured"))
+    assert answer(hsm, note)[0] == F.OK
+    n = len(hsm.state["audit"])
+    for ahead in range(1, 0x8002):           # the old rule accepted it again 32,768 frames on
+        seq += 1
+        assert answer(hsm, sc.encode(F.LIST, seq, b""))[0] == F.OK
+        if ahead in (1, 0x7FFF, 0x8000, 0x8001):
+            status, why = answer(hsm, note)
+            assert status == F.BAD_SEQ and b"sequence number" in why, (ahead, status)
+    assert len(hsm.state["audit"]) == n + 4 and {e["result"] for e in hsm.state["audit"][n:]} == {"bad sequence"}
+
+
+def test_a_retry_is_answered_from_the_cache_only_when_its_mac_is_right(link):
+    hsm, port, c = link
+    ready(c)
+    sc = session_codec(hsm)
+    seq = c.seq + 1
+    note = sc.encode(F.AUDIT_NOTE, seq, F.fields("sign", "k", "denied", "once"))
+    first = hsm.handle(note)
+    n = len(hsm.state["audit"])
+    assert hsm.handle(note) == first and len(hsm.state["audit"]) == n       # the same answer, not run again
+    forged = codec(b"not the session key").encode(F.AUDIT_NOTE, seq, F.fields("sign", "k", "denied", "once"))
+    assert answer(hsm, forged)[0] == F.BAD_MAC                             # the MAC first, then the cache
+    other = sc.encode(F.AUDIT_NOTE, seq, F.fields("sign", "k", "denied", "twice"))
+    assert answer(hsm, other)[0] == F.BAD_SEQ                              # same number, other request
+    assert answer(hsm, sc.encode(F.LIST, seq + 2, b""))[0] == F.BAD_SEQ    # a number skipped
+    assert answer(hsm, sc.encode(F.LIST, seq + 1, b""))[0] == F.OK
+
+
+def test_the_session_ends_before_its_sequence_numbers_wrap(link):
+    hsm, port, c = link
+    ready(c)
+    hsm.seqs.last = c.seq = F.SEQ_LAST - 2                # as if 65,000 frames had gone by
+    call(c, F.LIST)
+    call(c, F.LIST)
+    assert hsm.seqs.last == F.SEQ_LAST and c.stats["relogins"] == 0
+    sc = session_codec(hsm)
+    status, why = answer(hsm, sc.encode(F.LIST, 0, b""))                  # the number wrapped: no
+    assert status == F.NOT_LOGGED_IN and why == b"session ended: log in again" and hsm.codec.key is None
+    ready_again = call(c, F.LIST)                                          # the driver logs in again first
+    assert ready_again == [] and c.stats["relogins"] == 1 and c.seq < 10
+
+
+def test_an_hsm_without_our_session_says_so_and_the_driver_logs_in_again_at_once(link):
+    hsm, port, c = link
+    ready(c)
+    hsm.end_session()                                      # the HSM restarted
+    t = c.now_ms()
+    assert call(c, F.LIST) == [] and c.stats["relogins"] == 1 and c.stats["timeouts"] == 0
+    assert c.now_ms() - t < c.timeout_ms                   # no waiting for a timeout
+
+
+def test_a_lost_login_answer_is_asked_for_again_and_costs_no_try(link):
+    hsm, port, c = link
+    real = port.read
+    lost = []
+
+    def lossy():
+        data = real()
+        if data and F.parse(F.Reader(crc32).feed(data)[0])[0] == F.LOGIN | F.RESPONSE and not lost:
+            lost.append(data)
+            return b""
+        return data
+    port.read = lossy
+    c.login("123456")
+    assert lost and c.stats["retries"] == 1 and hsm.state["tries"] == 0 and c.codec.key == hsm.codec.key
+
+
+def test_an_answer_paused_mid_frame_is_still_taken(link):
+    hsm, port, c = link
+    ready(c)
+    real = port.read
+    held = []
+
+    def slow():                                # half the answer, then 30 ms of nothing, then the rest
+        if held:
+            if c.now_ms() - held[0][0] < 30:
+                return b""
+            return held.pop()[1]
+        data = real()
+        if data:
+            held.append((c.now_ms(), data[len(data) // 2:]))
+            return data[:len(data) // 2]
+        return data
+    port.read = slow
+    assert call(c, F.LIST) == [] and c.stats["retries"] == 0
+
+
+# --- malformed authenticated frames: refused, and the HSM serves on --------------------------
+
+def test_malformed_authenticated_frames_get_bad_argument_and_the_hsm_serves_on(link):
+    hsm, port, c = link
+    ready(c)
+    gen(c, "ed25519", "e", "sign")
+    bad = [(F.GENERATE, F.fields(b"\x01", b"\xff\xfe", b"\x01")),      # a label that is not UTF-8
+           (F.SIGN, F.fields(b"\xc3", b"data")),
+           (F.PUBKEY, F.fields(b"\xff")),
+           (F.DELETE, F.fields(b"\x80")),
+           (F.AUDIT, F.fields(b"\x00", b"\x01")),                      # 1-byte fields where u32 go
+           (F.AUDIT_NOTE, F.fields(b"\xff", b"", b"", b"")),
+           (F.RANDOM, F.fields(b"\x01")),
+           (F.GENERATE, F.fields(b"", b"x", b"")),
+           (F.VERIFY, F.fields("e", b"x")),                              # a field short
+           (F.ENCRYPT, b"\x05\x00ab"),                                   # a field cut off
+           (F.UNWRAP, F.fields(b"\xfe", b"\xfe", b"")),
+           (F.ZEROIZE, F.fields(b"\xff"))]
+    for cmd, payload in bad:
+        with pytest.raises(HsmError) as e:
+            c.request(cmd, payload)
+        assert e.value.status == "bad argument" and e.value.message, (cmd, e.value)
+        assert call(c, F.LIST) == [b"e", bytes((1, 1))]                # and the next one is served
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(sorted(set(F.COMMANDS) - {F.LOGOUT, F.ZEROIZE, F.CHANGE_PIN} - set(F.OPEN_COMMANDS))),
+       st.binary(max_size=120))
+def test_the_emulator_answers_every_malformed_authenticated_request_cleanly(cmd, payload):
+    hsm = _session_hsm()
+    sc = session_codec(hsm)
+    seq = hsm.seqs.last + 1
+    c, s, body = F.parse(hsm.handle(sc.encode(cmd, seq, payload)))
+    assert (c, s) == (cmd | F.RESPONSE, seq) and body and body[0] < len(F.STATUS)
+    assert F.parse(hsm.handle(sc.encode(F.LIST, seq + 1, b"")))[2][0] == F.OK
+
+
+_SESSION = []
+
+
+def _session_hsm():
+    if not _SESSION or _SESSION[0].seqs.last > F.SEQ_LAST - 10:
+        import tempfile
+        hsm = Hsm(os.path.join(tempfile.mkdtemp(), "state.json"))
+        c = Client(Port(hsm), crc32, hmac_sha256, lambda: 0, lambda ms: None)
+        c.login("123456")
+        _SESSION[:] = [hsm]
+    return _SESSION[0]
+
+
+def test_the_server_answers_a_malformed_frame_and_serves_on(tmp_path):
+    import socket
+    import threading
+    from tools.hsm import server
+    sock = str(tmp_path / "hsm.sock")
+    up = threading.Event()
+    threading.Thread(target=server.serve, args=(sock, str(tmp_path / "state.json")),
+                     kwargs=dict(log=lambda *a: None, ready=up.set), daemon=True).start()
+    assert up.wait(10)
+    assert os.stat(sock).st_mode & 0o777 == 0o600
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    s.settimeout(10)
+    from tools.hostlink import SocketPort
+    import time
+    c = Client(SocketPort(s), crc32, hmac_sha256, lambda: int(time.monotonic() * 1000),
+               lambda ms: time.sleep(ms / 1000), timeout_ms=2000)
+    c.login("123456")
+    for payload in (F.fields(b"\xff\xfe", b"x"), F.fields(b"\x00", b"\x01")):
+        with pytest.raises(HsmError) as e:
+            c.request(F.SIGN if len(payload) > 7 else F.AUDIT, payload)
+        assert e.value.status == "bad argument"
+    assert call(c, F.LIST) == []
+    s.close()
+
+
+# --- the PIN: the factory one must go before any key is made -------------------------------
+
+def test_no_key_is_generated_until_the_factory_pin_is_changed(link, tmp_path):
+    hsm, port, c = link
+    c.login("123456")
+    assert c.info()["factory_pin"]
+    with pytest.raises(HsmError) as e:
+        gen(c, "aes-256", "k", "encrypt")
+    assert e.value.status == "not permitted" and e.value.message == "change the factory PIN first (hsm pin)"
+    with pytest.raises(HsmError) as e:
+        c.change_pin("123456", "123456")
+    assert e.value.status == "bad argument"
+    c.change_pin("123456", PIN)
+    assert not c.info()["factory_pin"] and not json.load(open(tmp_path / "state.json"))["factory_pin"]
+    gen(c, "aes-256", "k", "encrypt")                           # the session went on
+    assert hsm.state["audit"][-2]["op"] == "change_pin" and hsm.state["audit"][-2]["result"] == "ok"
+    with pytest.raises(HsmError) as e:
+        c.change_pin(PIN, "123456")
+    assert e.value.status == "bad argument" and "factory" in e.value.message
+    with pytest.raises(HsmError) as e:
+        c.login("123456")                                       # the old PIN is gone
+    assert e.value.status == "wrong PIN"
+    c.login(PIN)
+    assert [x.decode() for x in call(c, F.LIST)[::2]] == ["k"]
+    again = Hsm(str(tmp_path / "state.json"))                   # and it stays changed
+    assert not again.factory_pin()
+
+
+def test_a_wrong_old_pin_counts_as_a_wrong_pin(link):
+    hsm, port, c = link
+    c.login("123456")
+    with pytest.raises(HsmError) as e:
+        c.change_pin("000000", PIN)
+    assert e.value.status == "wrong PIN" and hsm.state["tries"] == 1 and hsm.factory_pin()
+    c.change_pin("123456", PIN)
+    assert hsm.state["tries"] == 0
+
+
+def test_the_new_pin_does_not_cross_the_link_in_clear(link):
+    hsm, port, c = link
+    c.login("123456")
+    sent = []
+    real = port.write
+    port.write = lambda data: (sent.append(data), real(data))
+    c.change_pin("123456", PIN)
+    new_key = F.pin_key(hmac_sha256, PIN, hsm.state["serial"].encode())
+    assert all(new_key not in d and PIN.encode() not in d for d in sent)
+
+
+# --- secrets at rest --------------------------------------------------------------------
+
+def test_the_state_and_master_key_files_are_the_owners_alone(tmp_path):
+    state = str(tmp_path / "state.json")
+    open(state + ".master", "wb").write(os.urandom(32))
+    os.chmod(state + ".master", 0o644)                      # made by an older version
+    h = Hsm(state)
+    assert os.stat(state).st_mode & 0o777 == 0o600 and os.stat(state + ".master").st_mode & 0o777 == 0o600
+    os.chmod(state, 0o644)
+    h._log("x", "", "ok")
+    assert os.stat(state).st_mode & 0o777 == 0o600
