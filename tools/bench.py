@@ -55,6 +55,8 @@ def run_device(board):
 
 
 GATEWAY_N = 40
+# A new HSM made ready for keys: log in (the PIN typed after the `PIN: ` prompt), change the factory PIN.
+HSM_READY = ("hsm login\r123456", "hsm pin\r123456\r246810\r246810")
 
 
 def gateway_messages(board, tmp):
@@ -70,7 +72,7 @@ def gateway_messages(board, tmp):
         child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
         try:
             child.expect_exact("qenex> ")
-            for line in ("hsm login 123456", "hsm gen ecdsa-p256 audit sign verify", "ledger account new 1 1 10",
+            for line in HSM_READY + ("hsm gen ecdsa-p256 audit sign verify", "ledger account new 1 1 10",
                          "ledger account new 2 1 10"):
                 child.send(line + "\r")
                 child.expect_exact("qenex> ")
@@ -129,7 +131,7 @@ def hsm_round_trips(board, tmp):
         child = spawn(board, False, os.path.join(tmp, "storage.bin"), hsm=sock)
         try:
             child.expect_exact("qenex> ")
-            for line in ("hsm login 123456", "hsm gen ecdsa-p256 bench-sign sign"):
+            for line in HSM_READY + ("hsm gen ecdsa-p256 bench-sign sign",):
                 child.send(line + "\r")
                 child.expect_exact("qenex> ")
             t0 = time.monotonic()

@@ -97,7 +97,7 @@ class Link:
         first = max(1, timeout * 1000 // ((1 << (retries + 1)) - 1))
         self.client = Client(SocketPort(sock), _crc, _hmac, lambda: int(time.monotonic() * 1000),
                              lambda ms: time.sleep(ms / 1000), timeout_ms=first, retries=retries, backoff=True,
-                             quiet_ms=QUIET_MS)
+                             quiet_ms=QUIET_MS, peer="the board")
         if login:
             self.login()
 

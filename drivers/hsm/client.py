@@ -37,7 +37,7 @@ class HsmError(Exception):
 
 class Client:
     def __init__(self, port, crc32, hmac, now_ms, sleep_ms, timeout_ms=400, retries=2, backoff=False,
-                 quiet_ms=QUIET_MS):
+                 quiet_ms=QUIET_MS, peer="the HSM"):
         self.port = port
         self.codec = F.Codec(crc32, hmac)
         self.reader = F.Reader(crc32)
@@ -48,6 +48,7 @@ class Client:
         self.retries = retries
         self.backoff = backoff
         self.quiet_ms = quiet_ms
+        self.peer = peer
         self.seq = 0
         self.pin = None
         self.pkey = None             # the login key of the session (from the PIN, or the link key)
@@ -96,7 +97,7 @@ class Client:
         self.stats["timeouts"] += 1
         self.codec.key = None                    # whatever session there was is gone
         self.reader.reset()
-        raise HsmError("timeout", "no answer after %d tries in %d ms" % (self.retries + 1, waited))
+        raise HsmError("timeout", "no answer from %s after %d tries in %d ms" % (self.peer, self.retries + 1, waited))
 
     def _match(self, fr, cmd, seq, key):
         c, fseq, payload = F.parse(fr)

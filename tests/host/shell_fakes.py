@@ -73,6 +73,7 @@ class FakeSystem:
         self.kernel = None            # made on first use: sim_kernel()
         self.kctl_error = None        # an exception kctl raises instead
         self.polls = []               # poll_byte() results, in order (then None)
+        self.keys = []                # read_byte() results (bytes typed after a prompt), then None
         self.slept = 0
         self.__dict__.update(over)
 
@@ -119,6 +120,9 @@ class FakeSystem:
 
     def poll_byte(self):
         return self.polls.pop(0) if self.polls else None
+
+    def read_byte(self):
+        return self.keys.pop(0) if self.keys else None
 
     def sleep(self, ms):
         self.slept += ms

@@ -30,6 +30,7 @@ from tools.layout import ROOT
 
 BOARD = "mps2-an385"
 PROMPT = "qenex> "
+OPERATOR_PIN = "246810"  # what hsm_ready() changes a new HSM's factory PIN to
 BOOT_TIMEOUT = 30      # seconds from spawn to the prompt
 FLASH = qemu.flash_path(BOARD)
 
@@ -285,6 +286,28 @@ class Device:
         self.send(line + "\r")
         self.expect_exact(line + "\r\n", timeout=timeout)
         return norm(self.expect_exact(PROMPT, timeout=timeout))
+
+    def secret_cmd(self, line, *secrets, timeout=10):
+        """Type `line`, then each of `secrets` after the prompt it waits
+        for (one ending in "PIN: ", read by the board with no echo); return
+        the output after the last one, as cmd() does."""
+        self.send(line + "\r")
+        self.expect_exact(line + "\r\n", timeout=timeout)
+        for s in secrets:
+            self.expect_exact("PIN: ", timeout=timeout)
+            self.send(s + "\r")
+        out = norm(self.expect_exact(PROMPT, timeout=timeout))
+        return out[1:] if secrets and out.startswith("\n") else out
+
+    def hsm_login(self, pin, timeout=10):
+        """`hsm login`, the PIN typed at its prompt: the board's answer."""
+        return self.secret_cmd("hsm login", pin, timeout=timeout)
+
+    def hsm_ready(self, pin=OPERATOR_PIN, factory="123456"):
+        """A new HSM made ready for keys: logged in with the factory PIN,
+        which is then changed to `pin` (no key is made under the factory one)."""
+        assert self.hsm_login(factory) == "hsm: logged in\n"
+        assert self.secret_cmd("hsm pin", factory, pin, pin) == "hsm: PIN changed\n"
 
     def table(self, line, header, timeout=10):
         return parse_table(self.cmd(line, timeout), header)

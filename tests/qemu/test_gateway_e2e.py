@@ -46,12 +46,13 @@ def gateway(boot, tmp_path):
     dev = boot(storage=storage, hsm=hsm_sock, hostlink=link_sock)
     dev.wait_prompt()
     dev.wait_line(r"gateway: host link open.*", since=0, timeout=30)
-    assert dev.cmd("hsm login 123456") == "hsm: logged in\n"
+    dev.hsm_ready()
     pub = dev.cmd("hsm gen ecdsa-p256 audit sign verify")
     for acct in (1, 2):
         assert dev.cmd("ledger account new %d 1 10" % acct) == "ok\n"
     link = hostlink.Link(link_sock, key)
     dev.link_sock, dev.link_key = link_sock, key
+    dev.tmp = tmp_path
     yield dev, link, storage, dev.cmd("hsm pubkey audit").strip()
     link.close()
     hsm_process.stop(hsm)
@@ -195,3 +196,58 @@ def test_the_shell_reloads_the_rules_file_from_storage_and_verifies_the_audit_lo
         link.submit("pacs.008", ONE.replace("QX-20261126-0001", "V-%d" % i).encode())
     assert re.fullmatch(r"audit: \d+ entries, [1-9]\d* checkpoints signed by the HSM, chain ok\n",
                         dev.cmd("audit verify", timeout=60))
+
+
+def read_answer(sock, timeout=30):
+    """The next whole frame the board sends on the link socket: (status, body, frame)."""
+    from drivers.hsm import frame as F
+    reader = F.Reader(hostlink._crc)
+    sock.settimeout(timeout)
+    try:
+        while True:
+            data = sock.recv(65536)
+            assert data, "the link closed"
+            frames = reader.feed(data)
+            if frames:
+                payload = F.parse(frames[0])[2]
+                return payload[0], payload[1:], frames[0]
+    finally:
+        sock.setblocking(False)
+
+
+def test_a_retry_is_answered_from_the_kept_answer_a_replay_refused_and_a_restart_told(gateway):
+    from drivers.hsm import frame as F
+    dev, link, storage, pub = gateway
+    c = link.client
+    # One SUBMIT frame, sent twice as a host that lost the first answer would.
+    c.seq += 1
+    frame = c.codec.encode(0x40, c.seq, F.fields("pacs.008", ONE.replace("QX-20261126-0001", "RT-1")))
+    link.sock.sendall(frame)
+    first = read_answer(link.sock)
+    link.sock.sendall(frame)
+    again = read_answer(link.sock)
+    assert first[0] == F.OK and again[2] == first[2]                     # the very same answer
+    assert statuses(F.unfields(first[1], 1)[0].decode()) == ("ACSC", ["ACSC"])
+    assert "debits posted 125050" in dev.cmd("ledger balance 1")          # posted once
+    # The session goes on; the captured frame, replayed later, is refused.
+    assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "RT-2").encode()))[0] == "ACSC"
+    link.sock.sendall(frame)
+    status, why, _ = read_answer(link.sock)
+    assert status == F.BAD_SEQ and b"sequence number" in why
+    assert "debits posted 250100" in dev.cmd("ledger balance 1")
+    # The gateway restarted: the board says the session is gone, the client logs in again at once.
+    mark = dev.mark()
+    assert dev.cmd("restart %d" % dev.tid("gateway")).startswith("restarted")
+    dev.wait_line(r"gateway: host link open.*", since=mark, timeout=30)
+    t = time.monotonic()
+    assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "RT-3").encode()))[0] == "ACSC"
+    assert time.monotonic() - t < 10 and c.stats["relogins"] == 1 and c.stats["timeouts"] == 0
+
+
+def test_the_files_and_sockets_that_hold_or_open_secrets_are_the_owners_alone(gateway):
+    import stat
+    dev, link, storage, pub = gateway
+    d = dev.tmp
+    for path in (storage, d / "hostlink.key", d / "link.sock", d / "hsm.sock", d / "hsm.json",
+                 d / "hsm.json.master"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from qemu_console import PROMPT, norm
 from tools.hsm import process as hsm_process
 from tools.layout import ROOT
 
@@ -60,7 +61,7 @@ def test_a_task_signs_a_digest_that_verifies_on_the_host(board_with_hsm, hsm):
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     dev = board_with_hsm
-    assert dev.cmd("hsm login 123456") == "hsm: logged in\n"
+    dev.hsm_ready()
     assert dev.cmd("hsm gen ecdsa-p256 txn-sign sign verify") == \
         "hsm: key txn-sign (ecdsa-p256) generated; public key 91 bytes\n"
     pub = bytes.fromhex(dev.cmd("hsm pubkey txn-sign").strip())
@@ -78,7 +79,7 @@ def test_a_task_signs_a_digest_that_verifies_on_the_host(board_with_hsm, hsm):
 
 def test_a_task_without_the_policy_is_refused_and_audited(board_with_hsm, hsm):
     dev = board_with_hsm
-    dev.cmd("hsm login 123456")
+    dev.hsm_ready()
     dev.cmd("hsm gen ecdsa-p256 txn-sign sign")
     mark = dev.mark()
     dev.cmd("start hsmrogue")
@@ -92,9 +93,9 @@ def test_a_task_without_the_policy_is_refused_and_audited(board_with_hsm, hsm):
 def test_wrong_pins_lock_the_hsm(board_with_hsm):
     dev = board_with_hsm
     for left in (4, 3, 2, 1):
-        assert dev.cmd("hsm login 000000") == "hsm: wrong PIN: wrong PIN, %d tries left\n" % left
-    assert dev.cmd("hsm login 000000") == "hsm: locked: locked\n"
-    assert dev.cmd("hsm login 123456") == "hsm: locked: locked after 5 wrong PINs\n"
+        assert dev.hsm_login("000000") == "hsm: wrong PIN: wrong PIN, %d tries left\n" % left
+    assert dev.hsm_login("000000") == "hsm: locked: locked\n"
+    assert dev.hsm_login("123456") == "hsm: locked: locked after 5 wrong PINs\n"
     assert dev.cmd("hsm info").endswith(", LOCKED\n")
 
 
@@ -106,7 +107,7 @@ def own(out):
 
 def test_the_hsm_killed_gives_an_error_and_serves_again_after_a_restart(board_with_hsm, hsm):
     dev = board_with_hsm
-    dev.cmd("hsm login 123456")
+    dev.hsm_ready()
     dev.cmd("hsm gen aes-256 k encrypt")
     hsm.kill()
     assert own(dev.cmd("hsm keys", timeout=30)).startswith("hsm: timeout: no answer from the HSM")
@@ -123,10 +124,10 @@ def test_the_hsm_killed_gives_an_error_and_serves_again_after_a_restart(board_wi
 
 def test_the_audit_chain_of_a_session_verifies_on_the_host(board_with_hsm, hsm):
     dev = board_with_hsm
-    dev.cmd("hsm login 123456")
+    dev.hsm_ready()
     dev.cmd("hsm gen ed25519 e sign")
     dev.cmd("hsm sign e text")
-    dev.cmd("hsm login 999999")
+    dev.hsm_login("999999")
     r = subprocess.run([sys.executable, "-m", "tools.qenex", "hsm", "audit-verify", "--state", hsm.state],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and re.search(r"\d+ entries, chain ok", r.stdout), r.stdout + r.stderr
@@ -138,3 +139,29 @@ def test_the_audit_chain_of_a_session_verifies_on_the_host(board_with_hsm, hsm):
     r = subprocess.run([sys.executable, "-m", "tools.qenex", "hsm", "audit-verify", "--state", hsm.state],
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "breaks at entry 2" in r.stderr
+
+
+def test_pins_are_not_echoed_nor_kept_and_the_factory_pin_must_go_before_a_key(board_with_hsm, hsm):
+    dev = board_with_hsm
+    mark = dev.mark()
+    assert dev.hsm_login("123456") == "hsm: logged in\n"
+    assert dev.cmd("hsm info").endswith(", factory PIN (change it: hsm pin)\n")
+    assert dev.cmd("hsm gen ecdsa-p256 k sign") == \
+        "hsm: not permitted: change the factory PIN first (hsm pin)\n"
+    assert hsm.audit()[-1]["result"] == "not permitted"
+    assert dev.secret_cmd("hsm pin", "123456", "246810", "246811") == "hsm: the new PINs differ; PIN unchanged\n"
+    assert dev.secret_cmd("hsm pin", "111111", "246810", "246810") == "hsm: wrong PIN: wrong PIN, 4 tries left\n"
+    assert dev.secret_cmd("hsm pin", "123456", "246810", "246810") == "hsm: PIN changed\n"
+    assert "factory" not in dev.cmd("hsm info")
+    assert dev.cmd("hsm gen ecdsa-p256 k sign").startswith("hsm: key k (ecdsa-p256) generated")
+    assert not any(p in dev.text[mark:] for p in ("123456", "246810", "246811", "111111"))   # never echoed
+    # Typed on the command line, a PIN shows as stars and stays out of the history.
+    assert dev.cmd("echo before") == "before\n"
+    dev.send("hsm login 246810\r")
+    dev.expect_exact("hsm login ******\r\n")
+    assert norm(dev.expect_exact(PROMPT)) == "hsm: logged in\n"
+    dev.send("\x1b[A\r")                                  # up: the line before, not the login
+    assert norm(dev.expect_exact(PROMPT)) == "echo before\nbefore\n"
+    assert "246810" not in dev.text[mark:]
+    with open(hsm.state) as f:
+        assert json.load(f)["factory_pin"] is False

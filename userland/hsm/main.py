@@ -11,6 +11,7 @@ HSM's audit log.
 
     info                                  model, firmware, serial, free slots, locked
     login PIN                             open the session (operator)
+    pin OLD NEW                           change the PIN (operator; the factory PIN must go before `gen`)
     keys                                  total length, first piece of frame.LIST's answer
     gen ALG LABEL USAGE                   a new key (USAGE: bits of frame.USAGE)
     pubkey LABEL                          total length, first piece
@@ -80,7 +81,8 @@ class Service:
         h = self.hsm
         if op == "info":
             i = h.info()
-            return F.fields(i["model"], i["firmware"], i["serial"], i["free"], int(i["locked"]))
+            return F.fields(i["model"], i["firmware"], i["serial"], i["free"], int(i["locked"]),
+                            int(i["factory_pin"]))
         if op == "stats":
             return F.fields(json.dumps(h.stats))
         if op == "read":
@@ -96,6 +98,9 @@ class Service:
             return b""
         if h.pin is None and op not in ("read",):
             raise HsmError("not logged in", "`hsm login PIN` first")   # answered without touching the link
+        if op == "pin":
+            h.change_pin(a[0].decode(), a[1].decode())
+            return b""
         if op == "keys":
             return self.piece(h.request(F.LIST))
         if op == "gen":

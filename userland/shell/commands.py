@@ -405,8 +405,35 @@ def _hexs(b):
     return "".join("%02x" % x for x in b)
 
 
-@command("hsm info|login|keys|gen|pubkey|sign|verify|audit|zeroize ...",
-         "the HSM: login PIN, gen ALG LABEL USAGE.., sign LABEL TEXT, verify LABEL TEXT SIG, audit [N]")
+PIN_MIN, PIN_MAX = 6, 32
+
+
+def _ask(ctx, prompt):
+    """A PIN typed with no echo (lineedit.read_secret); Refused on Ctrl-C."""
+    from userland.shell.lineedit import read_secret
+    pin = read_secret(ctx.read_byte, ctx.write, prompt)
+    if pin is None:
+        raise Refused("cancelled")
+    return pin
+
+
+def _new_pin(ctx, a):
+    """The old and the new PIN: typed after prompts (twice the new one), or
+    given on the line (`hsm pin OLD NEW`, echoed as stars)."""
+    if a:
+        old, new = a
+    else:
+        old = _ask(ctx, "old PIN: ")
+        new = _ask(ctx, "new PIN: ")
+        if _ask(ctx, "repeat new PIN: ") != new:
+            raise Refused("the new PINs differ; PIN unchanged")
+    if not PIN_MIN <= len(new) <= PIN_MAX:
+        raise Refused("a PIN is %d to %d characters; PIN unchanged" % (PIN_MIN, PIN_MAX))
+    return old, new
+
+
+@command("hsm info|login|pin|keys|gen|pubkey|sign|verify|audit|zeroize ...",
+         "the HSM: login, pin (ask for PINs), gen ALG LABEL USAGE.., sign LABEL TEXT, verify LABEL TEXT SIG, audit [N]")
 def _hsm_cmd(ctx, args):
     from userland.hsm.api import HsmRefused
     from drivers.hsm import frame as F
@@ -415,12 +442,19 @@ def _hsm_cmd(ctx, args):
     op, a = args[0], args[1:]
     try:
         if op == "info" and not a:
-            model, fw, serial, free, locked = _hsm(ctx, "info")
-            ctx.write("hsm: %s, firmware %s, serial %s, %d free key slots%s\n" % (
-                model.decode(), fw.decode(), serial.decode(), F.u32(free, 0), ", LOCKED" if locked[0] else ""))
-        elif op == "login" and len(a) == 1:
-            _hsm(ctx, "login", a[0])
+            got = _hsm(ctx, "info")
+            model, fw, serial, free, locked = got[:5]
+            factory = len(got) > 5 and got[5][:1] == b"\x01"
+            ctx.write("hsm: %s, firmware %s, serial %s, %d free key slots%s%s\n" % (
+                model.decode(), fw.decode(), serial.decode(), F.u32(free, 0),
+                ", factory PIN (change it: hsm pin)" if factory else "", ", LOCKED" if locked[0] else ""))
+        elif op == "login" and len(a) <= 1:
+            _hsm(ctx, "login", a[0] if a else _ask(ctx, "PIN: "))
             ctx.write("hsm: logged in\n")
+        elif op == "pin" and len(a) in (0, 2):
+            old, new = _new_pin(ctx, a)
+            _hsm(ctx, "pin", old, new)
+            ctx.write("hsm: PIN changed\n")
         elif op == "keys" and not a:
             items = F.unfields(_hsm_whole(ctx, _hsm(ctx, "keys")))
             rows = [[items[i].decode(), F.ALGS[items[i + 1][0]], ",".join(F.usage_names(items[i + 1][1]))]

@@ -5,6 +5,12 @@ echoing as it goes, with backspace, Ctrl-C, Ctrl-U and a small history reached
 by the arrow keys. It does not parse commands and does not read the UART; the
 caller feeds it one byte (an int) at a time and gives it a write(str) function.
 
+Secrets: the arguments of a command in `secret` (default `hsm login`, `hsm
+pin`: PINs typed on the command line) are echoed as `*`, and such a line is
+never kept in the history. read_secret() reads a line with no echo at all,
+for a command that asks for its PIN (`hsm login` alone); that is the form
+to use: nothing of the PIN, not even its length, reaches the screen.
+
 Memory is bounded whatever arrives: the line lives in a fixed bytearray of
 max_line bytes, escape sequences are consumed without being stored, and every
 control byte it does not know and every byte >= 0x80 is dropped.
@@ -20,10 +26,13 @@ _ESC = 1    # after ESC
 _CSI = 2    # after ESC [ : parameter/intermediate bytes until a final byte
 _SS3 = 3    # after ESC O : one more byte, ignored
 
+SECRET = (("hsm", "login"), ("hsm", "pin"))    # commands whose arguments are PINs
+
 
 class LineEditor:
-    def __init__(self, write, max_line=200, history_size=16):
+    def __init__(self, write, max_line=200, history_size=16, secret=SECRET):
         self._write = write
+        self._secret = secret
         self._buf = bytearray(max_line)
         self._max = max_line
         self._hist_size = history_size
@@ -84,9 +93,10 @@ class LineEditor:
             if self._n >= self._max:
                 self._write(BELL)
             else:
+                masked = self._secret_args()
                 self._buf[self._n] = b
                 self._n += 1
-                self._write(chr(b))
+                self._write("*" if masked else chr(b))
         elif b == 0x0D or b == 0x0A:
             if b == 0x0A and after_cr:
                 return None      # the LF of a CR LF pair
@@ -109,13 +119,26 @@ class LineEditor:
     def _finish(self):
         self._write("\n")
         line = self.buffer()
+        secret = self._secret_args(True)
         self._n = 0
-        if line and (not self._hist or self._hist[-1] != line):
+        if line and not secret and (not self._hist or self._hist[-1] != line):
             self._hist.append(line)
             if len(self._hist) > self._hist_size:
                 self._hist.pop(0)
         self._hpos = len(self._hist)
         return line
+
+    def _secret_args(self, whole=False):
+        """True when what is typed so far is a secret command and the space
+        after it (the next byte is one of its arguments); whole: the line
+        is a secret command, arguments or not."""
+        text = bytes(self._buf[:self._n]).decode()
+        words = text.split()
+        for cmd in self._secret:
+            k = len(cmd)
+            if tuple(words[:k]) == cmd and (whole or len(words) > k or text[-1:] in (" ", "\t")):
+                return True
+        return False
 
     def _erase(self):
         if self._n:
@@ -134,3 +157,44 @@ class LineEditor:
                 self._buf[i] = ord(text[i])
             self._n = len(text)
             self._write(text)
+
+
+def read_secret(read_byte, write, prompt, max_len=64):
+    """A line typed with no echo (a PIN), after `prompt`: printable bytes
+    up to CR or LF, backspace and Ctrl-U edit it (nothing shows), escape
+    sequences are dropped. Returns the text, or None on Ctrl-C or the end
+    of input. A LF right away is the end of the command line's CR LF."""
+    write(prompt)
+    buf = bytearray()
+    state = _TEXT
+    first = True
+    while True:
+        b = read_byte()
+        if b is None:
+            write("\n")
+            return None
+        if first and b == 0x0A:
+            first = False
+            continue
+        first = False
+        if state == _ESC:
+            state = _CSI if b in (0x5B, 0x4F) else _TEXT
+            continue
+        if state == _CSI:
+            if 0x40 <= b <= 0x7E:
+                state = _TEXT
+            continue
+        if b == 0x0D or b == 0x0A:
+            write("\n")
+            return bytes(buf).decode()
+        if b == 0x03:
+            write("^C\n")
+            return None
+        if b == 0x08 or b == 0x7F:
+            buf = buf[:-1]
+        elif b == 0x15:
+            buf = bytearray()
+        elif b == 0x1B:
+            state = _ESC
+        elif 0x20 <= b <= 0x7E and len(buf) < max_len:
+            buf.append(b)

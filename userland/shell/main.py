@@ -51,6 +51,10 @@ class TaskSystem:
     def poll_byte(self):
         return qenex.poll_byte()
 
+    def read_byte(self):
+        """The next console byte, waiting (a PIN typed after its prompt)."""
+        return qenex.read_byte()
+
     def read_base64(self):
         """Bytes sent as base64 lines up to an empty line (CR, LF or CRLF
         line ends); None if a line is not base64 (the rest is still read,
