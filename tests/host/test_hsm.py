@@ -539,3 +539,22 @@ def test_the_state_and_master_key_files_are_the_owners_alone(tmp_path):
     os.chmod(state, 0o644)
     h._log("x", "", "ok")
     assert os.stat(state).st_mode & 0o777 == 0o600
+
+
+def test_change_pin_and_info_are_what_the_construct_definition_says(link):
+    hsm, port, c = link
+    c.login("123456")
+    info = protocol.Info.parse(F.parse(hsm.handle(codec(hsm.codec.key).encode(F.INFO, c.seq, b"")))[2][1:])
+    assert (info.free, info.locked, info.factory_pin) == (emulator.SLOTS, 0, 1)
+    sent = []
+    real = port.write
+    port.write = lambda data: (sent.append(data), real(data))
+    c.change_pin("123456", PIN)
+    frame = protocol.Frame.parse(sent[-1])
+    assert frame.body.cmd == F.CHANGE_PIN
+    req = protocol.ChangePin.parse(frame.body.payload)
+    skey = hsm.codec.key
+    old = F.pin_key(hmac_sha256, "123456", hsm.state["serial"].encode())
+    assert req.proof == F.change_proof(hmac_sha256, old, skey, req.nonce)
+    assert F.xor(req.wrapped, F.pin_pad(hmac_sha256, skey, req.nonce)) == \
+        F.pin_key(hmac_sha256, PIN, hsm.state["serial"].encode())

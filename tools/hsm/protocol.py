@@ -25,3 +25,20 @@ Frame = Struct(
 )
 
 Fields = GreedyRange(Prefixed(Int16ul, GreedyBytes))
+
+# CHANGE_PIN's request (PROTOCOL.md, "Changing the PIN"): three fields of fixed sizes.
+ChangePin = Struct(
+    "nonce" / Prefixed(Int16ul, Bytes(16)),
+    "proof" / Prefixed(Int16ul, Bytes(32)),        # HMAC(old K, "change pin" | session key | nonce)
+    "wrapped" / Prefixed(Int16ul, Bytes(32)),      # new K ^ HMAC(session key, "new pin" | nonce)
+)
+
+# INFO's answer (after the status byte).
+Info = Struct(
+    "model" / Prefixed(Int16ul, GreedyBytes),
+    "firmware" / Prefixed(Int16ul, GreedyBytes),
+    "serial" / Prefixed(Int16ul, GreedyBytes),
+    "free" / Prefixed(Int16ul, Int32ul),
+    "locked" / Prefixed(Int16ul, Int8ul),
+    "factory_pin" / Prefixed(Int16ul, Int8ul),     # 1 until CHANGE_PIN: GENERATE is refused meanwhile
+)
