@@ -164,23 +164,34 @@ class Client:
         session key; the session goes on, and later logins use `new`."""
         if self.serial is None:
             self.info()
-        if self.codec.key is None or self.seq >= F.SEQ_LAST - 1:
-            if self.pkey is None:
-                raise HsmError("not logged in", "log in first")
-            self.login_key(self.pkey)
         old_key = F.pin_key(self.hmac, old, self.serial)
         new_key = F.pin_key(self.hmac, new, self.serial)
-        skey = self.codec.key
-        self.logins += 1
-        nonce = self.hmac(old_key, b"nonce" + F.p32(self.now_ms()) + F.p32(self.logins) + F.p16(self.seq))[:16]
-        payload = F.fields(nonce, F.change_proof(self.hmac, old_key, skey, nonce),
-                           F.xor(new_key, F.pin_pad(self.hmac, skey, nonce)[:32]))
-        status, body = self._exchange(F.CHANGE_PIN, payload)
-        if status == F.NOT_LOGGED_IN:
-            self.codec.key = None
-        if status != F.OK:
-            raise HsmError(F.STATUS[status] if status < len(F.STATUS) else "status %d" % status,
-                           bytes(body).decode())
+        for attempt in range(2):
+            if self.codec.key is None or self.seq >= F.SEQ_LAST - 1:
+                if self.pkey is None:
+                    raise HsmError("not logged in", "log in first")
+                self.stats["relogins"] += 1
+                self.login_key(self.pkey)
+            skey = self.codec.key
+            self.logins += 1
+            nonce = self.hmac(old_key, b"nonce" + F.p32(self.now_ms()) + F.p32(self.logins) + F.p16(self.seq))[:16]
+            payload = F.fields(nonce, F.change_proof(self.hmac, old_key, skey, nonce),
+                               F.xor(new_key, F.pin_pad(self.hmac, skey, nonce)[:32]))
+            try:
+                status, body = self._exchange(F.CHANGE_PIN, payload)
+            except HsmError as e:
+                # Changed or not, nobody knows: logging in again by itself
+                # with the old PIN could count wrong PINs up to the lock.
+                self.pin = self.pkey = None
+                raise HsmError(e.status, e.message + "; the PIN may have changed: log in again")
+            if status == F.NOT_LOGGED_IN:
+                self.codec.key = None            # the HSM has no session for us: a new one, once
+                if attempt == 0:
+                    continue
+            if status != F.OK:
+                raise HsmError(F.STATUS[status] if status < len(F.STATUS) else "status %d" % status,
+                               bytes(body).decode())
+            break
         self.pin, self.pkey = new, new_key
 
     def login_key(self, pkey):

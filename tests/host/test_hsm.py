@@ -558,3 +558,31 @@ def test_change_pin_and_info_are_what_the_construct_definition_says(link):
     assert req.proof == F.change_proof(hmac_sha256, old, skey, req.nonce)
     assert F.xor(req.wrapped, F.pin_pad(hmac_sha256, skey, req.nonce)) == \
         F.pin_key(hmac_sha256, PIN, hsm.state["serial"].encode())
+
+
+def test_a_pin_change_after_the_hsm_lost_our_session_logs_in_again_first(link):
+    hsm, port, c = link
+    c.login("123456")
+    hsm.end_session()
+    c.change_pin("123456", PIN)
+    assert not hsm.factory_pin() and c.stats["relogins"] == 1
+    gen(c, "ed25519", "e", "sign")
+
+
+def test_a_pin_change_without_an_answer_logs_in_again_with_no_pin_at_all(link):
+    hsm, port, c = link
+    c.login("123456")
+    real = port.write
+
+    def silent_after(data):                    # the HSM takes the change; its answers never arrive
+        real(data)
+        port.out = b""
+    port.write = silent_after
+    with pytest.raises(HsmError) as e:
+        c.change_pin("123456", PIN)
+    assert e.value.status == "timeout" and "log in again" in e.value.message
+    port.write = real
+    assert not hsm.factory_pin() and c.pin is None and c.pkey is None
+    with pytest.raises(HsmError):
+        c.request(F.LIST)                      # no login by itself with the old PIN
+    assert hsm.state["tries"] == 0

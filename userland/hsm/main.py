@@ -97,7 +97,7 @@ class Service:
             h.login(a[0].decode())
             return b""
         if h.pin is None and op not in ("read",):
-            raise HsmError("not logged in", "`hsm login PIN` first")   # answered without touching the link
+            raise HsmError("not logged in", "`hsm login` first")   # answered without touching the link
         if op == "pin":
             h.change_pin(a[0].decode(), a[1].decode())
             return b""
