@@ -177,8 +177,8 @@ class Hsm:
             self.end_session()
             return self._respond(cmd, seq, F.NOT_LOGGED_IN, b"session ended: log in again")
         if verdict == "bad":
-            self._log(F.COMMANDS.get(cmd, "?"), "", "bad sequence", "%d after %d" % (seq, self.seqs.last))
-            return self._respond(cmd, seq, F.BAD_SEQ, b"sequence number %d after %d" % (seq, self.seqs.last))
+            self._log(F.COMMANDS.get(cmd, "?"), "", "bad sequence", "%d after %s" % (seq, self.seqs.last))
+            return self._respond(cmd, seq, F.BAD_SEQ, ("sequence number %d after %s" % (seq, self.seqs.last)).encode())
         response = self._run(cmd, seq, payload)
         if cmd == F.LOGOUT:
             self.end_session()

@@ -107,7 +107,7 @@ class LinkServer:
             self.end_session()
             return self._encode(cmd, seq, F.NOT_LOGGED_IN, b"session ended: log in again")
         if verdict == "bad":
-            return self._encode(cmd, seq, F.BAD_SEQ, ("sequence number %d after %d" % (seq, self.seqs.last)).encode())
+            return self._encode(cmd, seq, F.BAD_SEQ, ("sequence number %d after %s" % (seq, self.seqs.last)).encode())
         answer = self._encode(cmd, seq, *self._handle(cmd, seq, payload, submit))
         self.seqs.done(seq, mac, answer)
         return answer
