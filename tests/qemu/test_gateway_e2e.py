@@ -251,3 +251,37 @@ def test_the_files_and_sockets_that_hold_or_open_secrets_are_the_owners_alone(ga
     for path in (storage, d / "hostlink.key", d / "link.sock", d / "hsm.sock", d / "hsm.json",
                  d / "hsm.json.master"):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
+
+
+def test_no_answer_is_lost_when_the_host_keeps_pausing_the_board(gateway):
+    """QEMU stopped and resumed again and again (SIGSTOP, SIGCONT: what a
+    busy host does to it, only harder), frames cut mid-way in both
+    directions: every payment is answered, and posted once."""
+    import random
+    import signal
+    import threading
+    dev, link, storage, pub = gateway
+    pid = dev.child.pid
+    rng = random.Random(12)
+    stop = threading.Event()
+
+    def pauser():
+        while not stop.is_set():
+            time.sleep(rng.uniform(0.02, 0.1))
+            os.kill(pid, signal.SIGSTOP)
+            time.sleep(rng.choice((0.005, 0.02, 0.05, 0.1, 0.3, 0.6)))   # 0.6 s: past every quiet time
+            os.kill(pid, signal.SIGCONT)
+    t = threading.Thread(target=pauser, daemon=True)
+    t.start()
+    n = 30
+    try:
+        answers = [statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "P-%d" % i).encode()))
+                   for i in range(n)]
+    finally:
+        stop.set()
+        t.join()
+        os.kill(pid, signal.SIGCONT)
+    assert answers == [("ACSC", ["ACSC"])] * n
+    assert "debits posted %d " % (125050 * n) in dev.cmd("ledger balance 1", timeout=30)
+    assert link.client.stats["timeouts"] == 0
+    print("retries under pauses: %d of %d requests" % (link.client.stats["retries"], link.client.stats["requests"]))
