@@ -90,3 +90,16 @@ def test_read_secret_drops_escape_sequences_and_ends_at_the_end_of_input():
     out = []
     assert lineedit.read_secret(lambda: keys.pop(0), out.append, "PIN: ") == "1234" and out == ["PIN: ", "\n"]
     assert lineedit.read_secret(lambda: None, out.append, "PIN: ") is None
+
+
+def test_only_the_operator_may_change_the_pin():
+    from kernel import manifest
+    from userland.hsm.policy import Policy
+    ms = [manifest.parse("name = shell\nentry = x\npriority = 1\nheap = 4096\nstack = 1024\nrestart = always\n"
+                         "kernel = true\n", "userland/shell/manifest"),
+          manifest.parse("name = app\nentry = x\npriority = 2\nheap = 4096\nstack = 1024\nrestart = always\n"
+                         "hsm_keys = k:sign\n", "userland/app/manifest")]
+    p = Policy(ms)
+    assert p.allows("shell", "pin") is None
+    assert p.allows("app", "pin") == "pin is for the operator only"
+    assert p.allows("app", "sign", "k") is None
