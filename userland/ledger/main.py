@@ -11,7 +11,10 @@ IPC protocol (a message is at most 256 bytes; numbers little-endian):
       "v"                                                  -> JSON: verify(): invariants and the whole chain
       "s"                                                  -> JSON: counts
     reply    status (1 byte: 0 ok, 1 refused) + the op's bytes, or the reason (text)
-A result code 255 is storage_failed: the batch could not be logged, nothing was kept."""
+A result code 255 is storage_failed: the batch could not be logged, nothing was kept.
+A result code 254 is read_only: recovery found the log corrupt (the "s" JSON's
+"corrupt": offset, seq, reason), so nothing is written; lookups still answer
+(from the state up to the last good record) and "v" answers refused."""
 import json
 
 import _qx
@@ -19,14 +22,18 @@ import board
 import uctypes
 from drivers.flash.region import Region
 from userland.ledger import codec
-from userland.ledger.service import LedgerService
+from userland.ledger.service import READ_ONLY, LedgerService
 from userland.hsm import api as hsm
 from userland.ledger.state import RESULTS_ACCOUNT, RESULTS_TRANSFER
 from userland.lib import qenex
 
 
 def code_of(result, table):
-    return 255 if result == "storage_failed" else table.index(result)
+    if result == "storage_failed":
+        return 255
+    if result == READ_ONLY:
+        return 254
+    return table.index(result)
 
 
 def le(v, n):
@@ -63,7 +70,7 @@ def handle(s, msg):
     if op == "s":
         st = dict(s.stats)
         st.update({"accounts_now": len(s.ledger.accounts), "transfers_now": s.index.count,
-                   "log_bytes": s.wal.end, "log_records": s.wal.seq})
+                   "log_bytes": s.wal.end, "log_records": s.wal.seq, "read_only": s.corrupt is not None})
         return json.dumps(st).encode()
     raise ValueError("unknown operation %r" % op)
 
@@ -93,10 +100,14 @@ def main():
     s = LedgerService(region, qenex.ticks, slots, uctypes.bytearray_at(addr, size), sign=hsm_sign)
     t0 = qenex.ticks()
     st = s.recover()
-    if st["records"] or st["torn"] is not None:     # a fresh ledger says nothing
+    if st["records"] or st["torn"] is not None or s.corrupt is not None:     # a fresh ledger says nothing
         qenex.write("ledger: recovered %d records (%d accounts, %d transfers) in %d ms%s\n" % (
         st["records"], st["accounts"], st["transfers"], qenex.ticks() - t0,
         "; torn tail at 0x%x skipped" % st["torn"] if st["torn"] is not None else ""))
+    if s.corrupt is not None:
+        qenex.write("ledger: ALARM: the log is corrupt at %s; replayed the %d records before it; "
+                    "read-only: new transfers are refused, nothing is erased or written\n" % (
+                        s.describe(), st["records"]))
     while True:
         sender, msg = qenex.recv()
         try:

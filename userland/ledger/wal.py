@@ -2,24 +2,47 @@
 storage partition (drivers/flash/region.py), and the index that finds a
 logged transfer again.
 
-Record (little-endian, padded to 4 bytes):
+Record (little-endian, padded to 4 bytes with zeros):
     0   magic "QXLR"          4   seq (u32, from 1)       8   kind (u8), 3 zero bytes
     12  payload length        16  now (u64: the batch's clock, ns)
     24  hash of the previous record (32 bytes; zeros before the first)
     56  payload: encoded accounts (kind 1) or stored transfers (kind 2); empty for 3 (expiry at `now`);
         for 4 (checkpoint) the hash of the record before it and the HSM's signature of that hash
     56+n  SHA-256 of bytes 0 .. 56+n
-A batch is acknowledged only once its record is written. Recovery reads
-records in order while each is whole, checks and chained; at a record that
-is not (a write cut short by a power loss) it tries the next sector
-boundary once (appending after a torn record starts there), and the log
-ends where that fails too. What follows the end is never read again."""
+A payload is at most MAX_PAYLOAD bytes. A batch is acknowledged only once
+its record is written.
+
+What a power cut can leave. A record is programmed in one go, first byte
+first, into erased flash, so a cut leaves a *torn* record: a prefix of the
+record that was being written, then erased bytes (0xff). The next boot
+cannot program over those bytes, so it appends from the first sector
+boundary after the torn record's last programmed byte (the sectors there
+are erased already: nothing of the torn record is ever erased). A cut in
+that first record leaves another torn record there, and so on. So the log
+is: records chained from offset 0; possibly a torn record, erased bytes up
+to a sector boundary, and the chain going on there with the sequence
+number the torn record would have had; and after the last record, erased
+bytes to the end of the partition.
+
+Recovery (recover()) walks that, and anything else is corruption: a record
+that fails its checksum or its chain but is followed by more data, that is
+complete (its last byte is programmed) but wrong, whose programmed bytes
+disagree with what the next record must start with (magic, sequence
+number, the previous record's hash), or data after the end of the log.
+Then recover() stops at the last good record and sets `corrupt` (offset,
+seq, reason); the log is read-only from then on (append raises LogCorrupt)
+and nothing in the partition is erased or written. The service does the
+same (fail()) for a record whose content cannot be replayed. A damaged last
+record whose damage looks exactly like a cut (say its final checksum byte
+reads 0xff) cannot be told from a torn write and is skipped as one."""
 import hashlib
 
 MAGIC = b"QXLR"
 HEAD = 56
 ACCOUNTS, TRANSFERS, EXPIRY, CHECKPOINT = 1, 2, 3, 4   # CHECKPOINT: fields(head, HSM signature)
 ZERO = bytes(32)
+MAX_PAYLOAD = 3072
+MAX_RECORD = (HEAD + MAX_PAYLOAD + 32 + 3) & ~3         # less than a sector
 
 
 def _get(b, i, n):
@@ -28,6 +51,11 @@ def _get(b, i, n):
 
 def sha256(data):
     return hashlib.sha256(data).digest()
+
+
+def size_of(n):
+    """The bytes a record with an n-byte payload takes in the log."""
+    return (HEAD + n + 32 + 3) & ~3
 
 
 def encode(seq, kind, now, prev, payload):
@@ -42,53 +70,71 @@ class LogFull(Exception):
     pass
 
 
+class LogCorrupt(OSError):
+    """An append to a log that recovery found corrupt: it is read-only."""
+
+
 class Wal:
     def __init__(self, region):
         self.region = region
-        self.end = 0                # where the next record goes
+        self.end = 0                # where the next record goes (after recover(): the end of what was read)
         self.seq = 0                # the last record's
         self.head = ZERO            # the last record's hash
         self.erased_to = 0          # [end, erased_to) is known erased
-        self.torn = None            # offset of a cut-short record found by recover()
+        self.torn = None            # offset of the first cut-short record found by recover()
+        self.corrupt = None         # (offset, seq, reason): recovery stopped there; read-only
+
+    def fail(self, offset, seq, reason):
+        """Mark the log corrupt at the record at `offset` (its sequence
+        number `seq`): read-only from now on."""
+        if self.corrupt is None:
+            self.corrupt = (offset, seq, reason)
 
     def recover(self):
         """Yield (seq, kind, now, payload, payload_offset) of every record, in
-        order; afterwards the log is ready to append."""
-        off = 0
+        order (while a record is handed out, `head` is the one before it).
+        Afterwards the log is ready to append, or `corrupt` says why not."""
         size = self.region.size
         sector = self.region.sector
-        retried = False
-        while off + HEAD + 32 <= size:
+        off = 0
+        while True:
+            self.end = off
+            if off + 4 > size or self.region.read(off, 4) == b"\xff\xff\xff\xff":
+                bad = self.region.first_data(off, size - off)
+                if bad is not None:
+                    self.fail(off, self.seq + 1, "the log ends at 0x%x but data follows at 0x%x" % (off, bad))
+                break
             rec = self._valid(off)
             if rec is None:
-                if self.torn is None and self.region.read(off, 4) != b"\xff\xff\xff\xff":
-                    self.torn = off
-                nxt = (off // sector + 1) * sector
-                if retried or nxt >= size or self.region.read(nxt, 4) != MAGIC:
+                why, nxt = self._torn(off)
+                if why is not None:
+                    self.fail(off, self.seq + 1, why)
                     break
-                retried = True
+                if self.torn is None:
+                    self.torn = off
                 off = nxt
                 continue
-            retried = False
             seq, kind, now, n, digest = rec
             yield seq, kind, now, self.region.read(off + HEAD, n), off + HEAD
+            if self.corrupt is not None:         # the reader found the record's content bad
+                return
             self.seq, self.head = seq, digest
-            off += (HEAD + n + 32 + 3) & ~3
-        self.end = off
-        # Append at a fresh sector if the bytes after the end are not erased.
-        if self.end < size and self.region.read(self.end, min(64, size - self.end)) != \
-                b"\xff" * min(64, size - self.end):
-            self.end = (self.end // sector + 1) * sector
-            self.erased_to = self.end
-        else:
-            self.erased_to = min(size, (self.end // sector + 1) * sector) if self.end % sector else self.end
+            off += size_of(n)
+        if self.corrupt is not None:
+            return
+        # [end, size) is erased (checked above): the rest of this sector needs no erase.
+        self.erased_to = min(size, (self.end // sector + 1) * sector) if self.end % sector else self.end
 
     def _valid(self, off):
+        """(seq, kind, now, n, digest) if a whole record that continues the
+        chain is at off, else None."""
+        if off + HEAD + 32 > self.region.size:
+            return None
         head = self.region.read(off, HEAD)
         if head[:4] != MAGIC or _get(head, 4, 4) != self.seq + 1 or head[24:56] != self.head:
             return None
         n = _get(head, 12, 4)
-        if off + HEAD + n + 32 > self.region.size:
+        if n > MAX_PAYLOAD or off + HEAD + n + 32 > self.region.size or head[9:12] != b"\0\0\0":
             return None
         body = head + self.region.read(off + HEAD, n)
         digest = self.region.read(off + HEAD + n, 32)
@@ -96,9 +142,77 @@ class Wal:
             return None
         return _get(head, 4, 4), head[8], _get(head, 16, 8), n, digest
 
+    def _torn(self, off):
+        """The bytes at off are not a good record: (None, where the log goes
+        on) if they can be a write of the next record cut short, with only
+        erased bytes after it up to that sector boundary; else (reason, None)."""
+        size, sector = self.region.size, self.region.sector
+        lim = min(off + MAX_RECORD, size)
+        b1 = (off // sector + 1) * sector
+        if b1 < lim:        # the log going on at the next boundary (whole, torn again, or as logs
+            h = self.region.read(b1, 8)     # before the rule above had it after a record across it)?
+            k = 8
+            while k and h[k - 1] == 0xff:
+                k -= 1
+            if k and h[:k] == (MAGIC + (self.seq + 1).to_bytes(4, "little"))[:k]:
+                lim = b1
+        b = self.region.read(off, lim - off)
+        c = len(b)          # the programmed prefix: up to the last byte that is not 0xff
+        while c and b[c - 1] == 0xff:
+            c -= 1
+        why = self._not_a_prefix(b, c, off)
+        if why is not None:
+            return why, None
+        at = off + c
+        nxt = min(size, (at + sector - 1) // sector * sector)
+        if lim < nxt:
+            bad = self.region.first_data(lim, nxt - lim)
+            if bad is not None:
+                return "a bad record followed by more data at 0x%x" % bad, None
+        return None, nxt
+
+    def _not_a_prefix(self, b, c, off):
+        """Why b[:c] cannot be the start of record seq+1, or None."""
+        seq = self.seq + 1
+        k = min(c, 4)
+        if b[:k] != MAGIC[:k]:
+            return "no record magic"
+        k = min(c, 8)
+        if k > 4 and b[4:k] != seq.to_bytes(4, "little")[:k - 4]:
+            return "sequence number %d where %d was due" % (_get(b, 4, 4), seq) if c >= 8 else \
+                "a bad sequence number"
+        if b[9:min(c, 12)] != bytes(max(0, min(c, 12) - 9)):
+            return "reserved header bytes are not zero"
+        if c > 12 and _get(b, 12, min(c, 16) - 12) > MAX_PAYLOAD:
+            return "payload length %d over the maximum %d" % (_get(b, 12, min(c, 16) - 12), MAX_PAYLOAD)
+        k = min(c, HEAD)
+        if k > 24 and b[24:k] != self.head[:k - 24]:
+            return "it does not chain to the record before it (previous-record hash differs)"
+        if c < 16:
+            return None
+        n = _get(b, 12, 4)
+        total = size_of(n)
+        if off + total > self.region.size:
+            return "it runs past the end of the partition"
+        if c >= total:
+            return "checksum mismatch" + (" and more data after it" if c > total else "")
+        if c > HEAD + n and sha256(bytes(b[:HEAD + n]))[:c - HEAD - n] != bytes(b[HEAD + n:min(c, HEAD + n + 32)]):
+            return "checksum mismatch"
+        for pad in range(4):        # a whole record whose length field alone is wrong is no cut
+            m = c - HEAD - 32 - pad
+            if 0 <= m < n and sha256(bytes(b[:12]) + m.to_bytes(4, "little") + bytes(b[16:HEAD + m])) == \
+                    bytes(b[HEAD + m:HEAD + m + 32]):
+                return "its length field reads %d, the record holds %d" % (n, m)
+        return None
+
     def append(self, kind, now, payload):
         """Write one record; returns the payload's offset. LogFull when the
-        partition is full (nothing written)."""
+        partition is full, LogCorrupt when the log is read-only (nothing
+        written either way)."""
+        if self.corrupt is not None:
+            raise LogCorrupt("the log is read-only: corrupt at 0x%x (record %d): %s" % self.corrupt)
+        if len(payload) > MAX_PAYLOAD:
+            raise ValueError("a %d-byte record payload is over the maximum %d" % (len(payload), MAX_PAYLOAD))
         rec = encode(self.seq + 1, kind, now, self.head, payload)
         if self.end + len(rec) > self.region.size:
             raise LogFull("the ledger's log is full (%d bytes)" % self.region.size)
