@@ -9,7 +9,8 @@ IPC protocol (a message is at most 256 bytes; numbers little-endian):
       "t" + transfer id (16)                               -> the transfer (116), or nothing
       "h" + account id (16) + start (4)                    -> total (4) + up to 3 entries (ts 8 + 4 x 16)
       "v"                                                  -> JSON: verify(): invariants and the whole chain
-      "s"                                                  -> JSON: counts
+      "s"                                                  -> JSON: counts; "corrupt": null or offset, seq, reason
+      "c"                                                  -> JSON: "corrupt" alone (the whole reason)
     reply    status (1 byte: 0 ok, 1 refused) + the op's bytes, or the reason (text)
 A result code 255 is storage_failed: the batch could not be logged, nothing was kept.
 A result code 254 is read_only: recovery found the log corrupt (the "s" JSON's
@@ -67,11 +68,19 @@ def handle(s, msg):
         v = s.verify(hsm_verify)
         v["head"] = "".join("%02x" % b for b in v["head"])
         return json.dumps(v).encode()
+    if op == "c":
+        return json.dumps(s.stats["corrupt"]).encode()[:255]
     if op == "s":
         st = dict(s.stats)
         st.update({"accounts_now": len(s.ledger.accounts), "transfers_now": s.index.count,
                    "log_bytes": s.wal.end, "log_records": s.wal.seq, "read_only": s.corrupt is not None})
-        return json.dumps(st).encode()
+        out = json.dumps(st).encode()
+        if len(out) > 255 and st["corrupt"]:    # a reply is at most 256 bytes: shorten the reason ("c": all of it)
+            bad = dict(st["corrupt"])
+            bad["reason"] = bad["reason"][:max(0, len(bad["reason"]) - (len(out) - 255) - 3)] + "..."
+            st["corrupt"] = bad
+            out = json.dumps(st).encode()
+        return out
     raise ValueError("unknown operation %r" % op)
 
 

@@ -549,7 +549,7 @@ def _ledger_cmd(ctx, args):
                      v["signatures_checked"]))
     elif op == "stats" and not a:
         st = json.loads(_ledger(ctx, b"s"))
-        bad = st.get("corrupt")
+        bad = json.loads(_ledger(ctx, b"c")) if st.get("corrupt") else None
         ctx.write("ledger: %d accounts, %d transfers, log %d records / %d bytes; recovered %d records at start%s%s\n"
                   % (st["accounts_now"], st["transfers_now"], st["log_records"], st["log_bytes"], st["records"],
                      ", torn tail skipped" if st["torn"] is not None else "",
