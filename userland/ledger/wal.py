@@ -81,7 +81,7 @@ class Wal:
         self.seq = 0                # the last record's
         self.head = ZERO            # the last record's hash
         self.erased_to = 0          # [end, erased_to) is known erased
-        self.torn = None            # offset of the first cut-short record found by recover()
+        self.torn = None            # offset of the last (the latest) cut-short record found by recover()
         self.corrupt = None         # (offset, seq, reason): recovery stopped there; read-only
 
     def fail(self, offset, seq, reason):
@@ -110,8 +110,7 @@ class Wal:
                 if why is not None:
                     self.fail(off, self.seq + 1, why)
                     break
-                if self.torn is None:
-                    self.torn = off
+                self.torn = off
                 off = nxt
                 continue
             seq, kind, now, n, digest = rec
