@@ -465,3 +465,38 @@ def test_recovery_never_raises_whatever_the_log_holds(seed):
             assert bytes(img.data) == image
         else:
             got.verify()
+
+
+def test_a_record_larger_than_a_sector_cut_anywhere_or_damaged():
+    """ledgerbench logs batches of 100 transfers (11,600-byte payloads,
+    about three sectors): a cut anywhere in one leaves the old or the new
+    state, every bit of a middle record's length field flipped is
+    corruption, and a payload over MAX_PAYLOAD is refused unwritten."""
+    reg, img, s = seeded()
+    big = [Transfer(5000 + k, 1 + k % 2, 2 - k % 2, 1 + k, 1, 1) for k in range(100)]
+    before = bytes(img.data)
+    old = state_of(s)
+    assert s.create_transfers(big) == ["ok"] * 100
+    new = state_of(s)
+    after = bytes(img.data)
+    seq, off, size = records_of(reg)[-1]
+    assert size > 2 * SECTOR
+    for k in list(range(0, size, 97)) + [size - 1, size]:
+        data = bytearray(after)
+        data[off + k:off + size] = before[off + k:off + size]
+        got = service(region(data)[0])
+        assert got.corrupt is None and state_of(got) in (old, new), (k, got.describe())
+        assert got.create_transfers([Transfer(9000, 1, 2, 1, 1, 1)]) == ["ok"]
+        assert service(got.region).ledger.transfer(9000) is not None
+    # the big record in the middle of the log: every bit of its length field
+    for i in range(3):
+        assert s.create_transfers([Transfer(6000 + i, 1, 2, 1, 1, 1)]) == ["ok"]
+    good = bytes(img.data)
+    for bit in range(32):
+        data = bytearray(good)
+        data[off + 12 + bit // 8] ^= 1 << (bit % 8)
+        got = service(region(data)[0])
+        assert got.corrupt is not None and got.corrupt[:2] == (off, seq), (bit, got.describe())
+    image = bytes(img.data)
+    assert s.create_transfers([Transfer(7000 + k, 1, 2, 1, 1, 1) for k in range(300)]) == ["storage_failed"] * 300
+    assert bytes(img.data) == image

@@ -41,8 +41,8 @@ MAGIC = b"QXLR"
 HEAD = 56
 ACCOUNTS, TRANSFERS, EXPIRY, CHECKPOINT = 1, 2, 3, 4   # CHECKPOINT: fields(head, HSM signature)
 ZERO = bytes(32)
-MAX_PAYLOAD = 3072
-MAX_RECORD = (HEAD + MAX_PAYLOAD + 32 + 3) & ~3         # less than a sector
+MAX_PAYLOAD = 32768         # the board's batches are a few hundred bytes, ledgerbench's 11,600
+MAX_RECORD = (HEAD + MAX_PAYLOAD + 32 + 3) & ~3
 
 
 def _get(b, i, n):
@@ -144,22 +144,24 @@ class Wal:
     def _torn(self, off):
         """The bytes at off are not a good record: (None, where the log goes
         on) if they can be a write of the next record cut short, with only
-        erased bytes after it up to that sector boundary; else (reason, None)."""
+        erased bytes after it up to that sector boundary; else (reason, None).
+        Reads a chunk at a time (a record may be larger than the heap can
+        hold twice)."""
         size, sector = self.region.size, self.region.sector
         lim = min(off + MAX_RECORD, size)
-        b1 = (off // sector + 1) * sector
-        if b1 < lim:        # the log going on at the next boundary (whole, torn again, or as logs
-            h = self.region.read(b1, 8)     # before the rule above had it after a record across it)?
+        start = MAGIC + (self.seq + 1).to_bytes(4, "little")
+        b = (off // sector + 1) * sector
+        while b < lim:      # the log going on at a boundary (whole, or torn again)?
+            h = self.region.read(b, 8)
             k = 8
             while k and h[k - 1] == 0xff:
                 k -= 1
-            if k and h[:k] == (MAGIC + (self.seq + 1).to_bytes(4, "little"))[:k]:
-                lim = b1
-        b = self.region.read(off, lim - off)
-        c = len(b)          # the programmed prefix: up to the last byte that is not 0xff
-        while c and b[c - 1] == 0xff:
-            c -= 1
-        why = self._not_a_prefix(b, c, off)
+            if k and h[:k] == start[:k]:
+                lim = b     # (logs before the rule above had it at the first one, after a record across it)
+                break
+            b += sector
+        c = self._programmed(off, lim)      # up to the last byte that is not 0xff
+        why = self._not_a_prefix(off, c)
         if why is not None:
             return why, None
         at = off + c
@@ -170,9 +172,40 @@ class Wal:
                 return "a bad record followed by more data at 0x%x" % bad, None
         return None, nxt
 
-    def _not_a_prefix(self, b, c, off):
-        """Why b[:c] cannot be the start of record seq+1, or None."""
+    def _programmed(self, off, lim):
+        """The length of [off, lim) up to its last byte that is not 0xff."""
+        e = self.region._erased
+        end = lim
+        while end > off:
+            k = min(end - off, len(e))
+            b = self.region.read(end - k, k)
+            if b != (e if k == len(e) else e[:k]):
+                i = k
+                while b[i - 1] == 0xff:
+                    i -= 1
+                return end - k + i - off
+            end -= k
+        return 0
+
+    def _sha(self, off, n, length=None):
+        """SHA-256 of the n bytes at off (with the length field, bytes 12..16,
+        replaced by `length` if given), a chunk at a time."""
+        h = hashlib.sha256()
+        i = 0
+        while i < n:
+            k = min(n - i, 1024)
+            chunk = self.region.read(off + i, k)
+            if length is not None and i == 0:       # n >= HEAD: the first chunk holds the field
+                chunk = chunk[:12] + length.to_bytes(4, "little") + chunk[16:]
+            h.update(chunk)
+            i += k
+        return h.digest()
+
+    def _not_a_prefix(self, off, c):
+        """Why the c programmed bytes at off cannot be the start of record
+        seq+1, or None."""
         seq = self.seq + 1
+        b = self.region.read(off, min(c, HEAD))
         k = min(c, 4)
         if b[:k] != MAGIC[:k]:
             return "no record magic"
@@ -195,13 +228,37 @@ class Wal:
             return "it runs past the end of the partition"
         if c >= total:
             return "checksum mismatch" + (" and more data after it" if c > total else "")
-        if c > HEAD + n and sha256(bytes(b[:HEAD + n]))[:c - HEAD - n] != bytes(b[HEAD + n:min(c, HEAD + n + 32)]):
-            return "checksum mismatch"
+        if c > HEAD + n:
+            k = min(c, HEAD + n + 32) - HEAD - n
+            if self._sha(off, HEAD + n)[:k] != self.region.read(off + HEAD + n, k):
+                return "checksum mismatch"
         for pad in range(4):        # a whole record whose length field alone is wrong is no cut
             m = c - HEAD - 32 - pad
-            if 0 <= m < n and sha256(bytes(b[:12]) + m.to_bytes(4, "little") + bytes(b[16:HEAD + m])) == \
-                    bytes(b[HEAD + m:HEAD + m + 32]):
+            if 0 <= m < n and self._sha(off, HEAD + m, m) == self.region.read(off + HEAD + m, 32):
                 return "its length field reads %d, the record holds %d" % (n, m)
+        at = self._record_within(off + 4, off + c)
+        if at is not None:          # a cut-short write has nothing after it, least of all records
+            return "a bad record (its length field reads %d) followed by more records (0x%x)" % (n, at)
+        return None
+
+    def _record_within(self, start, end):
+        """The offset of the first whole record (its own checksum right) that
+        starts in [start, end), or None."""
+        p = (start + 3) & ~3
+        while p + HEAD + 32 <= end:
+            k = min(end - p, 1024)
+            chunk = self.region.read(p, k)
+            i = chunk.find(MAGIC)
+            while i >= 0:
+                at = p + i
+                if at % 4 == 0:
+                    h = self.region.read(at, HEAD)
+                    n = _get(h, 12, 4)
+                    if n <= MAX_PAYLOAD and at + HEAD + n + 32 <= self.region.size and \
+                            self._sha(at, HEAD + n) == self.region.read(at + HEAD + n, 32):
+                        return at
+                i = chunk.find(MAGIC, i + 1)
+            p += max(4, (k - 3) & ~3)
         return None
 
     def append(self, kind, now, payload):
