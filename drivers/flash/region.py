@@ -41,6 +41,23 @@ class Region:
             n -= k
         return None
 
+    def last_data(self, off, n):
+        """The offset of the last byte in [off, off + n) that is not erased,
+        or None: read a sector at a time from the end."""
+        self._check(off, n)
+        e = self._erased
+        end = off + n
+        while end > off:
+            k = min(end - off, len(e))
+            b = self._read(self.base + end - k, k)
+            if b != (e if k == len(e) else e[:k]):
+                i = k - 1
+                while b[i] == 0xff:
+                    i -= 1
+                return end - k + i
+            end -= k
+        return None
+
     def erase(self, off):
         if off % self.sector:
             raise FlashError("erase at 0x%x: not a sector boundary" % off)

@@ -160,7 +160,8 @@ class Wal:
                 lim = b     # (logs before the rule above had it at the first one, after a record across it)
                 break
             b += sector
-        c = self._programmed(off, lim)      # up to the last byte that is not 0xff
+        last = self.region.last_data(off, lim - off)
+        c = 0 if last is None else last + 1 - off       # the programmed prefix, as far as it can be told
         why = self._not_a_prefix(off, c)
         if why is not None:
             return why, None
@@ -171,21 +172,6 @@ class Wal:
             if bad is not None:
                 return "a bad record followed by more data at 0x%x" % bad, None
         return None, nxt
-
-    def _programmed(self, off, lim):
-        """The length of [off, lim) up to its last byte that is not 0xff."""
-        e = self.region._erased
-        end = lim
-        while end > off:
-            k = min(end - off, len(e))
-            b = self.region.read(end - k, k)
-            if b != (e if k == len(e) else e[:k]):
-                i = k
-                while b[i - 1] == 0xff:
-                    i -= 1
-                return end - k + i - off
-            end -= k
-        return 0
 
     def _sha(self, off, n, length=None):
         """SHA-256 of the n bytes at off (with the length field, bytes 12..16,
