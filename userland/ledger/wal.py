@@ -49,6 +49,18 @@ def _get(b, i, n):
     return int.from_bytes(b[i:i + n], "little")
 
 
+def _agree(b, want, i, p):
+    """b[i:i + len(want)], as far as b goes, equals want, except that the
+    byte at p (the last one programmed) may still have bits set that want
+    clears."""
+    got = b[i:i + len(want)]
+    for j in range(len(got)):
+        g, w = got[j], want[j]
+        if g != w and not (i + j == p and g & w == w):
+            return False
+    return True
+
+
 def sha256(data):
     return hashlib.sha256(data).digest()
 
@@ -189,26 +201,28 @@ class Wal:
 
     def _not_a_prefix(self, off, c):
         """Why the c programmed bytes at off cannot be the start of record
-        seq+1, or None."""
+        seq+1, or None. The last of them may be programmed only partly (a
+        cut inside a byte leaves some of the bits it clears still 1)."""
         seq = self.seq + 1
+        p = c - 1
         b = self.region.read(off, min(c, HEAD))
-        k = min(c, 4)
-        if b[:k] != MAGIC[:k]:
+        if not _agree(b, MAGIC, 0, p):
             return "no record magic"
-        k = min(c, 8)
-        if k > 4 and b[4:k] != seq.to_bytes(4, "little")[:k - 4]:
+        if not _agree(b, seq.to_bytes(4, "little"), 4, p):
             return "sequence number %d where %d was due" % (_get(b, 4, 4), seq) if c >= 8 else \
                 "a bad sequence number"
-        if b[9:min(c, 12)] != bytes(max(0, min(c, 12) - 9)):
+        if not _agree(b, b"\0\0\0", 9, p):
             return "reserved header bytes are not zero"
-        if c > 12 and _get(b, 12, min(c, 16) - 12) > MAX_PAYLOAD:
-            return "payload length %d over the maximum %d" % (_get(b, 12, min(c, 16) - 12), MAX_PAYLOAD)
-        k = min(c, HEAD)
-        if k > 24 and b[24:k] != self.head[:k - 24]:
+        length = bytearray(b[12:16])
+        if 12 <= p < 16:
+            length[p - 12] = 0          # the least it can be
+        n = _get(length, 0, 4)
+        if n > MAX_PAYLOAD:
+            return "payload length %d over the maximum %d" % (n, MAX_PAYLOAD)
+        if not _agree(b, self.head, 24, p):
             return "it does not chain to the record before it (previous-record hash differs)"
         if c < 16:
             return None
-        n = _get(b, 12, 4)
         total = size_of(n)
         if off + total > self.region.size:
             return "it runs past the end of the partition"
@@ -216,7 +230,7 @@ class Wal:
             return "checksum mismatch" + (" and more data after it" if c > total else "")
         if c > HEAD + n:
             k = min(c, HEAD + n + 32) - HEAD - n
-            if self._sha(off, HEAD + n)[:k] != self.region.read(off + HEAD + n, k):
+            if not _agree(self.region.read(off + HEAD + n, k), self._sha(off, HEAD + n), 0, p - HEAD - n):
                 return "checksum mismatch"
         for pad in range(4):        # a whole record whose length field alone is wrong is no cut
             m = c - HEAD - 32 - pad
