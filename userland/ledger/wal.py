@@ -14,7 +14,8 @@ its record is written.
 
 What a power cut can leave. A record is programmed in one go, first byte
 first, into erased flash, so a cut leaves a *torn* record: a prefix of the
-record that was being written, then erased bytes (0xff). The next boot
+record that was being written (its last byte perhaps only partly
+programmed), then erased bytes (0xff). The next boot
 cannot program over those bytes, so it appends from the first sector
 boundary after the torn record's last programmed byte (the sectors there
 are erased already: nothing of the torn record is ever erased). A cut in
@@ -25,10 +26,12 @@ number the torn record would have had; and after the last record, erased
 bytes to the end of the partition.
 
 Recovery (recover()) walks that, and anything else is corruption: a record
-that fails its checksum or its chain but is followed by more data, that is
-complete (its last byte is programmed) but wrong, whose programmed bytes
-disagree with what the next record must start with (magic, sequence
-number, the previous record's hash), or data after the end of the log.
+that fails its checksum or its chain but is followed by more data (or has
+whole records inside the length it claims), that is complete (its last
+byte is programmed) but wrong, whose programmed bytes disagree with what
+the next record must start with (magic, sequence number, the previous
+record's hash, the checksum of a whole body), or data after the end of the
+log.
 Then recover() stops at the last good record and sets `corrupt` (offset,
 seq, reason); the log is read-only from then on (append raises LogCorrupt)
 and nothing in the partition is erased or written. The service does the
