@@ -25,7 +25,8 @@
     qenex audit check                   have the board check its audit log (the HSM verifies the checkpoints)
     qenex audit verify [IMAGE] --pubkey HEX   check the gateway's audit chain and its HSM-signed checkpoints
     qenex ledger verify [IMAGE] [--ids]   replay the ledger's log from a storage image, check
-                                        the chain and the invariants (IMAGE: build/<board>/storage.bin)
+                                        the chain and the invariants (IMAGE: build/<board>/storage.bin);
+                                        exit 1 with the record and the reason if the log is corrupt
 
 Run as `python -m tools.qenex` (the Makefile uses build/venv/bin/python).
 """
@@ -484,6 +485,9 @@ def cmd_ledger_verify(args):
     path = args.image or qemu.storage_path(args.board)
     try:
         s = ledger_from_image(path, args.board)
+        if s.corrupt is not None:
+            raise SystemExit("ledger: %s: CORRUPT at %s (0x%x in the image); %d records before it replay" % (
+                path, s.describe(), load_board(args.board).LEDGER_STORE_OFFSET + s.corrupt[0], s.stats["records"]))
         v = s.verify(ecdsa_checker(args.pubkey) if args.pubkey else None)
     except (AssertionError, ValueError) as e:
         raise SystemExit("ledger: %s: %s" % (path, e))

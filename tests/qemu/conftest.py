@@ -45,15 +45,16 @@ def manifests():
 
 @pytest.fixture
 def boot(flash_bin):
-    """Factory: boot(flash=None, storage=None, hsm=None) starts QEMU on
+    """Factory: boot(flash=None, storage=None, hsm=None, hostlink=None,
+    qemu_args=()) starts QEMU on
     `flash` (default: the built flash.bin) with the storage file `storage`
     (default: a new erased one), UART1 on the HSM socket `hsm` and UART2
     served on the socket `hostlink` (defaults: none) and returns its Device
     without waiting for anything."""
     devices = []
 
-    def start(flash=None, storage=None, hsm=None, hostlink=None):
-        dev = Device(flash or flash_bin, storage, hsm, hostlink)
+    def start(flash=None, storage=None, hsm=None, hostlink=None, qemu_args=()):
+        dev = Device(flash or flash_bin, storage, hsm, hostlink, qemu_args)
         devices.append(dev)
         return dev
 

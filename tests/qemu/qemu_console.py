@@ -108,9 +108,10 @@ class Device:
     replaced), used only to read and to end the process. text: everything
     read from the console so far; pos: the cursor."""
 
-    def __init__(self, flash, storage=None, hsm=None, hostlink=None):
+    def __init__(self, flash, storage=None, hsm=None, hostlink=None, qemu_args=()):
         """storage: the storage file (tools/qemu.py) to boot with; default a
-        new, erased one of its own (factory state), removed at terminate()."""
+        new, erased one of its own (factory state), removed at terminate().
+        qemu_args: more QEMU options (e.g. "-S", "-gdb" for gdb_remote)."""
         self.flash = flash
         self.text = ""
         self.pos = 0
@@ -122,6 +123,7 @@ class Device:
             os.unlink(storage)
         self.storage = storage
         cmd = qemu.command(BOARD, flash, serial="stdio", storage=storage, hsm=hsm, hostlink=hostlink)
+        cmd += list(qemu_args)
         self.child = pexpect.spawn(cmd[0], cmd[1:], timeout=10, encoding="utf-8",
                                    codec_errors="replace", echo=False, preexec_fn=_raw_stdio,
                                    cwd=ROOT)

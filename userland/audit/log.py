@@ -57,6 +57,8 @@ def verify(region, verify_sig):
             checkpoints += 1
         else:
             raise ValueError("record %d: kind %d is not an audit record" % (seq, kind))
+    if w.corrupt is not None:
+        raise ValueError("the log is corrupt at 0x%x (record %d): %s" % w.corrupt)
     if w.torn is not None:
         raise ValueError("the log is cut at 0x%x" % w.torn)
     return entries, checkpoints

@@ -9,9 +9,13 @@ IPC protocol (a message is at most 256 bytes; numbers little-endian):
       "t" + transfer id (16)                               -> the transfer (116), or nothing
       "h" + account id (16) + start (4)                    -> total (4) + up to 3 entries (ts 8 + 4 x 16)
       "v"                                                  -> JSON: verify(): invariants and the whole chain
-      "s"                                                  -> JSON: counts
+      "s"                                                  -> JSON: counts; "corrupt": null or offset, seq, reason
+      "c"                                                  -> JSON: "corrupt" alone (the whole reason)
     reply    status (1 byte: 0 ok, 1 refused) + the op's bytes, or the reason (text)
-A result code 255 is storage_failed: the batch could not be logged, nothing was kept."""
+A result code 255 is storage_failed: the batch could not be logged, nothing was kept.
+A result code 254 is read_only: recovery found the log corrupt (the "s" JSON's
+"corrupt": offset, seq, reason), so nothing is written; lookups still answer
+(from the state up to the last good record) and "v" answers refused."""
 import json
 
 import _qx
@@ -19,14 +23,18 @@ import board
 import uctypes
 from drivers.flash.region import Region
 from userland.ledger import codec
-from userland.ledger.service import LedgerService
+from userland.ledger.service import READ_ONLY, LedgerService
 from userland.hsm import api as hsm
 from userland.ledger.state import RESULTS_ACCOUNT, RESULTS_TRANSFER
 from userland.lib import qenex
 
 
 def code_of(result, table):
-    return 255 if result == "storage_failed" else table.index(result)
+    if result == "storage_failed":
+        return 255
+    if result == READ_ONLY:
+        return 254
+    return table.index(result)
 
 
 def le(v, n):
@@ -60,11 +68,19 @@ def handle(s, msg):
         v = s.verify(hsm_verify)
         v["head"] = "".join("%02x" % b for b in v["head"])
         return json.dumps(v).encode()
+    if op == "c":
+        return json.dumps(s.stats["corrupt"]).encode()[:255]
     if op == "s":
         st = dict(s.stats)
         st.update({"accounts_now": len(s.ledger.accounts), "transfers_now": s.index.count,
-                   "log_bytes": s.wal.end, "log_records": s.wal.seq})
-        return json.dumps(st).encode()
+                   "log_bytes": s.wal.end, "log_records": s.wal.seq, "read_only": s.corrupt is not None})
+        out = json.dumps(st).encode()
+        if len(out) > 255 and st["corrupt"]:    # a reply is at most 256 bytes: shorten the reason ("c": all of it)
+            bad = dict(st["corrupt"])
+            bad["reason"] = bad["reason"][:max(0, len(bad["reason"]) - (len(out) - 255) - 3)] + "..."
+            st["corrupt"] = bad
+            out = json.dumps(st).encode()
+        return out
     raise ValueError("unknown operation %r" % op)
 
 
@@ -93,10 +109,14 @@ def main():
     s = LedgerService(region, qenex.ticks, slots, uctypes.bytearray_at(addr, size), sign=hsm_sign)
     t0 = qenex.ticks()
     st = s.recover()
-    if st["records"] or st["torn"] is not None:     # a fresh ledger says nothing
+    if st["records"] or st["torn"] is not None or s.corrupt is not None:     # a fresh ledger says nothing
         qenex.write("ledger: recovered %d records (%d accounts, %d transfers) in %d ms%s\n" % (
         st["records"], st["accounts"], st["transfers"], qenex.ticks() - t0,
         "; torn tail at 0x%x skipped" % st["torn"] if st["torn"] is not None else ""))
+    if s.corrupt is not None:
+        qenex.write("ledger: ALARM: the log is corrupt at %s; replayed the %d records before it; "
+                    "read-only: new transfers are refused, nothing is erased or written\n" % (
+                        s.describe(), st["records"]))
     while True:
         sender, msg = qenex.recv()
         try:

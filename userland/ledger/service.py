@@ -6,13 +6,25 @@ A batch is applied in memory; if it stored anything, its stored objects go
 to the log as one record, and only then are the results returned (the
 acknowledgement). If the log write fails the batch is taken back and every
 event answers `storage_failed`. A batch that stored nothing writes nothing.
-At start, recover() replays the log (torn tail skipped), rebuilds the
-transfer index and checks the invariants and the chain.
+At start, recover() replays the log (a torn write skipped), every stored
+object through the state machine's own checks, rebuilds the transfer index
+and checks the invariants and the chain.
+
+Corruption (wal.py says what counts: a bad record that is not a torn tail,
+a record whose content cannot be replayed): replay stops at the last good
+record, `corrupt` holds (offset, seq, reason), and the ledger is read-only:
+every create_* event answers `read_only` (READ_ONLY), no expiry or
+checkpoint is written, nothing in the partition is erased or written;
+lookups answer from the state up to the last good record and verify()
+fails naming the record. An operator has to look at the image (`qenex
+ledger verify`) before anything is appended to it again.
 
 The clock: the last logged timestamp plus the time since boot, so it never
 goes back across reboots."""
 from userland.ledger import codec, wal
 from userland.ledger.state import Account, Ledger, Transfer
+
+READ_ONLY = "read_only"
 
 
 class LedgerService:
@@ -27,38 +39,79 @@ class LedgerService:
         self.index = wal.TransferIndex(region, codec.decode_transfer, index_slots, index_table)
         self.ledger.index = self.index
         self.base = 0
-        self.stats = {"records": 0, "accounts": 0, "transfers": 0, "batches": 0, "torn": None}
+        self.corrupt = None         # (offset, seq, reason) of the record recovery stopped at
+        self.stats = {"records": 0, "accounts": 0, "transfers": 0, "batches": 0, "torn": None, "corrupt": None}
 
     def now(self):
         t = self.base + self.ticks_ms() * 1000000
         return t if t > self.ledger.timestamp else self.ledger.timestamp + 1
 
+    def describe(self):
+        """The corruption in one line, or None."""
+        if self.corrupt is None:
+            return None
+        return "record %d at offset 0x%x: %s" % (self.corrupt[1], self.corrupt[0], self.corrupt[2])
+
     def recover(self):
         L = self.ledger
+        clock = 0
         for seq, kind, now, payload, at in self.wal.recover():
-            if kind == wal.ACCOUNTS:
-                objs = codec.decode_many(payload, codec.ACCOUNT_SIZE, codec.decode_account)
-                self.stats["accounts"] += len(objs)
-            elif kind == wal.TRANSFERS:
-                objs = codec.decode_many(payload, codec.TRANSFER_SIZE, codec.decode_transfer)
-                self.stats["transfers"] += len(objs)
-            elif kind == wal.CHECKPOINT:
-                self.since = -1
-                objs = []
-            else:
-                objs = []
-                L.expire(now)
-            self.since += 1
-            L.replay(objs)
-            self._index(objs, at)
-            if now > L.timestamp:
-                L.timestamp = now
+            try:
+                why = self._replay(kind, now, payload, at)
+            except MemoryError:
+                raise
+            except Exception as e:              # whatever the log holds, the ledger does not crash on it
+                why = "its content cannot be replayed (%s: %s)" % (type(e).__name__, e)
+            if why is not None:
+                self.wal.fail(at - wal.HEAD, seq, why)
+                break
+            if now > clock:
+                clock = now
             self.stats["records"] += 1
-        L.spill()
+        L.created = []
+        if self.wal.corrupt is None:
+            try:
+                L.check()
+            except AssertionError as e:
+                self.wal.fail(self.wal.end, self.wal.seq, "the invariants do not hold after replay: %s" % e)
+        self.corrupt = self.wal.corrupt
+        if self.corrupt is not None:
+            self.stats["corrupt"] = {"offset": self.corrupt[0], "seq": self.corrupt[1], "reason": self.corrupt[2]}
         self.stats["torn"] = self.wal.torn
-        self.base = L.timestamp
-        L.check()
+        self.base = clock if clock > L.timestamp else L.timestamp
         return self.stats
+
+    def _replay(self, kind, now, payload, at):
+        """Apply one logged record: None, or why it cannot be (then nothing
+        of it is applied)."""
+        L = self.ledger
+        if kind == wal.ACCOUNTS or kind == wal.TRANSFERS:
+            size, dec = (codec.ACCOUNT_SIZE, codec.decode_account) if kind == wal.ACCOUNTS else \
+                (codec.TRANSFER_SIZE, codec.decode_transfer)
+            objs = codec.decode_many(payload, size, dec)
+            if not objs:
+                return "a record with no objects"
+            if kind == wal.TRANSFERS and self.index.count + len(objs) > self.index.limit:
+                return "the transfer index is full (%d transfers)" % self.index.count
+            why = L.restore(objs)
+            if why is not None:
+                return why
+            self._index(objs, at)
+            self.stats["accounts" if kind == wal.ACCOUNTS else "transfers"] += len(objs)
+        elif kind == wal.EXPIRY:
+            if payload:
+                return "an expiry record with a payload"
+            L.expire(now)
+        elif kind == wal.CHECKPOINT:
+            from drivers.hsm import frame as F
+            head, sig = F.unfields(payload, 2)
+            if head != self.wal.head:
+                return "the checkpoint does not sign the record before it"
+            self.since = -1
+        else:
+            return "unknown record kind %d" % kind
+        self.since += 1
+        return None
 
     def _index(self, objs, at):
         for i, o in enumerate(objs):
@@ -74,8 +127,10 @@ class LedgerService:
             return results
         payload = b"".join(enc(o) for o in created)
         try:
+            if kind == wal.TRANSFERS and self.index.count + len(created) > self.index.limit:
+                raise wal.LogFull("the transfer index is full (%d transfers)" % self.index.count)
             at = self.wal.append(kind, L.timestamp, payload)
-        except (wal.LogFull, OSError):
+        except (wal.LogFull, OSError, ValueError):
             L.undo_batch()
             L.created = []
             return ["storage_failed"] * len(results)
@@ -91,6 +146,8 @@ class LedgerService:
         failure (no HSM, no session, no key) it is tried again every/2
         batches later."""
         from drivers.hsm import frame as F
+        if self.corrupt is not None:
+            return
         head = self.wal.head
         try:
             sig = self.sign(head)
@@ -100,19 +157,28 @@ class LedgerService:
             self.since = self.every // 2        # try again a while later
 
     def create_accounts(self, events):
+        if self.corrupt is not None:
+            return [READ_ONLY] * len(events)
         results = self.ledger.create_accounts(events, self.now())
         return self._commit(results, wal.ACCOUNTS, codec.ACCOUNT_SIZE, codec.encode_account)
 
     def create_transfers(self, events):
+        if self.corrupt is not None:
+            return [READ_ONLY] * len(events)
         results = self.ledger.create_transfers(events, self.now())
         return self._commit(results, wal.TRANSFERS, codec.TRANSFER_SIZE, codec.encode_transfer)
 
     def expire(self):
+        if self.corrupt is not None:
+            return []
         now = self.now()
         due = [pid for pid, at in self.ledger.expiries.items() if at <= now]
         if not due:
             return []
-        self.wal.append(wal.EXPIRY, now, b"")
+        try:
+            self.wal.append(wal.EXPIRY, now, b"")
+        except (wal.LogFull, OSError):
+            return []                           # not logged, so not applied: tried again after the next request
         return self.ledger.expire(now)
 
     def verify(self, verify_sig=None):
@@ -121,6 +187,8 @@ class LedgerService:
         signature: a dict of figures; AssertionError / ValueError if
         anything is wrong."""
         from drivers.hsm import frame as F
+        if self.corrupt is not None:
+            raise ValueError("the log is corrupt at %s; the ledger is read-only" % self.describe())
         self.ledger.check()
         check = wal.Wal(self.region)
         n = checkpoints = checked = 0
@@ -135,6 +203,9 @@ class LedgerService:
                     raise ValueError("checkpoint %d: the HSM signature does not verify" % seq)
                 checkpoints += 1
                 checked += ok is True
+        if check.corrupt is not None:
+            raise ValueError("the log is corrupt at record %d (offset 0x%x): %s" % (
+                check.corrupt[1], check.corrupt[0], check.corrupt[2]))
         assert n == self.wal.seq and check.head == self.wal.head, "the log's chain does not end where it should"
         return {"records": n, "checkpoints": checkpoints, "signatures_checked": checked, "accounts": len(self.ledger.accounts), "head": self.wal.head,
                 "transfers": self.index.count, "pending": len(self.ledger.expiries), "torn": check.torn}

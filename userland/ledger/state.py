@@ -343,16 +343,37 @@ class Ledger:
             t = self.index.get(id)
         return t
 
-    def replay(self, objs):
-        """Apply objects stored by an earlier batch (from the log), in order
-        (they join `created`, for spill())."""
-        for o in objs:
-            if isinstance(o, Account):
-                self._add_account(o)
-            else:
-                self._apply(o)
-            if o.timestamp > self.timestamp:
-                self.timestamp = o.timestamp
+    def restore(self, objs):
+        """Apply objects stored by an earlier batch (from the log), in order:
+        each goes through the same checks as when it was created, at its own
+        timestamp, and must come out "ok" and equal to what those checks
+        store (so ids are unique, accounts and pending transfers exist,
+        ledgers match, nothing overflows, timestamps increase). Returns None,
+        or why the objects cannot be replayed; then nothing of them stays
+        applied. (They join `created`, for spill().)"""
+        undo = []
+        self._undo = undo
+        why = None
+        try:
+            for o in objs:
+                if isinstance(o, Account):
+                    what, r = "account", self._create_account(o, o.timestamp)
+                else:
+                    what, r = "transfer", self._create_transfer(o, o.timestamp)
+                if r != "ok":
+                    why = "%s %d cannot be replayed: %s" % (what, o.id, r)
+                    break
+                if _stored(self.created[-1]) != _stored(o):
+                    why = "%s %d differs from what its checks store" % (what, o.id)
+                    break
+        except BaseException:
+            self._undo = None
+            self._rollback(undo)
+            raise
+        self._undo = None
+        if why is not None:
+            self._rollback(undo)
+        return why
 
     def spill(self):
         """Durable mode, after the batch is in the log: forget the stored
@@ -477,3 +498,11 @@ class Ledger:
 
 
 _GONE = object()
+
+
+def _stored(o):
+    """Everything a stored object holds, to compare one replayed from the
+    log with what the checks store."""
+    if isinstance(o, Account):
+        return (o.id, o.ledger, o.code, o.flags, o.user_data, o.timestamp)
+    return o.key() + (o.timestamp,)

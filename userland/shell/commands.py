@@ -526,7 +526,7 @@ def _ledger_cmd(ctx, args):
     op, a = args[0] if args else "", args[1:]
 
     def result(code, table):
-        return "storage_failed" if code == 255 else table[code]
+        return "storage_failed" if code == 255 else "read_only" if code == 254 else table[code]
 
     if op == "account" and len(a) >= 4 and a[0] == "new":
         acc = Account(_number(a[1]), _number(a[2]), _number(a[3]), _flags(a[4:], ACCOUNT_FLAGS))
@@ -583,9 +583,12 @@ def _ledger_cmd(ctx, args):
                      v["signatures_checked"]))
     elif op == "stats" and not a:
         st = json.loads(_ledger(ctx, b"s"))
-        ctx.write("ledger: %d accounts, %d transfers, log %d records / %d bytes; recovered %d records at start%s\n"
+        bad = json.loads(_ledger(ctx, b"c")) if st.get("corrupt") else None
+        ctx.write("ledger: %d accounts, %d transfers, log %d records / %d bytes; recovered %d records at start%s%s\n"
                   % (st["accounts_now"], st["transfers_now"], st["log_records"], st["log_bytes"], st["records"],
-                     ", torn tail skipped" if st["torn"] is not None else ""))
+                     ", torn tail skipped" if st["torn"] is not None else "",
+                     "; READ-ONLY: the log is corrupt at record %d (offset 0x%x): %s" % (
+                         bad["seq"], bad["offset"], bad["reason"]) if bad else ""))
     else:
         raise UsageError()
 
