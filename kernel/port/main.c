@@ -60,9 +60,10 @@ void __attribute__((noreturn)) qx_main(void) {
     qx_uart_init(QX_UART0_BASE, QX_UART0_RX_IRQ, QX_SYSCLK_HZ, CONSOLE_BAUD);
     qx_tick_init(QX_TIMER0_BASE, QX_TIMER0_IRQ, QX_SYSCLK_HZ, QX_TICK_HZ);
     qx_flash_init((uint8_t *)QX_STORAGE_BASE, QX_STORAGE_SIZE, QX_SECTOR_SIZE);
-    extern void qx_trap_setup(void);
+    extern void qx_trap_setup(void), qx_trap_reset(void);
     qx_trap_setup();
     for (;;) {
+        qx_trap_reset();               /* no task, and the task pool zeroed */
         mp_stack_set_top(&_estack);
         mp_stack_set_limit((char *)&_estack - (char *)&_sstack - 1024);
         gc_init(gc_heap, (char *)gc_heap + sizeof(gc_heap));
