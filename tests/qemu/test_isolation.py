@@ -205,7 +205,7 @@ def vmstate_symbols():
     return syms["_svmstate"], syms["_evmstate"], syms["_gvmstate"]
 
 
-SCAN_CLEAN = r"scan: found 0, arena nonzero 0 of 8192"
+SCAN_CLEAN = r"scan: found 0, arena nonzero 0 of 2048"
 
 
 def test_a_freed_block_reaches_its_next_owner_zeroed(device):

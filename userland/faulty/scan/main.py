@@ -14,7 +14,7 @@ import uctypes
 from userland.faulty import secret
 from userland.lib import qenex
 
-BLOCK = 32768               # heap + stack + arena of the manifest, rounded up
+BLOCK = 16384               # heap + stack + arena of the manifest, rounded up
 CHUNK = 1024
 
 
