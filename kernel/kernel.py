@@ -120,7 +120,10 @@ class Kernel:
 
     trap        the trap layer: create(tid, base, size, stack_size, entry),
                 resume(tid) -> event, set_result(tid, r0, r1), read(tid,
-                addr, n) -> bytes, write(tid, addr, data), kill(tid),
+                addr, n) -> bytes, write(tid, addr, data), kill(tid) (the
+                context ends and its whole block is zeroed: every end of a
+                task and every failed start goes through it before the
+                block returns to the pool, so no owner sees another's bytes),
                 idle(deadline_ms or None) -> irq bits, set_slice(ticks),
                 set_deadline(ms or None), watch(bits), set_alone(flag)
                 (no other task is ready: the trap layer may answer a yield
@@ -305,11 +308,13 @@ class Kernel:
         m = t.manifest
         base, size = self.buddy.alloc(m.region_size(), t.tid)
         t.started_ms = self.now()
+        created = False
         try:
             if t.code is None and not m.arena:
                 self.trap.create(t.tid, base, size, m.stack, m.entry)
             else:
                 self.trap.create(t.tid, base, size, m.stack, m.entry, t.code, m.arena)
+            created = True
             for name in m.devices:
                 self.trap.grant(t.tid, self.devices[name][0], self.devices[name][1])
             if self._fast:
@@ -319,6 +324,8 @@ class Kernel:
                 self.trap.ipc_task(t.tid, m.priority, mask)
                 self.ipc.dirty.add(t.tid)
         except (MemoryError, ValueError, OSError) as e:
+            if created:             # kill() zeroes what create() wrote (a failed create wrote nothing)
+                self.trap.kill(t.tid)
             self.buddy.free(base, t.tid)
             self._fault(t, "start failed: %s: %s" % (type(e).__name__, e), 0, 0)
             return False

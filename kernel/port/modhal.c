@@ -224,4 +224,5 @@ const mp_obj_module_t qx_hal_module = {
     .base = { &mp_type_module },
     .globals = (mp_obj_dict_t *)&hal_module_globals,
 };
-MP_REGISTER_MODULE(MP_QSTR__hal, qx_hal_module);
+/* Not a built-in module: kernel/port/main.c puts it in the kernel VM's
+ * sys.modules, so a task's VM has no such module (ImportError). */

@@ -163,6 +163,18 @@ static mp_obj_t qx_py_arena(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(qx_py_arena_obj, qx_py_arena);
 
+/* _qx.vmstate() -> (address, globals, swapped): the VM-state block every
+ * VM runs in, how many bytes of it are MicroPython's globals, and how many
+ * are swapped on a switch (and granted by the MPU: past them a write
+ * faults). For isolation tests. */
+static mp_obj_t qx_py_vmstate(void) {
+    extern uint8_t _svmstate[], _evmstate[], _gvmstate[];
+    mp_obj_t t[3] = {mp_obj_new_int_from_uint((uint32_t)_svmstate),
+                     MP_OBJ_NEW_SMALL_INT(_evmstate - _svmstate), MP_OBJ_NEW_SMALL_INT(_gvmstate - _svmstate)};
+    return mp_obj_new_tuple(3, t);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(qx_py_vmstate_obj, qx_py_vmstate);
+
 /* _qx.mem_read(addr, n) -> bytes and _qx.mem_write(addr, data): copies done
  * by the task itself, so the MPU checks every byte (a granted storage
  * partition, say); outside what the task may touch they fault. */
@@ -207,6 +219,7 @@ static const mp_rom_map_elem_t qx_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_poke), MP_ROM_PTR(&qx_py_poke_obj) },
     { MP_ROM_QSTR(MP_QSTR_mem_read), MP_ROM_PTR(&qx_py_mem_read_obj) },
     { MP_ROM_QSTR(MP_QSTR_arena), MP_ROM_PTR(&qx_py_arena_obj) },
+    { MP_ROM_QSTR(MP_QSTR_vmstate), MP_ROM_PTR(&qx_py_vmstate_obj) },
     { MP_ROM_QSTR(MP_QSTR_mem_write), MP_ROM_PTR(&qx_py_mem_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_stack_probe), MP_ROM_PTR(&qx_py_stack_probe_obj) },
 };

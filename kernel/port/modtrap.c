@@ -21,8 +21,15 @@
 #include "qx_task.h"
 #define ENTRY_MAX QX_ENTRY_MAX
 
-extern uint8_t _sivmstate[], _svmstate[], _evmstate[];
-#define VMSTATE_LEN ((size_t)(_evmstate - _svmstate))
+/* The VM-state block (hal/board/<board>/kernel.ld): _svmstate.._evmstate
+ * holds the gathered globals, padded to _gvmstate, a whole number of MPU
+ * subregions. [_svmstate, _gvmstate) is exactly what is swapped on every
+ * switch and exactly what the MPU grants a task (the linker computes the
+ * region's size and subregion-disable fields, _qx_vmstate_rasr_*): no byte a
+ * task may touch there outlives its turn on the CPU. */
+extern uint8_t _sivmstate[], _svmstate[], _evmstate[], _gvmstate[];
+extern uint8_t _qx_vmstate_rasr_size[], _qx_vmstate_rasr_srd[];
+#define VMSTATE_LEN ((size_t)(_gvmstate - _svmstate))
 #define VMSTATE_MAX 1024
 
 typedef struct {
@@ -37,12 +44,14 @@ static task_t tasks[QX_MAX_TASKS];
 static uint8_t kernel_vm[VMSTATE_MAX] __attribute__((aligned(8)));
 
 extern void qx_task_start(uint32_t base, uint32_t stack_size, uint32_t size, const char *entry);
+extern void qx_panic(const char *what, uint32_t pc, uint32_t cfsr, uint32_t addr) __attribute__((noreturn));
 
 volatile uint32_t qx_fast_enabled;
 
 /* Copy a VM-state block: word aligned, a multiple of 32 bytes (the block is
- * padded to 1 KiB), eight words per ldm/stm pair. This copy is most of what
- * a switch costs, so it is not left to the byte-wise memcpy. */
+ * padded to a whole number of 128-byte subregions), eight words per ldm/stm
+ * pair. This copy is most of what a switch costs, so it is not left to the
+ * byte-wise memcpy. */
 static void vm_copy(void *dst, const void *src, size_t n) {
     uint32_t *d = dst;
     const uint32_t *s = src;
@@ -52,6 +61,54 @@ static void vm_copy(void *dst, const void *src, size_t n) {
             "stmia %0!, {r2-r9}\n"
             : "+r" (d), "+r" (s) :: "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "memory");
     }
+}
+
+/* Zero [p, p + n): p word aligned, n a multiple of 32 (a task block, or the
+ * pool), eight words per stm, three instructions a loop: a 128 KiB block is
+ * about 12,000 instructions, the 1 MiB pool about 100,000. */
+static void scrub(void *p, size_t n) {
+    if (n < 32) {
+        return;
+    }
+    n &= ~31u;
+    __asm volatile (
+        "movs r2, #0\n"
+        "movs r3, #0\n"
+        "movs r4, #0\n"
+        "movs r5, #0\n"
+        "movs r6, #0\n"
+        "movs r7, #0\n"
+        "movs r8, #0\n"
+        "movs r9, #0\n"
+        "1:\n"
+        "stmia %0!, {r2-r9}\n"
+        "subs %1, %1, #32\n"
+        "bne 1b\n"
+        : "+r" (p), "+r" (n) :: "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory");
+}
+
+/* A task's context is gone: its whole block (stack, heap, arena, code) and
+ * its saved VM state are zeroed before the block goes back to the pool, so
+ * nothing of it reaches the block's next owner, or lingers while the block
+ * is free. Every way a task ends goes through here (the kernel's _end and
+ * its failed-start path call kill()); a context that holds no block is left
+ * alone, so a second kill costs nothing. */
+static void end_task(task_t *t) {
+    int tid = t - tasks;
+    if (t->ctx.size) {
+        scrub((void *)t->ctx.base, t->ctx.size);
+    }
+    memset(t->vm, 0, sizeof t->vm);
+    memset(t->dev, 0, sizeof t->dev);
+    t->ctx.psp = t->ctx.base = t->ctx.size = 0;
+    t->stack_size = 0;
+    t->live = 0;
+    qx_ipc_t *p = &qx_ipc[tid];        /* nothing of it for the fast path either */
+    p->receiving = 0;
+    p->calling = -1;
+    p->recv_buf = p->recv_cap = p->reply_buf = p->reply_cap = 0;
+    p->callmask = 0;
+    qx_fast_syscalls[tid] = 0;
 }
 
 /* For the IPC fast path (ipcfast.c), which runs in the SVC handler. */
@@ -74,8 +131,24 @@ void qx_fast_switch(int tid) {
 extern void qx_trap_init(void);
 
 void qx_trap_setup(void) {
+    if (VMSTATE_LEN > VMSTATE_MAX || VMSTATE_LEN % 32) {
+        qx_panic("VM-state block does not fit its buffers", VMSTATE_LEN, 0, 0);
+    }
     qx_trap_init();
-    qx_mpu_init(QX_FLASH_BASE, QX_FLASH_SIZE, (uint32_t)_svmstate, VMSTATE_MAX);
+    qx_mpu_init(QX_FLASH_BASE, QX_FLASH_SIZE, (uint32_t)_svmstate,
+        (uint32_t)_qx_vmstate_rasr_size, (uint32_t)_qx_vmstate_rasr_srd);
+}
+
+/* Before each start of the Python kernel: no task context, and the whole
+ * task pool zeroed -- a reset does not clear RAM, so a block could otherwise
+ * still hold what its owner left before a reboot. About 100,000 instructions
+ * for 1 MiB. */
+void qx_trap_reset(void) {
+    for (int i = 0; i < QX_MAX_TASKS; i++) {
+        tasks[i].ctx.size = 0;
+        end_task(&tasks[i]);
+    }
+    scrub((void *)QX_TASK_POOL_BASE, QX_TASK_POOL_SIZE);
 }
 
 /* Interrupt hooks of the drivers. */
@@ -122,20 +195,27 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     if (stack < 512 || stack % 8 || stack + 1024 > size || entry_len > 63) {
         mp_raise_ValueError(MP_ERROR_TEXT("bad stack size or entry name"));
     }
+    if (t->ctx.size) {
+        mp_raise_ValueError(MP_ERROR_TEXT("task context still holds a block (kill it first)"));
+    }
+    /* Every check comes before the first write into the block: a create that
+     * fails leaves it as zeroed as it was. */
     uint32_t code_len = 0, arena = n_args > 6 ? mp_obj_get_int_truncated(args[6]) : 0;
+    mp_buffer_info_t code = {0};
     if (n_args > 5 && args[5] != mp_const_none) {
-        mp_buffer_info_t code;
         mp_get_buffer_raise(args[5], &code, MP_BUFFER_READ);
         code_len = (code.len + 7) & ~7u;
         if (code.len == 0 || code_len + stack + 1024 > size) {
             mp_raise_ValueError(MP_ERROR_TEXT("code does not fit the task's block"));
         }
-        memcpy((void *)(base + size - code_len), code.buf, code.len);
-        size -= code_len;              /* the task's heap ends below its code */
         entry_len = 0;
     }
-    if (arena % 8 || arena + stack + 1024 > size) {
+    if (arena % 8 || arena + stack + 1024 > size - code_len) {
         mp_raise_ValueError(MP_ERROR_TEXT("the arena does not fit the task's block"));
+    }
+    if (code_len) {
+        memcpy((void *)(base + size - code_len), code.buf, code.len);
+        size -= code_len;              /* the task's heap ends below its code */
     }
     for (uint32_t *p = (uint32_t *)base; p < (uint32_t *)(base + stack); p++) {
         *p = STACK_PAINT;
@@ -310,8 +390,10 @@ static mp_obj_t trap_write(mp_obj_t tid_in, mp_obj_t addr_in, mp_obj_t data) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(trap_write_obj, trap_write);
 
+/* kill(tid): the task's context ends and its block and VM state are zeroed
+ * (end_task). The kernel frees the block only after this. */
 static mp_obj_t trap_kill(mp_obj_t tid_in) {
-    get_task(tid_in, 0)->live = 0;
+    end_task(get_task(tid_in, 0));
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(trap_kill_obj, trap_kill);
@@ -520,4 +602,5 @@ const mp_obj_module_t qx_trap_module = {
     .base = { &mp_type_module },
     .globals = (mp_obj_dict_t *)&trap_globals,
 };
-MP_REGISTER_MODULE(MP_QSTR__trap, qx_trap_module);
+/* Not a built-in module: kernel/port/main.c puts it in the kernel VM's
+ * sys.modules, so a task's VM has no such module (ImportError). */

@@ -56,12 +56,55 @@ def test_every_vm_global_is_inside_the_vmstate_block(writable):
     assert "mp_state_ctx" in syms
 
 
-def test_vmstate_block_fits_one_1k_mpu_region(writable):
+@pytest.fixture(scope="module")
+def symbols():
+    """Every symbol of the ELF with its value (the linker's absolute ones too)."""
+    with open(ELF, "rb") as f:
+        return {s.name: s["st_value"] for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols()}
+
+
+SUBREGIONS = 8
+
+
+def granted(base, size_field, srd):
+    """[lo, hi) that a PMSAv7 region with RBAR base and RASR SIZE/SRD fields
+    gives a task: its enabled subregions, which must be one run from its base
+    (disabled ones only at the top), else a task could reach the gap."""
+    size = 2 << size_field
+    assert base % size == 0, "region base 0x%x not aligned to its size %d" % (base, size)
+    enabled = [not (srd >> i) & 1 for i in range(SUBREGIONS)]
+    n = enabled.count(True)
+    assert enabled == [True] * n + [False] * (SUBREGIONS - n), "SRD 0x%02x leaves holes" % srd
+    return base, base + n * size // SUBREGIONS
+
+
+def test_vmstate_block_fits_one_1k_mpu_region(writable, symbols):
     syms, sections = writable
     lo, hi = sections[".vmstate"]
-    assert lo % 1024 == 0 and hi - lo == 1024
+    assert lo % 1024 == 0 and lo == symbols["_svmstate"] and hi == symbols["_gvmstate"]
     used = max(addr + size for sec, addr, size in syms.values() if sec == ".vmstate") - lo
-    assert used <= 1024
+    assert used <= symbols["_evmstate"] - lo <= hi - lo <= 1024
+
+
+def test_the_mpu_grants_exactly_the_swapped_vm_state(writable, symbols):
+    """Issue 13: the region was 1 KiB and 0x290 bytes were swapped, so the
+    tail was shared by every task. The trap layer swaps [_svmstate,
+    _gvmstate) (kernel/port/modtrap.c VMSTATE_LEN) and programs the region
+    from the linker's _qx_vmstate_rasr_size/_srd (hal/arch/armv7m/mpu.c):
+    what those fields grant must be that range, byte for byte, and hold no
+    other writable data."""
+    syms, sections = writable
+    svm, evm, gvm = symbols["_svmstate"], symbols["_evmstate"], symbols["_gvmstate"]
+    lo, hi = granted(svm, symbols["_qx_vmstate_rasr_size"], symbols["_qx_vmstate_rasr_srd"])
+    swapped = (svm, gvm)
+    assert (lo, hi) == swapped, "MPU grants 0x%x..0x%x, the switch swaps 0x%x..0x%x" % (lo, hi, svm, gvm)
+    assert (gvm - svm) % 32 == 0 and gvm - evm < 1024 // SUBREGIONS   # whole ldm/stm copies, one subregion of padding at most
+    for name, (a, b) in sections.items():
+        if name != ".vmstate" and a < b and a < hi and lo < b:
+            pytest.fail("section %s (0x%x..0x%x) lies in the VM-state region a task may write" % (name, a, b))
+    for name, (sec, addr, size) in syms.items():
+        if lo <= addr < hi:
+            assert name in VM_GLOBALS, "%s in the granted VM-state region" % name
 
 
 def test_no_writable_global_is_unaccounted_for(writable):

@@ -30,10 +30,17 @@ static void set_region(uint32_t n, uint32_t base, uint32_t size, uint32_t attrs)
     MPU_RASR = attrs | size_field(size) | RASR_ENABLE;
 }
 
-void qx_mpu_init(uint32_t flash_base, uint32_t flash_size, uint32_t vm_base, uint32_t vm_size) {
+void qx_mpu_init(uint32_t flash_base, uint32_t flash_size, uint32_t vm_base, uint32_t vm_size_field,
+                 uint32_t vm_srd) {
     MPU_CTRL = 0;
     set_region(QX_MPU_REGION_FLASH, flash_base, flash_size, AP_PRIV_RW_USER_RO | MEM_NORMAL_WBWA);
-    set_region(QX_MPU_REGION_VMSTATE, vm_base, vm_size, AP_FULL | RASR_XN | MEM_NORMAL_WBWA);
+    /* The VM-state block: its SIZE and SRD fields come from the linker, so
+     * the region ends where the swapped bytes end (disabled subregions fall
+     * back to the privileged-only default map). */
+    MPU_RNR = QX_MPU_REGION_VMSTATE;
+    MPU_RBAR = vm_base;
+    MPU_RASR = AP_FULL | RASR_XN | MEM_NORMAL_WBWA | ((vm_srd & 0xffu) << 8) | ((vm_size_field & 0x1fu) << 1)
+        | RASR_ENABLE;
     MPU_RNR = QX_MPU_REGION_TASK;
     MPU_RASR = 0;
     for (uint32_t i = 0; i < QX_MPU_DEVICES; i++) {

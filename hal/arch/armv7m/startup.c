@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include "cm3.h"
 
-extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack, _sivmstate, _svmstate, _evmstate;
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack, _sivmstate, _svmstate, _gvmstate;
 extern void qx_main(void) __attribute__((noreturn));
 extern void qx_panic(const char *what, uint32_t pc, uint32_t cfsr, uint32_t addr) __attribute__((noreturn));
 
@@ -17,7 +17,7 @@ void __attribute__((noreturn)) Reset_Handler(void) {
     for (uint32_t *s = &_sidata, *d = &_sdata; d < &_edata;) {
         *d++ = *s++;
     }
-    for (uint32_t *s = &_sivmstate, *d = &_svmstate; d < &_evmstate;) {
+    for (uint32_t *s = &_sivmstate, *d = &_svmstate; d < &_gvmstate;) {
         *d++ = *s++;
     }
     for (uint32_t *d = &_sbss; d < &_ebss;) {
