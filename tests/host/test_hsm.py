@@ -586,3 +586,51 @@ def test_a_pin_change_without_an_answer_logs_in_again_with_no_pin_at_all(link):
     with pytest.raises(HsmError):
         c.request(F.LIST)                      # no login by itself with the old PIN
     assert hsm.state["tries"] == 0
+
+
+def _fresh_driver(port):
+    """The hsm task restarted: a new driver on the same line, its sequence
+    numbers back at 0, no session and no PIN (they went with its RAM)."""
+    clock = [0]
+    return Client(port, crc32, hmac_sha256, lambda: clock[0], lambda ms: clock.__setitem__(0, clock[0] + ms))
+
+
+def test_a_restarted_driver_is_answered_at_once_while_the_hsm_keeps_the_old_session(link):
+    """Issue 13: after a login, the hsm task restarted (or the board
+    rebooted, QEMU keeping the connection) left the link dead until the
+    emulator restarted: the HSM still held the old session and MACed its
+    INFO answer with that session's key, which the new driver could not
+    check, so the login's INFO timed out, again and again."""
+    hsm, port, c = link
+    ready(c)
+    gen(c, "ed25519", "e", "sign")
+    assert hsm.codec.key is not None                       # the old session, kept by the HSM
+    d = _fresh_driver(port)
+    assert d.info()["serial"] == hsm.state["serial"]       # INFO answered without the session's MAC
+    with pytest.raises(HsmError) as e:                     # no PIN: says so, at once, without a timeout
+        d.request(F.LIST)
+    assert e.value.status in ("not logged in", "bad MAC") and d.stats["timeouts"] == 0
+    d.login(PIN)                                           # the operator logs in again
+    assert len(call(d, F.SIGN, "e", b"after")[0]) == 64 and d.stats["timeouts"] == 0
+    # The old driver's frames are not this session's: refused without a MAC,
+    # and a driver holding the PIN logs in again by itself (once) and goes on.
+    assert len(call(c, F.SIGN, "e", b"old")[0]) == 64 and c.stats["relogins"] == 1 and c.stats["timeouts"] == 0
+
+
+def test_a_restarted_driver_mid_login_gets_a_fresh_nonce_or_the_pending_one_never_an_old_session(link):
+    hsm, port, c = link
+    ready(c)
+    c.port.write(codec().encode(F.LOGIN_BEGIN, 2, b""))     # the task died right after its LOGIN_BEGIN
+    port.read()
+    d = _fresh_driver(port)                                # ...whose frame the new one sends again, byte for byte
+    d.login(PIN)
+    assert len(call(d, F.LIST)) == 0 and d.stats["timeouts"] == 0
+
+
+def test_a_wrong_mac_is_answered_without_one(link):
+    hsm, port, c = link
+    ready(c)
+    c.port.write(codec(b"not the session key").encode(F.LIST, 77, b""))
+    fr = F.Reader(crc32).feed(port.read())[0]
+    assert F.frame_mac(fr) == bytes(16) and codec().check_mac(fr)
+    assert hsm.codec.key is not None                       # the session goes on

@@ -24,7 +24,8 @@ def serve(sock_path, state_path, pin="123456", log=print, ready=None):
         while True:
             conn, _ = srv.accept()
             reader = F.Reader(crc32)
-            hsm.end_session()                      # a new link: no session
+            hsm.end_session()                      # a new link: no session,
+            hsm.open_cache = None                  # and nothing of the old one's to repeat
             with conn:
                 while True:
                     data = conn.recv(4096)
