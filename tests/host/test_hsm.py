@@ -634,3 +634,26 @@ def test_a_wrong_mac_is_answered_without_one(link):
     fr = F.Reader(crc32).feed(port.read())[0]
     assert F.frame_mac(fr) == bytes(16) and codec().check_mac(fr)
     assert hsm.codec.key is not None                       # the session goes on
+
+
+def test_the_hsm_service_down_is_a_refusal_for_its_callers():
+    """A caller of the hsm service (the gateway's and the ledger's
+    checkpoints, the shell) gets HsmRefused, which it already handles, when
+    the task is down or restarting, not the kernel's PEER_DIED (which
+    faulted the gateway); other kernel errors still go up."""
+    from userland.hsm import api
+
+    class KernelRefusal(Exception):
+        def __init__(self, name):
+            super().__init__(name)
+            self.name = name
+
+    def down(name):
+        def call(dest, msg):
+            raise KernelRefusal(name)
+        return call
+    for name in ("PEER_DIED", "NO_SUCH_TASK"):
+        with pytest.raises(api.HsmRefused, match=r"the hsm service is unavailable \(%s\)" % name):
+            api.sign("audit", bytes(32), call=down(name))
+    with pytest.raises(KernelRefusal):
+        api.request("info", call=down("NOT_PERMITTED"))
