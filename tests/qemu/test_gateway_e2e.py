@@ -327,3 +327,17 @@ def test_payments_with_the_hsm_task_down_are_served_and_the_checkpoint_waits(gat
     assert ps["gateway"]["RESTARTS"] == "0" and ps["ledger"]["RESTARTS"] == "0"
     assert not dev.lines(r"fault: task (gateway|ledger)")
     assert "hsm: the hsm service is unavailable (PEER_DIED)" in dev.cmd("hsm sign audit x")
+
+
+def test_qenex_send_with_the_gateway_killed_says_so_in_one_line(gateway):
+    dev, link, storage, pub = gateway
+    args = [sys.executable, "-m", "tools.qenex", "send", "--socket", dev.link_sock,
+            "--key", str(dev.tmp / "hostlink.key"), "--timeout", "3", os.path.join(VEC, "pacs008.xml")]
+    link.close()                                     # QEMU serves one connection at a time
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "<TxSts>ACSC</TxSts>" in r.stdout, r.stderr
+    assert dev.cmd("kill %d" % dev.tid("gateway")).startswith("killed")
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("qenex send: the board at %s does not answer in 3 s (is the gateway task running?"
+                               % dev.link_sock), r.stderr
