@@ -657,3 +657,29 @@ def test_the_hsm_service_down_is_a_refusal_for_its_callers():
             api.sign("audit", bytes(32), call=down(name))
     with pytest.raises(KernelRefusal):
         api.request("info", call=down("NOT_PERMITTED"))
+
+
+def test_a_frame_cut_off_by_a_driver_restart_does_not_swallow_the_next_drivers_frames(tmp_path):
+    """The hsm task killed in the middle of writing a request: the emulator
+    holds a partial frame whose length field claims more bytes. Dropped
+    after a quiet time (as on the device's side), it does not eat the new
+    driver's login, which is answered without a timeout."""
+    import socket
+    import threading
+    import time
+    from tools.hostlink import SocketPort
+    from tools.hsm import server
+    sock = str(tmp_path / "hsm.sock")
+    up = threading.Event()
+    threading.Thread(target=server.serve, args=(sock, str(tmp_path / "state.json")),
+                     kwargs=dict(log=lambda *a: None, ready=up.set), daemon=True).start()
+    assert up.wait(10)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    whole = codec().encode(F.SIGN, 7, F.fields("k", bytes(300)))
+    s.sendall(whole[:60])                                 # ...and the task is gone
+    c = Client(SocketPort(s), crc32, hmac_sha256, lambda: int(time.monotonic() * 1000),
+               lambda ms: time.sleep(ms / 1000))          # the device's 400 ms, 3 tries
+    c.login("123456")
+    assert call(c, F.LIST) == [] and c.stats["timeouts"] == 0
+    s.close()
