@@ -87,6 +87,13 @@ def test_send_without_a_key_or_a_message_file_says_which(tmp_path, key):
         srv.close()
 
 
+def test_the_link_commands_with_no_board_say_so():
+    for args in (("audit", "check"), ("compliance", "reload", PACS)):
+        line = one_line(qenex("--board", "nosuch", *args))
+        assert line == "qenex %s: no board at build/nosuch/hostlink.sock (is `qenex run` running?)" % \
+            " ".join(args[:2]), line
+
+
 def test_bundle_make_with_a_1mb_source_names_the_sizes(tmp_path):
     if not os.path.exists(KEY) or not os.path.exists(os.path.join(ROOT, "build", "mpy-cross", "mpy-cross")):
         pytest.skip("needs the build's key and mpy-cross (make build)")

@@ -305,10 +305,12 @@ def test_a_payment_with_the_ledger_down_is_refused_at_once_and_the_gateway_serve
     assert statuses(doc) == ("RJCT", ["RJCT"]) and reasons(doc) == ["AB07"], doc
     ps = dev.ps()
     assert ps["gateway"]["STATE"].startswith(("blocked", "ready", "running")) and ps["gateway"]["RESTARTS"] == "0"
-    assert "ledger unavailable (PEER_DIED)" in dev.text
+    assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "LD-2").encode())) == ("RJCT", ["RJCT"])
+    assert len(dev.lines(r"gateway: ledger unavailable \(PEER_DIED\): payments refused \(AB07\)")) == 1  # said once
     assert not dev.lines(r"fault: task gateway")
     assert dev.cmd("start ledger").startswith("started")
     assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "LD-1").encode())) == ("ACSC", ["ACSC"])
+    dev.wait_line(r"gateway: ledger available again", since=0)
     assert "debits posted 125050" in dev.cmd("ledger balance 1", timeout=30)
     assert link.client.stats["timeouts"] == 0
 

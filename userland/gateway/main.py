@@ -38,6 +38,9 @@ def save_rules(store, text):
     store.program(layout.RULES_OFFSET, rec)
 
 
+_ledger_down = [False]          # said once when the ledger goes, once when it is back
+
+
 def post(tid, dr, cr, amount, ledger):
     t = Transfer(tid, dr, cr, amount, ledger, 1)
     try:
@@ -48,8 +51,13 @@ def post(tid, dr, cr, amount, ledger):
         # serves on. A resubmission posts at most once (the transfer's id
         # derives from the message), should the ledger have stored it
         # before it died.
-        qenex.write("gateway: ledger unavailable (%s)\n" % e.name)
+        if not _ledger_down[0]:
+            _ledger_down[0] = True
+            qenex.write("gateway: ledger unavailable (%s): payments refused (AB07)\n" % e.name)
         return "ledger_unavailable"
+    if _ledger_down[0]:
+        _ledger_down[0] = False
+        qenex.write("gateway: ledger available again\n")
     if not r or r[0] != 0:
         return "storage_failed"
     return "storage_failed" if r[1] == 255 else RESULTS_TRANSFER[r[1]]
