@@ -663,14 +663,15 @@ def _one_line(e):
 def main(argv=None):
     """Every command ends with its output, or one line on stderr saying what
     was wrong and exit status 1 (2 for a usage error, from argparse). The
-    known kinds of failure (OSError: a file, a socket, a timeout; ValueError:
-    a malformed file or field; the tools' own errors) are turned into that
+    known kinds of failure (OSError: a file, a socket, a timeout; ValueError
+    and construct's errors: a malformed file or field; the tools' own errors) are turned into that
     line here, `qenex CMD: what`; anything else is a bug and keeps its
     traceback. QENEX_DEBUG=1 shows the traceback of everything."""
     p = _parser()
     args = p.parse_args(argv)
+    from construct import ConstructError
     from tools import bundle
-    known = (OSError, ValueError, RuntimeError, bundle.BundleError, imgformat.ImageError)
+    known = (OSError, ValueError, ConstructError, bundle.BundleError, imgformat.ImageError)
     try:
         args.fn(args)
     except SystemExit as e:

@@ -181,10 +181,14 @@ def test_run_stops_the_hsm_whatever_way_qemu_ends(run_here, monkeypatch, how):
         if how == "terminated":
             os.kill(os.getpid(), signal.SIGTERM)            # `kill` of qenex run: the handler unwinds
             return 0
-        raise RuntimeError("something else")
+        raise RuntimeError("a bug")                         # not a known failure: its traceback stays
     monkeypatch.setattr(subprocess, "call", fake_qemu)
     with pytest.raises((SystemExit, KeyboardInterrupt, RuntimeError)) as e:
         main()
+    if how == "error":
+        assert isinstance(e.value, RuntimeError)
+    if how == "interrupted":
+        assert isinstance(e.value, SystemExit) and e.value.code == 130
     if how == "fails":
         assert e.value.code == "qenex run: QEMU exited with status 1"
     elif how == "missing":
