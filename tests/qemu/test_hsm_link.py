@@ -192,3 +192,24 @@ def test_the_hsm_task_restarted_after_login_serves_again_without_restarting_the_
     dev.wait_prompt()
     assert dev.hsm_login(OPERATOR_PIN, timeout=30) == "hsm: logged in\n"
     assert re.fullmatch(r"[0-9a-f]+\n", own(dev.cmd("hsm sign e rebooted", timeout=30)))
+
+
+def test_the_hsm_task_restarted_in_the_middle_of_requests_serves_again(board_with_hsm, hsm):
+    """The hsm task restarted while another task's signatures stream through
+    it: killed mid-frame, mid-answer or with an answer on its way; its
+    successor, logged in again, signs at once (no timeout), each time."""
+    dev = board_with_hsm
+    dev.hsm_ready()
+    dev.cmd("hsm gen ecdsa-p256 bench-sign sign")
+    tid = dev.tid("hsm")                              # a task keeps its id across restarts
+    for delay in (0.0, 0.03, 0.1):
+        dev.send("start hsmbench\r")
+        time.sleep(delay)
+        dev.send("restart %d\r" % tid)
+        dev.drain(quiet=1.0)
+        assert dev.hsm_login(OPERATOR_PIN, timeout=30) == "hsm: logged in\n"
+        out = own(dev.cmd("hsm sign bench-sign x", timeout=30))
+        assert re.fullmatch(r"[0-9a-f]+\n", out), out
+    assert "timeout" not in dev.text
+    assert "bench: hsm done" not in dev.text                  # each restart did cut the stream
+    assert dev.lines(r"fault: task hsmbench .*PEER_DIED.*|bench: hsm refused: .*")
