@@ -401,7 +401,7 @@ def _link(args):
         raise SystemExit(nobody) from None
     except TimeoutError:
         raise SystemExit("%s: the board at %s does not answer in %d s (is the gateway task running? `ps` at "
-                         "the shell)" % (what, path, timeout)) from None
+                         "the shell)" % (what, shown, timeout)) from None
     except ConnectionError as e:
         raise SystemExit("%s: %s: %s" % (what, path, e)) from None
     except OSError as e:
