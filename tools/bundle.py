@@ -41,11 +41,24 @@ def compile_module(source, mpy_cross):
             return f.read()
 
 
+CODE_MAX = 0xFFFF          # a TLV's length is 16 bits
+
+
 def make_bundle(manifest_text, code, version, key, security_counter="auto"):
+    """The signed bundle; BundleError when the code or the manifest does not
+    fit a TLV, or the bundle a slot of the board's bundle store."""
+    from kernel.bundles import SLOT_SIZE
+    if len(code) > CODE_MAX:
+        raise BundleError("the bundle's code is %d bytes, the limit is %d" % (len(code), CODE_MAX))
+    if len(manifest_text.encode()) > CODE_MAX:
+        raise BundleError("the manifest is %d bytes, the limit is %d" % (len(manifest_text.encode()), CODE_MAX))
     payload = PayloadTlvs.build([dict(type=T_MANIFEST, value=manifest_text.encode()),
                                  dict(type=T_CODE, value=code)])
-    return imgformat.make_image(payload, version=version, hdr_size=HEADER_SIZE, key=key,
+    data = imgformat.make_image(payload, version=version, hdr_size=HEADER_SIZE, key=key,
                                 security_counter=security_counter, flags=imgformat.F_NON_BOOTABLE)
+    if len(data) > SLOT_SIZE:
+        raise BundleError("the bundle is %d bytes, a bundle slot on the board holds %d" % (len(data), SLOT_SIZE))
+    return data
 
 
 def parse_bundle(data, key=None):

@@ -1,9 +1,11 @@
 """`qenex`: the host command-line tool of QENEX OS.
 
     qenex build [--board B]             build images/<board>/flash.bin (runs make)
-    qenex run [--board B] [--icount] [--socket PATH]
+    qenex run [--board B] [--icount] [--socket PATH] [--no-monitor]
                                         boot flash.bin in QEMU (console here,
-                                        or on a unix socket for `qenex console`)
+                                        or on a unix socket for `qenex console`;
+                                        here with QEMU's monitor on Ctrl-A c
+                                        unless --no-monitor)
     qenex console --socket PATH         attach to a console socket (Ctrl-] leaves)
     qenex image info FILE               describe an ELF, a slot image or flash.bin
     qenex image keygen KEY.pem          a new ECDSA P-256 signing key (kept secret)
@@ -19,7 +21,7 @@
     qenex hsm serve [--socket P] [--state F] [--pin PIN]   run the emulated HSM
     qenex hsm audit-verify [--state F]  check the HSM's hash-chained audit log
     qenex hostlink provision [--storage F]  put a host link key into a storage image (kept in build/)
-    qenex send [--kind K] FILE          submit a message to the gateway over the host link
+    qenex send [--kind K] [--timeout S] FILE   submit a message to the gateway over the host link
     qenex compliance reload FILE        send new compliance rules (JSON) to the gateway
     qenex compliance push FILE [--storage F]   write a rules file into a storage image
     qenex audit check                   have the board check its audit log (the HSM verifies the checkpoints)
@@ -302,7 +304,10 @@ def cmd_bundle_make(args):
         code = bundle.compile_module(args.source, args.mpy_cross)
     except (bundle.BundleError, OSError) as e:
         raise SystemExit("qenex: %s" % e)
-    data = bundle.make_bundle(text, code, parse_version(args.version), key)
+    try:
+        data = bundle.make_bundle(text, code, parse_version(args.version), key)
+    except bundle.BundleError as e:
+        raise SystemExit("qenex bundle make: %s: %s" % (args.source, e))
     with open(args.out, "wb") as f:
         f.write(data)
     print("bundle: %s, task %s v%s, %d bytes (%d of code)" % (
@@ -335,10 +340,15 @@ def cmd_hsm_serve(args):
     from tools.hsm import server
     sock, state = hsm_paths(args.board)
     os.makedirs(os.path.dirname(sock), exist_ok=True)
+    import signal
+    signal.signal(signal.SIGTERM, _terminated)   # stopped by `qenex run`: serve()'s finally removes the socket
     try:
         server.serve(args.socket or sock, args.state or state, pin=args.pin)
     except KeyboardInterrupt:
         pass
+    except SystemExit as e:
+        if e.code != 128 + signal.SIGTERM:
+            raise
 
 
 def cmd_hsm_audit_verify(args):
@@ -370,20 +380,54 @@ def cmd_hostlink_provision(args):
 
 
 def _link(args):
+    """A logged-in host link to the board, or SystemExit saying what is
+    wrong: no board at the socket, no gateway answering on it."""
     from tools import hostlink
     sock, key_path = hostlink_paths(args.board)
-    return hostlink.Link(getattr(args, "socket", None) or sock, read(getattr(args, "key", None) or key_path))
+    path = getattr(args, "socket", None) or sock
+    shown = os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
+    timeout = getattr(args, "timeout", None) or 30
+    what = "qenex %s" % command_name(args)
+    nobody = "%s: no board at %s (is `qenex run` running?)" % (what, shown)
+    if not os.path.exists(path):
+        raise SystemExit(nobody)
+    key_file = getattr(args, "key", None) or key_path
+    if not os.path.exists(key_file):
+        raise SystemExit("%s: no host link key at %s (`qenex run` or `qenex hostlink provision` makes it)"
+                         % (what, key_file))
+    key = read(key_file)
+    try:
+        return hostlink.Link(path, key, timeout=timeout)
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise SystemExit(nobody) from None
+    except TimeoutError:
+        raise SystemExit("%s: the board at %s does not answer in %d s (is the gateway task running? `ps` at "
+                         "the shell)" % (what, shown, timeout)) from None
+    except ConnectionError as e:
+        raise SystemExit("%s: %s: %s" % (what, path, e)) from None
+    except OSError as e:
+        raise SystemExit("%s: cannot connect to %s: %s" % (what, path, e.strerror or e)) from None
+
+
+def _over_link(args, fn):
+    """fn(link) over a fresh link, the link closed after; a lost or
+    refused answer said in one line."""
+    link = _link(args)
+    what = "qenex %s" % command_name(args)
+    try:
+        return fn(link)
+    except TimeoutError:
+        raise SystemExit("%s: no answer from the board in %d s (is the gateway task running? `ps` at the shell)"
+                         % (what, link.timeout)) from None
+    except ConnectionError as e:
+        raise SystemExit("%s: %s" % (what, e)) from None
+    finally:
+        link.close()
 
 
 def _control(args, cmd, payload=b""):
     """Print the board's answer to a host-link control command."""
-    link = _link(args)
-    try:
-        print(link.control(cmd, payload))
-    except ConnectionError as e:
-        raise SystemExit("qenex: %s" % e)
-    finally:
-        link.close()
+    print(_over_link(args, lambda link: link.control(cmd, payload)))
 
 
 def cmd_compliance_reload(args):
@@ -415,13 +459,9 @@ def cmd_audit_check(args):
 
 def cmd_send(args):
     from tools import hostlink
-    sock, key_path = hostlink_paths(args.board)
     data = read(args.file)
-    link = hostlink.Link(args.socket or sock, read(args.key or key_path))
-    try:
-        print(link.submit(args.kind or hostlink.guess_kind(data), data))
-    finally:
-        link.close()
+    kind = args.kind or hostlink.guess_kind(data)
+    print(_over_link(args, lambda link: link.submit(kind, data)))
 
 
 def image_partition(path, board, offset, size):
@@ -510,37 +550,66 @@ def cmd_build(args):
     raise SystemExit(subprocess.call(["make", "-C", ROOT, "build", "BOARD=" + args.board]))
 
 
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)          # unwinds `run`'s ExitStack: the HSM stops with it
+
+
 def cmd_run(args):
-    serial = "mon:stdio"
+    """QEMU with the emulated HSM and the host link. Whatever it starts
+    (the HSM process) is stopped on every way out: QEMU ending, QEMU
+    failing to start, a bad board or flash, an error, Ctrl-C, SIGTERM or
+    SIGHUP (an ExitStack around everything).
+
+    The console: `mon:stdio` by default, for development, where Ctrl-A c
+    opens QEMU's monitor (which can dump guest RAM: the keys in it
+    included); --no-monitor (the operator's console) and --socket have no
+    monitor and no Ctrl-A escapes."""
+    import contextlib
+    import signal
+    b = load_board(args.board)                   # before anything is started
+    flash = args.flash or qemu.flash_path(args.board)
+    if not os.path.isfile(flash):
+        raise SystemExit("qenex run: no flash image %s (qenex build, or make build)" % flash)
+    extra = []
     if args.socket:
         serial = "unix:%s,server=on,wait=off" % args.socket
         print("qenex: console on %s (attach with: qenex console --socket %s)" % (args.socket, args.socket))
+    elif args.no_monitor:
+        serial = "chardev:console"               # no monitor, no Ctrl-A; Ctrl-C goes to the shell
+        extra = ["-chardev", "stdio,id=console,signal=off"]
+        print("qenex: booting %s; 'poweroff' leaves (no QEMU monitor on this console)" % flash)
     else:
-        print("qenex: booting %s; Ctrl-A X (or 'poweroff') leaves" % qemu.flash_path(args.board))
+        serial = "mon:stdio"
+        print("qenex: booting %s; Ctrl-A X (or 'poweroff') leaves; Ctrl-A c is QEMU's monitor "
+              "(development only: it can read guest RAM)" % flash)
     sock, state = hsm_paths(args.board)
-    hsm = None
-    if not args.no_hsm:
-        # The emulated HSM on UART1, as QEMU's TPM is swtpm: started here, stopped with QEMU.
-        from tools.hsm import process as hsm_process
-        os.makedirs(os.path.dirname(sock), exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            stack.callback(signal.signal, sig, signal.signal(sig, _terminated))
+        hsm = None
+        if not args.no_hsm:
+            # The emulated HSM on UART1, as QEMU's TPM is swtpm: started here, stopped with QEMU.
+            from tools.hsm import process as hsm_process
+            os.makedirs(os.path.dirname(sock), exist_ok=True)
+            try:
+                hsm = hsm_process.start(sock, state)
+            except RuntimeError as e:
+                raise SystemExit("qenex run: %s" % e)
+            stack.callback(hsm_process.stop, hsm)
+            print("qenex: HSM on %s (state %s)" % (sock, state))
+        link_sock, link_key = hostlink_paths(args.board)
+        from tools import hostlink
+        hostlink.provision(qemu.ensure_storage(qemu.storage_path(args.board), b.STORAGE_SIZE), args.board, link_key)
+        print("qenex: host link on %s (qenex send FILE)" % link_sock)
+        cmd = qemu.command(args.board, flash, serial=serial, icount=args.icount, hsm=sock if hsm else None,
+                           hostlink=link_sock) + extra
         try:
-            hsm = hsm_process.start(sock, state)
-        except RuntimeError as e:
-            raise SystemExit("qenex: %s" % e)
-        print("qenex: HSM on %s (state %s)" % (sock, state))
-    link_sock, link_key = hostlink_paths(args.board)
-    from tools import hostlink
-    hostlink.provision(qemu.ensure_storage(qemu.storage_path(args.board), load_board(args.board).STORAGE_SIZE),
-                       args.board, link_key)
-    print("qenex: host link on %s (qenex send FILE)" % link_sock)
-    cmd = qemu.command(args.board, args.flash, serial=serial, icount=args.icount, hsm=sock if hsm else None,
-                       hostlink=link_sock)
-    try:
-        sys.exit(subprocess.call(cmd))
-    finally:
-        if hsm is not None:
-            hsm_process.stop(hsm)
-            hsm.wait()
+            rc = subprocess.call(cmd)
+        except FileNotFoundError:
+            raise SystemExit("qenex run: qemu-system-arm not found (make deps, or install QEMU)") from None
+    if rc:
+        raise SystemExit("qenex run: QEMU exited with status %d" % rc if rc > 0 else
+                         "qenex run: QEMU killed by signal %d" % -rc)
 
 
 def cmd_console(args):
@@ -577,7 +646,59 @@ def cmd_console(args):
     print("\r\nqenex: console closed")
 
 
+SUBCOMMANDS = ("imgcmd", "bundlecmd", "hsmcmd", "hlcmd", "aucmd", "cocmd", "ledgercmd")
+
+
+def command_name(args):
+    """"send", "bundle make", ...: the command as typed."""
+    words = [getattr(args, "cmd", None) or "?"]
+    words += [getattr(args, a) for a in SUBCOMMANDS if getattr(args, a, None)]
+    return " ".join(words)
+
+
+def _one_line(e):
+    """What went wrong, in a line: an OSError's words and file, or the message."""
+    if isinstance(e, OSError) and e.strerror:
+        return "%s%s" % (e.filename + ": " if e.filename else "", e.strerror)
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 def main(argv=None):
+    """Every command ends with its output, or one line on stderr saying what
+    was wrong and exit status 1 (2 for a usage error, from argparse). The
+    known kinds of failure (OSError: a file, a socket, a timeout; ValueError
+    and construct's errors: a malformed file or field; the tools' own errors) are turned into that
+    line here, `qenex CMD: what`; anything else is a bug and keeps its
+    traceback. QENEX_DEBUG=1 shows the traceback of everything."""
+    p = _parser()
+    args = p.parse_args(argv)
+    from construct import ConstructError
+    from tools import bundle
+    known = (OSError, ValueError, ConstructError, bundle.BundleError, imgformat.ImageError)
+    try:
+        args.fn(args)
+    except SystemExit as e:
+        # A command's own one-line refusal; one without its prefix (a
+        # helper's, e.g. load_board's "unknown board") gets the command's.
+        if isinstance(e.code, str):
+            text = e.code[len("qenex: "):] if e.code.startswith("qenex: ") else e.code
+            if text is not e.code or not (text.split(" ", 1)[0].endswith(":") or text.startswith("qenex ")):
+                raise SystemExit("qenex %s: %s" % (command_name(args), text)) from None
+        raise
+    except KeyboardInterrupt:
+        if os.environ.get("QENEX_DEBUG"):
+            raise
+        sys.stderr.write("qenex %s: interrupted\n" % command_name(args))
+        raise SystemExit(130) from None
+    except known as e:
+        if os.environ.get("QENEX_DEBUG"):
+            raise
+        sys.stderr.write("qenex %s: %s\n" % (command_name(args), _one_line(e)))
+        raise SystemExit(1) from None
+
+
+def _parser():
     p = argparse.ArgumentParser(prog="qenex", description="QENEX OS host tool")
     p.add_argument("--board", default=os.environ.get("BOARD", "mps2-an385"))
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -587,6 +708,9 @@ def main(argv=None):
     r.add_argument("--icount", action="store_true", help="count guest instructions (-icount shift=0)")
     r.add_argument("--socket", help="serve the console on this unix socket instead of here")
     r.add_argument("--no-hsm", action="store_true", help="do not start the emulated HSM on UART1")
+    r.add_argument("--no-monitor", action="store_true",
+                   help="the console without QEMU's monitor and Ctrl-A escapes (the operator's console; "
+                        "leave with poweroff)")
     r.set_defaults(fn=cmd_run)
     c = sub.add_parser("console", help="attach to a console socket")
     c.add_argument("--socket", required=True)
@@ -653,6 +777,7 @@ def main(argv=None):
     sd.add_argument("--kind", choices=("pacs.008", "pain.001", "MT103", "FIX"))
     sd.add_argument("--socket", help="default build/<board>/hostlink.sock")
     sd.add_argument("--key", help="default build/<board>/hostlink.key")
+    sd.add_argument("--timeout", type=int, default=30, help="seconds to wait for the answer (default 30)")
     sd.add_argument("file")
     sd.set_defaults(fn=cmd_send)
     au = sub.add_parser("audit", help="the gateway's audit log").add_subparsers(dest="aucmd", required=True)
@@ -679,8 +804,7 @@ def main(argv=None):
     lv.set_defaults(fn=cmd_ledger_verify)
     for sp in (r, c, i, k, f, v, hv, ha, lv, hp, sd, av, ac, cr, cp):
         sp.add_argument("--board", default=argparse.SUPPRESS)
-    args = p.parse_args(argv)
-    args.fn(args)
+    return p
 
 
 if __name__ == "__main__":

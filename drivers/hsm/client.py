@@ -105,9 +105,12 @@ class Client:
             return None                          # stale or foreign
         saved, self.codec.key = self.codec.key, key
         ok = self.codec.check_mac(fr)
-        if not ok and (payload[0] == F.NOT_LOGGED_IN or cmd == F.LOGIN and payload[0] != F.OK):
+        if not ok and (payload[0] in (F.NOT_LOGGED_IN, F.BAD_MAC) or cmd == F.INFO or
+                       cmd == F.LOGIN and payload[0] != F.OK):
             # No session on the other side (it restarted, or ended ours), or
-            # a refused login: answered outside any session, without a MAC.
+            # another one (ours is not the session it has: we restarted), or a
+            # refused login, or INFO (not authenticated): answered outside any
+            # session, without a MAC.
             self.codec.key = None
             ok = self.codec.check_mac(fr)
         self.codec.key = saved
@@ -126,7 +129,7 @@ class Client:
                 self.stats["relogins"] += 1
                 self.login_key(self.pkey)
             status, body = self._exchange(cmd, payload)
-            if status == F.NOT_LOGGED_IN and cmd not in F.OPEN_COMMANDS:
+            if status in (F.NOT_LOGGED_IN, F.BAD_MAC) and cmd not in F.OPEN_COMMANDS:
                 self.codec.key = None            # the other side has no session (any more)
                 if self.pkey is not None and attempt == 0:
                     continue
@@ -184,8 +187,8 @@ class Client:
                 # with the old PIN could count wrong PINs up to the lock.
                 self.pin = self.pkey = None
                 raise HsmError(e.status, e.message + "; the PIN may have changed: log in again")
-            if status == F.NOT_LOGGED_IN:
-                self.codec.key = None            # the HSM has no session for us: a new one, once
+            if status in (F.NOT_LOGGED_IN, F.BAD_MAC):
+                self.codec.key = None            # the HSM has no session of ours: a new one, once
                 if attempt == 0:
                     continue
             if status != F.OK:

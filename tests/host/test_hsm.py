@@ -586,3 +586,100 @@ def test_a_pin_change_without_an_answer_logs_in_again_with_no_pin_at_all(link):
     with pytest.raises(HsmError):
         c.request(F.LIST)                      # no login by itself with the old PIN
     assert hsm.state["tries"] == 0
+
+
+def _fresh_driver(port):
+    """The hsm task restarted: a new driver on the same line, its sequence
+    numbers back at 0, no session and no PIN (they went with its RAM)."""
+    clock = [0]
+    return Client(port, crc32, hmac_sha256, lambda: clock[0], lambda ms: clock.__setitem__(0, clock[0] + ms))
+
+
+def test_a_restarted_driver_is_answered_at_once_while_the_hsm_keeps_the_old_session(link):
+    """Issue 13: after a login, the hsm task restarted (or the board
+    rebooted, QEMU keeping the connection) left the link dead until the
+    emulator restarted: the HSM still held the old session and MACed its
+    INFO answer with that session's key, which the new driver could not
+    check, so the login's INFO timed out, again and again."""
+    hsm, port, c = link
+    ready(c)
+    gen(c, "ed25519", "e", "sign")
+    assert hsm.codec.key is not None                       # the old session, kept by the HSM
+    d = _fresh_driver(port)
+    assert d.info()["serial"] == hsm.state["serial"]       # INFO answered without the session's MAC
+    with pytest.raises(HsmError) as e:                     # no PIN: says so, at once, without a timeout
+        d.request(F.LIST)
+    assert e.value.status in ("not logged in", "bad MAC") and d.stats["timeouts"] == 0
+    d.login(PIN)                                           # the operator logs in again
+    assert len(call(d, F.SIGN, "e", b"after")[0]) == 64 and d.stats["timeouts"] == 0
+    # The old driver's frames are not this session's: refused without a MAC,
+    # and a driver holding the PIN logs in again by itself (once) and goes on.
+    assert len(call(c, F.SIGN, "e", b"old")[0]) == 64 and c.stats["relogins"] == 1 and c.stats["timeouts"] == 0
+
+
+def test_a_restarted_driver_mid_login_gets_a_fresh_nonce_or_the_pending_one_never_an_old_session(link):
+    hsm, port, c = link
+    ready(c)
+    c.port.write(codec().encode(F.LOGIN_BEGIN, 2, b""))     # the task died right after its LOGIN_BEGIN
+    port.read()
+    d = _fresh_driver(port)                                # ...whose frame the new one sends again, byte for byte
+    d.login(PIN)
+    assert len(call(d, F.LIST)) == 0 and d.stats["timeouts"] == 0
+
+
+def test_a_wrong_mac_is_answered_without_one(link):
+    hsm, port, c = link
+    ready(c)
+    c.port.write(codec(b"not the session key").encode(F.LIST, 77, b""))
+    fr = F.Reader(crc32).feed(port.read())[0]
+    assert F.frame_mac(fr) == bytes(16) and codec().check_mac(fr)
+    assert hsm.codec.key is not None                       # the session goes on
+
+
+def test_the_hsm_service_down_is_a_refusal_for_its_callers():
+    """A caller of the hsm service (the gateway's and the ledger's
+    checkpoints, the shell) gets HsmRefused, which it already handles, when
+    the task is down or restarting, not the kernel's PEER_DIED (which
+    faulted the gateway); other kernel errors still go up."""
+    from userland.hsm import api
+
+    class KernelRefusal(Exception):
+        def __init__(self, name):
+            super().__init__(name)
+            self.name = name
+
+    def down(name):
+        def call(dest, msg):
+            raise KernelRefusal(name)
+        return call
+    for name in ("PEER_DIED", "NO_SUCH_TASK"):
+        with pytest.raises(api.HsmRefused, match=r"the hsm service is unavailable \(%s\)" % name):
+            api.sign("audit", bytes(32), call=down(name))
+    with pytest.raises(KernelRefusal):
+        api.request("info", call=down("NOT_PERMITTED"))
+
+
+def test_a_frame_cut_off_by_a_driver_restart_does_not_swallow_the_next_drivers_frames(tmp_path):
+    """The hsm task killed in the middle of writing a request: the emulator
+    holds a partial frame whose length field claims more bytes. Dropped
+    after a quiet time (as on the device's side), it does not eat the new
+    driver's login, which is answered without a timeout."""
+    import socket
+    import threading
+    import time
+    from tools.hostlink import SocketPort
+    from tools.hsm import server
+    sock = str(tmp_path / "hsm.sock")
+    up = threading.Event()
+    threading.Thread(target=server.serve, args=(sock, str(tmp_path / "state.json")),
+                     kwargs=dict(log=lambda *a: None, ready=up.set), daemon=True).start()
+    assert up.wait(10)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    whole = codec().encode(F.SIGN, 7, F.fields("k", bytes(300)))
+    s.sendall(whole[:60])                                 # ...and the task is gone
+    c = Client(SocketPort(s), crc32, hmac_sha256, lambda: int(time.monotonic() * 1000),
+               lambda ms: time.sleep(ms / 1000))          # the device's 400 ms, 3 tries
+    c.login("123456")
+    assert call(c, F.LIST) == [] and c.stats["timeouts"] == 0
+    s.close()

@@ -285,3 +285,61 @@ def test_no_answer_is_lost_when_the_host_keeps_pausing_the_board(gateway):
     assert "debits posted %d " % (125050 * n) in dev.cmd("ledger balance 1", timeout=30)
     assert link.client.stats["timeouts"] == 0
     print("retries under pauses: %d of %d requests" % (link.client.stats["retries"], link.client.stats["requests"]))
+
+
+def reasons(doc):
+    root = ET.fromstring(doc)
+    return [c.text for c in root.findall("p:FIToFIPmtStsRpt/p:TxInfAndSts/p:StsRsnInf/p:Rsn/p:Cd", NS)]
+
+
+def test_a_payment_with_the_ledger_down_is_refused_at_once_and_the_gateway_serves_on(gateway):
+    """Issue 13: with the ledger killed the gateway faulted on PEER_DIED and
+    the submitter waited 30 s for nothing. Now: RJCT AB07 (offline agent)
+    within seconds, the gateway still running; with the ledger back, the
+    same payment is posted (once)."""
+    dev, link, storage, pub = gateway
+    assert dev.cmd("kill %d" % dev.tid("ledger")).startswith("killed")
+    t = time.monotonic()
+    doc = link.submit("pacs.008", ONE.replace("QX-20261126-0001", "LD-1").encode())
+    assert time.monotonic() - t < 5
+    assert statuses(doc) == ("RJCT", ["RJCT"]) and reasons(doc) == ["AB07"], doc
+    ps = dev.ps()
+    assert ps["gateway"]["STATE"].startswith(("blocked", "ready", "running")) and ps["gateway"]["RESTARTS"] == "0"
+    assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "LD-2").encode())) == ("RJCT", ["RJCT"])
+    assert len(dev.lines(r"gateway: ledger unavailable \(PEER_DIED\): payments refused \(AB07\)")) == 1  # said once
+    assert not dev.lines(r"fault: task gateway")
+    assert dev.cmd("start ledger").startswith("started")
+    assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "LD-1").encode())) == ("ACSC", ["ACSC"])
+    dev.wait_line(r"gateway: ledger available again", since=0)
+    assert "debits posted 125050" in dev.cmd("ledger balance 1", timeout=30)
+    assert link.client.stats["timeouts"] == 0
+
+
+def test_payments_with_the_hsm_task_down_are_served_and_the_checkpoint_waits(gateway):
+    """The hsm task killed: the audit checkpoint is not signed (said so on
+    the console) and the gateway and the ledger serve on."""
+    dev, link, storage, pub = gateway
+    assert dev.cmd("kill %d" % dev.tid("hsm")).startswith("killed")
+    for i in range(18):                                  # past a checkpoint (every 16 entries)
+        assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "HD-%d" % i).encode())) == \
+            ("ACSC", ["ACSC"])
+    dev.wait_line(r"gateway: audit checkpoint not signed \(the hsm service is unavailable \(PEER_DIED\)\)",
+                  since=0, timeout=10)
+    ps = dev.ps()
+    assert ps["gateway"]["RESTARTS"] == "0" and ps["ledger"]["RESTARTS"] == "0"
+    assert not dev.lines(r"fault: task (gateway|ledger)")
+    assert "hsm: the hsm service is unavailable (PEER_DIED)" in dev.cmd("hsm sign audit x")
+
+
+def test_qenex_send_with_the_gateway_killed_says_so_in_one_line(gateway):
+    dev, link, storage, pub = gateway
+    args = [sys.executable, "-m", "tools.qenex", "send", "--socket", dev.link_sock,
+            "--key", str(dev.tmp / "hostlink.key"), "--timeout", "3", os.path.join(VEC, "pacs008.xml")]
+    link.close()                                     # QEMU serves one connection at a time
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "<TxSts>ACSC</TxSts>" in r.stdout, r.stderr
+    assert dev.cmd("kill %d" % dev.tid("gateway")).startswith("killed")
+    r = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("qenex send: the board at %s does not answer in 3 s (is the gateway task running?"
+                               % dev.link_sock), r.stderr

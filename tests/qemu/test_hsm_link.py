@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from qemu_console import PROMPT, norm
+from qemu_console import OPERATOR_PIN, PROMPT, norm
 from tools.hsm import process as hsm_process
 from tools.layout import ROOT
 
@@ -165,3 +165,51 @@ def test_pins_are_not_echoed_nor_kept_and_the_factory_pin_must_go_before_a_key(b
     assert "246810" not in dev.text[mark:]
     with open(hsm.state) as f:
         assert json.load(f)["factory_pin"] is False
+
+
+def test_the_hsm_task_restarted_after_login_serves_again_without_restarting_the_emulator(board_with_hsm, hsm):
+    """Issue 13: the hsm task restarted mid-session (its driver's sequence
+    numbers back at 0, the PIN gone with its RAM) left the link dead until
+    the emulator restarted, even across `reboot`."""
+    dev = board_with_hsm
+    dev.hsm_ready()
+    dev.cmd("hsm gen ed25519 e sign verify")
+    assert dev.cmd("hsm sign e before").strip()
+    for how in ("restart", "kill"):
+        tid = dev.tid("hsm")
+        if how == "restart":
+            assert dev.cmd("restart %d" % tid).startswith("restarted")
+        else:
+            assert dev.cmd("kill %d" % tid).startswith("killed")
+            assert dev.cmd("start hsm").startswith("started")
+        out = own(dev.cmd("hsm sign e after", timeout=30))
+        assert out == "hsm: not logged in: `hsm login` first\n", out     # the PIN went with the task
+        assert dev.hsm_login(OPERATOR_PIN, timeout=30) == "hsm: logged in\n"
+        sig = own(dev.cmd("hsm sign e after", timeout=30)).strip()
+        assert re.fullmatch(r"[0-9a-f]+", sig), sig
+        assert own(dev.cmd("hsm verify e after %s" % sig, timeout=30)) == "hsm: signature valid\n"
+    dev.send("reboot\r")
+    dev.wait_prompt()
+    assert dev.hsm_login(OPERATOR_PIN, timeout=30) == "hsm: logged in\n"
+    assert re.fullmatch(r"[0-9a-f]+\n", own(dev.cmd("hsm sign e rebooted", timeout=30)))
+
+
+def test_the_hsm_task_restarted_in_the_middle_of_requests_serves_again(board_with_hsm, hsm):
+    """The hsm task restarted while another task's signatures stream through
+    it: killed mid-frame, mid-answer or with an answer on its way; its
+    successor, logged in again, signs at once (no timeout), each time."""
+    dev = board_with_hsm
+    dev.hsm_ready()
+    dev.cmd("hsm gen ecdsa-p256 bench-sign sign")
+    tid = dev.tid("hsm")                              # a task keeps its id across restarts
+    for delay in (0.0, 0.03, 0.1):
+        dev.send("start hsmbench\r")
+        time.sleep(delay)
+        dev.send("restart %d\r" % tid)
+        dev.drain(quiet=1.0)
+        assert dev.hsm_login(OPERATOR_PIN, timeout=30) == "hsm: logged in\n"
+        out = own(dev.cmd("hsm sign bench-sign x", timeout=30))
+        assert re.fullmatch(r"[0-9a-f]+\n", out), out
+    assert "timeout" not in dev.text
+    assert "bench: hsm done" not in dev.text                  # each restart did cut the stream
+    assert dev.lines(r"fault: task hsmbench .*PEER_DIED.*|bench: hsm refused: .*")

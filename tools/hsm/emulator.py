@@ -160,6 +160,11 @@ class Hsm:
                 return self.open_cache[1]              # a retry: the same answer, nothing run again
             if self.codec.key is not None and cmd != INFO:
                 self.end_session()                     # a new login ends the session
+            if cmd == INFO and self.codec.key is not None and not self.codec.check_mac(request):
+                # Not from our session (a device that restarted and has
+                # none, or another one): answered without a MAC it could
+                # not check, the session going on.
+                return self._respond_plain(cmd, seq, F.OK, self.do_info(payload))
             response = self._run(cmd, seq, payload)
             if cmd != INFO:
                 self.open_cache = (bytes(request), response)
@@ -167,8 +172,10 @@ class Hsm:
         if self.codec.key is None:
             return self._respond(cmd, seq, F.NOT_LOGGED_IN, b"no session: log in again")
         if not self.codec.check_mac(request):
+            # The sender does not hold the session key (noise, a forgery, or
+            # a device that restarted): a MAC it cannot check is no use to it.
             self._log(F.COMMANDS.get(cmd, "?"), "", "bad MAC")
-            return self._respond(cmd, seq, F.BAD_MAC, b"bad MAC")
+            return self._respond_plain(cmd, seq, F.BAD_MAC, b"bad MAC: not this session's, log in again")
         mac = F.frame_mac(request)
         verdict = self.seqs.check(seq, mac)
         if verdict == "retry":
@@ -210,6 +217,14 @@ class Hsm:
 
     def _respond(self, cmd, seq, status, body):
         return self.codec.encode(cmd | F.RESPONSE, seq, bytes((status,)) + body)
+
+    def _respond_plain(self, cmd, seq, status, body):
+        """An answer without a MAC, outside the session (which goes on)."""
+        saved, self.codec.key = self.codec.key, None
+        try:
+            return self._respond(cmd, seq, status, body)
+        finally:
+            self.codec.key = saved
 
     # --- session ---------------------------------------------------------------------
     def do_info(self, payload):

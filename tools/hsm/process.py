@@ -26,9 +26,14 @@ def start(sock, state, timeout=20):
 
 
 def stop(proc):
+    """Stop it (SIGTERM: it removes its socket), killed if it will not go."""
     if proc.poll() is None:
         proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextlib.contextmanager

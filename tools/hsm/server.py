@@ -9,6 +9,9 @@ from drivers.hsm import frame as F
 from tools.hsm.emulator import Hsm, crc32
 
 
+QUIET_S = 0.2          # a partial request this long without a byte is stale (PROTOCOL.md, resynchronisation)
+
+
 def serve(sock_path, state_path, pin="123456", log=print, ready=None):
     hsm = Hsm(state_path, pin=pin)
     if os.path.exists(sock_path):
@@ -24,13 +27,25 @@ def serve(sock_path, state_path, pin="123456", log=print, ready=None):
         while True:
             conn, _ = srv.accept()
             reader = F.Reader(crc32)
-            hsm.end_session()                      # a new link: no session
+            hsm.end_session()                      # a new link: no session,
+            hsm.open_cache = None                  # and nothing of the old one's to repeat
             with conn:
+                conn.settimeout(QUIET_S)
                 while True:
-                    data = conn.recv(4096)
-                    if not data:
-                        break
-                    for request in reader.feed(data):
+                    try:
+                        data = conn.recv(4096)
+                    except socket.timeout:
+                        # Quiet with a partial frame: the device stopped mid-frame
+                        # (the hsm task killed while writing). Dropped as on the
+                        # device's side, so it does not swallow the next driver's
+                        # frames.
+                        frames = reader.stale() if reader.buf else []
+                        data = None
+                    else:
+                        if not data:
+                            break
+                        frames = reader.feed(data)
+                    for request in frames:
                         if request[3] & F.RESPONSE:
                             continue               # not a request
                         try:

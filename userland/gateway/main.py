@@ -38,10 +38,27 @@ def save_rules(store, text):
     store.program(layout.RULES_OFFSET, rec)
 
 
+_ledger_down = [False]          # said once when the ledger goes, once when it is back
+
+
 def post(tid, dr, cr, amount, ledger):
     t = Transfer(tid, dr, cr, amount, ledger, 1)
-    r = qenex.call("ledger", b"T" + codec.encode_transfer(t))
-    if r[0] != 0:
+    try:
+        r = qenex.call("ledger", b"T" + codec.encode_transfer(t))
+    except qenex.Error as e:
+        # The ledger is down or restarting (PEER_DIED): the payment is
+        # refused with a reason (service.LEDGER_REASONS) and the gateway
+        # serves on. A resubmission posts at most once (the transfer's id
+        # derives from the message), should the ledger have stored it
+        # before it died.
+        if not _ledger_down[0]:
+            _ledger_down[0] = True
+            qenex.write("gateway: ledger unavailable (%s): payments refused (AB07)\n" % e.name)
+        return "ledger_unavailable"
+    if _ledger_down[0]:
+        _ledger_down[0] = False
+        qenex.write("gateway: ledger available again\n")
+    if not r or r[0] != 0:
         return "storage_failed"
     return "storage_failed" if r[1] == 255 else RESULTS_TRANSFER[r[1]]
 

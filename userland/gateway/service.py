@@ -18,7 +18,8 @@ from userland.gateway.payment import Rejected
 
 LEDGER_REASONS = {"exceeds_credits": "AM04", "debit_account_not_found": "AC01",
                   "credit_account_not_found": "AC03", "accounts_must_have_the_same_ledger": "AM03",
-                  "transfer_must_have_the_same_ledger_as_accounts": "AM03", "storage_failed": "NARR"}
+                  "transfer_must_have_the_same_ledger_as_accounts": "AM03", "storage_failed": "NARR",
+                  "ledger_unavailable": "AB07"}     # AB07 OfflineAgent: the ledger task is down
 
 
 def transfer_id(msg_id, e2e):

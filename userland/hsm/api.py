@@ -10,12 +10,25 @@ class HsmRefused(OSError):
     pass
 
 
+UNAVAILABLE = ("PEER_DIED", "NO_SUCH_TASK")    # qenex.Error names: the service is not there to answer
+
+
 def request(*args, call=None):
     """The answer's fields; HsmRefused(reason) when refused or failed."""
     if call is None:
         from userland.lib import qenex
         call = qenex.call
-    r = call("hsm", F.fields(*args))
+    try:
+        r = call("hsm", F.fields(*args))
+    except Exception as e:
+        # The hsm task down or restarting (PEER_DIED), or gone: a refusal
+        # like any other, so a caller's service stays up. Other kernel
+        # errors (NOT_PERMITTED, a caller's bug) go on up.
+        if getattr(e, "name", None) not in UNAVAILABLE:
+            raise
+        raise HsmRefused("the hsm service is unavailable (%s)" % e.name)
+    if not r:
+        raise HsmRefused("the hsm service gave an empty answer")
     out = F.unfields(r[1:])
     if r[0] != 0:
         raise HsmRefused(out[0].decode() if out else "failed")
