@@ -137,10 +137,12 @@ KCTL_INSTALL = 12   # buf holds a task bundle of `arg` bytes: check, store, add 
 KCTL_REMOVE = 13    # arg = tid of an installed task: stop it, drop it from storage
 KCTL_FG = 14        # arg = tid: hand it the console (it must hold console = read);
                     # Ctrl-Z or its end gives the console back to the console task
-NKCTL = 15
+KCTL_FAULT = 15     # arg = tid: the task faults now ("injected by the operator"), and
+                    # the supervisor decides as for any fault (Tock's `fault`)
+NKCTL = 16
 
 KCTL_NAMES = ("ps", "mem", "faults", "ipc", "kill", "start", "restart",
-              "reboot", "poweroff", "tasks", "boot", "confirm", "install", "remove", "fg")
+              "reboot", "poweroff", "tasks", "boot", "confirm", "install", "remove", "fg", "fault")
 
 FAULT_LOG = 16      # faults kept for KCTL_FAULTS
 

@@ -1174,6 +1174,13 @@ def sys_kctl(k, t, a):
         k.need(t, "kernel")
         k.start(arg)
         return (0, 0)
+    if op == abi.KCTL_FAULT:
+        target = k.task(arg)
+        if target.status != LIVE:
+            raise KernelError(BAD_STATE, "task %d (%s) is %s" % (arg, target.name, target.status))
+        k.need(t, "kernel")
+        k._fault(target, "injected by the operator", 0, 0)
+        return (0, 0)
     if op == abi.KCTL_RESTART:
         k.task(arg)
         k.need(t, "kernel")

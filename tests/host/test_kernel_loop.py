@@ -558,6 +558,29 @@ def test_a_console_task_that_faults_or_exits_is_restarted_at_once_whatever_its_p
     assert k.tasks[1].restarts == 1
 
 
+def test_kctl_fault_faults_a_task_as_its_policy_says():
+    log = []
+
+    def shell(sys):
+        yield from sys.kctl(abi.KCTL_FAULT, 2)
+        log.append("ok")
+        try:
+            yield from sys.kctl(abi.KCTL_FAULT, 2)
+        except SysError as e:
+            log.append(e.code)
+        yield from sys.kctl(abi.KCTL_FAULT, sys.tid)
+        log.append("not here")
+
+    def waits(sys):
+        yield from sys.wait(1)
+    k, sim = boot({"shell": shell, "w": waits}, [mf("shell", console="read", kernel=True, prio=0),
+                                                mf("w")])
+    run(k, until=lambda: k.tasks[1].restarts == 1)
+    assert log == ["ok", errors.BAD_STATE]
+    assert "fault: task w (id 2): injected by the operator; stopped (restart = never)" in sim.lines()
+    assert "fault: task shell (id 1): injected by the operator; restart now (the console task)" in sim.lines()
+
+
 def test_kill_of_the_console_task_by_kctl_is_refused():
     log = []
 
@@ -938,7 +961,7 @@ def test_kctl_needs_the_kernel_capability():
     run(k, until=lambda: len(log) == abi.NKCTL)
     res = [entry[2] for entry in log]
     # kill: a live target, so permission decides; start: the target is live (BAD_STATE first)
-    assert res == ["NOT_PERMITTED"] * 5 + ["BAD_STATE"] + ["NOT_PERMITTED"] * 9
+    assert res == ["NOT_PERMITTED"] * 5 + ["BAD_STATE"] + ["NOT_PERMITTED"] * 10
     assert k.halted is None
 
 

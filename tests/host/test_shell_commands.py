@@ -9,7 +9,7 @@ import pytest
 from shell_fakes import FakeConsole, FakeSystem
 from userland.shell import commands, lineedit, shell
 
-ALL = ["help", "version", "uptime", "ps", "top", "kill", "start", "restart", "fg", "exit", "mem", "faults", "ipc",
+ALL = ["help", "version", "uptime", "ps", "top", "kill", "start", "restart", "fg", "fault", "exit", "mem", "faults", "ipc",
        "call", "echo", "tasks", "hsm", "ledger", "compliance", "audit", "boot", "reboot", "poweroff"]
 
 

@@ -322,6 +322,9 @@ def _fg(ctx, args):
     ctx.wait_console()
 
 
+register("fault ID", "make a task fault now, to try its restart policy", _control(abi.KCTL_FAULT, "faulted"), 1)
+
+
 @command("exit", "end this shell; the kernel starts a new one at once", 0)
 def _exit(ctx, args):
     ctx.exit()

@@ -123,6 +123,6 @@ def main():
     system = TaskSystem()
     if system.kctl(abi.KCTL_BOOT).get("safe_mode"):
         system.prompt = shell.SAFE_PROMPT
-        system.write("kernel: SAFE MODE: installed tasks not started (`tasks` lists them, "
-                     "`tasks remove NAME`, `reboot` for a normal boot)\n")
+        system.write("safe mode: installed tasks not started; `tasks` lists them, `tasks remove NAME` "
+                     "removes one, `reboot` boots normally\n")
     shell.run(TaskConsole(system), system)
