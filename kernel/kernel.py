@@ -54,7 +54,18 @@ now() and charges the milliseconds to the task (CPU share) and to the
 scheduler (time slices). Before each resume it tells the trap layer
 set_slice(ticks left in the task's slice) -- the trap layer counts from 0
 at every resume() -- and set_deadline(earliest sleeper or restart), and
-watch(IRQ_CONSOLE) while a task is blocked reading the console.
+watch(IRQ_CONSOLE) while the console's owner is blocked reading it, or
+while a task other than the console task owns it (the kernel then reads
+the UART itself, for Ctrl-Z).
+
+The console. One task owns console input (console_owner): the console
+task (the task named "shell"; console_tid), or the task the operator
+handed it to (KCTL_FG). Only the owner's SYS_READ gets bytes; a read from
+any other task waits, never consuming one. Ctrl-Z, or the owner's end,
+gives the console back to the console task. The console task is never
+stopped for good: KCTL_KILL refuses it, and when it faults or exits it is
+restarted at once, whatever its manifest says. In safe mode (set by
+safe_mode_window() at boot) start_all() starts no installed task.
 
 Pure Python, runs under MicroPython (no floats) and CPython.
 """
@@ -135,6 +146,8 @@ class Kernel:
                 task ids are 1..N in this order
     slice_ticks the time slice in ticks (ms)
     now         a function returning ms since boot (default trap.ticks_ms)
+    console_task the name of the console task (default "shell"; with no
+                such task, the first whose manifest says console = read)
 
     Nothing runs until start_all() (or start(tid)). Then call step() in a
     loop (or run()); `halted` becomes "reboot" or "poweroff" when the shell
@@ -834,8 +847,9 @@ class Kernel:
         else null), "heap": [used, size] or null, "stack": [high_water,
         size] or null (null unless live), "restarts", "faults", "cpu_ms"
         (ms run since boot), "syscalls", "exit" (code of an exited task, else
-        null)}. CPU share = cpu_ms of a task / (uptime_ms); `top` takes the
-        difference of two replies."""
+        null)}; "console" (tid of the console's owner), "console_task" (tid
+        of the console task), "safe_mode". CPU share = cpu_ms of a task /
+        (uptime_ms); `top` takes the difference of two replies."""
         rows = []
         for tid in self.order:
             t = self.tasks[tid]
@@ -906,7 +920,8 @@ class Kernel:
         "entry", "prio", "heap", "stack", "block" (bytes of its memory
         block), "restart" ("never", "always" or "limit N"), "backoff_ms",
         "calls", "console", "kernel", "devices", "bundle" (an installed
-        task's {"slot", "version", "counter"}, else null)}, ...]}."""
+        task's {"slot", "version", "counter"}, else null)}, ...],
+        "safe_mode"}; console is false, "write" or "read"."""
         rows = []
         for tid in self.order:
             m = self.tasks[tid].manifest
