@@ -483,6 +483,27 @@ def test_the_console_returns_to_the_shell_when_the_foreground_task_ends(how):
         assert k.console_owner == 1
 
 
+@pytest.mark.parametrize("prio", [0, 1, 7])
+def test_a_cpu_bound_task_at_or_below_the_shell_s_priority_does_not_starve_it(prio):
+    got = []
+
+    def shell(sys):
+        while True:
+            b = yield from sys.read()
+            got.append((b, k.now()))
+
+    def spin(sys):
+        while True:
+            yield sys.spin()
+    k, sim = boot({"shell": shell, "spin": spin}, [mf("shell", console="read", kernel=True, prio=0),
+                                                  mf("spin", prio=prio)])
+    for i in range(10):
+        sim.feed(bytes([0x61 + i]), at_ms=100 + 50 * i)
+    run(k, steps=20000, until=lambda: len(got) == 10)
+    lag = [t - (100 + 50 * i) for i, (b, t) in enumerate(got)]
+    assert max(lag) <= (10 + 1 if prio == 0 else 1), lag       # one time slice at most, when it is a peer
+
+
 def test_fg_needs_a_live_task_that_reads_the_console():
     def idle(sys):
         yield from sys.wait(1)
