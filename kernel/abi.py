@@ -22,10 +22,13 @@ length 0 (then the pointer is not looked at).
   3   SYS_TICKS   ()                                          r0 = ms since boot mod 2**31,
                                                               r1 = ms since boot >> 31
   4   SYS_WRITE   (ptr, len)                                  r0 = len; capability console
-  5   SYS_READ    (poll)                                      r0 = one console byte, r1 = 1;
-                                                              blocks unless poll = 1, which
+  5   SYS_READ    (mode)                                      r0 = one console byte, r1 = 1;
+                                                              blocks unless mode = 1, which
                                                               gives r1 = 0 when none waits;
-                                                              capability console
+                                                              mode = 2: wait until the caller
+                                                              owns the console, r0 = r1 = 0;
+                                                              console = read, and only the
+                                                              console's owner ever gets a byte
   6   SYS_CALL    (dest, msg_ptr, msg_len, reply_ptr, reply_cap)
                                                               r0 = reply length (blocks)
   7   SYS_RECV    (buf_ptr, buf_cap, poll)                    r0 = length, r1 = sender (blocks,
@@ -132,10 +135,14 @@ KCTL_CONFIRM = 11   # confirm the running image; replies KCTL_BOOT's dict plus
 KCTL_INSTALL = 12   # buf holds a task bundle of `arg` bytes: check, store, add it;
                     # the reply (JSON, in buf) says what was installed or why not
 KCTL_REMOVE = 13    # arg = tid of an installed task: stop it, drop it from storage
-NKCTL = 14
+KCTL_FG = 14        # arg = tid: hand it the console (it must hold console = read);
+                    # Ctrl-Z or its end gives the console back to the console task
+KCTL_FAULT = 15     # arg = tid: the task faults now ("injected by the operator"), and
+                    # the supervisor decides as for any fault (Tock's `fault`)
+NKCTL = 16
 
 KCTL_NAMES = ("ps", "mem", "faults", "ipc", "kill", "start", "restart",
-              "reboot", "poweroff", "tasks", "boot", "confirm", "install", "remove")
+              "reboot", "poweroff", "tasks", "boot", "confirm", "install", "remove", "fg", "fault")
 
 FAULT_LOG = 16      # faults kept for KCTL_FAULTS
 

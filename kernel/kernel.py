@@ -54,7 +54,18 @@ now() and charges the milliseconds to the task (CPU share) and to the
 scheduler (time slices). Before each resume it tells the trap layer
 set_slice(ticks left in the task's slice) -- the trap layer counts from 0
 at every resume() -- and set_deadline(earliest sleeper or restart), and
-watch(IRQ_CONSOLE) while a task is blocked reading the console.
+watch(IRQ_CONSOLE) while the console's owner is blocked reading it, or
+while a task other than the console task owns it (the kernel then reads
+the UART itself, for Ctrl-Z).
+
+The console. One task owns console input (console_owner): the console
+task (the task named "shell"; console_tid), or the task the operator
+handed it to (KCTL_FG). Only the owner's SYS_READ gets bytes; a read from
+any other task waits, never consuming one. Ctrl-Z, or the owner's end,
+gives the console back to the console task. The console task is never
+stopped for good: KCTL_KILL refuses it, and when it faults or exits it is
+restarted at once, whatever its manifest says. In safe mode (set by
+safe_mode_window() at boot) start_all() starts no installed task.
 
 Pure Python, runs under MicroPython (no floats) and CPython.
 """
@@ -78,6 +89,9 @@ RESTARTING = "restarting"
 STATUSES = (LIVE, STOPPED, EXITED, FAULTED, RESTARTING)
 
 REASON_MAX = 120            # characters of a fault reason kept
+CONSOLE_ESCAPE = 0x1A       # Ctrl-Z: gives the console back to the console task
+CONSOLE_HELD = 256          # console bytes the kernel holds for a foreground task
+SAFE_KEYS = (0x73, 0x53)    # "s", "S": safe mode (kernel.safe_mode_window)
 
 
 class Fault(Exception):
@@ -135,13 +149,16 @@ class Kernel:
                 task ids are 1..N in this order
     slice_ticks the time slice in ticks (ms)
     now         a function returning ms since boot (default trap.ticks_ms)
+    console_task the name of the console task (default "shell"; with no
+                such task, the first whose manifest says console = read)
 
     Nothing runs until start_all() (or start(tid)). Then call step() in a
     loop (or run()); `halted` becomes "reboot" or "poweroff" when the shell
     asks for it, and the caller performs the board action.
     """
 
-    def __init__(self, trap, pool_base, pool_size, manifests, slice_ticks=10, now=None, devices=()):
+    def __init__(self, trap, pool_base, pool_size, manifests, slice_ticks=10, now=None, devices=(),
+                 console_task="shell"):
         self.trap = trap
         self.devices = {}           # name -> (MMIO base, size) a manifest may ask for
         for name, base, size, _what in devices:
@@ -167,6 +184,19 @@ class Kernel:
         self.sleepers = {}          # tid -> ms it wakes at
         self.restart_at = {}        # tid -> ms its restart is due
         self.readers = []           # tids blocked in SYS_READ, FIFO
+        self.want_console = []      # those of them waiting only to own the console (mode 2)
+        self.console_tid = None     # the console task: the shell (never stopped for good)
+        for tid in self.order:
+            if self.tasks[tid].name == console_task:
+                self.console_tid = tid
+        if self.console_tid is None:
+            for tid in self.order:
+                if self.tasks[tid].manifest.console == "read":
+                    self.console_tid = tid
+                    break
+        self.console_owner = self.console_tid   # the one task console input goes to
+        self.cin = []               # console bytes taken from the UART, held for the owner
+        self.safe_mode = False      # installed tasks are not started at boot (safe_mode_window)
         self.fault_log = []         # last abi.FAULT_LOG fault records
         self.nfaults = 0
         self.halted = None          # None, "reboot" or "poweroff"
@@ -229,7 +259,8 @@ class Kernel:
         memory block first (so the blocks always fit), then by tid. Returns
         the tids started. One task that cannot start (its fault is recorded
         and printed) does not keep the others from starting."""
-        todo = [t for t in self.tasks.values() if t.status == STOPPED and t.manifest.start == "boot"]
+        todo = [t for t in self.tasks.values() if t.status == STOPPED and t.manifest.start == "boot"
+                and not (self.safe_mode and t.code is not None)]
         todo.sort(key=lambda t: (-t.manifest.region_size(), t.tid))
         out = []
         for t in todo:
@@ -277,15 +308,20 @@ class Kernel:
         for other in self.order:
             if other != tid and t.name in self.caps[self.tasks[other].name]:
                 raise KernelError(BAD_STATE, "task %s calls %s" % (self.tasks[other].name, t.name))
-        self.kill(tid)
+        if t.status == LIVE or t.status == RESTARTING:
+            self.kill(tid)
         del self.tasks[tid]
         self.order.remove(tid)
         del self.caps[t.name]
         self.buddy.set_quota(tid, None)
 
     def kill(self, tid):
-        """Stop a live or restarting task for good (no restart)."""
+        """Stop a live or restarting task for good (no restart). The
+        console task is refused (BAD_STATE): the board keeps a console."""
         t = self.task(tid)
+        if tid == self.console_tid:
+            raise KernelError(BAD_STATE, "task %d (%s) is the console task: it is never stopped "
+                              "(restart it instead)" % (tid, t.name))
         if t.status == LIVE:
             self._end(t)
         elif t.status == RESTARTING:
@@ -350,16 +386,25 @@ class Kernel:
         self.sleepers.pop(tid, None)
         if tid in self.readers:
             self.readers.remove(tid)
+        if tid in self.want_console:
+            self.want_console.remove(tid)
         self.sched.kill(tid)
         t.status = DEAD             # transient, replaced by the caller
         t.base = None
         t.size = 0
         self._apply(self.ipc.task_died(tid))
+        if tid == self.console_owner and tid != self.console_tid:
+            self._console_back("%s ended" % t.name)
 
     def _exit(self, t, code):
         self._end(t)
-        t.status = EXITED
         t.exit_code = code
+        if t.tid == self.console_tid:       # the console comes back at once
+            t.status = RESTARTING
+            self.restart_at[t.tid] = self.now()
+            self._line("exit: task %s (id %d): code %d; restart now (the console task)" % (t.name, t.tid, code))
+            return
+        t.status = EXITED
         self._line("exit: task %s (id %d): code %d" % (t.name, t.tid, code))
 
     def _fault(self, t, reason, pc, addr):
@@ -372,7 +417,8 @@ class Kernel:
         addr = addr & abi.WORD_MAX if is_int(addr) else 0
         now = self.now()
         ran = now - t.started_ms
-        if t.status == LIVE:
+        was_live = t.status == LIVE
+        if was_live:
             self._end(t)
         t.faults += 1
         if t.manifest.start == "boot" and self.boot is not None and self.boot.confirm_at is not None:
@@ -380,6 +426,11 @@ class Kernel:
         t.last_fault = reason
         self.nfaults += 1
         delay, t.streak, action = supervisor.decide(t.manifest, t.streak, ran)
+        if t.tid == self.console_tid:       # whatever its policy: the board keeps a console
+            if was_live:
+                delay, action = 0, "restart now (the console task)"
+            elif delay is None:             # it failed to start: try again, without flooding
+                delay, action = 1000, "restart in 1000 ms (the console task)"
         if delay is None:
             t.status = FAULTED
         else:
@@ -548,7 +599,7 @@ class Kernel:
         if d != self._deadline:
             self.trap.set_deadline(d)
             self._deadline = d
-        w = abi.IRQ_CONSOLE if self.readers else 0
+        w = abi.IRQ_CONSOLE if self._fg() or self.console_owner in self.readers else 0
         if w != self._watch:
             self.trap.watch(w)
             self._watch = w
@@ -604,13 +655,113 @@ class Kernel:
 
     def _irq(self, bits):
         if is_int(bits) and bits & abi.IRQ_CONSOLE:
-            while self.readers:
+            self._console_feed()
+
+    # --- the console: one owner ---------------------------------------------
+    # Console input goes to one task, the console's owner: the console task
+    # (the shell) unless the operator handed the console to another task
+    # (KCTL_FG, `fg NAME`). A SYS_READ from any other task waits (or, polling,
+    # finds nothing) and never takes a byte. While another task owns it the
+    # kernel reads the UART itself, holding up to CONSOLE_HELD bytes for it,
+    # so that CONSOLE_ESCAPE (Ctrl-Z), which no task ever sees, gives the
+    # console back however the owner behaves; so does its end (exit, fault,
+    # kill, restart).
+
+    def _fg(self):
+        """A task other than the console task owns the console."""
+        return self.console_owner is not None and self.console_owner != self.console_tid
+
+    def _console_pull(self):
+        """Move waiting UART bytes into self.cin for a foreground owner,
+        acting on CONSOLE_ESCAPE (what follows it stays in the UART)."""
+        while self._fg():
+            b = self.trap.console_read()
+            if b is None:
+                return
+            if b == CONSOLE_ESCAPE:
+                self._console_back("Ctrl-Z; %s keeps running" % self.tasks[self.console_owner].name)
+                return
+            if len(self.cin) < CONSOLE_HELD:
+                self.cin.append(b)
+
+    def _console_take(self, tid):
+        """The next console byte for tid if it owns the console, else None."""
+        if self._fg():
+            self._console_pull()
+        if tid != self.console_owner:
+            return None
+        if self.cin:
+            return self.cin.pop(0)
+        if self._fg():
+            return None                     # pulled already: nothing waits
+        return self.trap.console_read()
+
+    def _console_feed(self):
+        """Give the owner, if it waits in SYS_READ, what it waits for."""
+        if self._fg():
+            self._console_pull()
+        tid = self.console_owner
+        if tid is None or tid not in self.readers:
+            return
+        if tid in self.want_console:
+            self.want_console.remove(tid)
+            r0, r1 = 0, 0
+        else:
+            b = self._console_take(tid)
+            if b is None:
+                return
+            r0, r1 = b, 1
+        self.readers.remove(tid)
+        self.trap.set_result(tid, r0, r1)
+        self.sched.wake(tid)
+
+    def _console_back(self, why):
+        """The console returns to the console task (bytes held for the
+        previous owner are dropped)."""
+        self.console_owner = self.console_tid
+        self.cin = []
+        name = self.tasks[self.console_tid].name if self.console_tid is not None else "nobody"
+        self._line("kernel: console back to %s (%s)" % (name, why))
+        self._console_feed()
+
+    def give_console(self, tid):
+        """Make tid the console's owner (KCTL_FG): it must be live and hold
+        console = read. BAD_STATE / NOT_PERMITTED otherwise."""
+        t = self.task(tid)
+        if t.status != LIVE:
+            raise KernelError(BAD_STATE, "task %d (%s) is %s" % (tid, t.name, t.status))
+        if t.manifest.console != "read":
+            raise KernelError(NOT_PERMITTED, "task %s does not read the console (console = %s)"
+                              % (t.name, t.manifest.console or "false"))
+        if tid == self.console_owner:
+            raise KernelError(BAD_STATE, "task %s owns the console already" % t.name)
+        self.console_owner = tid
+        self._line("kernel: console to %s (id %d); Ctrl-Z gives it back" % (t.name, tid))
+        self._console_feed()
+
+    def safe_mode_window(self, ms):
+        """At boot, before the tasks start: a key already waiting in the
+        UART (one held at reset) or typed within `ms` ms decides. "s" or
+        "S": safe mode (self.safe_mode; start_all() then starts no installed
+        task); any other key ends the wait and is kept for the console
+        task. Returns safe_mode. With ms = 0 only a waiting key counts."""
+        deadline = self.now() + ms
+        self.trap.watch(abi.IRQ_CONSOLE)
+        try:
+            while True:
                 b = self.trap.console_read()
-                if b is None:
+                if b is not None:
                     break
-                tid = self.readers.pop(0)
-                self.trap.set_result(tid, b, 1)
-                self.sched.wake(tid)
+                if self.now() >= deadline:
+                    return self.safe_mode
+                self.trap.idle(deadline)
+        finally:
+            self.trap.watch(self._watch)
+        if b in SAFE_KEYS:
+            self.safe_mode = True
+        else:
+            self.cin.append(b)
+        return self.safe_mode
 
     # --- syscalls -------------------------------------------------------
 
@@ -703,8 +854,9 @@ class Kernel:
         else null), "heap": [used, size] or null, "stack": [high_water,
         size] or null (null unless live), "restarts", "faults", "cpu_ms"
         (ms run since boot), "syscalls", "exit" (code of an exited task, else
-        null)}. CPU share = cpu_ms of a task / (uptime_ms); `top` takes the
-        difference of two replies."""
+        null)}; "console" (tid of the console's owner), "console_task" (tid
+        of the console task), "safe_mode". CPU share = cpu_ms of a task /
+        (uptime_ms); `top` takes the difference of two replies."""
         rows = []
         for tid in self.order:
             t = self.tasks[tid]
@@ -727,6 +879,7 @@ class Kernel:
                          "faults": t.faults, "cpu_ms": t.cpu_ms, "syscalls": t.syscalls + fast,
                          "exit": t.exit_code})
         return {"uptime_ms": self.now(), "idle_ms": self.idle_ms, "tasks": rows,
+                "console": self.console_owner, "console_task": self.console_tid, "safe_mode": self.safe_mode,
                 "counter": self.counter() if self.counter else None, "entry_counter": self.entry_counter}
 
     def mem(self):
@@ -774,7 +927,8 @@ class Kernel:
         "entry", "prio", "heap", "stack", "block" (bytes of its memory
         block), "restart" ("never", "always" or "limit N"), "backoff_ms",
         "calls", "console", "kernel", "devices", "bundle" (an installed
-        task's {"slot", "version", "counter"}, else null)}, ...]}."""
+        task's {"slot", "version", "counter"}, else null)}, ...],
+        "safe_mode"}; console is false, "write" or "read"."""
         rows = []
         for tid in self.order:
             m = self.tasks[tid].manifest
@@ -786,7 +940,7 @@ class Kernel:
                          "restart": restart, "backoff_ms": m.backoff_ms, "calls": list(m.calls),
                          "console": m.console, "kernel": m.kernel, "devices": list(m.devices),
                          "bundle": self.installer.describe(m.name) if self.installer else None})
-        return {"tasks": rows}
+        return {"tasks": rows, "safe_mode": self.safe_mode}
 
     # --- invariants -----------------------------------------------------
 
@@ -796,6 +950,11 @@ class Kernel:
         self.buddy.check()
         self.ipc.check()
         assert len(self.readers) == len(set(self.readers)), "reader twice: %r" % (self.readers,)
+        for tid in self.want_console:
+            assert tid in self.readers, "task %d waits for the console but is no reader" % tid
+        assert self.console_owner is None or self.console_owner in self.tasks
+        assert self.console_tid is None or self.tasks[self.console_tid].status != STOPPED or \
+            self.tasks[self.console_tid].starts == 0, "the console task is stopped"
         for tid in self.order:
             t = self.tasks[tid]
             assert t.status in STATUSES, "%r in unknown status" % (t,)
@@ -905,15 +1064,21 @@ def sys_write(k, t, a):
 
 
 def sys_read(k, t, a):
-    k.need(t, "console")
-    poll = _word(a[0], "read poll")
-    if not k.readers:
-        b = k.trap.console_read()
+    mode = _word(a[0], "read mode", 2)
+    if t.manifest.console != "read":
+        raise KernelError(NOT_PERMITTED, "task %s may not read the console (console = %s)"
+                          % (t.name, t.manifest.console or "false"))
+    if t.tid == k.console_owner:
+        if mode == 2:
+            return (0, 0)       # it owns the console
+        b = k._console_take(t.tid)
         if b is not None:
             return (b, 1)
-    if poll:
-        return (0, 0)           # nothing waiting, and the caller won't wait
+    if mode == 1:
+        return (0, 0)           # nothing for it now, and the caller won't wait
     k.readers.append(t.tid)
+    if mode == 2:
+        k.want_console.append(t.tid)
     k.sched.block(t.tid, "read")
     return None
 
@@ -1031,12 +1196,22 @@ def sys_kctl(k, t, a):
         k.need(t, "kernel")
         k.start(arg)
         return (0, 0)
+    if op == abi.KCTL_FAULT:
+        target = k.task(arg)
+        if target.status != LIVE:
+            raise KernelError(BAD_STATE, "task %d (%s) is %s" % (arg, target.name, target.status))
+        k.need(t, "kernel")
+        k._fault(target, "injected by the operator", 0, 0)
+        return (0, 0)
     if op == abi.KCTL_RESTART:
         k.task(arg)
         k.need(t, "kernel")
         k.restart(arg)
         return (0, 0)
     k.need(t, "kernel")
+    if op == abi.KCTL_FG:
+        k.give_console(k.task(arg).tid)
+        return (0, 0)
     if op in (abi.KCTL_INSTALL, abi.KCTL_REMOVE) and k.installer is None:
         raise KernelError(BAD_STATE, "this kernel installs no tasks")
     if op == abi.KCTL_REMOVE:
@@ -1064,6 +1239,7 @@ def sys_kctl(k, t, a):
         reply = k.ipc_table()
     elif op == abi.KCTL_BOOT:
         reply = k.boot.status(k.now()) if k.boot is not None else {"slot": None}
+        reply["safe_mode"] = k.safe_mode
     elif op == abi.KCTL_INSTALL:
         data = k.read(t, bptr, min(arg, bcap))
         try:

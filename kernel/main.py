@@ -56,6 +56,24 @@ def bench_alone(console):
     console.write("bench: cpu_alone_ms %d\n" % (_hal.ticks_ms() - t0))
 
 
+SAFE_MODE_WINDOW_MS = getattr(board, "SAFE_MODE_WINDOW_MS", 1000)
+
+
+def safe_mode(console, k):
+    """The way back from a bad installed task: with bundles installed, a
+    key held at reset (already waiting in the UART) or "s" typed within
+    SAFE_MODE_WINDOW_MS boots without starting them. Costs nothing when
+    no bundle is installed, and a key other than "s" ends the wait."""
+    names = sorted(k.installer.installed)
+    if not names:
+        return
+    console.write("kernel: %d installed task%s (%s); press s within %d ms for safe mode "
+                  "(installed tasks not started)\n" % (len(names), "" if len(names) == 1 else "s",
+                                                        " ".join(names), SAFE_MODE_WINDOW_MS))
+    if k.safe_mode_window(SAFE_MODE_WINDOW_MS):
+        console.write("kernel: SAFE MODE: installed tasks not started: %s\n" % " ".join(names))
+
+
 def main():
     console = Console()
     banner(console)
@@ -80,6 +98,7 @@ def main():
                             _hal.verify_image)
     for line in k.installer.load_all(k):
         console.write(line)
+    safe_mode(console, k)
     started = k.start_all()
     console.write("kernel: %d tasks, %d started: %s\n" % (
         len(k.order), len(started), " ".join(k.tasks[t].name for t in started)))

@@ -20,7 +20,8 @@ every error name its field.
     restart    = limit 5           # never | always | limit N  (N >= 1)
     backoff_ms = 500               # wait before a restart; not with never
     calls      = audit, hsm        # tasks it may call()
-    console    = false             # true: may write to the console
+    console    = write             # false | write | read (read: may also read it
+                                   # while the operator hands it the console)
     start      = boot              # boot: started at boot; manual: by the shell's start
     kernel     = false             # true: may query and control the kernel
                                    # (SYS_KCTL: ps, kill, start...): the shell
@@ -97,7 +98,7 @@ class Manifest:
         self.restart_limit = None
         self.backoff_ms = None
         self.calls = []
-        self.console = False
+        self.console = False       # False, "write" or "read" (read includes write)
         self.kernel = False
         self.start = "boot"        # boot: started at boot; manual: by `start NAME`
         self.devices = []
@@ -138,7 +139,7 @@ class Manifest:
         if self.backoff_ms is not None:
             lines.append("backoff_ms = %d" % self.backoff_ms)
         lines.append("calls = %s" % ", ".join(self.calls))
-        lines.append("console = %s" % ("true" if self.console else "false"))
+        lines.append("console = %s" % (self.console or "false"))
         lines.append("kernel = %s" % ("true" if self.kernel else "false"))
         lines.append("start = %s" % self.start)
         lines.append("devices = %s" % ", ".join(self.devices))
@@ -235,7 +236,7 @@ def parse(text, source="userland/x/manifest", folder=None):
         if m.name in m.calls:
             raise ManifestError(source, "calls", _SELF_CALL % m.name)
     if "console" in raw:
-        m.console = _bool(source, "console", raw["console"])
+        m.console = _console(source, raw["console"])
     if "kernel" in raw:
         m.kernel = _bool(source, "kernel", raw["kernel"])
     if "start" in raw:
@@ -294,6 +295,20 @@ def _bool(source, field, v):
     if v == "false":
         return False
     raise ManifestError(source, field, "%r is not true or false" % v)
+
+
+def _console(source, v):
+    """The console right: False (none), "write" (may write to it; `true`
+    is the older spelling) or "read" (may write, and read it while it is
+    the console's owner: the console task, or a task the operator hands the
+    console to with `fg`)."""
+    if v == "false":
+        return False
+    if v == "write" or v == "true":
+        return "write"
+    if v == "read":
+        return "read"
+    raise ManifestError(source, "console", "%r is not false, write (or true) or read" % v)
 
 
 def _int_or_none(s):

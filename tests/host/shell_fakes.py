@@ -101,6 +101,9 @@ class FakeSystem:
         if self.kernel is None:
             self.kernel = sim_kernel()
         k = self.kernel
+        if op == abi.KCTL_FG:
+            k.give_console(arg)
+            return None
         if op in (abi.KCTL_KILL, abi.KCTL_START, abi.KCTL_RESTART):
             (k.kill if op == abi.KCTL_KILL else k.start if op == abi.KCTL_START else k.restart)(arg)
             return None
@@ -126,6 +129,12 @@ class FakeSystem:
 
     def sleep(self, ms):
         self.slept += ms
+
+    def wait_console(self):
+        self.calls.append(("wait_console", len(self.out)))
+
+    def exit(self):
+        self.calls.append(("exit", len(self.out)))
 
     def reboot(self):
         self.calls.append(("reboot", len(self.out)))

@@ -22,7 +22,8 @@ def mf(name, prio=4, heap=4096, stack=1024, restart="never", backoff=None, calls
     text = ("name = %s\nentry = %s\npriority = %d\nheap = %d\nstack = %d\nrestart = %s\n"
             "calls = %s\nconsole = %s\nkernel = %s\n"
             % (name, entry or name, prio, heap, stack, restart, calls,
-               "true" if console else "false", "true" if kernel else "false"))
+               console if isinstance(console, str) else "true" if console else "false",
+               "true" if kernel else "false"))
     if backoff is not None:
         text += "backoff_ms = %d\n" % backoff
     return manifest.parse(text, "userland/%s/manifest" % name)
@@ -350,7 +351,7 @@ def test_yield_takes_turns_with_an_equal_priority_task():
 
 # ---- console reads ----------------------------------------------------------------------
 
-def test_read_blocks_until_input_arrives_and_readers_are_served_in_order():
+def test_read_blocks_until_input_arrives_and_only_the_console_task_gets_it():
     got = []
 
     def reader(sys):
@@ -364,17 +365,292 @@ def test_read_blocks_until_input_arrives_and_readers_are_served_in_order():
             yield from sys.read()
         except SysError as e:
             got.append(("deaf", e.code))
-    k, sim = boot({"r": reader, "deaf": deaf}, [mf("r1", entry="r"), mf("r2", entry="r"),
-                                                mf("deaf", console=False)])
-    run(k, until=lambda: k.state_of(1) == "blocked" and k.state_of(2) == "blocked" and len(got) == 1)
-    assert got == [("deaf", errors.NOT_PERMITTED)]
+    k, sim = boot({"r": reader, "deaf": deaf}, [mf("shell", entry="r", console="read"),
+                                                mf("r2", entry="r", console="read"),
+                                                mf("deaf", console=False), mf("w", entry="deaf")])
+    assert k.console_tid == 1 and k.console_owner == 1
+    run(k, until=lambda: k.state_of(1) == "blocked" and k.state_of(2) == "blocked" and len(got) == 2)
+    assert got == [("deaf", errors.NOT_PERMITTED)] * 2      # console = false, and = true (write)
     assert k.sched.info(1)["reason"] == "read" and sim.watched == abi.IRQ_CONSOLE
+    assert k.sched.info(2)["reason"] == "read"               # waits in the background
     sim.feed(b"ab", at_ms=50)
     sim.feed(b"c", at_ms=80)
-    run(k, until=lambda: len(got) == 4)
-    assert got[1:] == [(1, ord("a"), 50), (2, ord("b"), 50), (1, ord("c"), 80)]
+    run(k, until=lambda: len(got) == 5)
+    assert got[2:] == [(1, ord("a"), 50), (1, ord("b"), 50), (1, ord("c"), 80)]
     run(k, until=lambda: k.state_of(1) == "blocked")
-    assert k.readers == [2, 1]
+    assert k.readers == [2, 1] and sim.input == []
+
+
+def test_a_background_reader_never_takes_a_byte_and_a_poll_finds_none():
+    got = []
+
+    def shell(sys):
+        yield from sys.sleep(100)
+        while True:
+            got.append(("shell", (yield from sys.read())))
+
+    def bg(sys):
+        got.append(("poll", (yield from sys.poll_read())))
+        got.append(("bg", (yield from sys.read())))
+    k, sim = boot({"shell": shell, "bg": bg}, [mf("shell", console="read", prio=1),
+                                              mf("bg", console="read", prio=0)])
+    sim.feed(b"hsm login 123456", at_ms=1)
+    run(k, until=lambda: len(got) == 17)
+    assert got[0] == ("poll", None)
+    assert bytes(b for who, b in got[1:]) == b"hsm login 123456"
+    assert all(who == "shell" for who, b in got[1:])
+    assert k.state_of(2) == "blocked" and k.sched.info(2)["reason"] == "read"
+
+
+def fg_system(**kw):
+    """shell (console task, kernel) and `app` (console = read): app logs
+    every byte it gets, and exits on "q"."""
+    got = []
+
+    def shell(sys):
+        while True:
+            b = yield from sys.read()
+            got.append(("shell", b))
+
+    def app(sys):
+        while True:
+            b = yield from sys.read()
+            got.append(("app", b))
+            if b == ord("q"):
+                yield from sys.exit(3)
+    k, sim = boot({"shell": shell, "app": app}, [mf("shell", console="read", kernel=True, prio=0),
+                                                mf("app", console="read", prio=3, restart="always",
+                                                   backoff=10)], **kw)
+    return k, sim, got
+
+
+def test_fg_hands_the_console_over_and_ctrl_z_gives_it_back():
+    k, sim, got = fg_system()
+    run(k, until=lambda: k.state_of(1) == "blocked" and k.state_of(2) == "blocked")
+    k.give_console(2)
+    assert b"kernel: console to app (id 2); Ctrl-Z gives it back\n" in sim.out
+    sim.feed(b"ab", at_ms=k.now() + 5)
+    run(k, until=lambda: len(got) == 2)
+    sim.feed(b"x\x1acd", at_ms=k.now() + 5)          # what the task has not read yet is dropped
+    run(k, until=lambda: len(got) == 4)
+    assert got == [("app", ord("a")), ("app", ord("b")), ("shell", ord("c")), ("shell", ord("d"))]
+    assert k.console_owner == 1 and b"kernel: console back to shell (Ctrl-Z; app keeps running)\n" in sim.out
+    assert k.state_of(2) == "blocked"
+    with pytest.raises(KernelError) as e:
+        k.give_console(1)
+    assert e.value.code == errors.BAD_STATE
+
+
+def test_ctrl_z_works_while_the_foreground_task_does_not_read():
+    got = []
+
+    def shell(sys):
+        while True:
+            got.append(("shell", (yield from sys.read())))
+
+    def spin(sys):
+        while True:
+            yield sys.spin()
+    k, sim = boot({"shell": shell, "spin": spin}, [mf("shell", console="read", kernel=True, prio=0),
+                                                  mf("spin", console="read", prio=0)])
+    run(k, steps=20)
+    k.give_console(2)
+    sim.feed(b"xy\x1az", at_ms=k.now() + 5)
+    run(k, until=lambda: got)
+    assert got == [("shell", ord("z"))] and k.console_owner == 1
+
+
+@pytest.mark.parametrize("how", ["exit", "kill", "fault", "restart"])
+def test_the_console_returns_to_the_shell_when_the_foreground_task_ends(how):
+    k, sim, got = fg_system()
+    run(k, until=lambda: k.state_of(1) == "blocked" and k.state_of(2) == "blocked")
+    k.give_console(2)
+    if how == "exit":
+        sim.feed(b"q", at_ms=k.now() + 1)
+        run(k, until=lambda: k.tasks[2].status != "live")
+    elif how == "kill":
+        k.kill(2)
+    elif how == "restart":
+        k.restart(2)
+    else:
+        k._fault(k.tasks[2], "MemManage", 0, 0)
+    assert k.console_owner == 1
+    assert b"kernel: console back to shell (app ended)\n" in sim.out
+    sim.feed(b"z", at_ms=k.now() + 1)
+    run(k, until=lambda: got and got[-1] == ("shell", ord("z")))
+    if how == "restart":
+        assert k.state_of(2) == "blocked"                   # running again, in the background
+        assert k.console_owner == 1
+
+
+@pytest.mark.parametrize("prio", [0, 1, 7])
+def test_a_cpu_bound_task_at_or_below_the_shell_s_priority_does_not_starve_it(prio):
+    got = []
+
+    def shell(sys):
+        while True:
+            b = yield from sys.read()
+            got.append((b, k.now()))
+
+    def spin(sys):
+        while True:
+            yield sys.spin()
+    k, sim = boot({"shell": shell, "spin": spin}, [mf("shell", console="read", kernel=True, prio=0),
+                                                  mf("spin", prio=prio)])
+    for i in range(10):
+        sim.feed(bytes([0x61 + i]), at_ms=100 + 50 * i)
+    run(k, steps=20000, until=lambda: len(got) == 10)
+    lag = [t - (100 + 50 * i) for i, (b, t) in enumerate(got)]
+    assert max(lag) <= (10 + 1 if prio == 0 else 1), lag       # one time slice at most, when it is a peer
+
+
+def test_fg_needs_a_live_task_that_reads_the_console():
+    def idle(sys):
+        yield from sys.wait(1)
+    k, sim = boot({"idle": idle}, [mf("shell", entry="idle", console="read", kernel=True),
+                                   mf("w", entry="idle", console="write"), mf("r", entry="idle", console="read",
+                                                                             )], start=False)
+    k.start(1)
+    k.start(2)
+    with pytest.raises(KernelError) as e:
+        k.give_console(2)
+    assert e.value.code == errors.NOT_PERMITTED and "console = write" in str(e.value)
+    with pytest.raises(KernelError) as e:
+        k.give_console(3)
+    assert e.value.code == errors.BAD_STATE
+    assert k.console_owner == 1
+
+
+def test_wait_console_returns_when_the_console_comes_back():
+    log = []
+
+    def shell(sys):
+        r = yield sys.raw(abi.SYS_READ, 2)
+        log.append(("owner", r))
+        yield from sys.kctl(abi.KCTL_FG, 2)
+        r = yield sys.raw(abi.SYS_READ, 2)
+        log.append(("back", r, k.now()))
+        yield from sys.wait(1)
+
+    def app(sys):
+        yield from sys.sleep(40)
+        yield from sys.exit(0)
+    k, sim = boot({"shell": shell, "app": app}, [mf("shell", console="read", kernel=True, prio=0),
+                                                mf("app", console="read")])
+    run(k, until=lambda: len(log) == 2)
+    assert log[0] == ("owner", (0, 0)) and log[1][1] == (0, 0) and log[1][2] >= 40
+    assert k.console_owner == 1
+
+
+def test_the_console_task_is_never_killed_and_comes_back_at_once():
+    starts = []
+
+    def shell(sys):
+        starts.append(k.now())
+        yield from sys.read()
+    k, sim = boot({"shell": shell}, [mf("shell", console="read", kernel=True, restart="never")])
+    run(k, until=lambda: k.state_of(1) == "blocked")
+    with pytest.raises(KernelError) as e:
+        k.kill(1)
+    assert e.value.code == errors.BAD_STATE and "console task" in str(e.value)
+    k.restart(1)
+    run(k, until=lambda: len(starts) == 2)
+
+
+@pytest.mark.parametrize("event", [("fault", "MemManage", 0x1234, 0x20300000), ("fault", "MemoryError", 0, 0),
+                                   ("fault", "exception: ValueError: boom", 0, 0), ("exit", 0)])
+def test_a_console_task_that_faults_or_exits_is_restarted_at_once_whatever_its_policy(event):
+    starts = []
+
+    def shell(sys):
+        starts.append(k.now())
+        if len(starts) == 1:
+            yield from sys.sleep(50)
+            if event[0] == "exit":
+                yield from sys.exit(0)
+            yield sys.fault(*event[1:])
+        yield from sys.read()
+    k, sim = boot({"shell": shell}, [mf("shell", console="read", kernel=True, restart="never")])
+    run(k, until=lambda: len(starts) == 2)
+    assert starts[1] - starts[0] <= 52
+    line = [ln for ln in sim.lines() if ln.startswith(event[0] + ": task shell")][0]
+    assert line.endswith("restart now (the console task)"), line
+    run(k, until=lambda: k.state_of(1) == "blocked")
+    assert k.tasks[1].restarts == 1
+
+
+def test_kctl_fault_faults_a_task_as_its_policy_says():
+    log = []
+
+    def shell(sys):
+        yield from sys.kctl(abi.KCTL_FAULT, 2)
+        log.append("ok")
+        try:
+            yield from sys.kctl(abi.KCTL_FAULT, 2)
+        except SysError as e:
+            log.append(e.code)
+        yield from sys.kctl(abi.KCTL_FAULT, sys.tid)
+        log.append("not here")
+
+    def waits(sys):
+        yield from sys.wait(1)
+    k, sim = boot({"shell": shell, "w": waits}, [mf("shell", console="read", kernel=True, prio=0),
+                                                mf("w")])
+    run(k, until=lambda: k.tasks[1].restarts == 1)
+    assert log == ["ok", errors.BAD_STATE]
+    assert "fault: task w (id 2): injected by the operator; stopped (restart = never)" in sim.lines()
+    assert "fault: task shell (id 1): injected by the operator; restart now (the console task)" in sim.lines()
+
+
+def test_kill_of_the_console_task_by_kctl_is_refused():
+    log = []
+
+    def shell(sys):
+        try:
+            yield from sys.kctl(abi.KCTL_KILL, sys.tid)
+        except SysError as e:
+            log.append(e.code)
+        yield from sys.wait(1)
+    k, sim = boot({"shell": shell}, [mf("shell", console="read", kernel=True)])
+    run(k, until=lambda: log)
+    assert log == [errors.BAD_STATE] and k.tasks[1].status == "live"
+
+
+def window_kernel(feed=None, at_ms=0):
+    def idle(sys):
+        yield from sys.read()
+    sim = Sim(0)
+    sim.program("idle", idle)
+    k = Kernel(sim, POOL, 1 << 16, [mf("shell", entry="idle", console="read", kernel=True)])
+    if feed is not None:
+        sim.feed(feed, at_ms=at_ms)
+    return k, sim
+
+
+def test_the_safe_mode_window_waits_for_s_and_costs_nothing_for_a_key_already_waiting():
+    k, sim = window_kernel(b"s")
+    assert k.safe_mode_window(1000) is True and k.now() == 0 and k.safe_mode
+    k, sim = window_kernel(b"s", at_ms=300)
+    assert k.safe_mode_window(1000) is True and k.now() == 300
+    k, sim = window_kernel()
+    assert k.safe_mode_window(1000) is False and k.now() == 1000 and sim.watched == 0
+    k, sim = window_kernel(b"\r", at_ms=20)          # another key: no wait, kept for the shell
+    assert k.safe_mode_window(1000) is False and k.now() == 20
+    k.start_all()
+    run(k, until=lambda: k.state_of(1) == "blocked")
+    assert k.cin == [] and k.tasks[1].syscalls == 2     # read the kept "\r", then waits
+
+
+def test_safe_mode_starts_no_installed_task():
+    def idle(sys):
+        yield from sys.wait(1)
+    k, sim = boot({"idle": idle}, [mf("shell", entry="idle", console="read", kernel=True)], start=False)
+    tid = k.add_task(mf("bad", entry="idle"), code=b"x")
+    k.safe_mode = True
+    assert k.start_all() == [1]
+    assert k.tasks[tid].status == "stopped" and k.ps()["safe_mode"] and k.tasks_table()["safe_mode"]
+    k.remove_task(tid)                                  # a stopped installed task can be removed
+    assert tid not in k.tasks
 
 
 def test_a_byte_already_waiting_is_read_without_blocking():
@@ -382,7 +658,7 @@ def test_a_byte_already_waiting_is_read_without_blocking():
 
     def reader(sys):
         got.append((yield from sys.read()))
-    k, sim = boot({"r": reader}, [mf("r")])
+    k, sim = boot({"r": reader}, [mf("r", console="read")])
     sim.feed(b"z")
     run(k, until=lambda: got)
     assert got == [ord("z")] and k.tasks[1].syscalls == 1
@@ -686,7 +962,7 @@ def test_kctl_queries_return_json():
     t = replies[abi.KCTL_TASKS]["tasks"]
     assert t[1] == {"id": 2, "name": "shell", "entry": "shell", "prio": 4, "heap": 8192, "stack": 1024,
                     "block": 16384, "restart": "never", "backoff_ms": None, "calls": ["w"],
-                    "console": True, "kernel": True, "devices": [], "bundle": None}
+                    "console": "write", "kernel": True, "devices": [], "bundle": None}
 
 
 def test_kctl_reply_too_large_tells_the_size_needed():
@@ -706,7 +982,7 @@ def test_kctl_needs_the_kernel_capability():
     run(k, until=lambda: len(log) == abi.NKCTL)
     res = [entry[2] for entry in log]
     # kill: a live target, so permission decides; start: the target is live (BAD_STATE first)
-    assert res == ["NOT_PERMITTED"] * 5 + ["BAD_STATE"] + ["NOT_PERMITTED"] * 8
+    assert res == ["NOT_PERMITTED"] * 5 + ["BAD_STATE"] + ["NOT_PERMITTED"] * 10
     assert k.halted is None
 
 
@@ -736,7 +1012,7 @@ def test_kctl_kill_or_restart_of_the_caller_itself():
         else:
             yield from sys.kctl(abi.KCTL_KILL, sys.tid)
         seen.append("returned")
-    k, sim = boot({"shell": shell}, [mf("shell", kernel=True)])
+    k, sim = boot({"shell": shell}, [mf("boss", entry="shell", kernel=True)])     # not the console task
     run(k, until=lambda: k.state_of(1) == "stopped")
     assert seen == [1, 2]
     assert k.buddy.free_bytes == 1 << 16
@@ -758,7 +1034,7 @@ def test_a_polling_read_returns_at_once_with_or_without_a_byte():
         got.append((yield from sys.poll_read()))
         yield from sys.sleep(100)
         got.append((yield from sys.poll_read()))
-    k, sim = boot({"p": poller}, [mf("p")])
+    k, sim = boot({"p": poller}, [mf("p", console="read")])
     sim.feed(b"x", at_ms=50)
     run(k, until=lambda: len(got) == 2)
     assert got == [None, ord("x")]

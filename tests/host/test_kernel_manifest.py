@@ -86,7 +86,7 @@ def test_restart_never_has_no_backoff():
 def test_empty_lists_comments_blank_lines_crlf_and_bytes():
     text = "\r\n# comment\r\n\r\n" + MINIMAL.replace("\n", "\r\n") + "calls =\r\ndevices=   # none\r\nconsole=true\r\n"
     m = manifest.parse(text.encode())
-    assert m.calls == [] and m.devices == [] and m.console is True
+    assert m.calls == [] and m.devices == [] and m.console == "write"
 
 
 def test_to_text_round_trips():
@@ -169,8 +169,17 @@ def test_backoff_errors():
         "%s: backoff_ms: means nothing with restart = never" % SRC
 
 
-def test_console_not_a_boolean():
-    assert error_of(with_field("console", "yes")) == "%s: console: 'yes' is not true or false" % SRC
+def test_console_not_a_right():
+    assert error_of(with_field("console", "yes")) == \
+        "%s: console: 'yes' is not false, write (or true) or read" % SRC
+
+
+@pytest.mark.parametrize("text, right", [("false", False), ("write", "write"), ("true", "write"),
+                                         ("read", "read")])
+def test_console_rights_are_none_write_or_read_and_round_trip(text, right):
+    m = manifest.parse(MINIMAL + "console = %s\n" % text)
+    assert m.console == right and m.as_dict()["console"] == right
+    assert manifest.parse(m.to_text()) == m
 
 
 def test_kernel_capability_defaults_to_false():

@@ -9,7 +9,7 @@ import pytest
 from shell_fakes import FakeConsole, FakeSystem
 from userland.shell import commands, lineedit, shell
 
-ALL = ["help", "version", "uptime", "ps", "top", "kill", "start", "restart", "mem", "faults", "ipc",
+ALL = ["help", "version", "uptime", "ps", "top", "kill", "start", "restart", "fg", "fault", "exit", "mem", "faults", "ipc",
        "call", "echo", "tasks", "hsm", "ledger", "compliance", "audit", "boot", "reboot", "poweroff"]
 
 
@@ -301,3 +301,30 @@ def test_shell_sources_use_integers_only_and_the_micropython_subset(mod):
             assert t.string not in ("/", "/="), "true division " + where
         if t.type == tokenize.NAME:
             assert t.string not in BANNED, "not in MicroPython " + where
+
+
+def test_kill_refuses_the_console_task_with_a_reason():
+    ctx = FakeSystem()
+    ctx.lookup("echo")                          # the kernel is made
+    ctx.kernel.console_tid = 1                  # as if echo were the shell
+    commands.dispatch("kill echo", ctx)
+    assert ctx.text() == ("kill: refused: echo is the console task and is never stopped (the board would "
+                          "have no console); `restart echo` starts a new one\n")
+    assert ctx.kernel.tasks[1].status == "live"
+
+
+def test_fg_waits_for_the_console_and_a_task_that_does_not_read_is_refused():
+    ctx = FakeSystem()
+    commands.dispatch("fg echo", ctx)
+    assert ctx.text().startswith("error: KernelError: ") and "console = false" in ctx.text()
+    assert ctx.calls == []
+    ctx.kernel.tasks[1].manifest.console = "read"
+    ctx.out = []
+    commands.dispatch("fg echo", ctx)
+    assert ctx.kernel.console_owner == 1 and ctx.calls == [("wait_console", 0)]
+
+
+def test_exit_ends_the_shell():
+    ctx = FakeSystem()
+    commands.dispatch("exit", ctx)
+    assert ctx.calls == [("exit", 0)]

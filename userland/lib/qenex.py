@@ -113,8 +113,14 @@ def write(text):
 
 
 def read_byte():
-    """The next console byte, waiting for it (needs the console capability)."""
+    """The next console byte, waiting for it (needs console = read; only the
+    console's owner gets bytes: any other task waits until it owns it)."""
     return _sys(abi.SYS_READ)[0]
+
+
+def wait_console():
+    """Wait until this task owns the console (at once if it does)."""
+    _sys(abi.SYS_READ, 2)
 
 
 def poll_byte():

@@ -237,11 +237,15 @@ def _ps_rows(reply, prev=None):
 
 
 PS_HEADER = ["ID", "NAME", "STATE", "PRIO", "HEAP", "STACK", "RESTARTS", "CPU"]
+SAFE_LINE = "safe mode: installed tasks were not started at boot\n"
 
 
 @command("ps", "tasks: state, priority, heap and stack use, restarts, CPU share", 0)
 def _ps(ctx, args):
-    table(ctx, PS_HEADER, _ps_rows(_kctl(ctx, abi.KCTL_PS)))
+    reply = _kctl(ctx, abi.KCTL_PS)
+    if reply.get("safe_mode"):
+        ctx.write(SAFE_LINE)
+    table(ctx, PS_HEADER, _ps_rows(reply))
 
 
 @command("top [MS]", "ps refreshed every MS (default 1000) until a key is pressed", 1)
@@ -292,9 +296,38 @@ def _control(op, done):
     return fn
 
 
-register("kill ID", "stop a task (no restart)", _control(abi.KCTL_KILL, "killed"), 1)
+@command("kill ID", "stop a task (no restart); not the shell, which is the console", 1)
+def _kill(ctx, args):
+    if len(args) != 1:
+        raise UsageError()
+    tid = _task_id(ctx, args[0])
+    if tid == _kctl(ctx, abi.KCTL_PS).get("console_task"):
+        ctx.write("kill: refused: %s is the console task and is never stopped (the board would have "
+                  "no console); `restart %s` starts a new one\n" % (args[0], args[0]))
+        return
+    _kctl(ctx, abi.KCTL_KILL, tid)
+    ctx.write("killed task %d\n" % tid)
+
+
 register("start NAME", "start a stopped task", _control(abi.KCTL_START, "started"), 1)
 register("restart ID", "stop a task if it runs, then start it", _control(abi.KCTL_RESTART, "restarted"), 1)
+
+
+@command("fg NAME", "hand the console to a task that reads it (console = read); "
+         "Ctrl-Z or the task's end gives it back", 1)
+def _fg(ctx, args):
+    if len(args) != 1:
+        raise UsageError()
+    _kctl(ctx, abi.KCTL_FG, _task_id(ctx, args[0]))
+    ctx.wait_console()
+
+
+register("fault ID", "make a task fault now, to try its restart policy", _control(abi.KCTL_FAULT, "faulted"), 1)
+
+
+@command("exit", "end this shell; the kernel starts a new one at once", 0)
+def _exit(ctx, args):
+    ctx.exit()
 
 
 @command("mem", "kernel heap, the task RAM pool and the board's memory map", 0)
@@ -354,8 +387,11 @@ def _echo(ctx, args):
          "installed tasks; install one from a signed bundle sent as base64 lines, or remove one", 2)
 def _tasks(ctx, args):
     if not args:
+        reply = _kctl(ctx, abi.KCTL_TASKS)
+        if reply.get("safe_mode"):
+            ctx.write(SAFE_LINE)
         rows = [[str(t["id"]), t["name"], _version_text(t["bundle"]["version"]), str(t["bundle"]["slot"])]
-                for t in _kctl(ctx, abi.KCTL_TASKS)["tasks"] if t["bundle"]]
+                for t in reply["tasks"] if t["bundle"]]
         if not rows:
             ctx.write("no installed tasks\n")
             return

@@ -88,6 +88,13 @@ class TaskSystem:
     def sleep(self, ms):
         qenex.sleep(ms)
 
+    def wait_console(self):
+        """Wait until the console is the shell's again (after `fg`)."""
+        qenex.wait_console()
+
+    def exit(self):
+        qenex.exit(0)
+
     def version_info(self):
         v = sys.implementation.version
         return {"kernel": _build.VERSION, "commit": _build.COMMIT,
@@ -114,4 +121,8 @@ class TaskSystem:
 
 def main():
     system = TaskSystem()
+    if system.kctl(abi.KCTL_BOOT).get("safe_mode"):
+        system.prompt = shell.SAFE_PROMPT
+        system.write("safe mode: installed tasks not started; `tasks` lists them, `tasks remove NAME` "
+                     "removes one, `reboot` boots normally\n")
     shell.run(TaskConsole(system), system)

@@ -12,13 +12,15 @@ from userland.shell import commands
 from userland.shell.lineedit import LineEditor
 
 PROMPT = "qenex> "
+SAFE_PROMPT = "[safe mode] qenex> "     # the kernel started no installed task
 _NOMEM = "\nerror: MemoryError\n"  # a constant: reporting must not allocate
 
 
 def run(console, ctx):
     """console: read_byte() -> int or None, write(str). ctx: see commands."""
     ed = LineEditor(console.write)
-    console.write(PROMPT)
+    prompt = getattr(ctx, "prompt", PROMPT)
+    console.write(prompt)
     while True:
         try:
             b = console.read_byte()
@@ -30,19 +32,19 @@ def run(console, ctx):
                 # Collect between commands, while little is alive: long-lived
                 # objects stay packed low and large replies find room.
                 gc.collect()
-                console.write(PROMPT)
+                console.write(prompt)
         except KeyboardInterrupt:
-            _recover(console, ed, "^C\n")
+            _recover(console, ed, prompt, "^C\n")
         except MemoryError:
-            _recover(console, ed, _NOMEM)
+            _recover(console, ed, prompt, _NOMEM)
         except Exception as e:
-            _recover(console, ed, None, e)
+            _recover(console, ed, prompt, None, e)
 
 
-def _recover(console, ed, text, exc=None):
+def _recover(console, ed, prompt, text, exc=None):
     ed.reset()
     try:
         console.write(text if exc is None else "\n" + commands.error_line(exc))
-        console.write(PROMPT)
+        console.write(prompt)
     except Exception:
         pass  # the console itself is failing; keep reading
