@@ -390,13 +390,30 @@ _HSM = {}
 HSM_PIN = "123456"
 
 
+class _fake_ml_dsa:
+    """with _fake_ml_dsa(): the emulator signs with _FakeMlDsa (restored after, so the
+    HSM tests in the same pytest process get the real one)."""
+
+    def __enter__(self):
+        from tools.hsm import emulator
+        self.emulator, self.saved = emulator, emulator._ml_dsa
+        emulator._ml_dsa = lambda: _FakeMlDsa
+
+    def __exit__(self, *exc):
+        self.emulator._ml_dsa = self.saved
+
+
 def _hsm_base():
+    with _fake_ml_dsa():
+        return _hsm_setup()
+
+
+def _hsm_setup():
     """One emulated HSM, logged in, with keys of every algorithm; its state is copied
     back before each input."""
+    from tools.hsm import emulator
     if _HSM:
         return _HSM["hsm"]
-    from tools.hsm import emulator
-    emulator._ml_dsa = lambda: _FakeMlDsa
     tmp = tempfile.mkdtemp(prefix="qenex-fuzz-hsm-")
     h = emulator.Hsm(os.path.join(tmp, "state.json"), pin=HSM_PIN)
     h._save = lambda: None                     # no fsync per audit entry under the fuzzer
@@ -434,18 +451,23 @@ def target_hsm(data):
     reader = F.Reader(_crc)
     seq = _HSM["seq"]
     try:
-        for cmd, flags, step, payload in requests(data):
-            seq += step
-            line = payload if flags & 8 else encode_request(host, cmd, seq, payload, flags)
-            frames = reader.feed(line) + (reader.stale() if flags & 4 else [])
-            for request in frames:                  # as tools/hsm/server.py serves them
-                if request[3] & F.RESPONSE:
-                    continue
-                out = h.handle(request)
-                if not isinstance(out, bytes) or not out.startswith(F.SYNC):
-                    raise HarnessFailure("the HSM answered %r" % (out,))
+        with _fake_ml_dsa():
+            _hsm_requests(h, host, reader, seq, data)
     except HSM_REFUSALS:
         pass
+
+
+def _hsm_requests(h, host, reader, seq, data):
+    for cmd, flags, step, payload in requests(data):
+        seq += step
+        line = payload if flags & 8 else encode_request(host, cmd, seq, payload, flags)
+        frames = reader.feed(line) + (reader.stale() if flags & 4 else [])
+        for request in frames:                  # as tools/hsm/server.py serves them
+            if request[3] & F.RESPONSE:
+                continue
+            out = h.handle(request)
+            if not isinstance(out, bytes) or not out.startswith(F.SYNC):
+                raise HarnessFailure("the HSM answered %r" % (out,))
 
 
 # --- 5. rules ----------------------------------------------------------------------------
