@@ -17,7 +17,8 @@ import targets as T  # noqa: E402
 from drivers.hsm import frame as F  # noqa: E402
 from userland.gateway import link  # noqa: E402
 from userland.ledger import codec, wal  # noqa: E402
-from userland.ledger.state import T_PENDING, T_POST, Account, Transfer  # noqa: E402
+from userland.ledger.state import (A_CREDITS_MUST_NOT_EXCEED_DEBITS, A_DEBITS_MUST_NOT_EXCEED_CREDITS, A_HISTORY, T_PENDING,
+                                   T_POST, Account, Transfer)  # noqa: E402
 
 VEC = os.path.join(T.ROOT, "tests", "vectors", "gateway")
 PACS = open(os.path.join(VEC, "pacs008.xml"), "rb").read()
@@ -162,7 +163,7 @@ def corpus():
         "not-an-object.json": b'[1, "2", null, true, 1.5e3, {"a": {}}]',
     }
     a12 = acct(1) + acct(2)
-    hist = acct(3, flags=4) + acct(4, flags=2)         # history; credits_must_not_exceed_debits
+    hist = acct(3, flags=A_HISTORY) + acct(4, flags=A_CREDITS_MUST_NOT_EXCEED_DEBITS)
     c["ledger"] = {
         "accounts.bin": led(wal.ACCOUNTS, a12),
         "accounts-transfers.bin": led(wal.ACCOUNTS, a12) + led(wal.TRANSFERS, xfer(100, 1, 2, 50))
@@ -199,6 +200,13 @@ def regressions():
         "fix-unicode-digit-38.fix": lines(LOGON, order(2, qty=sup2_1)),
     }
     big = b"1" * 4400 + b".00"
+    g["fix"].update({
+        # over CPython's 4,300-digit limit for int(): ValueError, not a refusal
+        "fix-44-4400-digits.fix": lines(LOGON, order(2, typ="2", price=big)),
+        "fix-38-4400-digits.fix": lines(LOGON, order(2, qty=b"1" * 4400)),
+        "fix-34-4400-digits.fix": lines(LOGON, fixmsg(2, "0").replace(b"34=2", b"34=" + b"2" * 4400)),
+        "fix-9-4400-digits.fix": b"8=FIX.4.4\x019=" + b"1" * 4400 + b"\x0135=A\x0110=000\x01",
+    })
     g["iso20022"] = {
         "iso-unicode-digit-nboftxs.xml": pacs1.replace(b"<NbOfTxs>1</NbOfTxs>", b"<NbOfTxs>" + sup2 + b"</NbOfTxs>"),
         "iso-unicode-digit-nboftxs-pain001.xml": PAIN.replace(b"<NbOfTxs>", b"<NbOfTxs>" + sup2, 1).replace(
@@ -206,7 +214,16 @@ def regressions():
         "iso-unicode-digit-account.xml": pacs1.replace(b"<Id>1</Id>", b"<Id>" + sup2 + b"</Id>"),
         "iso-amount-4400-digits.xml": pacs1.replace(b">1250.50<", b">" + big + b"<"),
     }
+    quotes = b'"' * 1200                     # each '"' is answered as &quot;: 6 bytes
     g["link"] = {
+        # an answer larger than a frame holds (4,096 bytes): FrameError out of LinkServer.poll
+        "link-submit-answer-too-large-fix.bin": rec(link.SUBMIT, F.fields("FIX", T.fix_stream(lines(
+            LOGON, *[b"35=1|34=%d|112=T%d" % (i, i) for i in range(2, 62)])))),
+        "link-submit-answer-too-large-pacs008.bin": rec(link.SUBMIT, F.fields("pacs.008", pacs1.replace(
+            b"QX-20261126-0001", quotes))),
+        # issue 12: a captured frame accepted again once the sequence number is 32,768 ahead
+        "link-replay-rules-32768-ahead.bin": rec(link.RULES, F.fields(T.RULES_TEXT)) + rec(link.STATS, step=0x8000)
+        + rec(link.RULES, F.fields(T.RULES_TEXT), step=0x8000),
         "link-submit-kind-ff.bin": rec(link.SUBMIT, F.fields(b"\xff", b"hello")),
         "link-submit-fix-44-abc.bin": rec(link.SUBMIT, F.fields("FIX", T.fix_stream(
             lines(LOGON, order(2, typ="2", price="abc"))))),
@@ -220,6 +237,8 @@ def regressions():
         "hsm-label-not-utf8-sign.bin": rec(F.SIGN, F.fields(b"\xff", b"digest")),
         "hsm-label-not-utf8-generate.bin": rec(F.GENERATE, F.fields(b"\x00", b"caf\xe9", b"\x03")),
         "hsm-audit-1-byte-fields.bin": rec(F.AUDIT, F.fields(b"\x00", b"\x01")),
+        # issue 12: a frame reusing the last sequence number gets the cached answer before its MAC is checked
+        "hsm-bad-mac-same-seq-cached-answer.bin": rec(F.RANDOM, F.fields(8)) + rec(F.RANDOM, F.fields(8), flags=1, step=0),
     }
     r = T.RULES
     inf = json.dumps(r, indent=1).replace('"count": 3', '"count": Infinity').encode()
@@ -228,8 +247,26 @@ def regressions():
         "rules-infinity.json": inf,
         "rules-usd-rate-int.json": json.dumps(dict(r, usd_rates={"EUR": 1}), indent=1).encode(),
     }
+    a12 = acct(1) + acct(2)
     g["ledger"] = {
-        "ledger-unknown-accounts.bin": led(wal.ACCOUNTS, acct(1) + acct(2)) + led(wal.TRANSFERS, xfer(100, 7, 8, 50)),
+        # issue 12: a record that hashes right but names accounts that do not exist (KeyError)
+        "ledger-unknown-accounts.bin": led(wal.ACCOUNTS, a12) + led(wal.TRANSFERS, xfer(100, 7, 8, 50)),
+        # found by the fuzzer: more records that hash right and mean something impossible
+        "ledger-post-of-unknown-pending.bin": led(wal.ACCOUNTS, a12)
+        + led(wal.TRANSFERS, xfer(101, 1, 2, 5, flags=T_POST, pending_id=999)),
+        "ledger-accounts-payload-not-whole.bin": led(wal.ACCOUNTS, a12[:80]),
+        "ledger-transfers-payload-not-whole.bin": led(wal.ACCOUNTS, a12) + led(wal.TRANSFERS, xfer(100, 1, 2, 5)[:111]),
+        "ledger-posted-across-ledgers.bin": led(wal.ACCOUNTS, acct(1) + acct(2, ledger=2))
+        + led(wal.TRANSFERS, xfer(100, 1, 2, 51)),
+        "ledger-pending-across-ledgers.bin": led(wal.ACCOUNTS, acct(1) + acct(2, ledger=2))
+        + led(wal.TRANSFERS, xfer(100, 1, 2, 9, flags=T_PENDING)),
+        "ledger-debits-exceed-credits-flag.bin": led(wal.ACCOUNTS, acct(1, flags=A_DEBITS_MUST_NOT_EXCEED_CREDITS) + acct(2))
+        + led(wal.TRANSFERS, xfer(100, 1, 2, 5)),
+        "ledger-credits-exceed-debits-flag.bin": led(wal.ACCOUNTS, acct(1) + acct(2, flags=A_CREDITS_MUST_NOT_EXCEED_DEBITS))
+        + led(wal.TRANSFERS, xfer(100, 1, 2, 5)),
+        "ledger-balance-beyond-128-bits.bin": led(wal.ACCOUNTS, a12) + led(wal.TRANSFERS, xfer(100, 1, 2, (1 << 128) - 1)
+                                                                           + xfer(101, 1, 2, 2, ts=3)),
+        "ledger-timestamp-max-then-append.bin": led(wal.ACCOUNTS, acct(1) + acct(2, ts=(1 << 64) - 1)),
     }
     return g
 

@@ -5,7 +5,8 @@
     build/venv/bin/python tests/fuzz/run.py --list
     build/venv/bin/python tests/fuzz/run.py TARGET --replay FILE...   # no atheris: run inputs, show tracebacks
 
-The seeds are tests/fuzz/corpus/TARGET/ (read only); new inputs the fuzzer finds
+The seeds are tests/fuzz/corpus/TARGET/ (read only), with the libFuzzer dictionary
+tests/fuzz/dict/TARGET.dict where there is one; new inputs the fuzzer finds
 interesting go to --out (default: a temporary directory; `make fuzz` keeps them in
 build/fuzz/TARGET/). A crash is written to tests/fuzz/crashes/TARGET/ as
 <Exception>-<file>-<line>-<sha1>.in with its traceback beside it (.txt); copy it into
@@ -42,8 +43,13 @@ def location(exc):
 
 
 def signature(exc):
-    path, line, fn = location(exc)
-    return "%s-%s-%d" % (type(exc).__name__, path.replace("/", "_").replace(".py", ""), line)
+    """Exception type and the place it was raised, with its caller's (a MoneyError from
+    money.py called by risk.py is not the one called by the engine)."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(HERE)]
+    parts = [type(exc).__name__]
+    for f in frames[-2:][::-1]:
+        parts.append("%s-%d" % (os.path.splitext(os.path.basename(f.filename))[0], f.lineno))
+    return "-".join(parts)
 
 
 def save(crashes, data, exc, kind=None):
@@ -152,6 +158,9 @@ def main():
     os.makedirs(out, exist_ok=True)
     lib = ["-max_len=%d" % (args.max_len or MAX_LEN.get(args.target, 2048)), "-timeout=%d" % args.timeout,
            "-rss_limit_mb=2048", "-artifact_prefix=%s/" % crashes, "-print_final_stats=1"]
+    dictionary = os.path.join(HERE, "dict", args.target + ".dict")
+    if os.path.exists(dictionary):
+        lib.append("-dict=%s" % dictionary)
     if args.runs is not None:
         lib.append("-runs=%d" % args.runs)
     if args.seed is not None:

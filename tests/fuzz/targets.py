@@ -96,6 +96,13 @@ LINK_REFUSALS = ()
 # hsm: Hsm.handle answers every frame with a status and never raises (issue 12: "refuse
 # and keep serving").
 HSM_REFUSALS = ()
+# link and hsm: the session's rules the harness checks on the answers (HarnessFailure):
+# a request with a wrong MAC is never answered OK (issue 12: the emulator answered a frame
+# reusing the last sequence number from its cache before checking the MAC); the link
+# never accepts the same frame twice in a session (issue 12: replay once the sequence
+# number is 32,768 ahead).
+CHECK_MAC_BEFORE_ANSWER = True
+CHECK_NO_REPLAY = True
 # rules: a file that is not JSON (ValueError, incl. UnicodeDecodeError), too large for the
 # rules area (ValueError) or refused by Engine.load (RulesError, a ValueError) is refused;
 # what main.load_rules catches. Once loaded, checking any payment raises nothing.
@@ -351,9 +358,39 @@ def _link_session():
     return srv, port, clock, g, host
 
 
+def _answers(reader, data):
+    """(cmd, seq, status) of the response frames in data."""
+    out = []
+    for fr in reader.feed(data):
+        cmd, seq, payload = F.parse(fr)
+        out.append((cmd, seq, payload[0] if payload else None))
+    return out
+
+
+def check_answers(sent, flags, answers, accepted, replay):
+    """The session's rules, for one request frame `sent` (cmd, seq, frame bytes) and the
+    answers it got: a frame with a wrong or no MAC is never answered OK; with replay, a
+    frame accepted once is never accepted again (issue 12: the link took a captured frame
+    once the session's sequence number was 32,768 ahead)."""
+    cmd, seq, frame = sent
+    for c, s, status in answers:
+        if c != cmd | F.RESPONSE or s != seq or status != F.OK or cmd in F.OPEN_COMMANDS:
+            continue
+        if flags & 3 and CHECK_MAC_BEFORE_ANSWER:
+            raise HarnessFailure("command 0x%02x seq %d with %s MAC answered OK"
+                                 % (cmd, seq, "a wrong" if flags & 1 else "no"))
+        if replay and CHECK_NO_REPLAY:
+            if frame in accepted:
+                raise HarnessFailure("command 0x%02x seq %d: a frame accepted before was accepted again"
+                                     % (cmd, seq))
+            accepted.add(frame)
+
+
 def target_link(data):
     srv, port, clock, g, host = _link_session()
     seq = 2
+    responses = F.Reader(_crc)
+    accepted = set()
     try:
         with board_str():
             for cmd, flags, step, payload in requests(data):
@@ -361,8 +398,18 @@ def target_link(data):
                 if flags & 4:
                     clock[0] += link.STALE_MS
                     srv.poll(g.submit)
-                port.inbox += payload if flags & 8 else encode_request(host, cmd, seq, payload, flags)
-                srv.poll(g.submit)
+                if flags & 8:
+                    port.inbox += payload
+                    srv.poll(g.submit)
+                    _answers(responses, port.sent)
+                else:
+                    frame = encode_request(host, cmd, seq, payload, flags)
+                    port.inbox += frame
+                    srv.poll(g.submit)
+                    if not flags & 16:
+                        check_answers((cmd, seq & 0xFFFF, frame), flags, _answers(responses, port.sent),
+                                      accepted, True)
+                port.sent = b""
             clock[0] += link.STALE_MS
             srv.poll(g.submit)
     except LINK_REFUSALS:
@@ -458,6 +505,7 @@ def target_hsm(data):
 
 
 def _hsm_requests(h, host, reader, seq, data):
+    responses = F.Reader(_crc)
     for cmd, flags, step, payload in requests(data):
         seq += step
         line = payload if flags & 8 else encode_request(host, cmd, seq, payload, flags)
@@ -468,6 +516,8 @@ def _hsm_requests(h, host, reader, seq, data):
             out = h.handle(request)
             if not isinstance(out, bytes) or not out.startswith(F.SYNC):
                 raise HarnessFailure("the HSM answered %r" % (out,))
+            if request == line and not flags & 16:
+                check_answers((cmd, seq & 0xFFFF, line), flags, _answers(responses, out), set(), False)
 
 
 # --- 5. rules ----------------------------------------------------------------------------
