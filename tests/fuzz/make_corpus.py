@@ -213,6 +213,10 @@ def regressions():
             sup2 + b"2<", sup2 + b"<").replace(sup2 + b"1<", sup2 + b"<"),
         "iso-unicode-digit-account.xml": pacs1.replace(b"<Id>1</Id>", b"<Id>" + sup2 + b"</Id>"),
         "iso-amount-4400-digits.xml": pacs1.replace(b">1250.50<", b">" + big + b"<"),
+        # found here: a character reference to a surrogate (not an XML Char) is accepted by
+        # xmlmini, and the ids holding it cannot be encoded (UnicodeEncodeError)
+        "iso-charref-surrogate-msgid.xml": pacs1.replace(b"QX-20261126-0001", b"&#xD800;"),
+        "iso-charref-surrogate-e2e.xml": pacs1.replace(b"E2E-0001", b"E&#xDFFF;"),
     }
     quotes = b'"' * 1200                     # each '"' is answered as &quot;: 6 bytes
     g["link"] = {
@@ -237,6 +241,17 @@ def regressions():
         "hsm-label-not-utf8-sign.bin": rec(F.SIGN, F.fields(b"\xff", b"digest")),
         "hsm-label-not-utf8-generate.bin": rec(F.GENERATE, F.fields(b"\x00", b"caf\xe9", b"\x03")),
         "hsm-audit-1-byte-fields.bin": rec(F.AUDIT, F.fields(b"\x00", b"\x01")),
+        # found by the fuzzer: every other text field the emulator decodes
+        "hsm-label-not-utf8-pubkey.bin": rec(F.PUBKEY, F.fields(b"\xff")),
+        "hsm-label-not-utf8-verify.bin": rec(F.VERIFY, F.fields(b"\xff", b"d", b"s")),
+        "hsm-label-not-utf8-encrypt.bin": rec(F.ENCRYPT, F.fields(b"\xff", b"p", b"")),
+        "hsm-label-not-utf8-decrypt.bin": rec(F.DECRYPT, F.fields(b"\xff", bytes(12), b"c", b"")),
+        "hsm-label-not-utf8-wrap.bin": rec(F.WRAP, F.fields("kek", b"\xff")),
+        "hsm-label-not-utf8-unwrap.bin": rec(F.UNWRAP, F.fields("kek", b"\xff", bytes(40))),
+        "hsm-label-not-utf8-delete.bin": rec(F.DELETE, F.fields(b"\xff")),
+        "hsm-label-not-utf8-attrs.bin": rec(F.ATTRS, F.fields(b"\xff")),
+        "hsm-audit-note-not-utf8.bin": rec(F.AUDIT_NOTE, F.fields("sign", "sig", "denied", b"\xff")),
+        "hsm-zeroize-confirm-not-utf8.bin": rec(F.ZEROIZE, F.fields(b"ZEROIZE \xff")),
         # issue 12: a frame reusing the last sequence number gets the cached answer before its MAC is checked
         "hsm-bad-mac-same-seq-cached-answer.bin": rec(F.RANDOM, F.fields(8)) + rec(F.RANDOM, F.fields(8), flags=1, step=0),
     }
@@ -246,6 +261,13 @@ def regressions():
     g["rules"] = {
         "rules-infinity.json": inf,
         "rules-usd-rate-int.json": json.dumps(dict(r, usd_rates={"EUR": 1}), indent=1).encode(),
+        # found here: a rate that passes load's check on one minor unit and overflows 128
+        # bits on an ordinary payment (MoneyError from Engine.check)
+        # found here: CPython's json decoder recurses (RecursionError, not a ValueError); on the
+        # host that is `qenex compliance push` (tools/qenex.py) and the gateway's reload under test
+        "rules-nested-1500-deep.json": b'{"report_threshold": "10000.00 USD", "x": ' + b"[" * 1500 + b"]" * 1500 + b"}",
+        "rules-usd-rate-huge.json": json.dumps(dict(r, usd_rates=dict(r["usd_rates"], EUR="1" + "0" * 36)),
+                                               indent=1).encode(),
     }
     a12 = acct(1) + acct(2)
     g["ledger"] = {

@@ -34,10 +34,12 @@ MAX_LEN = {"iso20022": 8192, "link": 8192, "rules": 4096}
 
 
 def location(exc):
-    """(file, line, function) of the innermost frame outside the harness (the code that
-    raised, or the harness line for a HarnessFailure)."""
+    """(file, line, function) of the innermost frame in the repository outside the
+    harness (the code that raised), else in the harness (a HarnessFailure, or a library
+    such as json called by the harness), else the innermost."""
     frames = traceback.extract_tb(exc.__traceback__)
-    inner = [f for f in frames if not f.filename.startswith(HERE)] or frames
+    ours = [f for f in frames if f.filename.startswith(ROOT + os.sep)]
+    inner = [f for f in ours if not f.filename.startswith(HERE)] or ours or frames
     f = inner[-1]
     return os.path.relpath(f.filename, ROOT), f.lineno, f.name
 
@@ -45,7 +47,8 @@ def location(exc):
 def signature(exc):
     """Exception type and the place it was raised, with its caller's (a MoneyError from
     money.py called by risk.py is not the one called by the engine)."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(HERE)]
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.startswith(ROOT + os.sep) and not f.filename.startswith(HERE)]
     parts = [type(exc).__name__]
     for f in frames[-2:][::-1]:
         parts.append("%s-%d" % (os.path.splitext(os.path.basename(f.filename))[0], f.lineno))
