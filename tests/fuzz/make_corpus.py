@@ -193,7 +193,6 @@ def regressions():
         "fix-not-utf8-58-raw.fix": T.frame_fix(LOGON) + T.frame_fix(fixmsg(2, "D", "11=O1", "55=QNX", "54=1", "38=1",
                                                                            "40=1", "60=x", b"58=caf\xe9")),
         "fix-unicode-digit-9.fix": b"8=FIX.4.4\x019=" + sup2_1 + b"\x0135=A\x0110=000\x01",
-        "fix-unicode-digit-9-utf8.fix": b"8=FIX.4.4\x019=" + sup2 + b"\x0135=A\x0110=000\x01",
         "fix-unicode-digit-34.fix": lines(b"35=A|34=" + sup2_1 + b"|49=CLIENT|56=QENEX|98=0|108=30"),
         "fix-unicode-digit-7.fix": lines(LOGON, fixmsg(2, "2", b"7=" + sup2_1, "16=0")),
         "fix-unicode-digit-36.fix": lines(LOGON, fixmsg(2, "4", b"36=" + sup2_1)),

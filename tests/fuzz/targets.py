@@ -122,10 +122,12 @@ LEDGER_VERIFY_REFUSALS = (AssertionError, ValueError)
 
 # --- the board's str semantics ------------------------------------------------------
 # On the board bytes.decode ignores the codec's name and decodes UTF-8 strictly
-# (MicroPython's bytes_decode; UnicodeError otherwise): fix.Reader's
-# bytes(data).decode("latin-1") cannot fail on the host but does on the board
-# (issue 12: "58=caf\xe9" stops the gateway). The FIX module is given a `bytes` that
-# decodes as the board does, so the host sees what the board sees.
+# (MicroPython's bytes_decode: UnicodeError otherwise), so fix.Reader's
+# bytes(data).decode("latin-1"), which cannot fail on the host, fails there on any byte
+# that is not UTF-8 (issue 12: "58=caf\xe9" stops the gateway). Under board_str() the FIX
+# module's `bytes` decodes as the board would fail -- UnicodeError unless the bytes are
+# UTF-8 -- and otherwise as the host does (latin-1: its str.encode("latin-1") in
+# checksum() must keep working, as the board's, which ignores the codec, does).
 class _BytesMeta(type):
     def __instancecheck__(cls, obj):
         return isinstance(obj, builtins.bytes)
@@ -133,7 +135,8 @@ class _BytesMeta(type):
 
 class BoardBytes(builtins.bytes, metaclass=_BytesMeta):
     def decode(self, encoding="utf-8", errors="strict"):
-        return builtins.bytes.decode(self, "utf-8")
+        builtins.bytes.decode(self, "utf-8")            # where the board raises UnicodeError
+        return builtins.bytes.decode(self, encoding, errors)
 
 
 class board_str:
