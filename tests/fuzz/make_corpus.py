@@ -287,6 +287,9 @@ def regressions():
         + led(wal.TRANSFERS, xfer(100, 1, 2, 5)),
         "ledger-balance-beyond-128-bits.bin": led(wal.ACCOUNTS, a12) + led(wal.TRANSFERS, xfer(100, 1, 2, (1 << 128) - 1)
                                                                            + xfer(101, 1, 2, 2, ts=3)),
+        "ledger-same-transfer-id-twice-then-expiry.bin": led(wal.ACCOUNTS, a12)
+        + led(wal.TRANSFERS, xfer(100, 1, 2, 9, flags=T_PENDING, timeout=1)) + led(wal.TRANSFERS, xfer(100, 1, 2, 5, ts=3))
+        + led(wal.EXPIRY, b""),
         "ledger-timestamp-max-then-append.bin": led(wal.ACCOUNTS, acct(1) + acct(2, ts=(1 << 64) - 1)),
     }
     return g
