@@ -2,6 +2,7 @@
 #   make run     fetch dependencies, build, boot the OS in QEMU to the shell
 #   make test    the same set-up, then every test (host, then QEMU)
 #   make bench   boot-cost and other figures under QEMU -icount shift=0
+#   make fuzz    fuzz the board's parsers on the host, FUZZ_SECONDS (600) a target
 #   make flash   print how to write images/$(BOARD)/flash.bin to a board
 # BOARD=mps2-an385 (default). MICROPYTHON_SRC=/path uses your own v1.25.0 tree.
 
@@ -38,7 +39,7 @@ BOOT_SRC := boot/main.c boot/image.c boot/bootstate.c drivers/uart/cmsdk_uart.c 
 # build (never committed); sign releases with KEY=/path/to/production.pem.
 KEY ?= build/keys/dev-ecdsa-p256.pem
 
-.PHONY: all deps build run test test-host test-qemu bench flash clean FORCE
+.PHONY: all deps build run test test-host test-qemu bench fuzz flash clean FORCE
 all: build
 
 deps:
@@ -138,6 +139,16 @@ test-qemu: build
 
 bench: build
 	$(PY) -m tools.bench --board $(BOARD)
+
+# The parsers' fuzz harnesses (tests/fuzz/), one target after the other, each for
+# FUZZ_SECONDS; every distinct crash goes to tests/fuzz/crashes/TARGET/, the inputs
+# found interesting stay in build/fuzz/TARGET/ for the next run. Fails if any crashed.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= fix iso20022 mt103 frames link hsm rules ledger
+fuzz: deps
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+	  $(PY) tests/fuzz/run.py $$t --seconds $(FUZZ_SECONDS) --keep-going --out build/fuzz/$$t || rc=1; \
+	done; exit $$rc
 
 flash: build
 	@echo "Write $(IMG)/flash.bin at the start of the board's flash (see README, 'Flash layout and flashing a board')."
