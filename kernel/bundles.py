@@ -145,6 +145,11 @@ class Store:
     def commit(self, slot, n):
         self.program(self._at(slot) + COMMIT_AT, COMMIT_MAGIC + bytes((n & 255, n >> 8 & 255, n >> 16 & 255, n >> 24)))
 
+    def uncommit(self, slot):
+        """Erase the sector holding a slot's commit record, if it is not erased."""
+        if bytes(self.read(self._at(slot) + COMMIT_AT, 16)) != b"\xff" * 16:
+            self.erase(self._at(slot) + (COMMIT_AT // self.sector) * self.sector)
+
     def save(self, slot, data):
         """Write and commit a whole image (host tests; the kernel streams)."""
         if len(data) > IMAGE_MAX:
@@ -243,6 +248,7 @@ class Installer:
         slot = self._free_slot()
         if slot is None:
             raise BundleError("refused: all %d bundle slots are in use" % self.store.slots)
+        self.store.uncommit(slot)       # a slot whose bundle no longer loads may hold an old record
         self.stream = Stream(slot, name, size)
         return {"slot": slot, "max": IMAGE_MAX}
 
