@@ -146,6 +146,9 @@ INSTALL_DATA = 1    # the next bytes, written to the slot at once
 INSTALL_END = 2     # all sent: check it; the reply is what the operator confirms
 INSTALL_COMMIT = 3  # confirmed: add (replace), start, mark the slot valid
 INSTALL_ABORT = 4   # drop it: the slot is erased
+INSTALL_DISCARD = 5 # drop console input up to an empty line (a refused paste), at
+                    # most bundles.DISCARD_MAX bytes; buf: the last byte read ("13"),
+                    # or nothing to go on; reply {"n": dropped, "end": empty line seen}
 
 # --- the trap layer's IPC fast path log (trap.fastlog(), Kernel._replay) ----
 

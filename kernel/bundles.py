@@ -181,6 +181,34 @@ class Store:
         return out
 
 
+DISCARD_MAX = 4096      # console bytes one INSTALL_DISCARD step drops at most
+
+
+def discard(read, state, limit=DISCARD_MAX):
+    """Drop console bytes (read() -> int or None when none waits) up to and
+    including an empty line (CR, LF or CRLF ends), at most `limit`.
+    state: [previous byte, length of the line so far], carried from one
+    call to the next. Returns (bytes dropped, True if an empty line ended
+    it)."""
+    n = 0
+    while n < limit:
+        c = read()
+        if c is None:
+            break
+        n += 1
+        if c == 10 and state[0] == 13:
+            state[0] = c
+            continue
+        state[0] = c
+        if c == 10 or c == 13:
+            if state[1] == 0:
+                return n, True
+            state[1] = 0
+        else:
+            state[1] += 1
+    return n, False
+
+
 class Stream:
     """An install being streamed into a slot."""
 
@@ -203,6 +231,7 @@ class Installer:
         self.verify = verify
         self.installed = {}         # task name -> (slot, Bundle)
         self.stream = None          # the install being streamed, or None
+        self.discarding = [13, 0]   # discard()'s state while a refused paste is thrown away
 
     def load_all(self, k):
         """Add every stored bundle that still checks; lines to print. A slot

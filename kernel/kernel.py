@@ -62,7 +62,7 @@ Pure Python, runs under MicroPython (no floats) and CPython.
 import gc
 import json
 
-from kernel import abi, rights, supervisor
+from kernel import abi, bundles, rights, supervisor
 from kernel.buddy import Buddy, is_int
 from kernel.errors import (KernelError, BAD_ARGUMENT, NO_SUCH_TASK, BAD_STATE,
                            NOT_PERMITTED, MSG_TOO_LARGE, NO_MEMORY, PEER_DIED, name_of)
@@ -1101,8 +1101,13 @@ def sys_kctl(k, t, a):
             elif step == abi.INSTALL_ABORT:
                 inst.abort()
                 reply = {}
+            elif step == abi.INSTALL_DISCARD:       # throw a refused paste away, here: no trip a byte
+                if data:
+                    inst.discarding = [int(data), 0]
+                got, ended = bundles.discard(k.trap.console_read, inst.discarding)
+                reply = {"n": got, "end": ended}
             else:
-                raise KernelError(BAD_ARGUMENT, "install step %d is not 0..4" % step)
+                raise KernelError(BAD_ARGUMENT, "install step %d is not 0..5" % step)
         except (ValueError, KernelError) as e:  # BundleError, ManifestError: the stream is over
             if isinstance(e, KernelError) and e.code == BAD_ARGUMENT:
                 raise

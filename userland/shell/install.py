@@ -29,29 +29,24 @@ def fmt_size(n):
 
 
 def swallow(ctx, prev=13):
-    """Read and drop console bytes up to an empty line (CR, LF or CRLF
-    ends) or QUIET_MS of silence; the number of bytes dropped."""
+    """Throw console input away up to an empty line (CR, LF or CRLF ends)
+    or QUIET_MS of silence: the kernel drops what has arrived
+    (INSTALL_DISCARD, bundles.discard) without a trip through it per byte.
+    Returns the number of bytes dropped."""
     idle = 0
     n = 0
-    length = 0
+    first = True
     while idle < QUIET_MS:
-        c = ctx.poll_byte()
-        if c is None:
+        r = _step(ctx, abi.INSTALL_DISCARD, b"%d" % prev if first else b"")
+        first = False
+        n += r["n"]
+        if r["end"]:
+            return n
+        if r["n"]:
+            idle = 0
+        else:
             ctx.sleep(POLL_MS)
             idle += POLL_MS
-            continue
-        idle = 0
-        n += 1
-        if c == 10 and prev == 13:
-            prev = c
-            continue
-        prev = c
-        if c == 10 or c == 13:
-            if length == 0:
-                return n
-            length = 0
-        else:
-            length += 1
     return n
 
 
