@@ -345,6 +345,14 @@ class Installer:
             elif b.counter < old[1].counter:
                 raise BundleError("refused: rolled back (security counter %d < installed %d)"
                                   % (b.counter, old[1].counter))
+            m = b.manifest
+            code = (len(b.code) + 7) & ~7
+            if m.start == "manual" and (code + m.stack + 1024 > m.region_size()
+                                        or m.arena + m.stack + 1024 > m.region_size() - code):
+                # not started now: the trap layer's own fit check (trap.create), done here
+                raise BundleError("refused: memory: its code (%d bytes) does not fit its %d-byte block "
+                                  "beside a %d-byte stack and a %d-byte arena"
+                                  % (len(b.code), m.region_size(), m.stack, m.arena))
             free = k.bundle_ram(name)
             if b.manifest.region_size() > free:
                 raise BundleError("refused: memory: it needs a block of %d bytes, %d are free for bundles"

@@ -295,3 +295,10 @@ def test_a_slot_whose_bundle_no_longer_loads_is_reused_cleanly(c):
     k2.installer.data(k2, data)
     k2.installer.end(k2)
     assert k2.installer.commit(k2)["slot"] == 0 and store.length(0) == len(data)
+
+
+def test_a_manual_bundle_whose_code_does_not_fit_is_refused_before_it_is_confirmed(c):
+    k, sim, f, store = system(c)
+    with pytest.raises(bundles.BundleError, match=r"refused: memory: its code \(9000 bytes\) does not fit"):
+        stream(k, made(with_(start="manual", heap="4096", stack="2048"), code=b"M" * 9000))
+    assert store.dirty() == [] and k.installer.stream is None

@@ -311,3 +311,18 @@ def test_a_bundle_whose_code_does_not_fit_is_rolled_back(device, hello):
     out = device.wait_prompt()
     assert re.search(r"kernel: \d+ tasks, \d+ started: .*\bhello\b", out), out
     assert re.search(r" hello +1\.0\.0\+0 ", device.cmd("tasks"))
+
+
+def test_an_installed_task_may_write_the_console_but_not_read_it(device, tmp_path):
+    code = source_code(tmp_path, "from userland.lib import qenex\n"
+                                 "def main():\n"
+                                 "    try:\n"
+                                 "        qenex.read_byte()\n"
+                                 "        qenex.write('reader: got a byte\\n')\n"
+                                 "    except qenex.Error as e:\n"
+                                 "        qenex.write('reader: %s\\n' % e.name)\n")
+    mark = device.mark()
+    out = install(device, made(manifest_with(restart="never"), code))
+    assert "installed hello v1.0.0+0" in out, out
+    device.wait_line(r"reader: NOT_PERMITTED", since=mark)
+    assert device.cmd("echo still mine") == "still mine\n"
