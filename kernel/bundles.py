@@ -181,6 +181,7 @@ class Store:
         return out
 
 
+CHUNK_MAX = 1024        # bytes of one INSTALL_DATA step (the kernel copies them into its heap)
 DISCARD_MAX = 4096      # console bytes one INSTALL_DISCARD step drops at most
 
 

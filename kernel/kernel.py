@@ -1086,7 +1086,10 @@ def sys_kctl(k, t, a):
         reply = k.boot.status(k.now()) if k.boot is not None else {"slot": None}
     elif op == abi.KCTL_INSTALL:
         step, n = arg & 7, arg >> 3
-        data = k.read(t, bptr, min(n, bcap))
+        if n > bundles.CHUNK_MAX or n > bcap:
+            raise KernelError(BAD_ARGUMENT, "install chunk of %d bytes: at most %d, within the buffer"
+                              % (n, bundles.CHUNK_MAX))
+        data = k.read(t, bptr, n)
         inst = k.installer
         try:
             if step == abi.INSTALL_BEGIN:

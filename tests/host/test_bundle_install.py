@@ -302,3 +302,17 @@ def test_a_manual_bundle_whose_code_does_not_fit_is_refused_before_it_is_confirm
     with pytest.raises(bundles.BundleError, match=r"refused: memory: its code \(9000 bytes\) does not fit"):
         stream(k, made(with_(start="manual", heap="4096", stack="2048"), code=b"M" * 9000))
     assert store.dirty() == [] and k.installer.stream is None
+
+
+def test_two_committed_versions_after_a_cut_replacement_keep_the_newer(c):
+    k, sim, f, store = system(c)
+    store.save(2, made(version=(1, 0, 0, 0)))
+    store.save(0, made(version=(2, 0, 0, 0)))           # the commit went through, the old slot's erase did not
+    assert k.installer.load_all(k) == []
+    assert k.installer.describe("hello") == {"slot": 0, "version": [2, 0, 0, 0], "counter": 2 << 24}
+    assert store.used() == [0]
+    k2, _, _, _ = system(c)
+    store.save(3, made(version=(3, 0, 0, 0)))
+    k2.installer.store = store
+    assert k2.installer.load_all(k2) == [] and k2.installer.describe("hello")["slot"] == 3 and store.used() == [3]
+    k2.check()
