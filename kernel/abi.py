@@ -132,8 +132,10 @@ KCTL_TASKS = 9      # the system table: every manifest as declared
 KCTL_BOOT = 10      # what the bootloader booted: slot, version, trial or confirmed
 KCTL_CONFIRM = 11   # confirm the running image; replies KCTL_BOOT's dict plus
                     # "written" (false: it was confirmed already)
-KCTL_INSTALL = 12   # buf holds a task bundle of `arg` bytes: check, store, add it;
-                    # the reply (JSON, in buf) says what was installed or why not
+KCTL_INSTALL = 12   # one step of the install stream (kernel/bundles.py Installer):
+                    # arg = n << 3 | INSTALL_*, buf holds n bytes (BEGIN: "NAME [SIZE]",
+                    # DATA: the next bytes of the bundle); the reply (JSON, in buf)
+                    # says how far it got or why not ({"error": ...}: the stream is over)
 KCTL_REMOVE = 13    # arg = tid of an installed task: stop it, drop it from storage
 KCTL_FG = 14        # arg = tid: hand it the console (it must hold console = read);
                     # Ctrl-Z or its end gives the console back to the console task
@@ -145,6 +147,15 @@ KCTL_NAMES = ("ps", "mem", "faults", "ipc", "kill", "start", "restart",
               "reboot", "poweroff", "tasks", "boot", "confirm", "install", "remove", "fg", "fault")
 
 FAULT_LOG = 16      # faults kept for KCTL_FAULTS
+
+INSTALL_BEGIN = 0   # KCTL_INSTALL steps: start a stream into a free slot
+INSTALL_DATA = 1    # the next bytes, written to the slot at once
+INSTALL_END = 2     # all sent: check it; the reply is what the operator confirms
+INSTALL_COMMIT = 3  # confirmed: add (replace), start, mark the slot valid
+INSTALL_ABORT = 4   # drop it: the slot is erased
+INSTALL_DISCARD = 5 # drop console input up to an empty line (a refused paste), at
+                    # most bundles.DISCARD_MAX bytes; buf: the last byte read ("13"),
+                    # or nothing to go on; reply {"n": dropped, "end": empty line seen}
 
 # --- the trap layer's IPC fast path log (trap.fastlog(), Kernel._replay) ----
 

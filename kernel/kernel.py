@@ -73,7 +73,7 @@ Pure Python, runs under MicroPython (no floats) and CPython.
 import gc
 import json
 
-from kernel import abi, supervisor
+from kernel import abi, bundles, rights, supervisor
 from kernel.buddy import Buddy, is_int
 from kernel.errors import (KernelError, BAD_ARGUMENT, NO_SUCH_TASK, BAD_STATE,
                            NOT_PERMITTED, MSG_TOO_LARGE, NO_MEMORY, PEER_DIED, name_of)
@@ -286,7 +286,8 @@ class Kernel:
     def add_task(self, m, code=None):
         """Add a task to the running system (an installed bundle): the
         system with it must pass check_system; it gets the lowest free tid.
-        Not started here. Returns the tid; ManifestError / NO_MEMORY else."""
+        Not started here. Returns the tid; ManifestError / NO_MEMORY else.
+        The tasks of rights.CALLERS (the shell) may call it."""
         manifests = [self.tasks[tid].manifest for tid in self.order] + [m]
         caps = self._check(manifests, self.pool_size)
         tid = 1
@@ -296,24 +297,42 @@ class Kernel:
             raise KernelError(NO_MEMORY, "no task slot left (the board holds %d tasks)" % self.max_tid)
         t = Task(tid, m)
         t.code = code
-        self.caps = caps
         self.tasks[tid] = t
         self.order.append(tid)
+        self.caps = caps
+        for other in self.order:
+            if self.tasks[other].code is not None:
+                for c in rights.CALLERS:
+                    if c in caps:
+                        caps[c].add(self.tasks[other].name)
         self.buddy.set_quota(tid, m.region_size())
         return tid
 
     def remove_task(self, tid):
-        """Stop a task and take it out of the system (an uninstalled bundle)."""
+        """Stop a task, whatever its state, and take it out of the system
+        (an uninstalled bundle). BAD_STATE if another manifest calls it."""
         t = self.task(tid)
         for other in self.order:
-            if other != tid and t.name in self.caps[self.tasks[other].name]:
+            if other != tid and t.name in self.tasks[other].manifest.calls:
                 raise KernelError(BAD_STATE, "task %s calls %s" % (self.tasks[other].name, t.name))
         if t.status == LIVE or t.status == RESTARTING:
             self.kill(tid)
         del self.tasks[tid]
         self.order.remove(tid)
         del self.caps[t.name]
+        for name in self.caps:
+            self.caps[name].discard(t.name)
         self.buddy.set_quota(tid, None)
+
+    def bundle_ram(self, name=None):
+        """Bytes of the task pool no task's block is counted against (the
+        system check counts every task, stopped ones too), the task called
+        `name` counted as free: what an installed task may still take."""
+        used = 0
+        for tid in self.order:
+            if self.tasks[tid].name != name:
+                used += self.tasks[tid].manifest.region_size()
+        return self.pool_size - used
 
     def kill(self, tid):
         """Stop a live or restarting task for good (no restart). The
@@ -926,9 +945,10 @@ class Kernel:
         """KCTL_TASKS: the system as declared: {"tasks": [{"id", "name",
         "entry", "prio", "heap", "stack", "block" (bytes of its memory
         block), "restart" ("never", "always" or "limit N"), "backoff_ms",
-        "calls", "console", "kernel", "devices", "bundle" (an installed
-        task's {"slot", "version", "counter"}, else null)}, ...],
-        "safe_mode"}; console is false, "write" or "read"."""
+        "calls", "console", "kernel", "devices", "state" (as ps), "bundle" (an
+        installed task's {"slot", "version", "counter"}, else null)}, ...],
+        "safe_mode", "pool" (task pool bytes), "bundle_ram" (Kernel.bundle_ram()),
+        "block_max" (rights.BLOCK_MAX)}; console is false, "write" or "read"."""
         rows = []
         for tid in self.order:
             m = self.tasks[tid].manifest
@@ -939,8 +959,10 @@ class Kernel:
                          "heap": m.heap, "stack": m.stack, "block": m.region_size(),
                          "restart": restart, "backoff_ms": m.backoff_ms, "calls": list(m.calls),
                          "console": m.console, "kernel": m.kernel, "devices": list(m.devices),
+                         "state": self.state_of(tid),
                          "bundle": self.installer.describe(m.name) if self.installer else None})
-        return {"tasks": rows, "safe_mode": self.safe_mode}
+        return {"tasks": rows, "safe_mode": self.safe_mode, "pool": self.pool_size,
+                "bundle_ram": self.bundle_ram(), "block_max": rights.BLOCK_MAX}
 
     # --- invariants -----------------------------------------------------
 
@@ -1241,10 +1263,36 @@ def sys_kctl(k, t, a):
         reply = k.boot.status(k.now()) if k.boot is not None else {"slot": None}
         reply["safe_mode"] = k.safe_mode
     elif op == abi.KCTL_INSTALL:
-        data = k.read(t, bptr, min(arg, bcap))
+        step, n = arg & 7, arg >> 3
+        if n > bundles.CHUNK_MAX or n > bcap:
+            raise KernelError(BAD_ARGUMENT, "install chunk of %d bytes: at most %d, within the buffer"
+                              % (n, bundles.CHUNK_MAX))
+        data = k.read(t, bptr, n)
+        inst = k.installer
         try:
-            reply = k.installer.install(k, data)
-        except ValueError as e:     # BundleError, ManifestError, KernelError: nothing written
+            if step == abi.INSTALL_BEGIN:
+                words = data.decode().split()
+                reply = inst.begin(k, words[0] if words else None, int(words[1]) if len(words) > 1 else None)
+            elif step == abi.INSTALL_DATA:
+                reply = inst.data(k, data)
+            elif step == abi.INSTALL_END:
+                reply = inst.end(k)
+            elif step == abi.INSTALL_COMMIT:
+                reply = inst.commit(k)
+            elif step == abi.INSTALL_ABORT:
+                inst.abort()
+                reply = {}
+            elif step == abi.INSTALL_DISCARD:       # throw a refused paste away, here: no trip a byte
+                if data:
+                    inst.discarding = [int(data), 0]
+                got, ended = bundles.discard(lambda: k._console_take(t.tid), inst.discarding)
+                reply = {"n": got, "end": ended}
+            else:
+                raise KernelError(BAD_ARGUMENT, "install step %d is not 0..5" % step)
+        except (ValueError, KernelError) as e:  # BundleError, ManifestError: the stream is over
+            if isinstance(e, KernelError) and e.code == BAD_ARGUMENT:
+                raise
+            inst.abort()
             reply = {"error": str(e)}
     elif op == abi.KCTL_CONFIRM:
         written = k.boot.confirm()

@@ -94,7 +94,8 @@ def main():
     k.boot = BootControl(_hal.boot_info(), _hal.boot_confirm, start_ms=k.now())
     k.max_tid = board.MAX_TASKS - 1
     k.installer = Installer(Store(_hal.flash_read, _hal.flash_erase, _hal.flash_program,
-                                  board.BUNDLE_STORE_OFFSET, board.BUNDLE_STORE_SIZE, board.SECTOR_SIZE),
+                                  board.BUNDLE_STORE_OFFSET, board.BUNDLE_STORE_SIZE, board.SECTOR_SIZE,
+                                  _hal.flash_view),
                             _hal.verify_image)
     for line in k.installer.load_all(k):
         console.write(line)

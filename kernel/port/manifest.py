@@ -3,7 +3,7 @@
 # kernel/sim.py (the host simulation of the trap layer) stays out of the firmware.
 package("kernel", base_path="$(QENEX_ROOT)", files=("__init__.py", "abi.py", "buddy.py", "errors.py",
         "ipc.py", "kernel.py", "main.py", "manifest.py", "sched.py", "supervisor.py", "system.py",
-        "bootctl.py", "bundles.py"))
+        "bootctl.py", "bundles.py", "rights.py"))
 package("drivers", base_path="$(QENEX_ROOT)")
 package("userland", base_path="$(QENEX_ROOT)")
 module("board.py", base_path="$(QENEX_ROOT)/hal/board/$(QENEX_BOARD)")

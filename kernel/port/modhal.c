@@ -4,6 +4,7 @@
 #include <string.h>
 #include "py/runtime.h"
 #include "py/mphal.h"
+#include "py/objarray.h"
 #include "shared/runtime/semihosting_arm.h"
 #include "cm3.h"
 #include "layout.h"
@@ -157,6 +158,17 @@ static mp_obj_t hal_flash_read(mp_obj_t off, mp_obj_t n) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_2(hal_flash_read_obj, hal_flash_read);
 
+/* flash_view(off, n) -> a read-only memoryview of storage as mapped (no
+ * copy): the kernel checks and runs an installed bundle from its slot. */
+static mp_obj_t hal_flash_view(mp_obj_t off, mp_obj_t n) {
+    const uint8_t *p = qx_flash_map(mp_obj_get_int_truncated(off), mp_obj_get_int_truncated(n));
+    if (!p) {
+        flash_check(QX_FLASH_RANGE);
+    }
+    return mp_obj_new_memoryview('B', mp_obj_get_int_truncated(n), (void *)p);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(hal_flash_view_obj, hal_flash_view);
+
 static mp_obj_t hal_flash_erase(mp_obj_t off) {
     flash_check(qx_flash_erase(mp_obj_get_int_truncated(off)));
     return mp_const_none;
@@ -203,6 +215,7 @@ static const mp_rom_map_elem_t hal_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_boot_info), MP_ROM_PTR(&hal_boot_info_obj) },
     { MP_ROM_QSTR(MP_QSTR_boot_confirm), MP_ROM_PTR(&hal_boot_confirm_obj) },
     { MP_ROM_QSTR(MP_QSTR_flash_read), MP_ROM_PTR(&hal_flash_read_obj) },
+    { MP_ROM_QSTR(MP_QSTR_flash_view), MP_ROM_PTR(&hal_flash_view_obj) },
     { MP_ROM_QSTR(MP_QSTR_flash_erase), MP_ROM_PTR(&hal_flash_erase_obj) },
     { MP_ROM_QSTR(MP_QSTR_flash_program), MP_ROM_PTR(&hal_flash_program_obj) },
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__hal) },

@@ -7,7 +7,7 @@ from kernel import bundles
 from test_image_format import KEY, PUB, c, c_check  # noqa: F401 (c: the compiled checker fixture)
 from tools import bundle, imgformat
 
-MANIFEST = "name = hello\nentry = main\npriority = 3\nheap = 16384\nstack = 4096\nrestart = never\n"
+MANIFEST = "name = hello\nentry = main\npriority = 4\nheap = 16384\nstack = 4096\nrestart = never\n"
 CODE = b"M\x06\x00\x1f fake mpy bytes"
 
 
@@ -32,9 +32,9 @@ def test_the_device_reads_what_the_host_makes(c):
     ("unsigned", "refused: wrong key"),
     ("kernel flag", "refused: bad vectors"),          # checked as a kernel: its payload has no vectors
     ("no code", "refused: the payload has no code"),
-    ("kernel capability", "refused: an installed task may not hold the kernel capability"),
+    ("kernel capability", "refused: kernel: an installed task may not hold the kernel capability"),
     ("bad manifest", "refused: bad manifest"),
-    ("device", "refused: an installed task may not be granted devices (uart1)"),
+    ("device", "refused: devices uart1: an installed task may not be granted devices"),
     ("payload overrun", "payload: a TLV runs past its end"),
 ])
 def test_the_device_refuses_bad_bundles_saying_why(c, case, why):

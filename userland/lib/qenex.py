@@ -150,12 +150,21 @@ def kctl(op, arg=0):
         _kbuf = bytearray(r1 + 512)
 
 
-def install(bundle):
-    """Install a task bundle (KCTL_INSTALL; needs the kernel capability):
-    the kernel's reply as JSON text, saying what was installed or why not."""
-    buf = bytearray(max(len(bundle), 1024))
-    buf[:len(bundle)] = bundle
-    r0, r1 = _raw(abi.SYS_KCTL, abi.KCTL_INSTALL, len(bundle), _qx.addr(buf), len(buf))
+_ibuf = None     # install_step's buffer: a chunk out, the kernel's reply back
+
+
+def install_step(step, data=b""):
+    """One step of the install stream (KCTL_INSTALL, abi.INSTALL_*; needs
+    the kernel capability): the kernel's reply as JSON text, saying how far
+    it got or why not. data: at most 1024 bytes."""
+    global _ibuf
+    if _ibuf is None:
+        _ibuf = bytearray(1024)
+    n = len(data)
+    if n > len(_ibuf):
+        raise Error(errors.MSG_TOO_LARGE)
+    _ibuf[:n] = data
+    r0, r1 = _raw(abi.SYS_KCTL, abi.KCTL_INSTALL, n << 3 | step, _qx.addr(_ibuf), len(_ibuf))
     if r0 < 0:
         raise Error(-r0)
-    return bytes(memoryview(buf)[:r0])
+    return bytes(memoryview(_ibuf)[:r0])

@@ -383,43 +383,37 @@ def _echo(ctx, args):
     ctx.write(" ".join(args) + "\n")
 
 
-@command("tasks [install|remove NAME]",
-         "installed tasks; install one from a signed bundle sent as base64 lines, or remove one", 2)
+@command("tasks [install NAME [SIZE]|remove NAME]",
+         "installed tasks and RAM for bundles; install one from a signed bundle sent as base64 lines, "
+         "or remove one", 3)
 def _tasks(ctx, args):
     if not args:
-        reply = _kctl(ctx, abi.KCTL_TASKS)
-        if reply.get("safe_mode"):
+        t = _kctl(ctx, abi.KCTL_TASKS)
+        if t.get("safe_mode"):
             ctx.write(SAFE_LINE)
-        rows = [[str(t["id"]), t["name"], _version_text(t["bundle"]["version"]), str(t["bundle"]["slot"])]
-                for t in reply["tasks"] if t["bundle"]]
-        if not rows:
+        rows = [[str(r["id"]), r["name"], _version_text(r["bundle"]["version"]), str(r["bundle"]["slot"]),
+                 fmt_size(r["block"]), r["state"]] for r in t["tasks"] if r["bundle"]]
+        if rows:
+            table(ctx, ["ID", "NAME", "VERSION", "SLOT", "BLOCK", "STATE"], rows)
+        else:
             ctx.write("no installed tasks\n")
-            return
-        table(ctx, ["ID", "NAME", "VERSION", "SLOT"], rows)
+        ctx.write("RAM for bundles: %s free of the %s task pool (every task's block counts, stopped ones too); "
+                  "an installed task's block is at most %s\n" % (fmt_size(t["bundle_ram"]), fmt_size(t["pool"]),
+                                                                  fmt_size(t["block_max"])))
         return
-    if len(args) != 2 or args[0] not in ("install", "remove"):
+    if args[0] == "install" and len(args) in (2, 3):
+        from userland.shell import install
+        install.run(ctx, args[1], _number(args[2]) if len(args) == 3 else None)
+        return
+    if len(args) != 2 or args[0] != "remove":
         raise UsageError()
-    if args[0] == "remove":
-        tid = _task_id(ctx, args[1])
-        rows = [t for t in _kctl(ctx, abi.KCTL_TASKS)["tasks"] if t["id"] == tid and t["bundle"]]
-        if not rows:
-            ctx.write("tasks: %s is not an installed task (built-in tasks cannot be removed)\n" % args[1])
-            return
-        _kctl(ctx, abi.KCTL_REMOVE, tid)
-        ctx.write("removed task %s\n" % args[1])
+    tid = _task_id(ctx, args[1])
+    rows = [t for t in _kctl(ctx, abi.KCTL_TASKS)["tasks"] if t["id"] == tid and t["bundle"]]
+    if not rows:
+        ctx.write("tasks: %s is not an installed task (built-in tasks cannot be removed)\n" % args[1])
         return
-    ctx.write("send the bundle as base64 lines, then an empty line\n")
-    data = ctx.read_base64()
-    if data is None:
-        ctx.write("tasks: not valid base64; nothing installed\n")
-        return
-    r = ctx.install(data)
-    if "error" in r:
-        ctx.write("tasks: %s: %s\n" % (args[1], r["error"]))
-        return
-    ctx.write("installed %s v%s as task %d (bundle slot %d)%s%s\n" % (
-        r["name"], _version_text(r["version"]), r["id"], r["slot"], ", replacing the old version"
-        if r["replaced"] else "", ", started" if r["started"] else ""))
+    _kctl(ctx, abi.KCTL_REMOVE, tid)
+    ctx.write("removed task %s\n" % args[1])
 
 
 def _hsm(ctx, *args):

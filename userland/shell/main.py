@@ -55,35 +55,9 @@ class TaskSystem:
         """The next console byte, waiting (a PIN typed after its prompt)."""
         return qenex.read_byte()
 
-    def read_base64(self):
-        """Bytes sent as base64 lines up to an empty line (CR, LF or CRLF
-        line ends); None if a line is not base64 (the rest is still read,
-        up to the empty line)."""
-        import binascii
-        out = bytearray()
-        line = bytearray()
-        bad = False
-        prev = 13                           # the command line ended with CR
-        while True:
-            c = qenex.read_byte()
-            if c == 10 and prev == 13:      # CRLF: one line end
-                prev = c
-                continue
-            prev = c
-            if c not in (10, 13):
-                line.append(c)
-                continue
-            if not line:
-                break
-            try:
-                out += binascii.a2b_base64(bytes(line))
-            except ValueError:
-                bad = True
-            line = bytearray()
-        return None if bad else bytes(out)
-
-    def install(self, data):
-        return json.loads(qenex.install(data))
+    def install_step(self, step, data=b""):
+        """One step of the install stream (userland/shell/install.py)."""
+        return json.loads(qenex.install_step(step, data))
 
     def sleep(self, ms):
         qenex.sleep(ms)
