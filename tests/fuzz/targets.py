@@ -480,7 +480,12 @@ def _hsm_setup():
     nonce_d = b"\x22" * 16
     call(F.LOGIN, 3, F.fields(nonce_d, F.login_proof(_hmac_sha256, pkey, nonce_h, nonce_d)))
     host.key = F.session_key(_hmac_sha256, pkey, nonce_h, nonce_d)
-    seq = 3
+    # The factory PIN goes first, as an operator's `hsm pin` does (keys wait for it).
+    nonce = b"\x33" * 16
+    new_pkey = F.pin_key(_hmac_sha256, HSM_PIN[::-1], h.serial)
+    call(F.CHANGE_PIN, 4, F.fields(nonce, F.change_proof(_hmac_sha256, pkey, host.key, nonce),
+                                   F.xor(new_pkey, F.pin_pad(_hmac_sha256, host.key, nonce)[:32])))
+    seq = 4
     for alg, label, usage in (("ecdsa-p256", "sig", ("sign", "verify")), ("ed25519", "ed", ("sign", "verify")),
                               ("aes-256", "aes", ("encrypt", "decrypt")), ("aes-256", "kek", ("wrap",)),
                               ("ml-dsa-65", "pq", ("sign", "verify")),
