@@ -50,11 +50,9 @@ class Region:
         while end > off:
             k = min(end - off, len(e))
             b = self._read(self.base + end - k, k)
-            if b != (e if k == len(e) else e[:k]):
-                i = k - 1
-                while b[i] == 0xff:
-                    i -= 1
-                return end - k + i
+            kept = len(b.rstrip(b"\xff"))      # at C speed; b is bytes (mem_read's, MemoryImage's)
+            if kept:
+                return end - k + kept - 1
             end -= k
         return None
 

@@ -27,6 +27,11 @@ from userland.ledger.state import Account, Ledger, Transfer
 READ_ONLY = "read_only"
 
 
+# The clock in ns never reaches 2**63 (the year 2262); a logged time at or past
+# it, like a logged object's, is corruption, not a clock to go on from.
+TIMESTAMP_MAX = 1 << 63
+
+
 class LedgerService:
     def __init__(self, region, ticks_ms, index_slots=16384, index_table=None, sign=None, every=64):
         """sign(digest32) -> signature: the HSM, for a checkpoint over the
@@ -85,6 +90,8 @@ class LedgerService:
         """Apply one logged record: None, or why it cannot be (then nothing
         of it is applied)."""
         L = self.ledger
+        if now >= TIMESTAMP_MAX:
+            return "its clock %d is beyond the ledger's (below 2**63 ns)" % now
         if kind == wal.ACCOUNTS or kind == wal.TRANSFERS:
             size, dec = (codec.ACCOUNT_SIZE, codec.decode_account) if kind == wal.ACCOUNTS else \
                 (codec.TRANSFER_SIZE, codec.decode_transfer)

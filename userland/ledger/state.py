@@ -363,6 +363,9 @@ class Ledger:
                 if r != "ok":
                     why = "%s %d cannot be replayed: %s" % (what, o.id, r)
                     break
+                if o.timestamp >= 1 << 63:
+                    why = "%s %d has a timestamp beyond the ledger's clock (2**63 ns)" % (what, o.id)
+                    break
                 if _stored(self.created[-1]) != _stored(o):
                     why = "%s %d differs from what its checks store" % (what, o.id)
                     break
