@@ -31,7 +31,7 @@ def code_texts():
     """The README's code: each inline `span` and each line of a fenced block."""
     with open(README) as f:
         text = f.read()
-    out = []
+    out, prose = [], []
     fenced = False
     for line in text.split("\n"):
         if line.startswith("```"):
@@ -40,7 +40,10 @@ def code_texts():
         if fenced:
             out.append(line)
         else:
-            out += re.findall(r"`([^`]+)`", line)
+            prose.append(line)
+    # A span may run across a line break of its paragraph.
+    for para in "\n".join(prose).split("\n\n"):
+        out += re.findall(r"`([^`]+)`", para.replace("\n", " "))
     return out
 
 
