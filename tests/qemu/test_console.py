@@ -45,7 +45,7 @@ def main():
 '''
 
 
-def manifest(name, priority=3, console="read", restart="never"):
+def manifest(name, priority=4, console="read", restart="never"):
     return ("name = %s\nentry = main\npriority = %d\nheap = 16384\nstack = 4096\nrestart = %s\n"
             "console = %s\n" % (name, priority, restart, console))
 

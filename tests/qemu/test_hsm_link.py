@@ -71,6 +71,7 @@ def test_a_task_signs_a_digest_that_verifies_on_the_host(board_with_hsm, hsm):
     digest, sig = bytes.fromhex(m.group(1)), bytes.fromhex(m.group(2))
     assert digest == __import__("hashlib").sha256(b"transfer 1000.00 USD from account 1 to account 2").digest()
     serialization.load_der_public_key(pub).verify(sig, digest, ec.ECDSA(hashes.SHA256()))
+    dev.wait_line(r"exit: task hsmdemo .*", since=mark)   # not in the middle of the next command's output
     # and the shell's own signature checks on the device too
     sig2 = dev.cmd("hsm sign txn-sign hello").strip()
     assert dev.cmd("hsm verify txn-sign hello %s" % sig2) == "hsm: signature valid\n"
