@@ -5,12 +5,20 @@
 #   make fuzz    fuzz the board's parsers on the host, FUZZ_SECONDS (600) a target
 #   make flash   print how to write images/$(BOARD)/flash.bin to a board
 # BOARD=mps2-an385 (default). MICROPYTHON_SRC=/path uses your own v1.25.0 tree.
+#
+# Two images from the same sources, described in hal/board/$(BOARD)/images.py:
+# production (images/$(BOARD)/flash.bin, build/$(BOARD)/: `make run`, `make flash`)
+# and test (images/$(BOARD)/flash-test.bin, build/$(BOARD)-test/: the QEMU tests,
+# `make bench`). They differ only in the frozen tasks, manifests, vectors and devices.
+# `make build` builds both; IMAGE=production|test selects one for the file targets.
 
 BOARD ?= mps2-an385
+IMAGE ?= production
 VERSION := $(shell cat VERSION)
-B := build/$(BOARD)
+B := build/$(BOARD)$(if $(filter test,$(IMAGE)),-test)
 GEN := $(B)/gen
 IMG := images/$(BOARD)
+FLASH := $(IMG)/flash$(if $(filter test,$(IMAGE)),-test).bin
 MPY_TREE := $(shell . tools/deps/micropython.lock && echo $$TREE)
 ifdef MICROPYTHON_SRC
 USER_MPY_SRC := $(MICROPYTHON_SRC)
@@ -46,7 +54,8 @@ deps:
 	@MICROPYTHON_SRC=$(USER_MPY_SRC) tools/deps/fetch.sh
 
 build: deps
-	@$(MAKE) --no-print-directory $(IMG)/flash.bin
+	@$(MAKE) --no-print-directory IMAGE=production $(IMG)/flash.bin
+	@$(MAKE) --no-print-directory IMAGE=test $(IMG)/flash-test.bin
 
 # Generated: layout constants from board.py; build facts frozen into the kernel.
 $(GEN)/layout.ld $(GEN)/layout.h: hal/board/$(BOARD)/board.py tools/layout.py
@@ -64,19 +73,14 @@ MPY_CROSS := build/mpy-cross/mpy-cross
 $(MPY_CROSS):
 	@$(MAKE) --no-print-directory -j$(JOBS) -C $(MICROPYTHON_SRC)/mpy-cross BUILD=$(CURDIR)/build/mpy-cross
 
+# The image's system table and frozen data, from hal/board/$(BOARD)/images.py and
+# the task manifests (checked as one system): _manifests, _image, _vectors (the
+# test image's vectors for the check tasks, the gateway's default rules RULES)
+# and the list of userland files to freeze (userland_frozen.py).
 $(GEN)/_manifests.py: FORCE
-	@$(PY) -m tools.gather_manifests $@
-
-# Data frozen into the firmware as one module, _vectors: the test vectors of
-# the device's check tasks (moneycheck, gatewaycheck; the host tests run the
-# same files) and the gateway's default compliance rules (RULES).
-VECTORS := tests/vectors/money.txt tests/vectors/gateway/pacs008.xml tests/vectors/gateway/pain001.xml \
-	tests/vectors/gateway/mt103.txt userland/compliance/rules.json
-$(GEN)/_vectors.py: $(VECTORS)
-	@$(PY) -c "import sys, os; open(sys.argv[1], 'w').write(''.join('%s = %r\\n' % (os.path.basename(f).split('.')[0].upper(), open(f).read()) for f in sys.argv[2:]))" $@ $(VECTORS)
+	@$(PY) -m tools.gather_manifests $(BOARD) $(IMAGE) $(GEN)
 
 $(B)/kernel/firmware.elf $(B)/kernel/firmware-b.elf &: $(GEN)/layout.h $(GEN)/_build.py $(GEN)/_manifests.py \
-		$(GEN)/_vectors.py \
 		$(MPY_CROSS) $(B)/kernel/mbedtls.a FORCE
 	@$(MAKE) --no-print-directory -j$(JOBS) -C kernel/port BOARD=$(BOARD) \
 	  BUILD=$(CURDIR)/$(B)/kernel GEN=$(CURDIR)/$(GEN) PYTHON=$(CURDIR)/$(PY) \
@@ -120,7 +124,7 @@ $(B)/kernel/slot-a.img: $(B)/kernel/firmware.bin $(KEY)
 $(B)/kernel/slot-b.img: $(B)/kernel/firmware-b.bin $(KEY)
 	$(PY) -m tools.qenex image sign --board $(BOARD) --key $(KEY) --slot b --version $(VERSION) $< $@
 
-$(IMG)/flash.bin: $(B)/boot/boot.bin $(B)/kernel/slot-a.img $(B)/kernel/slot-b.img
+$(FLASH): $(B)/boot/boot.bin $(B)/kernel/slot-a.img $(B)/kernel/slot-b.img
 	@mkdir -p $(IMG)
 	$(PY) -m tools.qenex image flash --board $(BOARD) --boot $(B)/boot/boot.bin \
 	  --slot-a $(B)/kernel/slot-a.img $@
@@ -154,4 +158,4 @@ flash: build
 	@echo "Write $(IMG)/flash.bin at the start of the board's flash (see README, 'Flash layout and flashing a board')."
 
 clean:
-	rm -rf build/$(BOARD) $(IMG)
+	rm -rf build/$(BOARD) build/$(BOARD)-test $(IMG)

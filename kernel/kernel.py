@@ -945,10 +945,11 @@ class Kernel:
         """KCTL_TASKS: the system as declared: {"tasks": [{"id", "name",
         "entry", "prio", "heap", "stack", "block" (bytes of its memory
         block), "restart" ("never", "always" or "limit N"), "backoff_ms",
-        "calls", "console", "kernel", "devices", "state" (as ps), "bundle" (an
-        installed task's {"slot", "version", "counter"}, else null)}, ...],
-        "safe_mode", "pool" (task pool bytes), "bundle_ram" (Kernel.bundle_ram()),
-        "block_max" (rights.BLOCK_MAX)}; console is false, "write" or "read"."""
+        "calls", "console", "kernel", "devices", "hsm_keys" (["label:op+op"]),
+        "state" (as ps), "bundle" (an installed task's {"slot", "version",
+        "counter"}, else null)}, ...], "safe_mode", "pool" (task pool bytes),
+        "bundle_ram" (Kernel.bundle_ram()), "block_max" (rights.BLOCK_MAX),
+        "max_tid"}; console is false, "write" or "read"."""
         rows = []
         for tid in self.order:
             m = self.tasks[tid].manifest
@@ -959,10 +960,11 @@ class Kernel:
                          "heap": m.heap, "stack": m.stack, "block": m.region_size(),
                          "restart": restart, "backoff_ms": m.backoff_ms, "calls": list(m.calls),
                          "console": m.console, "kernel": m.kernel, "devices": list(m.devices),
+                         "hsm_keys": ["%s:%s" % (h["label"], "+".join(h["ops"])) for h in m.hsm_keys],
                          "state": self.state_of(tid),
                          "bundle": self.installer.describe(m.name) if self.installer else None})
         return {"tasks": rows, "safe_mode": self.safe_mode, "pool": self.pool_size,
-                "bundle_ram": self.bundle_ram(), "block_max": rights.BLOCK_MAX}
+                "bundle_ram": self.bundle_ram(), "block_max": rights.BLOCK_MAX, "max_tid": self.max_tid}
 
     # --- invariants -----------------------------------------------------
 

@@ -7,6 +7,7 @@ tasks; it then says why and runs the recovery shell in its own VM, so the
 board can still be inspected and rebooted. Holds no policy of its own."""
 import _build
 import _hal
+import _image
 import _manifests
 import _trap
 import board
@@ -49,7 +50,10 @@ def recovery(console, why):
 
 
 def bench_alone(console):
-    """`make bench`: the task benchmark's CPU workload, in this VM, alone."""
+    """`make bench`: the task benchmark's CPU workload, in this VM, alone
+    (the test image only: production carries no bench code)."""
+    if "bench" not in _image.TASKS:
+        return
     from userland.bench.work import CPU_WORK, cpu_work
     t0 = _hal.ticks_ms()
     cpu_work(CPU_WORK)
@@ -83,7 +87,8 @@ def main():
         manifests = load_manifests(console)
         if len(manifests) >= board.MAX_TASKS:       # tids are 1..N; the trap layer holds MAX_TASKS
             raise ValueError("%d tasks, the board holds %d" % (len(manifests), board.MAX_TASKS - 1))
-        k = Kernel(_trap, board.TASK_POOL_BASE, board.TASK_POOL_SIZE, manifests, devices=board.DEVICES)
+        devices = tuple(d for d in board.DEVICES if d[0] in _image.DEVICES)   # what this image maps
+        k = Kernel(_trap, board.TASK_POOL_BASE, board.TASK_POOL_SIZE, manifests, devices=devices)
     except Exception as e:  # ManifestError, KernelError, too many: a bad system table
         recovery(console, "bad system table: %s" % e)
         return

@@ -38,7 +38,7 @@ def footprint(path):
 
 
 def spawn(board, bench_flag, storage, hsm=None):
-    cmd = qemu.command(board, serial="stdio", icount=True, storage=storage, hsm=hsm)
+    cmd = qemu.command(board, flash=qemu.flash_path(board, "test"), serial="stdio", icount=True, storage=storage, hsm=hsm)
     if bench_flag:
         b = load_board(board)
         cmd += ["-device", "loader,addr=0x%x,data=0x%x,data-len=4" % (b.BENCH_FLAG_ADDR, b.BENCH_FLAG)]
@@ -68,7 +68,7 @@ def gateway_messages(board, tmp):
     link_sock = os.path.join(tmp, "link.sock")
     out = {}
     with emulated_hsm(tmp) as hsm_sock:
-        cmd = qemu.command(board, serial="stdio", icount=True, storage=storage, hsm=hsm_sock, hostlink=link_sock)
+        cmd = qemu.command(board, flash=qemu.flash_path(board, "test"), serial="stdio", icount=True, storage=storage, hsm=hsm_sock, hostlink=link_sock)
         child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
         try:
             child.expect_exact("qenex> ")
@@ -212,7 +212,7 @@ def main():
     p.add_argument("--board", default="mps2-an385")
     args = p.parse_args()
     board = load_board(args.board)
-    b = "%s/build/%s" % (ROOT, args.board)
+    b = qemu.build_path(args.board, "test")        # `make bench` boots the test image
     k, bl = footprint(b + "/kernel/firmware.elf"), footprint(b + "/boot/boot.elf")
     f = run_device(args.board)
     over = (f["cpu_task_ms"] - f["cpu_alone_ms"]) * 1000 // f["cpu_alone_ms"]

@@ -19,8 +19,15 @@ import os
 from tools.layout import ROOT, load_board
 
 
-def flash_path(board):
-    return os.path.join(ROOT, "images", board, "flash.bin")
+def flash_path(board, image="production"):
+    """images/<board>/flash.bin (production) or flash-test.bin (the test image,
+    hal/board/<board>/images.py)."""
+    return os.path.join(ROOT, "images", board, "flash.bin" if image == "production" else "flash-%s.bin" % image)
+
+
+def build_path(board, image="production"):
+    """build/<board>/ (production) or build/<board>-<image>/: the image's kernel and bootloader."""
+    return os.path.join(ROOT, "build", board if image == "production" else "%s-%s" % (board, image))
 
 
 def storage_path(board):

@@ -32,7 +32,10 @@ BOARD = "mps2-an385"
 PROMPT = "qenex> "
 OPERATOR_PIN = "246810"  # what hsm_ready() changes a new HSM's factory PIN to
 BOOT_TIMEOUT = 30      # seconds from spawn to the prompt
-FLASH = qemu.flash_path(BOARD)
+IMAGE = "test"         # the tests boot the test image (hal/board/<board>/images.py) ...
+FLASH = qemu.flash_path(BOARD, IMAGE)
+BUILD = qemu.build_path(BOARD, IMAGE)
+PRODUCTION_FLASH = qemu.flash_path(BOARD)   # ... but for those of production (test_readme, test_images)
 
 
 def _raw_stdio():

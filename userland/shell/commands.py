@@ -383,19 +383,47 @@ def _echo(ctx, args):
     ctx.write(" ".join(args) + "\n")
 
 
-@command("tasks [install NAME [SIZE]|remove NAME]",
-         "installed tasks and RAM for bundles; install one from a signed bundle sent as base64 lines, "
-         "or remove one", 3)
+def _image_name():
+    try:
+        import _image          # frozen by the build (tools/gather_manifests.py)
+        return _image.NAME
+    except ImportError:
+        return "?"
+
+
+def _list(items):
+    return ",".join(items) if items else "-"
+
+
+def _tasks_image(ctx, t):
+    """`tasks image`: the image's task and capability table as the kernel
+    declares it (KCTL_TASKS), one row per built-in task: priority, memory
+    block (heap + stack), the tasks it may call, the devices it maps, the
+    kernel and console rights, its HSM keys; then what is left for bundles."""
+    rows = [r for r in t["tasks"] if not r["bundle"]]
+    ctx.write("image %s: %d tasks; task ids %d used, %d free for bundles (of %d)\n" % (
+        _image_name(), len(rows), len(t["tasks"]), t["max_tid"] - len(t["tasks"]), t["max_tid"]))
+    table(ctx, ["ID", "NAME", "PRIO", "BLOCK", "CALLS", "DEVICES", "KERNEL", "CONSOLE", "HSM KEYS"],
+          [[str(r["id"]), r["name"], str(r["prio"]), fmt_size(r["block"]), _list(r["calls"]),
+            _list(r["devices"]), "yes" if r["kernel"] else "-", r["console"] or "-", _list(r["hsm_keys"])]
+           for r in rows])
+
+
+@command("tasks [image|install NAME [SIZE]|remove NAME]",
+         "installed tasks and RAM for bundles; `image`: the image's tasks and their rights; install a "
+         "signed bundle (base64 lines) or remove one", 3)
 def _tasks(ctx, args):
-    if not args:
+    if not args or args == ["image"]:
         t = _kctl(ctx, abi.KCTL_TASKS)
+        if args:
+            _tasks_image(ctx, t)
         if t.get("safe_mode"):
             ctx.write(SAFE_LINE)
         rows = [[str(r["id"]), r["name"], _version_text(r["bundle"]["version"]), str(r["bundle"]["slot"]),
                  fmt_size(r["block"]), r["state"]] for r in t["tasks"] if r["bundle"]]
         if rows:
             table(ctx, ["ID", "NAME", "VERSION", "SLOT", "BLOCK", "STATE"], rows)
-        else:
+        elif not args:
             ctx.write("no installed tasks\n")
         ctx.write("RAM for bundles: %s free of the %s task pool (every task's block counts, stopped ones too); "
                   "an installed task's block is at most %s\n" % (fmt_size(t["bundle_ram"]), fmt_size(t["pool"]),

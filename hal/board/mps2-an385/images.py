@@ -1,0 +1,45 @@
+"""The images built for the mps2-an385: for each, the tasks it carries, the
+storage partitions (devices) it maps and the data it freezes. This file is
+the one description of each image (Hubris's app.toml plays this part); a
+task's own rights (priority, memory, calls, devices, HSM keys) are in its
+manifest, userland/<task>/manifest, and an image holds exactly the tasks
+named here and only their code.
+
+Read by the build only (tools/gather_manifests.py, never frozen), which
+checks each image as one system: every named task has a manifest, no name
+twice, every `calls` names a task of the same image, every device is one
+the image maps, and the tasks' memory blocks fit the task pool. The shell's
+`tasks image` prints the table back from the running image.
+
+    production  images/mps2-an385/flash.bin: what `make run` boots and
+                `make flash` writes
+    test        images/mps2-an385/flash-test.bin: production and the fault,
+                bench, demo and check tasks, their test vectors and the
+                bench partition; the QEMU tests and `make bench` boot it
+"""
+
+PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat")
+
+IMAGES = {
+    "production": {
+        "flash": "flash.bin",
+        "tasks": PRODUCTION_TASKS,
+        "devices": ("uart1", "ledger_store", "uart2", "gateway_store"),
+        "vectors": ("userland/compliance/rules.json",),
+    },
+    "test": {
+        "flash": "flash-test.bin",
+        "tasks": PRODUCTION_TASKS + (
+            "ponger", "pinger",                                   # IPC peers of the tests
+            "bench", "benchpeer", "hsmbench", "ledgerbench",      # `make bench`
+            "hsmdemo", "hsmrogue", "ledgerload",                  # demos, attacks on the HSM
+            "moneycheck", "gatewaycheck",                         # the vectors, checked on the board
+            "badcall", "crash", "deep_c", "halt", "hog", "peek_kernel", "peek_uart1", "plant",
+            "poke_task", "recurse", "scan", "semihost", "spin",  # faults (userland/faulty/)
+        ),
+        "devices": ("uart1", "ledger_store", "bench_store", "uart2", "gateway_store"),
+        "vectors": ("tests/vectors/money.txt", "tests/vectors/gateway/pacs008.xml",
+                    "tests/vectors/gateway/pain001.xml", "tests/vectors/gateway/mt103.txt",
+                    "userland/compliance/rules.json"),
+    },
+}
