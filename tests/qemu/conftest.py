@@ -11,14 +11,14 @@ import sys
 import pytest
 
 from kernel import manifest as kmanifest
-from qemu_console import BOARD, FLASH, Device, norm
+from qemu_console import BOARD, FLASH, IMAGE, Device, norm
 from tools import gather_manifests
 from tools.layout import ROOT, load_board
 
 
 @pytest.fixture(scope="session")
 def flash_bin():
-    """Path of the built flash image (boot + slot A)."""
+    """Path of the built test image (boot + slot A): what the tests boot."""
     if not os.path.isfile(FLASH):
         pytest.fail("%s does not exist: run `make build` first" % os.path.relpath(FLASH, ROOT),
                     pytrace=False)
@@ -38,16 +38,17 @@ def version():
 
 @pytest.fixture(scope="session")
 def manifests():
-    """The task manifests of the tree (userland/**/manifest), parsed, in
-    task id order (id = index + 1), as the build freezes them."""
-    return [kmanifest.parse(text, source) for source, text in gather_manifests.find()]
+    """The task manifests of the image the tests boot (the test image,
+    hal/board/<board>/images.py), parsed, in task id order (id = index + 1),
+    as the build freezes them."""
+    return [kmanifest.parse(text, source) for source, text in gather_manifests.image_manifests(BOARD, IMAGE)[1]]
 
 
 @pytest.fixture
 def boot(flash_bin):
     """Factory: boot(flash=None, storage=None, hsm=None, hostlink=None,
     qemu_args=()) starts QEMU on
-    `flash` (default: the built flash.bin) with the storage file `storage`
+    `flash` (default: the built test image, flash-test.bin) with the storage file `storage`
     (default: a new erased one), UART1 on the HSM socket `hsm` and UART2
     served on the socket `hostlink` (defaults: none) and returns its Device
     without waiting for anything."""

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from qemu_console import BUILD
 from tools.imgformat import RESULTS, ImageError, make_image, parse_image, spki
 
 pytestmark = pytest.mark.timeout(180)
@@ -228,7 +229,7 @@ def test_an_image_signed_by_mcuboots_imgtool_boots(boot, board, tmp_path):
     bootloader verifies and boots it."""
     import subprocess
     import sys
-    build = os.path.join(ROOT, "build", "mps2-an385")
+    build = BUILD
     out = tmp_path / "slot.img"
     r = subprocess.run([os.path.join(os.path.dirname(sys.executable), "imgtool"), "sign", "-k", DEV_KEY,
                         "--header-size", hex(board.IMAGE_HEADER_SIZE), "--pad-header", "--align", "4",
@@ -246,7 +247,7 @@ def test_an_image_signed_by_mcuboots_imgtool_boots(boot, board, tmp_path):
 
 # ---- two slots, trial boots, rollback --------------------------------------------
 # Each slot's image is linked to run from it: slot B holds firmware-b.bin.
-FIRMWARE_B = os.path.join(ROOT, "build", "mps2-an385", "kernel", "firmware-b.bin")
+FIRMWARE_B = os.path.join(BUILD, "kernel", "firmware-b.bin")
 
 
 def with_slot_b(flash, board, image):

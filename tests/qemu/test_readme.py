@@ -1,5 +1,5 @@
-"""The README's session is a real one: boot the board as `make run` does
-(the emulated HSM on UART1, the host link on UART2, a new storage file),
+"""The README's session is a real one: boot the production image as `make
+run` does (the emulated HSM on UART1, the host link on UART2, a new storage file),
 type every command of the README's transcript and compare each command's
 output with the README's.
 
@@ -36,7 +36,7 @@ import re
 
 import pytest
 
-from qemu_console import PROMPT, norm
+from qemu_console import PRODUCTION_FLASH, PROMPT, norm
 from tools import hostlink, qemu
 from tools.hsm import process as hsm_process
 from tools.layout import ROOT, load_board
@@ -135,7 +135,7 @@ def test_the_readme_session_is_what_the_board_says(boot, tmp_path):
     hsm_sock = str(tmp_path / "hsm.sock")
     hsm = hsm_process.start(hsm_sock, str(tmp_path / "hsm.json"))
     try:
-        dev = boot(storage=storage, hsm=hsm_sock, hostlink=str(tmp_path / "link.sock"))
+        dev = boot(PRODUCTION_FLASH, storage=storage, hsm=hsm_sock, hostlink=str(tmp_path / "link.sock"))
         got_boot = [x for x in dev.wait_prompt().strip("\n").split("\n") if not x.startswith(ASYNC)]
         same("the boot output", [x for x in want_boot if not x.startswith(ASYNC)], got_boot)
         check_async(dev, "the boot", [x for x in want_boot if x.startswith(ASYNC)], 0, 30)

@@ -1,0 +1,100 @@
+"""The image descriptions (hal/board/<board>/images.py) and the build's check
+of each image as one system (tools/gather_manifests.py): what a bad image
+fails with, and that production freezes none of the test tasks' code."""
+import os
+
+import pytest
+
+from tools import gather_manifests as gm
+from tools.layout import ROOT
+
+BOARD = "mps2-an385"
+TEST_ONLY = ("bench", "benchpeer", "hsmbench", "ledgerbench", "hsmdemo", "hsmrogue", "ledgerload",
+             "moneycheck", "gatewaycheck", "pinger", "ponger", "faulty")
+
+
+def with_images(monkeypatch, **images):
+    real = gm.load_images(BOARD)
+    base = dict(real["production"])
+    monkeypatch.setattr(gm, "load_images", lambda board: {k: dict(base, **v) for k, v in images.items()})
+
+
+def names(found):
+    return [os.path.basename(os.path.dirname(s)) for s, _ in found]
+
+
+def test_production_image_is_the_five_services():
+    desc, found = gm.image_manifests(BOARD, "production")
+    assert sorted(names(found)) == ["gateway", "heartbeat", "hsm", "ledger", "shell"]
+    assert "bench_store" not in desc["devices"]
+    assert desc["flash"] == "flash.bin"
+
+
+def test_test_image_has_every_task_of_the_tree_in_folder_order():
+    _, found = gm.image_manifests(BOARD, "test")
+    assert found == gm.find()
+
+
+def test_production_freezes_no_test_task_code():
+    _, found = gm.image_manifests(BOARD, "production")
+    files = gm.frozen_files([s for s, _ in found])
+    assert "shell/main.py" in files and "lib/qenex.py" in files and "__init__.py" in files
+    for f in files:
+        assert f.split("/")[0] not in TEST_ONLY + ("bundles",), f
+    _, found = gm.image_manifests(BOARD, "test")
+    every = gm.frozen_files([s for s, _ in found])
+    assert "faulty/secret.py" in every and "bench/work.py" in every
+
+
+@pytest.mark.parametrize("tasks, why", [
+    (("shell", "hsm", "shell"), "task 'shell' named twice"),
+    (("shell", "nosuch"), "no task manifest for nosuch"),
+    (("heartbeat", "pinger"), "'ponger' is not a task of this system"),
+])
+def test_a_bad_image_fails_the_build(monkeypatch, tasks, why):
+    with_images(monkeypatch, bad={"tasks": tasks, "devices": ("uart1", "ledger_store", "bench_store",
+                                                                "uart2", "gateway_store")})
+    with pytest.raises(SystemExit) as e:
+        gm.image_manifests(BOARD, "bad")
+    assert why in str(e.value)
+
+
+def test_an_image_whose_tasks_outgrow_the_pool_fails_the_build(monkeypatch):
+    real = gm.load_board
+
+    def small(board):
+        b = real(board)
+        b.TASK_POOL_SIZE = 512 * 1024
+        return b
+    monkeypatch.setattr(gm, "load_board", small)
+    with_images(monkeypatch, bad={"tasks": ("ledger", "hsm", "heartbeat")})
+    with pytest.raises(SystemExit) as e:
+        gm.image_manifests(BOARD, "bad")
+    assert "the task pool holds 524288" in str(e.value)
+
+
+def test_a_device_the_image_does_not_map_fails_the_build(monkeypatch):
+    with_images(monkeypatch, bad={"tasks": ("ledgerbench",), "devices": ("uart1",)})
+    with pytest.raises(SystemExit) as e:
+        gm.image_manifests(BOARD, "bad")
+    assert "'bench_store' is not a device" in str(e.value)
+
+
+def test_the_built_production_firmware_holds_no_test_task(tmp_path):
+    frozen = os.path.join(ROOT, "build", BOARD, "kernel", "frozen_content.c")
+    if not os.path.exists(frozen):
+        pytest.skip("not built")
+    text = open(frozen).read()
+    for name in TEST_ONLY:
+        assert '"userland/%s/' % name not in text, name
+    assert '"userland/shell/' in text
+
+
+def test_gather_writes_the_image_modules(tmp_path):
+    gm.main([BOARD, "production", str(tmp_path)])
+    ns = {}
+    exec(open(tmp_path / "_image.py").read(), ns)
+    assert ns["NAME"] == "production" and "bench_store" not in ns["DEVICES"]
+    exec(open(tmp_path / "_vectors.py").read(), ns)
+    assert "RULES" in ns and "MONEY" not in ns
+    assert "userland_frozen.py" in os.listdir(tmp_path)
