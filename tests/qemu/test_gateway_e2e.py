@@ -195,3 +195,40 @@ def test_the_shell_reloads_the_rules_file_from_storage_and_verifies_the_audit_lo
         link.submit("pacs.008", ONE.replace("QX-20261126-0001", "V-%d" % i).encode())
     assert re.fullmatch(r"audit: \d+ entries, [1-9]\d* checkpoints signed by the HSM, chain ok\n",
                         dev.cmd("audit verify", timeout=60))
+
+
+def gateway_restarts(dev):
+    """The gateway's RESTARTS column in `ps`."""
+    for line in dev.cmd("ps").splitlines():
+        cols = line.split()
+        if len(cols) > 1 and cols[1] == "gateway":
+            return int(cols[-2])
+    raise AssertionError("no gateway in ps")
+
+
+def test_each_message_that_used_to_stop_the_gateway_gets_its_refusal_and_it_keeps_running(gateway):
+    """Issue 12: a limit order with 44=abc, a FIX message with a byte that is
+    not UTF-8 (58=caf\\xe9), a SUBMIT whose kind is b"\\xff", Unicode digits
+    where numbers are due: each is refused in its protocol's way, the task
+    never restarts and the next good message is served."""
+    dev, link, storage, pub = gateway
+    order = [(11, "O1"), (55, "QNX"), (54, "1"), (38, "100"), (40, "2"), (44, "abc"), (60, "20261126-10:00:00")]
+    out = parse_fix(link.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30")) + fixmsg(2, "D", *order)))
+    assert [m.get(35) for m in out] == [b"A", b"j"] and b"tag 44" in out[1].get(58)
+    out = parse_fix(link.submit("FIX", fixmsg(3, "1", (112, "T1"), (58, b"caf\xe9"))))
+    assert [(m.get(35), m.get(371), m.get(373)) for m in out] == [(b"3", b"58", b"6")]
+    out = parse_fix(link.submit("FIX", fixmsg(4, "D", *[(t, "10\u00b2" if t == 38 else v) for t, v in order])))
+    assert [(m.get(35), m.get(371), m.get(373)) for m in out] == [(b"3", b"38", b"6")]
+    out = parse_fix(link.submit("FIX", fixmsg("5\u00b2", "0")))                 # MsgSeqNum in Unicode digits
+    assert [(m.get(35), m.get(371)) for m in out] == [(b"3", b"34")]
+    with pytest.raises(ConnectionError, match="unknown message kind"):
+        link.control(0x40, hostlink.F.fields(b"\xff", ONE.encode()))
+    doc = ONE.replace("<NbOfTxs>1</NbOfTxs>", "<NbOfTxs>\u00b9</NbOfTxs>")
+    assert statuses(link.submit("pacs.008", doc.encode())) == ("RJCT", ["RJCT"])
+    huge = ONE.replace(">1250.50<", ">" + "9" * 2000 + "<").replace("QX-20261126-0001", "BIG-1")
+    assert statuses(link.submit("pacs.008", huge.encode())) == ("RJCT", ["RJCT"])   # beyond 128 bits
+    out = parse_fix(link.submit("FIX", fixmsg(5, "D", *[(t, "O2" if t == 11 else "101.00" if t == 44 else v)
+                                                        for t, v in order])))
+    assert [m.get(35) for m in out] == [b"8"] and out[0].get(150) == b"0"           # the session goes on
+    assert statuses(link.submit("pacs.008", ONE.encode())) == ("ACSC", ["ACSC"])
+    assert gateway_restarts(dev) == 0 and "fault: task gateway" not in dev.text

@@ -14,6 +14,7 @@ RULES = 0x42               # fields(rules JSON) -> fields(answer): the complianc
 AUDIT = 0x43               # -> fields(answer): the audit log checked on the board
 STALE_MS = 20              # a partial frame with no byte for this long is dropped (resync)
 MAX_TRIES = 5
+KINDS = (b"pacs.008", b"pain.001", b"MT103", b"FIX")     # SUBMIT's kind field: anything else is BAD_ARG
 
 
 def same(a, b):
@@ -96,6 +97,8 @@ class LinkServer:
             if cmd == SUBMIT:
                 kind, message = F.unfields(payload, 2)
                 self.last_seq = seq
+                if kind not in KINDS:                  # compared as bytes: never decoded (b"\xff")
+                    return F.BAD_ARG, b"unknown message kind (pacs.008, pain.001, MT103 or FIX)"
                 return F.OK, F.fields(submit(kind.decode(), bytes(message)))
             if cmd == STATS and self.stats is not None:
                 self.last_seq = seq

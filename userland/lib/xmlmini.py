@@ -56,9 +56,17 @@ class _Reader:
     def __init__(self, text):
         self.s = text
         self.i = 0
+        self._at, self._line = 0, 1         # line number at offset _at: counted on from there (linear)
 
     def line(self):
-        return self.s.count("\n", 0, self.i) + 1
+        """The line of offset i. Offsets only move forward while reading, so
+        each newline is counted once over the whole document; an error
+        message (which may point back) counts from the start."""
+        if self.i < self._at:
+            return self.s.count("\n", 0, self.i) + 1
+        self._line += self.s.count("\n", self._at, self.i)
+        self._at = self.i
+        return self._line
 
     def fail(self, what):
         raise XmlError("line %d: %s" % (self.line(), what))
@@ -105,10 +113,10 @@ class _Reader:
             i = k + 1
 
     def _num(self, digits, base):
-        try:
+        allowed = "0123456789abcdefABCDEF" if base == 16 else "0123456789"     # ASCII only, no sign, no "_"
+        n = -1
+        if 0 < len(digits) <= 8 and not digits.strip(allowed):
             n = int(digits, base)
-        except ValueError:
-            n = -1
         if not 0 < n < 0x110000:
             self.fail("a bad character reference")
         return n
@@ -143,13 +151,15 @@ def parse(text):
             r.fail("an unterminated XML declaration")
         r.i = end + 2
     stack, scopes, root = [], [], None
+    texts = []                              # the text pieces of each open element (joined at its end tag)
     while True:
         lt = text.find("<", r.i)
         chunk = text[r.i:] if lt < 0 else text[r.i:lt]
         if stack:
             if "]]>" in chunk:
                 r.fail("']]>' in text")
-            stack[-1].text += r.unescape(chunk)
+            if chunk:
+                texts[-1].append(r.unescape(chunk))
         elif chunk.strip():
             r.fail("text outside the root element")
         if lt < 0:
@@ -174,7 +184,7 @@ def parse(text):
             r.i += 1
             if not stack or stack[-1]._qname != qname:
                 r.fail("</%s> does not close <%s>" % (qname, stack[-1]._qname if stack else ""))
-            stack.pop()
+            stack.pop().text = "".join(texts.pop())
             scopes.pop()
             continue
         r.i = lt + 1
@@ -225,6 +235,7 @@ def parse(text):
         else:
             r.i += 1
             stack.append(el)
+            texts.append([])
     if stack:
         r.fail("<%s> is not closed" % stack[-1]._qname)
     if root is None:
