@@ -46,20 +46,23 @@ def account_id(text):
 
 
 class Gateway:
-    def __init__(self, engine, risk, post, audit, ledgers, now_s, clock_text, ticks=None, audit_room=None):
+    def __init__(self, engine, risk, post, audit, ledgers, now_s, clock_text, ticks=None, audit_room=None,
+                 alarm=None):
         """post(transfer_id, debit, credit, amount_minor, ledger) -> ledger
         result code; audit(text) writes one audit entry (each message's
         decisions are one entry, a line each, written before it is
         answered); ledgers: currency -> ledger number; ticks() -> ms, to
         time the stages (stats()); audit_room() -> False when the audit log
         cannot take another message's entry (then every message is refused:
-        nothing is decided that cannot be audited)."""
+        nothing is decided that cannot be audited); alarm(text): the
+        console, told of every internal error (a defect to look at)."""
         self.ticks = ticks or (lambda: 0)
         self.stage_ms = {"parse": 0, "compliance": 0, "ledger": 0, "audit": 0, "fix": 0}
         self.messages = {}
         self.errors = 0             # messages or payments that raised: refused, audited, counted
         self.refused_full = 0       # messages refused because the audit log is full
         self.audit_room = audit_room or (lambda: True)
+        self.alarm = alarm or (lambda text: None)
         self._lines = None          # the audit lines of the message being decided
         post_raw, self._audit_raw = post, audit
 
@@ -114,12 +117,19 @@ class Gateway:
                 return self._submit(kind, message)
             except Exception as e:        # a defect, not the sender's: refuse this one message, keep serving
                 self.errors += 1
-                self._lines.append("error %s: %s %s" % (kind, type(e).__name__, str(e)[:120]))
+                self._error("error %s: %s %s" % (kind, type(e).__name__, str(e)[:120]))
                 return self._refuse(kind, message, "internal error")
         finally:
             lines, self._lines = self._lines, None
             if lines:
                 self._write(lines)
+
+    def _error(self, text):
+        self.audit(text)
+        try:
+            self.alarm(text)
+        except Exception:
+            pass
 
     def _refuse(self, kind, message, why):
         """The whole message refused, in its protocol's form."""
@@ -149,7 +159,7 @@ class Gateway:
                     out += self.fix.receive(m)
                 except Exception as e:    # a defect: this message refused, the session goes on
                     self.errors += 1
-                    self.audit("error FIX: %s %s" % (type(e).__name__, str(e)[:120]))
+                    self._error("error FIX: %s %s" % (type(e).__name__, str(e)[:120]))
                     out.append(self.fix.reject(0, None, "99", "internal error"))
             self.stage_ms["fix"] += self.ticks() - t0
             self.audit("FIX in %d message(s), %d garbled, %d unread, out %s" % (
@@ -182,8 +192,8 @@ class Gateway:
                 statuses.append(self._payment(p))
             except Exception as e:        # a defect on this payment: it is refused, the others go on
                 self.errors += 1
-                self.audit("error %s %s %s: %s %s" % (p.source, p.msg_id, p.end_to_end_id, type(e).__name__,
-                                                      str(e)[:120]))
+                self._error("error %s %s %s: %s %s" % (p.source, p.msg_id, p.end_to_end_id, type(e).__name__,
+                                                       str(e)[:120]))
                 statuses.append((p.end_to_end_id, "RJCT", "NARR"))
         sts = [s for _, s, _ in statuses]
         group = "ACSC" if all(s == "ACSC" for s in sts) else "RJCT" if all(s == "RJCT" for s in sts) \
