@@ -55,14 +55,23 @@ def _need(cond, what):
         raise RulesError("bad rules: %s" % what)
 
 
+def show(v):
+    """A value for an error message: short, and never a huge int's repr (CPython refuses
+    to write one of more than 4,300 digits)."""
+    if is_int(v) and not -10 ** 18 < v < 10 ** 18:
+        return "a number beyond 18 digits"
+    return repr(v)[:48]
+
+
 def _int(doc, key, lo, hi, default, where):
     v = doc.get(key, default)
-    _need(is_int(v) and lo <= v <= hi, "%s%s must be a whole number in %d..%d, not %r" % (where, key, lo, hi, v))
+    _need(is_int(v) and lo <= v <= hi, "%s%s must be a whole number in %d..%d, not %s" % (where, key, lo, hi,
+                                                                                        show(v)))
     return v
 
 
 def _text(v, what):
-    _need(isinstance(v, str), "%s must be text, not %r" % (what, v))
+    _need(isinstance(v, str), "%s must be text, not %s" % (what, show(v)))
     return v
 
 
@@ -85,7 +94,7 @@ def parse_rules(rules):
         _need(isinstance(rates, dict), "usd_rates must be an object")
         out["rates"] = {}
         for ccy, rate in rates.items():
-            _need(ccy in MINOR_UNITS, "usd_rates: %r is not an ISO 4217 currency" % (ccy,))
+            _need(ccy in MINOR_UNITS, "usd_rates: %s is not an ISO 4217 currency" % show(ccy))
             _text(rate, "usd_rates.%s" % ccy)
             n, scale = parse_decimal(rate, RATE_DIGITS)
             _need(n > 0, "usd_rates.%s must be above zero" % ccy)
@@ -102,8 +111,8 @@ def parse_rules(rules):
               % MAX_NAMES)
         out["sanctions"] = []
         for name in names:
-            _need(isinstance(name, str) and 0 < len(name) <= MAX_NAME, "sanctions.names: %r is not a name of 1 to"
-                  " %d characters" % (name, MAX_NAME))
+            _need(isinstance(name, str) and 0 < len(name) <= MAX_NAME, "sanctions.names: %s is not a name of 1 to"
+                  " %d characters" % (show(name), MAX_NAME))
             out["sanctions"].append(normalise(name))
         n, scale = parse_decimal(_text(sanctions.get("threshold", "0.92"), "sanctions.threshold"), 6)
         score = round_div(n * 1000, 10 ** scale)          # thousandths
@@ -114,13 +123,13 @@ def parse_rules(rules):
         out["blocked"] = set()
         for c in blocked:
             _need(isinstance(c, str) and len(c) == 2 and all("A" <= x <= "Z" for x in c.upper()),
-                  "blocked_countries: %r is not a two-letter country code" % (c,))
+                  "blocked_countries: %s is not a two-letter country code" % show(c))
             out["blocked"].add(c.upper())
         ledgers = rules.get("ledgers")
         if ledgers is not None:
             _need(isinstance(ledgers, dict), "ledgers must be an object")
             for ccy, n in ledgers.items():
-                _need(ccy in MINOR_UNITS, "ledgers: %r is not an ISO 4217 currency" % (ccy,))
+                _need(ccy in MINOR_UNITS, "ledgers: %s is not an ISO 4217 currency" % show(ccy))
                 _need(is_int(n) and 0 < n < 1 << 32, "ledgers.%s must be a whole number in 1..2**32-1" % ccy)
             out["ledgers"] = dict(ledgers)
         if rules.get("risk") is not None:

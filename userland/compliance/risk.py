@@ -14,6 +14,13 @@ class RiskError(ValueError):
     pass
 
 
+def show(v):
+    """A value for an error message (never a huge int's repr: CPython refuses those)."""
+    if is_int(v) and not -10 ** 18 < v < 10 ** 18:
+        return "a number beyond 18 digits"
+    return repr(v)[:48]
+
+
 def _need(cond, what):
     if not cond:
         raise RiskError("bad limits: %s" % what)
@@ -21,7 +28,7 @@ def _need(cond, what):
 
 def _amount(limits, key):
     v = limits.get(key)
-    _need(isinstance(v, str), "%s must be text \"AMOUNT CCY\", not %r" % (key, v))
+    _need(isinstance(v, str), "%s must be text \"AMOUNT CCY\", not %s" % (key, show(v)))
     m = Money.parse(v)
     _need(m.minor > 0, "%s must be above zero" % key)
     return m
@@ -40,17 +47,17 @@ def parse_limits(limits):
         _need(out["account"].currency == out["counterparty"].currency,
               "account and counterparty exposure limits must be in one currency")
         q = limits.get("max_order_qty")
-        _need(is_int(q) and 0 < q < 10 ** 9, "max_order_qty must be a whole number in 1..999999999, not %r" % (q,))
+        _need(is_int(q) and 0 < q < 10 ** 9, "max_order_qty must be a whole number in 1..999999999, not %s" % show(q))
         out["qty"] = q
         band = limits.get("price_band_pct")
-        _need(isinstance(band, str), "price_band_pct must be decimal text, not %r" % (band,))
+        _need(isinstance(band, str), "price_band_pct must be decimal text, not %s" % show(band))
         out["band"] = parse_decimal(band, PRICE_DIGITS)
         _need(out["band"][0] >= 0, "price_band_pct must not be negative")
         refs = limits.get("reference_prices", {})
         _need(isinstance(refs, dict), "reference_prices must be an object")
         out["reference"] = {}
         for sym, price in refs.items():
-            _need(isinstance(price, str), "reference_prices.%s must be decimal text, not %r" % (sym, price))
+            _need(isinstance(price, str), "reference_prices.%s must be decimal text, not %s" % (sym, show(price)))
             p = parse_decimal(price, PRICE_DIGITS)
             _need(p[0] > 0, "reference_prices.%s must be above zero" % sym)
             out["reference"][sym] = p
