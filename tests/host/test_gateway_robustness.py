@@ -287,3 +287,14 @@ def test_json_on_the_board_refuses_infinity_and_nan():
     src = open(os.path.join(ROOT, "build", "deps", "micropython-1.25.0", "extmod", "modjson.c")).read()
     assert "Infinity" not in src and "NaN" not in src
     assert issubclass(RulesError, ValueError) and issubclass(engine_mod.risk_limits.RiskError, ValueError)
+
+
+def test_an_audit_write_that_fails_is_told_and_the_answer_stands():
+    alarms = []
+
+    def audit(text):
+        raise OSError("storage gone")
+    g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), lambda *a: "ok", audit, RULES["ledgers"],
+                        lambda: 0, lambda: "t", alarm=alarms.append)
+    assert statuses(g.submit("pacs.008", ONE.encode())) == ("ACSC", [("ACSC", None)])
+    assert g.errors == 1 and "audit entry not written: OSError storage gone" in alarms[0]

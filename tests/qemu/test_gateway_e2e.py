@@ -232,3 +232,43 @@ def test_each_message_that_used_to_stop_the_gateway_gets_its_refusal_and_it_keep
     assert [m.get(35) for m in out] == [b"8"] and out[0].get(150) == b"0"           # the session goes on
     assert statuses(link.submit("pacs.008", ONE.encode())) == ("ACSC", ["ACSC"])
     assert gateway_restarts(dev) == 0 and "fault: task gateway" not in dev.text
+
+
+def test_a_rules_file_the_gateway_cannot_use_is_refused_and_a_stored_one_ignored_at_start(gateway):
+    """Issue 12: `"usd_rates": {"EUR": 1}` was accepted and stored, after which every
+    EUR payment crashed the gateway at every start. Now it is refused over the link
+    (and so is Infinity, which MicroPython's json does not read); one written into
+    storage behind the gateway's back is ignored at start, said on the console."""
+    import json
+    from drivers.hsm import frame as F
+    from tools.layout import load_board
+    from userland.gateway import layout
+    dev, link, storage, pub = gateway
+    rules = json.load(open(os.path.join(ROOT, "userland", "compliance", "rules.json")))
+    bad = dict(rules, version="bad-1", usd_rates=dict(rules["usd_rates"], EUR=1))
+    with pytest.raises(ConnectionError, match="rules refused: .*usd_rates.EUR must be text"):
+        link.control(0x42, F.fields(json.dumps(bad)))
+    with pytest.raises(ConnectionError, match="rules refused"):
+        link.control(0x42, F.fields('{"report_threshold": "1.00 USD", "structuring": {"count": Infinity}}'))
+    eur = ONE.replace('Ccy="USD"', 'Ccy="EUR"').replace("QX-20261126-0001", "EUR-1")
+    assert 'Ccy="EUR"' in eur
+    assert statuses(link.submit("pacs.008", eur.encode()))[0] in ("ACSC", "RJCT")
+    link.close()
+    rec = layout.rules_record(json.dumps(bad).encode())
+    with open(storage, "r+b") as f:                      # the file is the board's storage, mapped shared
+        f.seek(load_board("mps2-an385").GATEWAY_STORE_OFFSET + layout.RULES_OFFSET)
+        f.write(rec.ljust(layout.RULES_SPACE, b"\xff"))
+    mark = dev.mark()
+    dev.send("reboot\r")
+    dev.wait_prompt()
+    dev.wait_line(r"gateway: stored compliance rules ignored \(bad rules: usd_rates.EUR must be text.*", since=mark,
+                  timeout=30)
+    dev.wait_line(r"gateway: host link open.*", since=mark, timeout=30)
+    link2 = hostlink.Link(dev.link_sock, dev.link_key)
+    try:
+        assert statuses(link2.submit("pacs.008", eur.replace("EUR-1", "EUR-2").encode()))[0] in ("ACSC", "RJCT")
+        assert statuses(link2.submit("pacs.008", ONE.replace("QX-20261126-0001", "USD-2").encode())) == \
+            ("ACSC", ["ACSC"])
+    finally:
+        link2.close()
+    assert gateway_restarts(dev) == 0 and "fault: task gateway" not in dev.text

@@ -118,14 +118,24 @@ class Gateway:
             except Exception as e:        # a defect, not the sender's: refuse this one message, keep serving
                 self.errors += 1
                 self._error("error %s: %s %s" % (kind, type(e).__name__, str(e)[:120]))
-                return self._refuse(kind, message, "internal error")
+                try:
+                    return self._refuse(kind, message, "internal error")
+                except Exception:
+                    return "internal error"
         finally:
             lines, self._lines = self._lines, None
             if lines:
-                self._write(lines)
+                try:
+                    self._write(lines)
+                except Exception as e:    # the answer stands as decided; the operator is told
+                    self.errors += 1
+                    self._tell("audit entry not written: %s %s" % (type(e).__name__, str(e)[:120]))
 
     def _error(self, text):
         self.audit(text)
+        self._tell(text)
+
+    def _tell(self, text):
         try:
             self.alarm(text)
         except Exception:
