@@ -71,12 +71,15 @@ def msg_type(msg):
 def _text(raw):
     """A framed message's bytes as str, one character per byte (Latin-1):
     ASCII decodes as such; any byte above 0x7f becomes that code point
-    (MicroPython's bytes.decode is UTF-8 only and would raise), for the
-    session to refuse."""
-    for b in raw:
-        if b > 0x7F:
-            return "".join([chr(c) for c in raw])
-    return raw.decode()
+    (MicroPython's bytes.decode is UTF-8 only and would raise, or make one
+    character of several bytes), for the session to refuse."""
+    try:
+        text = raw.decode()
+        if len(text) == len(raw):
+            return text
+    except UnicodeError:
+        pass
+    return "".join([chr(c) for c in raw])
 
 
 class Reader:
@@ -91,46 +94,49 @@ class Reader:
     def feed(self, data):
         if isinstance(data, str):
             data = data.encode()
-        self.buf += bytes(data)
+        buf = self.buf + bytes(data) if self.buf else bytes(data)
         out = []
         start = len(_BEGIN_B)
+        p = 0                   # read on from here: the buffer is sliced once a message, never copied whole
         while True:
-            i = self.buf.find(_BEGIN_B)
+            i = buf.find(_BEGIN_B, p)
             if i < 0:
-                self.buf = self.buf[-start:]
-                return out
-            self.buf = self.buf[i:]
-            head_end = self.buf.find(b"\x01", start)
+                p = max(p, len(buf) - start)      # a start cut short may be at the end
+                break
+            p = i
+            head_end = buf.find(b"\x01", p + start)
             if head_end < 0:
-                if len(self.buf) > start + 8:          # "9=" and 5 digits, no SOH: garbled
-                    self._drop()
+                if len(buf) - p > start + 8:      # "9=" and 5 digits, no SOH: garbled
+                    p = self._drop(p)
                     continue
-                return out
-            lenfield = self.buf[start:head_end]
+                break
+            lenfield = buf[p + start:head_end]
             if lenfield[:2] != b"9=" or not is_digits(lenfield[2:], 5) or int(lenfield[2:].decode()) > MAX_BODY:
-                self._drop()
+                p = self._drop(p)
                 continue
-            body_start = head_end + 1
-            body_end = body_start + int(lenfield[2:].decode())
-            if len(self.buf) < body_end + 7:
+            body_end = head_end + 1 + int(lenfield[2:].decode())
+            if len(buf) < body_end + 7:
                 # Still short: unless another message begins inside the claimed
                 # body, which means the length is wrong (drop it, rescan).
-                if self.buf.find(_BEGIN_B + b"9=", body_start) < 0:
-                    return out
-                self._drop()
+                if buf.find(_BEGIN_B + b"9=", head_end + 1) < 0:
+                    break
+                p = self._drop(p)
                 continue
-            trailer = self.buf[body_end:body_end + 7]
+            msg = buf[p:body_end + 7]
+            n = body_end - p
+            trailer = msg[n:]
             if not (trailer[:3] == b"10=" and trailer[6:] == b"\x01" and is_digits(trailer[3:6], 3)) \
-                    or self.buf[body_end - 1:body_end] != b"\x01" \
-                    or sum(self.buf[:body_end]) % 256 != int(trailer[3:6].decode()):
-                self._drop()
+                    or msg[n - 1] != 1 or (sum(msg) - sum(trailer)) % 256 != int(trailer[3:6].decode()):
+                p = self._drop(p)
                 continue
-            out.append(_text(self.buf[:body_end + 7]))
-            self.buf = self.buf[body_end + 7:]
+            out.append(_text(msg))
+            p = body_end + 7
+        self.buf = buf[p:] if p < len(buf) else b""
+        return out
 
-    def _drop(self):
+    def _drop(self, p):
         self.garbled += 1
-        self.buf = self.buf[2:]
+        return p + 2
 
 
 class Session:

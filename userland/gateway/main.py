@@ -179,8 +179,17 @@ def main():
                       stats=stats, now_ms=qenex.ticks, control=control)
     record("gateway start" + (" (stored compliance rules ignored: they fail their checks)" if ignored else ""))
     qenex.write("gateway: host link open (audit log at record %d)\n" % audit.wal.seq)
+
+    def submit(kind, message):
+        # Each message starts on a heap with no garbage in it: MicroPython's heap is never
+        # compacted, and without this, long-lived objects made while serving land all over
+        # it until a 4 KB message's buffers find no room although most of it is free
+        # (MemoryError after about 800 FIX orders in the soak, with 36 KB of 120 KB live).
+        gc.collect()
+        return gw.submit(kind, message)
+
     while True:
-        busy = link.poll(gw.submit)
+        busy = link.poll(submit)
         if link.reader.buf:                 # mid-frame: the link first (a poll costs a kernel trip)
             continue
         sender, msg = qenex.recv(poll=True)
