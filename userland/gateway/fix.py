@@ -17,7 +17,13 @@ ExecutionReport (8), OrderCancelReject (9) out. A required tag missing is
 answered with a session Reject (3) naming the tag (371) and reason 1; a
 field value the business cannot take with a BusinessMessageReject (j)
 naming the tag in its text. The order handler is a callable given by the
-gateway (risk checks, the ledger)."""
+gateway (risk checks, the ledger).
+
+Bytes: the framing is checked on bytes; a session is ASCII, and a message
+with any byte above 0x7f gets a session Reject (373=6) naming the tag.
+Numbers (9, 10, 34, 7, 36) are ASCII digits of bounded length
+(userland/lib/asciinum.py). Kept between messages: at most MAX_QUEUED
+messages (MAX_QUEUED_CHARS) behind a gap; nothing per message."""
 
 from userland.lib.asciinum import is_digits
 

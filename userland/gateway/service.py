@@ -10,7 +10,10 @@ callables; the host tests with stand-ins):
 ISO 20022 messages are answered with a pacs.002 (per transaction ACSC,
 PDNG for a hold, RJCT with a reason code; group status ACSC, PART, PDNG or
 RJCT), MT103 with a line, FIX with the session's replies. A malformed
-message is rejected whole and nothing is posted."""
+message is rejected whole and nothing is posted. A defect met on one
+message (any exception) refuses that message alone in its protocol, with
+an audit line and alarm(); submit() never raises. What is kept between
+messages is bounded (MAX_ORDERS, MAX_HELD; the answer within MAX_ANSWER)."""
 import hashlib
 
 from userland.gateway import fix, iso20022, mt103
