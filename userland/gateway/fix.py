@@ -100,7 +100,9 @@ class Reader:
     def feed(self, data):
         if isinstance(data, str):
             data = data.encode()
-        buf = self.buf + bytes(data) if self.buf else bytes(data)
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        buf = self.buf + data if self.buf else data              # no copy of a whole message
         out = []
         start = len(_BEGIN_B)
         p = 0                   # read on from here: the buffer is sliced once a message, never copied whole
