@@ -11,6 +11,7 @@ Cdtr/Nm. pain.001 the same in its own places (PmtInf, Amt/InstdAmt).
 A missing or empty mandatory element is FF01 with its path."""
 from userland.gateway.payment import Payment, Rejected, check_bic
 from userland.lib import xmlmini
+from userland.lib.asciinum import is_digits
 from userland.lib.money import Money, MoneyError
 
 PACS008 = "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"
@@ -52,8 +53,8 @@ def _header(doc, top):
     msg_id = _need(gh, "MsgId", where="GrpHdr")
     _need(gh, "CreDtTm", where="GrpHdr")
     n = _need(gh, "NbOfTxs", where="GrpHdr")
-    if not n.isdigit() or not 0 < int(n) <= MAX_TXS:
-        raise Rejected("AM18", "GrpHdr/NbOfTxs", "%r is not 1..%d" % (n, MAX_TXS))
+    if not is_digits(n, 15) or not 0 < int(n) <= MAX_TXS:         # NbOfTxs is Max15NumericText
+        raise Rejected("AM18", "GrpHdr/NbOfTxs", "%r is not 1..%d" % (n[:20], MAX_TXS))
     return gh, msg_id, int(n)
 
 

@@ -25,6 +25,7 @@ AUDIT = 0x43               # -> fields(answer): the audit log checked on the boa
 STALE_MS = 200             # a partial frame with no byte for this long is dropped (resync); a busy
                            # host pauses mid-frame for tens of ms, and the host's retry recovers a drop
 MAX_TRIES = 5
+KINDS = (b"pacs.008", b"pain.001", b"MT103", b"FIX")     # SUBMIT's kind field: anything else is BAD_ARG
 
 
 def same(a, b):
@@ -136,6 +137,8 @@ class LinkServer:
                 return F.OK, b""
             if cmd == SUBMIT:
                 kind, message = F.unfields(payload, 2)
+                if kind not in KINDS:                  # compared as bytes: never decoded (b"\xff")
+                    return F.BAD_ARG, b"unknown message kind (pacs.008, pain.001, MT103 or FIX)"
                 return F.OK, F.fields(submit(kind.decode(), bytes(message)))
             if cmd == STATS and self.stats is not None:
                 return F.OK, F.fields(self.stats())
