@@ -298,3 +298,20 @@ def test_an_audit_write_that_fails_is_told_and_the_answer_stands():
                         lambda: 0, lambda: "t", alarm=alarms.append)
     assert statuses(g.submit("pacs.008", ONE.encode())) == ("ACSC", [("ACSC", None)])
     assert g.errors == 1 and "audit entry not written: OSError storage gone" in alarms[0]
+
+
+@pytest.mark.parametrize("old,new", [
+    ("<MsgId>QX-20261126-0001</MsgId>", "<MsgId>%s</MsgId>" % ("M" * 36)),
+    ("<EndToEndId>E2E-0001</EndToEndId>", "<EndToEndId>%s</EndToEndId>" % ("E" * 36)),
+    ("<MsgId>QX-20261126-0001</MsgId>", "<MsgId>%s</MsgId>" % ('"' * 1200)),
+])
+def test_identifiers_longer_than_max35text_are_rjct_and_the_answer_fits_the_link(gw, old, new):
+    """ISO 20022 identifiers are Max35Text: a longer one is refused (FF01),
+    and what the answer echoes stays within the host link's frame (a MsgId
+    of 1,200 quotes, each echoed as &quot;, had overflowed it)."""
+    g, L, audit = gw
+    assert old in ONE
+    out = g.submit("pacs.008", ONE.replace(old, new, 1).encode())
+    grp, txs = statuses(out)
+    assert grp == "RJCT" and txs[0] == ("RJCT", "FF01"), txs
+    assert len(out.encode()) <= service.MAX_ANSWER and L.accounts[1].debits_posted == 0

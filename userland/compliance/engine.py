@@ -33,6 +33,20 @@ class RulesError(ValueError):
     pass
 
 
+def rules_from_json(text):
+    """The rules document in text (JSON), or RulesError: not JSON, or
+    nested deeper than the parser goes (CPython's json recurses and raises
+    RecursionError, a RuntimeError; MicroPython's does not). parse_rules
+    then checks what the document says."""
+    import json
+    try:
+        return json.loads(text)
+    except ValueError as e:
+        raise RulesError("not JSON: %s" % e)
+    except RuntimeError:
+        raise RulesError("not JSON this parser can read: nested too deep")
+
+
 class Decision:
     def __init__(self):
         self.action = ACCEPT

@@ -81,6 +81,8 @@ class LinkServer:
         self.seqs.start(None)
 
     def _encode(self, cmd, seq, status, body):
+        if 1 + len(body) > F.MAX_PAYLOAD:       # never a crash: the submitter is told (the gateway bounds its answers)
+            status, body = F.BAD_ARG, ("the answer (%d bytes) does not fit a frame" % len(body)).encode()
         return self.codec.encode(cmd | F.RESPONSE, seq, bytes((status,)) + body)
 
     def _answer(self, fr, submit):

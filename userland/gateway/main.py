@@ -17,7 +17,7 @@ from drivers.hsm import frame as F
 from drivers.uart.polled import UartPort
 from userland.audit import log as audit_log
 from userland.audit.log import AuditLog
-from userland.compliance.engine import Engine
+from userland.compliance.engine import Engine, rules_from_json
 from userland.compliance.risk import Risk
 from userland.gateway import layout
 from userland.gateway.link import AUDIT, RULES, LinkServer
@@ -136,7 +136,7 @@ def main():
     engine = Engine(rules)
     if saved is not None:
         try:
-            engine.load(json.loads(saved))          # the operator's last reload wins over the defaults
+            engine.load(rules_from_json(saved))     # the operator's last reload wins over the defaults
         except Exception as e:                      # ValueError, RulesError: the defaults stay
             qenex.write("gateway: stored compliance rules ignored (%s): the built-in rules %s apply\n"
                         % (str(e)[:120], engine.version))
@@ -157,7 +157,7 @@ def main():
     def load_rules(text, save):
         try:
             layout.rules_record(text)                  # fits the rules area, or ValueError
-            gw.engine.load(json.loads(text))           # checks the whole document first (parse_rules)
+            gw.engine.load(rules_from_json(text))      # checks the whole document first (parse_rules)
         except Exception as e:                          # a bad file changes nothing (ValueError, RulesError)
             why = str(e)[:160]
             record("compliance rules refused: %s" % why)
