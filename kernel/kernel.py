@@ -17,10 +17,12 @@ result) or gone (it exited, or a KCTL stopped or restarted it). Errors come
 in two kinds, as in Hubris:
   recoverable     the handler raises errors.KernelError; the caller gets
                   r0 = -code. Every argument is checked before anything
-                  changes, in errors.TABLE order (BAD_ARGUMENT first: word
-                  shape, then each (ptr, len) inside the caller's block;
-                  then NO_SUCH_TASK, BAD_STATE, NOT_PERMITTED, MSG_TOO_LARGE,
-                  PEER_DIED, then resources).
+                  changes, in errors.PRECEDENCE order (BAD_ARGUMENT first:
+                  word shape, then each (ptr, len) inside the caller's block;
+                  then NO_SUCH_TASK, NOT_PERMITTED -- before any state, so a
+                  task without the capability learns nothing of the target's
+                  state -- BAD_STATE, MSG_TOO_LARGE, NOT_RUNNING (the callee
+                  is not running: nothing delivered), then resources).
   unrecoverable   a syscall number that does not exist, or an argument
                   tuple that is not NARGS words: the caller is faulted
                   ("bad syscall N") and the supervisor decides.
@@ -76,7 +78,7 @@ import json
 from kernel import abi, bundles, rights, supervisor
 from kernel.buddy import Buddy, is_int
 from kernel.errors import (KernelError, BAD_ARGUMENT, NO_SUCH_TASK, BAD_STATE,
-                           NOT_PERMITTED, MSG_TOO_LARGE, NO_MEMORY, PEER_DIED, name_of)
+                           NOT_PERMITTED, MSG_TOO_LARGE, NO_MEMORY, NOT_RUNNING, name_of)
 from kernel.ipc import Ipc
 from kernel.manifest import ManifestError, check_system
 from kernel.sched import Scheduler, BLOCKED, DEAD
@@ -745,13 +747,13 @@ class Kernel:
 
     def give_console(self, tid):
         """Make tid the console's owner (KCTL_FG): it must be live and hold
-        console = read. BAD_STATE / NOT_PERMITTED otherwise."""
+        console = read. NOT_PERMITTED / BAD_STATE otherwise (in that order)."""
         t = self.task(tid)
-        if t.status != LIVE:
-            raise KernelError(BAD_STATE, "task %d (%s) is %s" % (tid, t.name, t.status))
         if t.manifest.console != "read":
             raise KernelError(NOT_PERMITTED, "task %s does not read the console (console = %s)"
                               % (t.name, t.manifest.console or "false"))
+        if t.status != LIVE:
+            raise KernelError(BAD_STATE, "task %d (%s) is %s" % (tid, t.name, t.status))
         if tid == self.console_owner:
             raise KernelError(BAD_STATE, "task %s owns the console already" % t.name)
         self.console_owner = tid
@@ -856,7 +858,8 @@ class Kernel:
 
     def callee(self, t, dest):
         """The live Task t may call or notify: NO_SUCH_TASK, NOT_PERMITTED
-        (manifest `calls`), PEER_DIED (it exists but is not running)."""
+        (manifest `calls`); the caller checks liveness after (NOT_RUNNING),
+        so a task that may not call d never learns d's state."""
         d = self.tasks.get(dest)
         if d is None:
             raise KernelError(NO_SUCH_TASK, "no task %d" % dest)
@@ -1117,7 +1120,7 @@ def sys_call(k, t, a):
     if mlen > abi.MSG_MAX:
         raise KernelError(MSG_TOO_LARGE, "message of %d bytes, the limit is %d" % (mlen, abi.MSG_MAX))
     if d.status != LIVE:
-        raise KernelError(PEER_DIED, "task %d (%s) is %s" % (dest, d.name, d.status))
+        raise KernelError(NOT_RUNNING, "task %d (%s) is %s" % (dest, d.name, d.status))
     msg = k.read(t, mptr, mlen)
     wakes = k.ipc.call(t.tid, dest, msg, rptr, rcap)
     k.sched.block(t.tid, "call %d" % dest)
@@ -1167,7 +1170,7 @@ def sys_notify(k, t, a):
         raise KernelError(BAD_ARGUMENT, "notify bits 0x%x are not 1..0x%x" % (bits, abi.NOTIFY_MASK))
     d = k.callee(t, dest)
     if d.status != LIVE:
-        raise KernelError(PEER_DIED, "task %d (%s) is %s" % (dest, d.name, d.status))
+        raise KernelError(NOT_RUNNING, "task %d (%s) is %s" % (dest, d.name, d.status))
     k._apply(k.ipc.notify(t.tid, dest, bits))
     return (0, 0)
 
@@ -1206,23 +1209,23 @@ def sys_kctl(k, t, a):
     k.check_range(t, bptr, bcap, "kctl buffer")
     if op == abi.KCTL_KILL:
         target = k.task(arg)
+        k.need(t, "kernel")
         if target.status != LIVE and target.status != RESTARTING:
             raise KernelError(BAD_STATE, "task %d (%s) is %s" % (arg, target.name, target.status))
-        k.need(t, "kernel")
         k.kill(arg)
         return (0, 0)
     if op == abi.KCTL_START:
         target = k.task(arg)
+        k.need(t, "kernel")
         if target.status == LIVE:
             raise KernelError(BAD_STATE, "task %d (%s) is already running" % (arg, target.name))
-        k.need(t, "kernel")
         k.start(arg)
         return (0, 0)
     if op == abi.KCTL_FAULT:
         target = k.task(arg)
+        k.need(t, "kernel")
         if target.status != LIVE:
             raise KernelError(BAD_STATE, "task %d (%s) is %s" % (arg, target.name, target.status))
-        k.need(t, "kernel")
         k._fault(target, "injected by the operator", 0, 0)
         return (0, 0)
     if op == abi.KCTL_RESTART:

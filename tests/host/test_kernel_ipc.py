@@ -231,7 +231,7 @@ def test_call_errors_in_precedence_order():
     run(k, until=lambda: len(log) == 12)
     assert log == ["BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT",
                    "NO_SUCH_TASK", "NOT_PERMITTED", "NOT_PERMITTED", "NOT_PERMITTED",
-                   "MSG_TOO_LARGE", "MSG_TOO_LARGE", "PEER_DIED"]
+                   "MSG_TOO_LARGE", "MSG_TOO_LARGE", "NOT_RUNNING"]
     assert k.ipc.calls == {} and k.ipc.info(1)["sent"] == 0
 
 
@@ -348,7 +348,7 @@ def test_a_killed_callee_answers_its_callers_peer_died():
     run(k, until=lambda: k.ipc.calling(1) == 2)
     k.kill(2)
     run(k, until=lambda: len(clog) == 2)
-    assert clog == ["PEER_DIED", "PEER_DIED"]            # the second: callee is stopped
+    assert clog == ["PEER_DIED", "NOT_RUNNING"]          # the second: callee is stopped, nothing delivered
 
 
 def test_a_dying_caller_leaves_the_queue_and_the_servers_late_reply_is_dropped():
@@ -401,7 +401,7 @@ def test_restarted_callee_serves_new_calls():
         yield from sys.wait(1 << 30)
     k, sim = boot({"srv": srv, "cli": cli}, [mf("cli", calls="srv"), mf("srv", restart="always", backoff=20)])
     run(k, until=lambda: clog and clog[-1] == b"alive")
-    assert clog[0] == "PEER_DIED" and "PEER_DIED" in clog[1:-1] and k.tasks[2].restarts == 1
+    assert clog[0] == "PEER_DIED" and "NOT_RUNNING" in clog[1:-1] and k.tasks[2].restarts == 1
 
 
 # ---- notify / wait ---------------------------------------------------------------------
@@ -442,7 +442,7 @@ def test_notify_and_wait_errors():
                   [mf("n", calls="w, q", prio=5), mf("w"), mf("x"), mf("q")])
     run(k, until=lambda: len(log) == 10)
     assert log == ["BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT", "NO_SUCH_TASK", "NOT_PERMITTED",
-                   "NOT_PERMITTED", "PEER_DIED", "BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT"]
+                   "NOT_PERMITTED", "NOT_RUNNING", "BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT"]
 
 
 def test_pending_bits_are_dropped_when_the_task_restarts():

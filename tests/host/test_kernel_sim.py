@@ -3,8 +3,8 @@ randomized whole-system simulation: random task programs making calls,
 receives, replies and notifications, with crashes, kills and restarts
 injected, checked after every step: no message lost or delivered twice
 (ids tracked end to end), every blocked caller eventually answered or told
-PEER_DIED, no memory block owned twice, all memory back in the pool at the
-end. Every assertion names its seed; a seed replays exactly."""
+PEER_DIED (or NOT_RUNNING, and then never delivered), no memory block owned
+twice, all memory back in the pool at the end. Every assertion names its seed; a seed replays exactly."""
 import pytest
 
 from kernel import abi, errors, manifest
@@ -199,7 +199,7 @@ class World:
         self.outcome = {}       # id -> "reply" or an error name
         self.errors = []
         self.draining = False
-        self.stats = {"reply": 0, "PEER_DIED": 0, "died mid-call": 0, "late reply": 0, "kill": 0, "start": 0,
+        self.stats = {"reply": 0, "NOT_RUNNING": 0, "died mid-call": 0, "late reply": 0, "kill": 0, "start": 0,
                       "crash": 0, "notify": 0, "wait": 0, "bad pointer": 0}
 
     def fail(self, what):
@@ -228,7 +228,7 @@ class World:
                     yield from sys.notify(rng.choice(callees), rng.randint(1, 255))
                     self.stats["notify"] += 1
                 except SysError as e:
-                    if e.code != errors.PEER_DIED:
+                    if e.code != errors.NOT_RUNNING:
                         self.fail("notify: %s" % name_of(e.code))
             elif r < 75:
                 yield from sys.sleep(rng.randint(0, 4))
@@ -265,10 +265,12 @@ class World:
         try:
             reply = yield from sys.call(dest, msg)
         except SysError as e:
-            if e.code != errors.PEER_DIED:
-                self.fail("call %d got %s" % (mid, name_of(e.code)))
+            # a callee not running when called: NOT_RUNNING (nothing was
+            # delivered); one that ended while the caller waited: PEER_DIED
+            if e.code != (errors.PEER_DIED if alive else errors.NOT_RUNNING):
+                self.fail("call %d (callee %s) got %s" % (mid, "live" if alive else "down", name_of(e.code)))
             self.outcome[mid] = name_of(e.code)
-            self.stats["died mid-call" if alive else "PEER_DIED"] += 1
+            self.stats["died mid-call" if alive else "NOT_RUNNING"] += 1
             yield from sys.sleep(rng.randint(1, 5))         # back off, as a client would
             return
         if reply != b"r%d" % mid:
@@ -382,6 +384,8 @@ class World:
                     "seed %d: message %d: its live caller was never answered" % (seed, mid)
             elif got == "reply":
                 assert self.received.get(mid) == dest, "seed %d: message %d lost" % (seed, mid)
+            elif got == "NOT_RUNNING":
+                assert mid not in self.received, "seed %d: message %d: NOT_RUNNING, yet delivered" % (seed, mid)
         for mid in self.received:
             assert mid in self.sent, "seed %d: message %d received, never sent" % (seed, mid)
         for tid in sorted(k.tasks):
