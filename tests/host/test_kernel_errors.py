@@ -94,3 +94,29 @@ def test_every_code_is_reached():
             fn()
         seen.add(E.name_of(e.value.code))
     assert seen - {"done"} == set(PINNED) - {"OK"}, sorted(set(PINNED) - seen)
+
+
+def test_permission_comes_before_state():
+    """A task that may not call or notify a task gets NOT_PERMITTED whatever
+    that task's state (stopped, exited, running): it learns nothing of it.
+    One that may gets NOT_RUNNING for a task that is not running; kctl
+    without the kernel capability is NOT_PERMITTED for a target in any state."""
+    log = []
+
+    def cli(sys):
+        yield from sys.sleep(5)                          # q has exited, x runs
+        for a in [(abi.SYS_CALL, 3, 0, 0, 0, 0), (abi.SYS_NOTIFY, 3, 1),      # x: live, not allowed
+                  (abi.SYS_CALL, 4, 0, 0, 0, 0), (abi.SYS_NOTIFY, 4, 1),      # q: exited, not allowed
+                  (abi.SYS_CALL, 5, 0, 0, 0, 0), (abi.SYS_NOTIFY, 5, 1),      # ok: exited, allowed
+                  (abi.SYS_KCTL, abi.KCTL_START, 4, 0, 0), (abi.SYS_KCTL, abi.KCTL_START, 3, 0, 0),
+                  (abi.SYS_KCTL, abi.KCTL_KILL, 4, 0, 0), (abi.SYS_KCTL, abi.KCTL_FAULT, 4, 0, 0)]:
+            r = yield sys.raw(*a)
+            log.append(E.name_of(-r[0]))
+        yield from sys.wait(1 << 30)
+
+    def quits(sys):
+        yield from sys.exit(0)
+    k, sim = boot({"cli": cli, "srv": blocker, "x": blocker, "q": quits, "ok": quits},
+                  [mf("cli", calls="srv, ok"), mf("srv"), mf("x"), mf("q"), mf("ok")])
+    run(k, until=lambda: len(log) == 10)
+    assert log == ["NOT_PERMITTED"] * 4 + ["NOT_RUNNING"] * 2 + ["NOT_PERMITTED"] * 4
