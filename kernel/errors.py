@@ -58,8 +58,10 @@ TABLE = (
 
 # When several codes apply to one request, the first of these wins; each
 # operation checks its conditions in this order. Independent of the numbers.
-PRECEDENCE = (BAD_ARGUMENT, NO_SUCH_TASK, NOT_PERMITTED, BAD_STATE, MSG_TOO_LARGE,
-              NOT_RUNNING, PEER_DIED, QUOTA, NO_MEMORY, BAD_FREE)
+# PEER_DIED ranks here as the refusal of a handle of an earlier incarnation
+# (a call's wait ended by the callee's death is not a check).
+PRECEDENCE = (BAD_ARGUMENT, NO_SUCH_TASK, NOT_PERMITTED, PEER_DIED, BAD_STATE, MSG_TOO_LARGE,
+              NOT_RUNNING, QUOTA, NO_MEMORY, BAD_FREE)
 
 for _i in range(len(TABLE)):
     assert TABLE[_i][0] == _i, "errors.TABLE out of order at %d" % _i

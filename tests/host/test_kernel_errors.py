@@ -35,9 +35,9 @@ def test_precedence_is_its_own_table_with_permission_before_state():
     order = [E.name_of(c) for c in E.PRECEDENCE]
     assert order.index("BAD_ARGUMENT") == 0
     assert order.index("NO_SUCH_TASK") < order.index("NOT_PERMITTED") < order.index("BAD_STATE")
-    assert order.index("NOT_PERMITTED") < order.index("NOT_RUNNING") < order.index("PEER_DIED")
+    assert order.index("NOT_PERMITTED") < order.index("PEER_DIED") < order.index("NOT_RUNNING")
     assert E.first([E.BAD_STATE, E.NOT_PERMITTED]) == E.NOT_PERMITTED
-    assert E.first([E.PEER_DIED, E.NOT_RUNNING, E.QUOTA]) == E.NOT_RUNNING
+    assert E.first([E.PEER_DIED, E.NOT_RUNNING, E.QUOTA]) == E.PEER_DIED      # a stale handle
     assert E.first([]) == E.OK
 
 
