@@ -105,7 +105,8 @@ def test_permission_comes_before_state():
 
     def cli(sys):
         yield from sys.sleep(5)                          # q has exited, x runs
-        for a in [(abi.SYS_CALL, 3, 0, 0, 0, 0), (abi.SYS_NOTIFY, 3, 1),      # x: live, not allowed
+        for a in [(abi.SYS_CALL, 3 | 5 << 8, 0, 0, 0, 0), (abi.SYS_NOTIFY, 3, 1),  # x: live, not allowed
+                  # (a handle of another incarnation: still NOT_PERMITTED, not PEER_DIED)
                   (abi.SYS_CALL, 4, 0, 0, 0, 0), (abi.SYS_NOTIFY, 4, 1),      # q: exited, not allowed
                   (abi.SYS_CALL, 5, 0, 0, 0, 0), (abi.SYS_NOTIFY, 5, 1),      # ok: exited, allowed
                   (abi.SYS_KCTL, abi.KCTL_START, 4, 0, 0), (abi.SYS_KCTL, abi.KCTL_START, 3, 0, 0),

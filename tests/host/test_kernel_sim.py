@@ -536,3 +536,5 @@ def test_a_reply_to_a_restarted_caller_never_reaches_its_new_incarnation(fastpat
     assert slog[2] == ("old reply", "PEER_DIED")
     assert clog == [b"for second", b"for third"]         # never b"for first"
     assert "first answered" not in clog
+    if fastpath:                                         # the new incarnation's calls and replies went fast
+        assert sim.fast_taken >= 2
