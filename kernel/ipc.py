@@ -235,8 +235,11 @@ class Ipc:
 
     def drop_orphan(self, tid, sender):
         """tid replied to an earlier incarnation of sender (the kernel refuses
-        it): forget the call that incarnation left, if tid still held it."""
-        self.orphans.discard((tid, sender))
+        it): forget the call that incarnation left, if tid still held it
+        (counted as replied: tid did answer every call it received)."""
+        if (tid, sender) in self.orphans:
+            self.orphans.discard((tid, sender))
+            self._count(tid, _REPLIED)
 
     # --- notifications --------------------------------------------------
 

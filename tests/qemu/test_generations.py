@@ -1,29 +1,40 @@
 """Task ids with a generation (issue 14), on the board: an IPC handle is the
 task id and its incarnation, and a reply addressed to an earlier incarnation
-is refused (PEER_DIED) and never reaches the new one. Before, gensrv's reply
-to the bare id of gencli's first incarnation reached the second one (which
-then printed "for call 0"), through the trap layer's fast path as through
-the kernel. Test tasks: userland/gensrv, userland/gencli."""
-import re
+is refused (PEER_DIED) and never reaches the new one.
+
+The case that failed before: ponger holds pinger's first call; pinger is
+restarted (its call still held) and its new incarnation calls ponger; ponger
+answers the new call, then the held one. Before, the first answer (to the
+bare id) was taken for the dead call's and dropped, and the held call's
+answer ("held reply") reached the new pinger as the answer to its message:
+"1 bad". Test tasks: userland/ponger ("!hold", "!held"), userland/pinger."""
+import time
+
+
+def _wait(pred, timeout=10):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in %d s" % timeout)
 
 
 def test_a_reply_to_a_restarted_caller_never_reaches_its_new_incarnation(device):
+    pinger, ponger = device.tid("pinger"), device.tid("ponger")
+    assert device.cmd("call ponger !hold") == "armed\n"
     mark = device.mark()
-    assert device.cmd("start gensrv").startswith("started task ")
-    assert device.cmd("start gencli").startswith("started task ")
-    cli = device.tid("gencli")
-    device.wait_line(r"gensrv: got call 0 from %d/0" % cli, since=mark)
-    # gencli is blocked in its call, which gensrv holds: restart it.
-    assert device.cmd("restart gencli") == "restarted task %d\n" % cli
-    device.wait_line(r"gensrv: got call 1 from %d/1" % cli, since=mark)
-    device.wait_line(r"gencli 1: for call 1", since=mark)
-    device.wait_line(r"gensrv: reply to %d/0 refused \(PEER_DIED\)" % cli, since=mark)
-    device.drain(quiet=0.5)
-    assert not device.lines(r"gencli \d+: for call 0", since=mark)
-    assert not device.lines(r"fault: task gen", since=mark)
-    # Shell ids still name tasks that restarted: `call ID` goes by the task's name.
-    assert device.cmd("ipc")  # the table still prints
-    row = device.ps()["gencli"]
-    assert row["RESTARTS"] == "1" and re.match(r"blocked", row["STATE"]), row
-    assert device.cmd("kill gencli") == "killed task %d\n" % cli
-    assert device.cmd("kill gensrv").startswith("killed task ")
+    assert device.cmd("start pinger") == "started task %d\n" % pinger
+    _wait(lambda: device.ps()["pinger"]["STATE"] == "blocked(call %d)" % ponger)
+    assert device.cmd("call ponger !held") == "none\n"          # held, not answered
+    # pinger is restarted while ponger holds its first incarnation's call.
+    assert device.cmd("restart pinger") == "restarted task %d\n" % pinger
+    line = device.wait_line(r"pinger: 10000 messages, (\d+) bad, \d+ ms", since=mark, timeout=60)
+    assert line.group(1) == "0", line.group(0)                  # never "held reply"
+    assert device.cmd("call ponger !held") == "refused\n"       # PEER_DIED: an earlier incarnation
+    assert not device.lines(r"fault: task (pinger|ponger)", since=mark)
+    ipc = device.ipc()
+    assert ipc["ponger"]["RECEIVED"] == ipc["ponger"]["REPLIED"]  # the refused reply answered the held call
+    # The shell's ids name tasks that restarted: `call ID` goes by the task's name.
+    assert device.cmd("restart ponger") == "restarted task %d\n" % ponger
+    assert device.cmd("call %d abc" % ponger) == "cba\n"
