@@ -293,7 +293,8 @@ def reasons(doc):
 
 
 def test_a_payment_with_the_ledger_down_is_refused_at_once_and_the_gateway_serves_on(gateway):
-    """Issue 13: with the ledger killed the gateway faulted on PEER_DIED and
+    """Issue 13: with the ledger killed the gateway faulted on PEER_DIED (now
+    NOT_RUNNING: the call never reached the ledger) and
     the submitter waited 30 s for nothing. Now: RJCT AB07 (offline agent)
     within seconds, the gateway still running; with the ledger back, the
     same payment is posted (once)."""
@@ -306,7 +307,7 @@ def test_a_payment_with_the_ledger_down_is_refused_at_once_and_the_gateway_serve
     ps = dev.ps()
     assert ps["gateway"]["STATE"].startswith(("blocked", "ready", "running")) and ps["gateway"]["RESTARTS"] == "0"
     assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "LD-2").encode())) == ("RJCT", ["RJCT"])
-    assert len(dev.lines(r"gateway: ledger unavailable \(PEER_DIED\): payments refused \(AB07\)")) == 1  # said once
+    assert len(dev.lines(r"gateway: ledger unavailable \(NOT_RUNNING\): payments refused \(AB07\)")) == 1  # said once
     assert not dev.lines(r"fault: task gateway")
     assert dev.cmd("start ledger").startswith("started")
     assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "LD-1").encode())) == ("ACSC", ["ACSC"])
@@ -323,12 +324,12 @@ def test_payments_with_the_hsm_task_down_are_served_and_the_checkpoint_waits(gat
     for i in range(18):                                  # past a checkpoint (every 16 entries)
         assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "HD-%d" % i).encode())) == \
             ("ACSC", ["ACSC"])
-    dev.wait_line(r"gateway: audit checkpoint not signed \(the hsm service is unavailable \(PEER_DIED\)\)",
+    dev.wait_line(r"gateway: audit checkpoint not signed \(the hsm service is unavailable \(NOT_RUNNING\)\)",
                   since=0, timeout=10)
     ps = dev.ps()
     assert ps["gateway"]["RESTARTS"] == "0" and ps["ledger"]["RESTARTS"] == "0"
     assert not dev.lines(r"fault: task (gateway|ledger)")
-    assert "hsm: the hsm service is unavailable (PEER_DIED)" in dev.cmd("hsm sign audit x")
+    assert "hsm: the hsm service is unavailable (NOT_RUNNING)" in dev.cmd("hsm sign audit x")
 
 
 def test_qenex_send_with_the_gateway_killed_says_so_in_one_line(gateway):

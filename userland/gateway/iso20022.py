@@ -154,7 +154,9 @@ def _pain001(doc):
 
 def status_report(msg_id, created, original_msg_id, original_kind, group_status, transactions):
     """A pacs.002.001.10 document: group_status ACSC / ACCP / PDNG / RJCT;
-    transactions: [(end_to_end_id, status, reason code or None)]."""
+    transactions: [(end_to_end_id, status, reason or None)]; a reason is a
+    4-letter code, or a narrative text (sent as code NARR with the text as
+    AddtlInf, at most 105 characters)."""
     e = xmlmini.escape
     parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="%s"><FIToFIPmtStsRpt>' % PACS002,
              "<GrpHdr><MsgId>%s</MsgId><CreDtTm>%s</CreDtTm></GrpHdr>" % (e(msg_id), e(created)),
@@ -163,8 +165,11 @@ def status_report(msg_id, created, original_msg_id, original_kind, group_status,
                                                          e(group_status))]
     for e2e, sts, reason in transactions:
         parts.append("<TxInfAndSts><OrgnlEndToEndId>%s</OrgnlEndToEndId><TxSts>%s</TxSts>" % (e(e2e), e(sts)))
-        if reason:
+        if reason and len(reason) == 4:
             parts.append("<StsRsnInf><Rsn><Cd>%s</Cd></Rsn></StsRsnInf>" % e(reason))
+        elif reason:
+            parts.append("<StsRsnInf><Rsn><Cd>NARR</Cd></Rsn><AddtlInf>%s</AddtlInf></StsRsnInf>"
+                         % e(reason[:105]))
         parts.append("</TxInfAndSts>")
     parts.append("</FIToFIPmtStsRpt></Document>\n")
     return "".join(parts)

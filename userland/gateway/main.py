@@ -51,15 +51,18 @@ def post(tid, dr, cr, amount, ledger):
     try:
         r = qenex.call("ledger", b"T" + codec.encode_transfer(t))
     except qenex.Error as e:
-        # The ledger is down or restarting (PEER_DIED): the payment is
-        # refused with a reason (service.LEDGER_REASONS) and the gateway
-        # serves on. A resubmission posts at most once (the transfer's id
-        # derives from the message), should the ledger have stored it
-        # before it died.
+        # NOT_RUNNING / NO_SUCH_TASK: the ledger is down, restarting or gone
+        # and the transfer never reached it (as with every other refusal of
+        # the call but PEER_DIED): certainly not posted, refused
+        # with a reason (service.LEDGER_REASONS: AB07). PEER_DIED: the ledger
+        # ended while it held the transfer, which it may have stored: the
+        # outcome is unknown (service.LEDGER_PENDING: PDNG). A resubmission
+        # posts at most once (the transfer's id derives from the message)
+        # and answers which. The gateway serves on either way.
         if not _ledger_down[0]:
             _ledger_down[0] = True
             qenex.write("gateway: ledger unavailable (%s): payments refused (AB07)\n" % e.name)
-        return "ledger_unavailable"
+        return "ledger_outcome_unknown" if e.name == "PEER_DIED" else "ledger_unavailable"
     if _ledger_down[0]:
         _ledger_down[0] = False
         qenex.write("gateway: ledger available again\n")

@@ -25,6 +25,9 @@ LEDGER_REASONS = {"exceeds_credits": "AM04", "debit_account_not_found": "AC01",
                   "credit_account_not_found": "AC03", "accounts_must_have_the_same_ledger": "AM03",
                   "transfer_must_have_the_same_ledger_as_accounts": "AM03", "storage_failed": "NARR",
                   "ledger_unavailable": "AB07"}     # AB07 OfflineAgent: the ledger task is down
+# Ledger results whose posting is not known (the ledger ended while it held the
+# transfer): PDNG with a narrative reason, not RJCT -- it may have been posted.
+LEDGER_PENDING = {"ledger_outcome_unknown": "ledger outcome unknown: resubmit the same message for its outcome"}
 KINDS = ("pacs.008", "pain.001", "MT103", "FIX")
 # What the gateway keeps between messages, and what happens at each bound:
 MAX_ORDERS = 64         # live FIX orders: a new one beyond is rejected (ExecutionReport 39=8, "order book full")
@@ -259,6 +262,9 @@ class Gateway:
                 self.risk.take(p)
             self.audit("accept %s ledger=%s%s" % (tag, r, " report" if d.report else ""))
             return p.end_to_end_id, "ACSC", None
+        if r in LEDGER_PENDING:
+            self.audit("pending %s ledger=%s" % (tag, r))
+            return p.end_to_end_id, "PDNG", LEDGER_PENDING[r]
         self.audit("reject %s ledger=%s" % (tag, r))
         return p.end_to_end_id, "RJCT", LEDGER_REASONS.get(r, "NARR")
 
