@@ -3,6 +3,7 @@
 #   make test    the same set-up, then every test (host, then QEMU)
 #   make bench   boot-cost and other figures under QEMU -icount shift=0
 #   make fuzz    fuzz the board's parsers on the host, FUZZ_SECONDS (600) a target
+#   make soak    the gateway under 10,000 payments and 10,000 FIX orders in QEMU (flat heap, no restart)
 #   make flash   print how to write images/$(BOARD)/flash.bin to a board
 # BOARD=mps2-an385 (default). MICROPYTHON_SRC=/path uses your own v1.25.0 tree.
 #
@@ -47,7 +48,7 @@ BOOT_SRC := boot/main.c boot/image.c boot/bootstate.c drivers/uart/cmsdk_uart.c 
 # build (never committed); sign releases with KEY=/path/to/production.pem.
 KEY ?= build/keys/dev-ecdsa-p256.pem
 
-.PHONY: all deps build run test test-host test-qemu bench fuzz flash clean FORCE
+.PHONY: all deps build run test test-host test-qemu bench fuzz soak flash clean FORCE
 all: build
 
 deps:
@@ -153,6 +154,12 @@ fuzz: deps
 	@rc=0; for t in $(FUZZ_TARGETS); do \
 	  $(PY) tests/fuzz/run.py $$t --seconds $(FUZZ_SECONDS) --keep-going --out build/fuzz/$$t || rc=1; \
 	done; exit $$rc
+
+# `make test` runs the same soak with 1,000 of each (the test's defaults).
+SOAK_PAYMENTS ?= 10000
+SOAK_ORDERS ?= 10000
+soak: build
+	SOAK_PAYMENTS=$(SOAK_PAYMENTS) SOAK_ORDERS=$(SOAK_ORDERS) $(PY) -m pytest -q -s tests/qemu/test_gateway_soak.py
 
 flash: build
 	@echo "Write $(IMG)/flash.bin at the start of the board's flash (see README, 'Flash layout and flashing a board')."

@@ -86,6 +86,17 @@ NOTIFY_MASK = 0x7FFFFFFF    # notification bits 0..30 (bit 31 would make
 SLEEP_MAX = 0x7FFFFFFF      # ms
 NAME_MAX = 15               # bytes of a task name (SYS_LOOKUP), as manifest
 
+# --- IPC handles ------------------------------------------------------------
+# An IPC handle (the sender recv returns, the dest of call/notify/reply, what
+# SYS_LOOKUP returns) is a task id and its incarnation: id in bits 0..7, the
+# incarnation (0 at the first start, +1 at every restart, modulo 2**23) in
+# bits 8..30. A task never restarted has handle == id. The kernel refuses a
+# handle of an earlier incarnation with PEER_DIED and never delivers it to
+# the current one. kctl operations take the plain id (they act on the task).
+HANDLE_ID_BITS = 8
+HANDLE_ID_MASK = 0xFF
+HANDLE_GEN_MASK = 0x7FFFFF
+
 # --- trap events ----------------------------------------------------------
 
 EV_SYSCALL = 0

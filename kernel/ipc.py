@@ -36,9 +36,11 @@ Peer death (task_died): every caller queued on or served by the dead task
 is woken with PEER_DIED; a dead caller leaves its callee's queue; if its
 call was being served, the server's one later reply to it is dropped
 (`orphans`); a dead task's recv, wait, pending bits and orphans are dropped.
-Task ids carry no generation yet: a server that holds several calls and
-whose caller restarts between recv and reply cannot be told apart from a
-reply to the new call; the orphan is matched first.
+ipc keeps task ids; the kernel turns them into handles (id and incarnation,
+abi.HANDLE_*): handle_of(tid) gives the sender a receiver gets, and the
+kernel refuses a reply to an earlier incarnation before it reaches ipc
+(drop_orphan), and sends a reply to the current one past any orphan of an
+earlier one (current=True).
 
 Counters per task (kept across restarts, for the `ipc` shell command):
   sent       calls it made that were accepted (queued or delivered)
@@ -95,6 +97,7 @@ class Ipc:
         self.seq = 0            # calls accepted so far (the last Call.seq)
         self.orphans = set()    # (server, caller): served caller died; drop the reply
         self.dirty = set()      # tids whose mirror() changed since the kernel last looked
+        self.handle_of = lambda tid: tid    # tid -> the handle a receiver is given (the kernel's)
 
     def _count(self, tid, which, n=1):
         c = self.counts.get(tid)
@@ -168,7 +171,7 @@ class Ipc:
         self.dirty.add(c.caller)
         self.dirty.add(c.dest)
         self._count(c.dest, _RECEIVED)
-        return wake(c.dest, len(data), c.caller, buf_ptr, data)
+        return wake(c.dest, len(data), self.handle_of(c.caller), buf_ptr, data)
 
     def recv(self, tid, buf_ptr, buf_cap):
         """tid receives into (buf_ptr, buf_cap). Returns (delivery, wakes):
@@ -195,11 +198,12 @@ class Ipc:
         self.receivers[tid] = (buf_ptr, buf_cap)
         return None, wakes
 
-    def check_reply(self, tid, sender):
+    def check_reply(self, tid, sender, current=False):
         """Raise BAD_STATE unless sender has a call served by tid, or died
         while served (so the kernel can rank BAD_STATE before the reply's
-        length)."""
-        if (tid, sender) in self.orphans:
+        length). current: the reply names sender's running incarnation, so
+        an orphan (of an earlier one) is not it."""
+        if not current and (tid, sender) in self.orphans:
             return None
         c = self.calls.get(sender)
         if c is None or c.dest != tid or c.state != SERVED:
@@ -212,21 +216,30 @@ class Ipc:
             raise KernelError(BAD_STATE, "task %d cannot reply to task %d: it %s" % (tid, sender, why))
         return c
 
-    def reply(self, tid, sender, data):
+    def reply(self, tid, sender, data, current=False):
         """tid answers sender's served call with data (bytes): the sender's
         wake, or None when the sender died while served (the reply is
-        dropped). BAD_STATE when sender has no call served by tid."""
-        if (tid, sender) in self.orphans:
+        dropped). BAD_STATE when sender has no call served by tid.
+        current: as check_reply."""
+        if not current and (tid, sender) in self.orphans:
             self.orphans.discard((tid, sender))
             self._count(tid, _REPLIED)
             return None
-        c = self.check_reply(tid, sender)
+        c = self.check_reply(tid, sender, current)
         del self.calls[sender]
         self.dirty.add(sender)
         self._count(tid, _REPLIED)
         if len(data) > c.reply_cap:
             return wake(sender, -MSG_TOO_LARGE, len(data))
         return wake(sender, len(data), 0, c.reply_ptr, data)
+
+    def drop_orphan(self, tid, sender):
+        """tid replied to an earlier incarnation of sender (the kernel refuses
+        it): forget the call that incarnation left, if tid still held it
+        (counted as replied: tid did answer every call it received)."""
+        if (tid, sender) in self.orphans:
+            self.orphans.discard((tid, sender))
+            self._count(tid, _REPLIED)
 
     # --- notifications --------------------------------------------------
 

@@ -17,10 +17,13 @@ result) or gone (it exited, or a KCTL stopped or restarted it). Errors come
 in two kinds, as in Hubris:
   recoverable     the handler raises errors.KernelError; the caller gets
                   r0 = -code. Every argument is checked before anything
-                  changes, in errors.TABLE order (BAD_ARGUMENT first: word
-                  shape, then each (ptr, len) inside the caller's block;
-                  then NO_SUCH_TASK, BAD_STATE, NOT_PERMITTED, MSG_TOO_LARGE,
-                  PEER_DIED, then resources).
+                  changes, in errors.PRECEDENCE order (BAD_ARGUMENT first:
+                  word shape, then each (ptr, len) inside the caller's block;
+                  then NO_SUCH_TASK, NOT_PERMITTED -- before any state, so a
+                  task without the capability learns nothing of the target's
+                  state -- PEER_DIED for a handle of an earlier incarnation
+                  (abi.HANDLE_*), BAD_STATE, MSG_TOO_LARGE, NOT_RUNNING (the
+                  callee is not running: nothing delivered), then resources).
   unrecoverable   a syscall number that does not exist, or an argument
                   tuple that is not NARGS words: the caller is faulted
                   ("bad syscall N") and the supervisor decides.
@@ -76,7 +79,7 @@ import json
 from kernel import abi, bundles, rights, supervisor
 from kernel.buddy import Buddy, is_int
 from kernel.errors import (KernelError, BAD_ARGUMENT, NO_SUCH_TASK, BAD_STATE,
-                           NOT_PERMITTED, MSG_TOO_LARGE, NO_MEMORY, PEER_DIED, name_of)
+                           NOT_PERMITTED, MSG_TOO_LARGE, NO_MEMORY, NOT_RUNNING, PEER_DIED, name_of)
 from kernel.ipc import Ipc
 from kernel.manifest import ManifestError, check_system
 from kernel.sched import Scheduler, BLOCKED, DEAD
@@ -173,6 +176,7 @@ class Kernel:
         self.buddy = Buddy(pool_base, pool_size)
         self.sched = Scheduler(slice_ticks)
         self.ipc = Ipc()
+        self.ipc.handle_of = self.handle
         self.tasks = {}             # tid -> Task
         self.order = []             # tids in manifest order
         for i in range(len(manifests)):
@@ -646,9 +650,9 @@ class Kernel:
         for tid in self.ipc.dirty:
             t = self.tasks.get(tid)
             if t is not None and t.status == LIVE:
-                self.trap.ipc_state(tid, *self.ipc.mirror(tid))
+                self.trap.ipc_state(tid, *(self.ipc.mirror(tid) + (self.handle(tid),)))
             else:
-                self.trap.ipc_state(tid, 0, 0, -1, 0, 0, 0)
+                self.trap.ipc_state(tid, 0, 0, -1, 0, 0, 0, self.handle(tid) if t is not None else tid)
         self.ipc.dirty.clear()
         peer = self.sched.sole_peer()
         if (best, peer) != self._other_best:
@@ -745,13 +749,13 @@ class Kernel:
 
     def give_console(self, tid):
         """Make tid the console's owner (KCTL_FG): it must be live and hold
-        console = read. BAD_STATE / NOT_PERMITTED otherwise."""
+        console = read. NOT_PERMITTED / BAD_STATE otherwise (in that order)."""
         t = self.task(tid)
-        if t.status != LIVE:
-            raise KernelError(BAD_STATE, "task %d (%s) is %s" % (tid, t.name, t.status))
         if t.manifest.console != "read":
             raise KernelError(NOT_PERMITTED, "task %s does not read the console (console = %s)"
                               % (t.name, t.manifest.console or "false"))
+        if t.status != LIVE:
+            raise KernelError(BAD_STATE, "task %d (%s) is %s" % (tid, t.name, t.status))
         if tid == self.console_owner:
             raise KernelError(BAD_STATE, "task %s owns the console already" % t.name)
         self.console_owner = tid
@@ -854,12 +858,24 @@ class Kernel:
         if not getattr(t.manifest, what):
             raise KernelError(NOT_PERMITTED, "task %s has no capability %s" % (t.name, what))
 
-    def callee(self, t, dest):
+    def handle(self, tid):
+        """tid's IPC handle: the id and its current incarnation (abi.HANDLE_*)."""
+        g = self.tasks[tid].gen
+        return tid | (((g - 1 if g else 0) & abi.HANDLE_GEN_MASK) << abi.HANDLE_ID_BITS)
+
+    def current(self, d, h):
+        """PEER_DIED unless handle h names d's current incarnation."""
+        if h != self.handle(d.tid):
+            raise KernelError(PEER_DIED, "handle 0x%x names an earlier incarnation of task %d (%s)"
+                              % (h, d.tid, d.name))
+
+    def callee(self, t, dest, h=None):
         """The live Task t may call or notify: NO_SUCH_TASK, NOT_PERMITTED
-        (manifest `calls`), PEER_DIED (it exists but is not running)."""
+        (manifest `calls`); the caller checks liveness after (NOT_RUNNING),
+        so a task that may not call d never learns d's state."""
         d = self.tasks.get(dest)
-        if d is None:
-            raise KernelError(NO_SUCH_TASK, "no task %d" % dest)
+        if d is None or (h is not None and h >> abi.HANDLE_ID_BITS > abi.HANDLE_GEN_MASK):
+            raise KernelError(NO_SUCH_TASK, "no task %d" % (dest if h is None else h))
         if d.name not in self.caps[t.name]:
             raise KernelError(NOT_PERMITTED, "task %s may not call %s" % (t.name, d.name))
         return d
@@ -1108,18 +1124,20 @@ def sys_read(k, t, a):
 
 
 def sys_call(k, t, a):
-    dest = _word(a[0], "call dest")
+    h = _word(a[0], "call dest")
+    dest = h & abi.HANDLE_ID_MASK
     mptr = _word(a[1], "call msg ptr")
     mlen = _word(a[2], "call msg len")
     rptr = _word(a[3], "call reply ptr")
     rcap = _word(a[4], "call reply cap")
     k.check_range(t, mptr, mlen, "call message", source=True)
     k.check_range(t, rptr, rcap, "call reply buffer")
-    d = k.callee(t, dest)
+    d = k.callee(t, dest, h)
+    k.current(d, h)
     if mlen > abi.MSG_MAX:
         raise KernelError(MSG_TOO_LARGE, "message of %d bytes, the limit is %d" % (mlen, abi.MSG_MAX))
     if d.status != LIVE:
-        raise KernelError(PEER_DIED, "task %d (%s) is %s" % (dest, d.name, d.status))
+        raise KernelError(NOT_RUNNING, "task %d (%s) is %s" % (dest, d.name, d.status))
     msg = k.read(t, mptr, mlen)
     wakes = k.ipc.call(t.tid, dest, msg, rptr, rcap)
     k.sched.block(t.tid, "call %d" % dest)
@@ -1147,29 +1165,36 @@ def sys_recv(k, t, a):
 
 
 def sys_reply(k, t, a):
-    sender = _word(a[0], "reply sender")
+    h = _word(a[0], "reply sender")
+    sender = h & abi.HANDLE_ID_MASK
     ptr = _word(a[1], "reply ptr")
     n = _word(a[2], "reply len")
     k.check_range(t, ptr, n, "reply", source=True)
-    k.task(sender)
-    k.ipc.check_reply(t.tid, sender)
+    s = k.task(sender)
+    if h != k.handle(sender):
+        k.ipc.drop_orphan(t.tid, sender)
+        k.current(s, h)
+    current = s.status == LIVE          # this incarnation: an orphan is an earlier one's
+    k.ipc.check_reply(t.tid, sender, current)
     if n > abi.MSG_MAX:
         raise KernelError(MSG_TOO_LARGE, "reply of %d bytes, the limit is %d" % (n, abi.MSG_MAX))
     data = k.read(t, ptr, n)
-    w = k.ipc.reply(t.tid, sender, data)
+    w = k.ipc.reply(t.tid, sender, data, current)
     if w is not None:
         k._apply([w])
     return (0, 0)
 
 
 def sys_notify(k, t, a):
-    dest = _word(a[0], "notify dest")
+    h = _word(a[0], "notify dest")
+    dest = h & abi.HANDLE_ID_MASK
     bits = _word(a[1], "notify bits")
     if bits == 0 or bits & ~abi.NOTIFY_MASK:
         raise KernelError(BAD_ARGUMENT, "notify bits 0x%x are not 1..0x%x" % (bits, abi.NOTIFY_MASK))
-    d = k.callee(t, dest)
+    d = k.callee(t, dest, h)
+    k.current(d, h)
     if d.status != LIVE:
-        raise KernelError(PEER_DIED, "task %d (%s) is %s" % (dest, d.name, d.status))
+        raise KernelError(NOT_RUNNING, "task %d (%s) is %s" % (dest, d.name, d.status))
     k._apply(k.ipc.notify(t.tid, dest, bits))
     return (0, 0)
 
@@ -1194,7 +1219,7 @@ def sys_lookup(k, t, a):
     name = k.read(t, ptr, n)
     for tid in k.order:
         if k.tasks[tid].name.encode() == name:
-            return (tid, 0)
+            return (k.handle(tid), 0)       # the current incarnation's handle
     raise KernelError(NO_SUCH_TASK, "no task named %r" % (name,))
 
 
@@ -1208,23 +1233,23 @@ def sys_kctl(k, t, a):
     k.check_range(t, bptr, bcap, "kctl buffer")
     if op == abi.KCTL_KILL:
         target = k.task(arg)
+        k.need(t, "kernel")
         if target.status != LIVE and target.status != RESTARTING:
             raise KernelError(BAD_STATE, "task %d (%s) is %s" % (arg, target.name, target.status))
-        k.need(t, "kernel")
         k.kill(arg)
         return (0, 0)
     if op == abi.KCTL_START:
         target = k.task(arg)
+        k.need(t, "kernel")
         if target.status == LIVE:
             raise KernelError(BAD_STATE, "task %d (%s) is already running" % (arg, target.name))
-        k.need(t, "kernel")
         k.start(arg)
         return (0, 0)
     if op == abi.KCTL_FAULT:
         target = k.task(arg)
+        k.need(t, "kernel")
         if target.status != LIVE:
             raise KernelError(BAD_STATE, "task %d (%s) is %s" % (arg, target.name, target.status))
-        k.need(t, "kernel")
         k._fault(target, "injected by the operator", 0, 0)
         return (0, 0)
     if op == abi.KCTL_RESTART:

@@ -299,7 +299,7 @@ class Sim:
         self.cur = None             # the task the last event came from
         self.fast_taken = 0         # fast-path steps, for coverage checks
         if fastpath:                # the kernel looks for fastlog() to use the fast path
-            self.ipc_tbl = {}       # tid -> [prio, callmask, recv (buf, cap) or None, calling, reply (ptr, cap), queued]
+            self.ipc_tbl = {}       # tid -> [prio, callmask, recv (buf, cap) or None, calling, reply (ptr, cap), queued, handle]
             self.other_best = None
             self.peer = None
             self.flog = []
@@ -451,14 +451,15 @@ class Sim:
     # --- the IPC fast path (fastpath=True), as kernel/port/ipcfast.c ----
 
     def ipc_task(self, tid, prio, mask):
-        self.ipc_tbl[tid] = [prio, mask, None, -1, (0, 0), 0]
+        self.ipc_tbl[tid] = [prio, mask, None, -1, (0, 0), 0, tid]
 
-    def ipc_state(self, tid, rb, rc, calling, pb, pc, queued):
-        e = self.ipc_tbl.setdefault(tid, [8, 0, None, -1, (0, 0), 0])
+    def ipc_state(self, tid, rb, rc, calling, pb, pc, queued, handle):
+        e = self.ipc_tbl.setdefault(tid, [8, 0, None, -1, (0, 0), 0, tid])
         e[2] = (rb, rc) if rb else None
         e[3] = calling if calling > 0 else -1
         e[4] = (pb, pc)
         e[5] = queued
+        e[6] = handle
 
     def set_other_best(self, prio, peer=None):
         self.other_best = prio
@@ -524,9 +525,10 @@ class Sim:
         if m is None:
             return None
         if no == abi.SYS_CALL:
-            dest, mptr, mlen, rptr, rcap = a
+            h, mptr, mlen, rptr, rcap = a
+            dest = h & abi.HANDLE_ID_MASK if isinstance(h, int) else None
             d = self.ipc_tbl.get(dest)
-            if d is None or dest == me or not (m[1] >> dest) & 1 or m[3] >= 0 or not self._live(dest) \
+            if d is None or h != d[6] or dest == me or not (m[1] >> dest) & 1 or m[3] >= 0 or not self._live(dest) \
                     or d[2] is None or mlen > abi.MSG_MAX or mlen > d[2][1] or d[0] >= self._best_prio() \
                     or not self._inside(t, mptr, mlen) or not self._inside(t, rptr, rcap):
                 return None
@@ -534,7 +536,7 @@ class Sim:
             data = self.read(me, mptr, mlen)
             self.write(dest, d[2][0], data)
             dt.pending = False
-            dt.send = (mlen, me)
+            dt.send = (mlen, m[6])                          # the receiver gets the caller's handle
             d[2] = None
             m[3], m[4] = dest, (rptr, rcap)
             self.peer = None
@@ -542,9 +544,10 @@ class Sim:
             self._log(abi.FAST_CALL, me, dest, mlen, rptr, rcap)
             return ("switch", dest)
         if no == abi.SYS_REPLY:
-            caller, ptr, n = a[0], a[1], a[2]
+            h, ptr, n = a[0], a[1], a[2]
+            caller = h & abi.HANDLE_ID_MASK if isinstance(h, int) else None
             c = self.ipc_tbl.get(caller)
-            if c is None or c[3] != me or not self._live(caller) or n > abi.MSG_MAX or n > c[4][1] \
+            if c is None or h != c[6] or c[3] != me or not self._live(caller) or n > abi.MSG_MAX or n > c[4][1] \
                     or c[0] < m[0] or not self._inside(t, ptr, n):
                 return None
             self.write(caller, c[4][0], self.read(me, ptr, n))

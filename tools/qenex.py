@@ -436,12 +436,11 @@ def cmd_compliance_reload(args):
 
 
 def cmd_compliance_push(args):
-    import json
-    from userland.compliance.engine import Engine, RulesError
+    from userland.compliance.engine import Engine, RulesError, rules_from_json
     from userland.gateway import layout
     text = read(args.file)
     try:
-        Engine(json.loads(text))                 # refuse a bad file here, not on the board
+        Engine(rules_from_json(text))            # refuse a bad file here, not on the board
         rec = layout.rules_record(text)
     except (ValueError, RulesError) as e:
         raise SystemExit("qenex: %s: %s" % (args.file, e))

@@ -117,8 +117,9 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         return 0;
     }
     if (no == QX_SYS_CALL) {
-        uint32_t dest = a[0], mptr = a[1], mlen = a[2], rptr = a[3], rcap = a[4];
-        if (dest >= QX_MAX_TASKS || (int)dest == me || !(m->callmask >> dest & 1) || m->calling >= 0
+        uint32_t h = a[0], dest = h & 0xFF, mptr = a[1], mlen = a[2], rptr = a[3], rcap = a[4];
+        /* a handle of another incarnation (or none): the kernel refuses it */
+        if (dest >= QX_MAX_TASKS || h != qx_ipc[dest].handle || (int)dest == me || !(m->callmask >> dest & 1) || m->calling >= 0
             || !qx_task_live(dest)) {
             return 0;
         }
@@ -130,7 +131,7 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         memcpy((void *)d->recv_buf, (const void *)mptr, mlen);
         uint32_t *df = frame_of(dest);
         df[0] = mlen;
-        df[1] = me;
+        df[1] = m->handle;                            /* the receiver gets the caller's handle */
         d->receiving = 0;
         m->calling = dest;
         m->reply_buf = rptr;
@@ -142,8 +143,8 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         return 3;
     }
     if (no == QX_SYS_REPLY) {
-        uint32_t caller = a[0], ptr = a[1], len = a[2];
-        if (caller >= QX_MAX_TASKS || qx_ipc[caller].calling != me || !qx_task_live(caller)) {
+        uint32_t h = a[0], caller = h & 0xFF, ptr = a[1], len = a[2];
+        if (caller >= QX_MAX_TASKS || h != qx_ipc[caller].handle || qx_ipc[caller].calling != me || !qx_task_live(caller)) {
             return 0;
         }
         qx_ipc_t *c = &qx_ipc[caller];

@@ -16,6 +16,7 @@ typedef struct {
     uint32_t callmask;          /* tasks it may call */
     uint32_t recv_buf, recv_cap;
     uint32_t reply_buf, reply_cap;
+    uint32_t handle;            /* its IPC handle: id | incarnation << 8 (kernel/abi.py HANDLE_*) */
 } qx_ipc_t;
 
 typedef struct {

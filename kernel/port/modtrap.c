@@ -448,9 +448,10 @@ static mp_obj_t trap_ipc_task(mp_obj_t tid_in, mp_obj_t prio, mp_obj_t mask) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(trap_ipc_task_obj, trap_ipc_task);
 
-/* ipc_state(tid, recv_buf, recv_cap, calling, reply_buf, reply_cap, queued):
- * the fast path's copy of the kernel's IPC state of one task. recv_buf 0: not
- * in recv; calling -1: no call being served. */
+/* ipc_state(tid, recv_buf, recv_cap, calling, reply_buf, reply_cap, queued,
+ * handle): the fast path's copy of the kernel's IPC state of one task. recv_buf
+ * 0: not in recv; calling -1: no call being served; handle: its current IPC
+ * handle (a call or reply naming any other is left to the kernel). */
 static mp_obj_t trap_ipc_state(size_t n_args, const mp_obj_t *args) {
     task_t *t = get_task(args[0], 0);
     qx_ipc_t *p = &qx_ipc[t - tasks];
@@ -466,9 +467,10 @@ static mp_obj_t trap_ipc_state(size_t n_args, const mp_obj_t *args) {
     p->reply_buf = pb;
     p->reply_cap = pc;
     p->queued = queued > 255 ? 255 : queued;
+    p->handle = mp_obj_get_int_truncated(args[7]);
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_ipc_state_obj, 7, 7, trap_ipc_state);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_ipc_state_obj, 8, 8, trap_ipc_state);
 
 /* set_other_best(prio or None, peer tid or None): the best ready priority
  * besides the running task, and the one other ready task when it is alone

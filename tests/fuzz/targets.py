@@ -56,7 +56,7 @@ if ROOT not in sys.path:
 
 from drivers.flash.region import MemoryImage, Region  # noqa: E402
 from drivers.hsm import frame as F  # noqa: E402
-from userland.compliance.engine import Engine, RulesError  # noqa: E402
+from userland.compliance.engine import Engine, RulesError, rules_from_json  # noqa: E402
 from userland.compliance.risk import Risk  # noqa: E402
 from userland.gateway import fix, iso20022, layout, link, service  # noqa: E402
 from userland.gateway.payment import Payment, Rejected  # noqa: E402
@@ -333,7 +333,7 @@ def _link_server():
             text = F.unfields(payload, 1)[0]
             try:
                 layout.rules_record(text)
-                g.engine.load(json.loads(text))
+                g.engine.load(rules_from_json(text))
             except (ValueError, RulesError) as e:
                 return False, "rules refused: %s" % e
             return True, "compliance rules reloaded, version %s" % g.engine.version
@@ -569,7 +569,7 @@ def target_rules(data):
     before = _engine_state(e)
     try:
         layout.rules_record(bytes(data))
-        rules = json.loads(data)
+        rules = rules_from_json(data)
         e.load(rules)
     except RULES_REFUSALS:
         if _engine_state(e) != before:

@@ -72,6 +72,28 @@ def test_structuring_is_held(gw):
     assert g.held and g.held[0].amount.minor == 950000
 
 
+def test_a_ledger_down_is_rjct_ab07_and_a_ledger_that_died_holding_the_transfer_is_pdng():
+    """gateway/main.py post: the ledger not running (NOT_RUNNING, NO_SUCH_TASK)
+    is "ledger_unavailable", certainly not posted: RJCT AB07; the ledger ended
+    while it held the transfer (PEER_DIED) is "ledger_outcome_unknown": PDNG
+    with a narrative reason (NARR + AddtlInf) telling the sender that a
+    resubmission of the same message gives the outcome."""
+    one = PACS.replace("<NbOfTxs>2</NbOfTxs>", "<NbOfTxs>1</NbOfTxs>")
+    one = one[:one.index("    <CdtTrfTxInf>\n      <PmtId><EndToEndId>E2E-0002")] + "  </FIToFICstmrCdtTrf>\n</Document>\n"
+    for result, sts, code in (("ledger_unavailable", "RJCT", "AB07"), ("ledger_outcome_unknown", "PDNG", "NARR")):
+        audit = []
+        g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), lambda *a: result, audit.append, RULES["ledgers"],
+                            lambda: 0, lambda: "2026-11-26T10:00:00Z")
+        doc = g.submit("pacs.008", one.encode())
+        assert statuses(doc) == (sts, [("E2E-0001", sts, code)])
+        info = ET.fromstring(doc).find("p:FIToFIPmtStsRpt/p:TxInfAndSts/p:StsRsnInf/p:AddtlInf", NS)
+        if sts == "PDNG":
+            assert "resubmit the same message" in info.text and audit[0].startswith("pending ")
+            assert len(info.text) <= 105
+        else:
+            assert info is None and audit[0].startswith("reject ")
+
+
 def test_a_malformed_message_is_rejected_whole(gw):
     g, L, audit = gw
     grp, txs = statuses(g.submit("pacs.008", PACS.replace("<NbOfTxs>2</NbOfTxs>", "<NbOfTxs>5</NbOfTxs>").encode()))

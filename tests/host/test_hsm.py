@@ -639,8 +639,8 @@ def test_a_wrong_mac_is_answered_without_one(link):
 def test_the_hsm_service_down_is_a_refusal_for_its_callers():
     """A caller of the hsm service (the gateway's and the ledger's
     checkpoints, the shell) gets HsmRefused, which it already handles, when
-    the task is down or restarting, not the kernel's PEER_DIED (which
-    faulted the gateway); other kernel errors still go up."""
+    the task is down or restarting, not the kernel's NOT_RUNNING or
+    PEER_DIED (which faulted the gateway); other kernel errors still go up."""
     from userland.hsm import api
 
     class KernelRefusal(Exception):
@@ -652,7 +652,7 @@ def test_the_hsm_service_down_is_a_refusal_for_its_callers():
         def call(dest, msg):
             raise KernelRefusal(name)
         return call
-    for name in ("PEER_DIED", "NO_SUCH_TASK"):
+    for name in ("NOT_RUNNING", "PEER_DIED", "NO_SUCH_TASK"):
         with pytest.raises(api.HsmRefused, match=r"the hsm service is unavailable \(%s\)" % name):
             api.sign("audit", bytes(32), call=down(name))
     with pytest.raises(KernelRefusal):

@@ -231,7 +231,7 @@ def test_call_errors_in_precedence_order():
     run(k, until=lambda: len(log) == 12)
     assert log == ["BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT",
                    "NO_SUCH_TASK", "NOT_PERMITTED", "NOT_PERMITTED", "NOT_PERMITTED",
-                   "MSG_TOO_LARGE", "MSG_TOO_LARGE", "PEER_DIED"]
+                   "MSG_TOO_LARGE", "MSG_TOO_LARGE", "NOT_RUNNING"]
     assert k.ipc.calls == {} and k.ipc.info(1)["sent"] == 0
 
 
@@ -348,7 +348,7 @@ def test_a_killed_callee_answers_its_callers_peer_died():
     run(k, until=lambda: k.ipc.calling(1) == 2)
     k.kill(2)
     run(k, until=lambda: len(clog) == 2)
-    assert clog == ["PEER_DIED", "PEER_DIED"]            # the second: callee is stopped
+    assert clog == ["PEER_DIED", "NOT_RUNNING"]          # the second: callee is stopped, nothing delivered
 
 
 def test_a_dying_caller_leaves_the_queue_and_the_servers_late_reply_is_dropped():
@@ -391,17 +391,22 @@ def test_restarted_callee_serves_new_calls():
         for m in (b"die", b"hello"):
             while True:
                 try:
-                    clog.append((yield from sys.call(2, m)))
+                    clog.append((yield from sys.call((yield from sys.lookup("srv")), m)))
                     break
                 except SysError as e:
                     clog.append(E.name_of(e.code))
                     if m == b"die":
                         break
                     yield from sys.sleep(5)
+        try:
+            yield from sys.call(2, b"old")          # the first incarnation's handle (== its id)
+        except SysError as e:
+            clog.append(E.name_of(e.code))
         yield from sys.wait(1 << 30)
     k, sim = boot({"srv": srv, "cli": cli}, [mf("cli", calls="srv"), mf("srv", restart="always", backoff=20)])
-    run(k, until=lambda: clog and clog[-1] == b"alive")
-    assert clog[0] == "PEER_DIED" and "PEER_DIED" in clog[1:-1] and k.tasks[2].restarts == 1
+    run(k, until=lambda: len(clog) > 2 and clog[-2] == b"alive")
+    assert clog[0] == "PEER_DIED" and "NOT_RUNNING" in clog[1:-2] and k.tasks[2].restarts == 1
+    assert clog[-1] == "PEER_DIED"                  # a stale handle: refused, never delivered
 
 
 # ---- notify / wait ---------------------------------------------------------------------
@@ -442,7 +447,7 @@ def test_notify_and_wait_errors():
                   [mf("n", calls="w, q", prio=5), mf("w"), mf("x"), mf("q")])
     run(k, until=lambda: len(log) == 10)
     assert log == ["BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT", "NO_SUCH_TASK", "NOT_PERMITTED",
-                   "NOT_PERMITTED", "PEER_DIED", "BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT"]
+                   "NOT_PERMITTED", "NOT_RUNNING", "BAD_ARGUMENT", "BAD_ARGUMENT", "BAD_ARGUMENT"]
 
 
 def test_pending_bits_are_dropped_when_the_task_restarts():
@@ -454,15 +459,21 @@ def test_pending_bits_are_dropped_when_the_task_restarts():
             raise RuntimeError("crash with bits pending")
         got.append((yield from sys.wait(0b1)))
 
+    log = []
+
     def n(sys):
         yield from sys.notify(2, 0b1)
         yield from sys.sleep(50)
-        yield from sys.notify(2, 0b1)
+        try:
+            yield from sys.notify(2, 0b1)               # the first incarnation's handle: refused
+        except SysError as e:
+            log.append(E.name_of(e.code))
+        yield from sys.notify((yield from sys.lookup("w")), 0b1)
     k, sim = boot({"w": w, "n": n}, [mf("n", calls="w"), mf("w", restart="always", backoff=5)])
     run(k, until=lambda: k.tasks[2].starts == 2 and k.state_of(2) == "blocked")
     assert 2 not in k.ipc.bits and got == []
     run(k, until=lambda: got)
-    assert got == [1]
+    assert got == [1] and log == ["PEER_DIED"]
 
 
 # ---- lookup ------------------------------------------------------------------------------

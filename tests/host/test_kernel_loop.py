@@ -984,8 +984,8 @@ def test_kctl_needs_the_kernel_capability():
     k, sim = boot({"shell": shell_doing(acts, log)}, [mf("shell", kernel=False)])
     run(k, until=lambda: len(log) == abi.NKCTL)
     res = [entry[2] for entry in log]
-    # kill: a live target, so permission decides; start: the target is live (BAD_STATE first)
-    assert res == ["NOT_PERMITTED"] * 5 + ["BAD_STATE"] + ["NOT_PERMITTED"] * 10
+    # permission before state: start of a live target is NOT_PERMITTED too, not BAD_STATE
+    assert res == ["NOT_PERMITTED"] * abi.NKCTL
     assert k.halted is None
 
 

@@ -3,8 +3,8 @@ randomized whole-system simulation: random task programs making calls,
 receives, replies and notifications, with crashes, kills and restarts
 injected, checked after every step: no message lost or delivered twice
 (ids tracked end to end), every blocked caller eventually answered or told
-PEER_DIED, no memory block owned twice, all memory back in the pool at the
-end. Every assertion names its seed; a seed replays exactly."""
+PEER_DIED (or NOT_RUNNING, and then never delivered), no memory block owned
+twice, all memory back in the pool at the end. Every assertion names its seed; a seed replays exactly."""
 import pytest
 
 from kernel import abi, errors, manifest
@@ -199,7 +199,7 @@ class World:
         self.outcome = {}       # id -> "reply" or an error name
         self.errors = []
         self.draining = False
-        self.stats = {"reply": 0, "PEER_DIED": 0, "died mid-call": 0, "late reply": 0, "kill": 0, "start": 0,
+        self.stats = {"reply": 0, "NOT_RUNNING": 0, "died mid-call": 0, "late reply": 0, "kill": 0, "start": 0,
                       "crash": 0, "notify": 0, "wait": 0, "bad pointer": 0}
 
     def fail(self, what):
@@ -225,10 +225,10 @@ class World:
                 yield from self.call(sys, rng, callees)
             elif callees and r < 70:
                 try:
-                    yield from sys.notify(rng.choice(callees), rng.randint(1, 255))
+                    yield from sys.notify((yield from self.handle(sys, rng.choice(callees))), rng.randint(1, 255))
                     self.stats["notify"] += 1
                 except SysError as e:
-                    if e.code != errors.PEER_DIED:
+                    if e.code not in (errors.NOT_RUNNING, errors.PEER_DIED):     # down; restarted since the lookup
                         self.fail("notify: %s" % name_of(e.code))
             elif r < 75:
                 yield from sys.sleep(rng.randint(0, 4))
@@ -257,18 +257,27 @@ class World:
 
     def call(self, sys, rng, callees):
         dest = rng.choice(callees)
+        h = yield from self.handle(sys, dest)
         self.next_id += 1
         mid = self.next_id
         msg = b"m%d:" % mid + b"." * rng.randint(0, 40)
         self.sent[mid] = (sys.tid, dest, self.k.tasks[sys.tid].gen)
         alive = self.k.tasks[dest].status == LIVE
+        stale = h != self.k.handle(dest)        # the callee restarted since the lookup
         try:
-            reply = yield from sys.call(dest, msg)
+            reply = yield from sys.call(h, msg)
         except SysError as e:
-            if e.code != errors.PEER_DIED:
-                self.fail("call %d got %s" % (mid, name_of(e.code)))
-            self.outcome[mid] = name_of(e.code)
-            self.stats["died mid-call" if alive else "PEER_DIED"] += 1
+            # a handle of an earlier incarnation: PEER_DIED at once (nothing
+            # delivered); a callee not running when called: NOT_RUNNING
+            # (nothing delivered); one that ended while the caller waited:
+            # PEER_DIED
+            want = errors.PEER_DIED if stale or alive else errors.NOT_RUNNING
+            if e.code != want:
+                self.fail("call %d (callee %s) got %s" % (mid, "stale" if stale else "live" if alive else "down",
+                                                          name_of(e.code)))
+            self.outcome[mid] = "stale" if stale else name_of(e.code)
+            key = "stale call" if stale else "died mid-call" if alive else "NOT_RUNNING"
+            self.stats[key] = self.stats.get(key, 0) + 1
             yield from sys.sleep(rng.randint(1, 5))         # back off, as a client would
             return
         if reply != b"r%d" % mid:
@@ -278,8 +287,14 @@ class World:
         self.outcome[mid] = "reply"
         self.stats["reply"] += 1
 
+    def handle(self, sys, tid):
+        """tid's current IPC handle, as a client gets it: by name (a handle
+        kept across the callee's restart would be refused, PEER_DIED)."""
+        return (yield from sys.lookup(self.k.tasks[tid].name))
+
     def serve(self, sys, rng, callees):
-        sender, msg = yield from sys.recv()
+        handle, msg = yield from sys.recv()
+        sender = handle & abi.HANDLE_ID_MASK
         try:
             mid = int(msg[1:msg.index(b":")])
         except ValueError:
@@ -300,11 +315,18 @@ class World:
             yield
         elif x == 6 and not self.draining and rng.chance(300):
             raise RuntimeError("crash while serving %d" % mid)
-        try:
-            yield from sys.reply(sender, b"r%d" % mid)
-        except SysError as e:
-            self.fail("reply %d: %s (a caller's death must not fail its server)" % (mid, name_of(e.code)))
         t = self.k.tasks[sender]
+        restarted = t.gen != rec[2]
+        try:
+            yield from sys.reply(handle, b"r%d" % mid)
+            if restarted:
+                self.fail("reply %d to a restarted caller accepted" % mid)
+        except SysError as e:
+            # refused only when the caller has restarted since (an earlier
+            # incarnation's handle); never delivered to the new one
+            if e.code != errors.PEER_DIED or not restarted:
+                self.fail("reply %d: %s (a caller's death must not fail its server)" % (mid, name_of(e.code)))
+            self.stats["stale reply"] = self.stats.get("stale reply", 0) + 1
         if not (t.status == LIVE and t.gen == rec[2]):
             self.stats["late reply"] += 1           # to a dead caller: dropped
 
@@ -382,6 +404,8 @@ class World:
                     "seed %d: message %d: its live caller was never answered" % (seed, mid)
             elif got == "reply":
                 assert self.received.get(mid) == dest, "seed %d: message %d lost" % (seed, mid)
+            elif got in ("NOT_RUNNING", "stale"):
+                assert mid not in self.received, "seed %d: message %d: %s, yet delivered" % (seed, mid, got)
         for mid in self.received:
             assert mid in self.sent, "seed %d: message %d received, never sent" % (seed, mid)
         for tid in sorted(k.tasks):
@@ -456,3 +480,61 @@ def test_a_seed_replays_exactly():
 def test_a_crash_storm_still_answers_everyone():
     for seed in (101, 102, 103):
         World(seed, crash_rate=60, tick_rate=200).run(steps=400)
+
+
+# ---- task ids with a generation (issue 14) ---------------------------------------------
+
+@pytest.mark.parametrize("fastpath", [False, True])
+def test_a_reply_to_a_restarted_caller_never_reaches_its_new_incarnation(fastpath):
+    """The case that failed before handles had a generation: a server holds
+    a call from the caller's first incarnation; the caller dies and restarts,
+    and its new incarnation calls the server, which takes that call too. The
+    server answers the new call, then the old one. Before, the first reply
+    (to the bare id) was eaten as the old call's orphan and the second -- the
+    old call's answer -- reached the new incarnation as its reply. Now recv
+    gives each call's sender as a handle (id, incarnation): the new call gets
+    its own answer, the reply to the old handle is refused PEER_DIED and the
+    new incarnation never sees it."""
+    from tests.host.test_kernel_loop import boot, run
+    from tests.host.test_kernel_ipc import mf
+    slog, clog = [], []
+
+    def srv(sys):
+        h1, m1 = yield from sys.recv()                  # the first incarnation's call
+        slog.append(("got", h1, m1))
+        h2, m2 = yield from sys.recv()                  # the new incarnation's call
+        slog.append(("got", h2, m2))
+        yield from sys.reply(h2, b"for " + m2)
+        try:
+            yield from sys.reply(h1, b"for " + m1)
+            slog.append(("old reply", "accepted"))
+        except SysError as e:
+            slog.append(("old reply", name_of(e.code)))
+        while True:                                      # and serves on
+            h, m = yield from sys.recv()
+            yield from sys.reply(h, b"for " + m)
+
+    def cli(sys):
+        k = sys_kernel[0]
+        if k.tasks[sys.tid].starts == 1:
+            yield from sys.call((yield from sys.lookup("srv")), b"first")   # killed while served
+            clog.append("first answered")
+        clog.append((yield from sys.call((yield from sys.lookup("srv")), b"second")))
+        clog.append((yield from sys.call((yield from sys.lookup("srv")), b"third")))
+        yield from sys.wait(1 << 30)
+    sys_kernel = []
+    k, sim = boot({"srv": srv, "cli": cli}, [mf("srv", prio=3), mf("cli", calls="srv", restart="always", backoff=5)],
+                  fastpath=fastpath)
+    sys_kernel.append(k)
+    run(k, until=lambda: len(slog) == 1)
+    k.restart(2)                                         # the caller dies while its call is served
+    run(k, until=lambda: len(clog) == 2)
+    assert k.tasks[2].restarts == 1
+    h1, h2 = slog[0][1], slog[1][1]
+    assert h1 & abi.HANDLE_ID_MASK == h2 & abi.HANDLE_ID_MASK == 2 and h1 != h2
+    assert h1 == 2 and h2 == k.handle(2) == 2 | 1 << abi.HANDLE_ID_BITS
+    assert slog[2] == ("old reply", "PEER_DIED")
+    assert clog == [b"for second", b"for third"]         # never b"for first"
+    assert "first answered" not in clog
+    if fastpath:                                         # the new incarnation's calls and replies went fast
+        assert sim.fast_taken >= 2

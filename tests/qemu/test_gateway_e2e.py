@@ -293,7 +293,8 @@ def reasons(doc):
 
 
 def test_a_payment_with_the_ledger_down_is_refused_at_once_and_the_gateway_serves_on(gateway):
-    """Issue 13: with the ledger killed the gateway faulted on PEER_DIED and
+    """Issue 13: with the ledger killed the gateway faulted on PEER_DIED (now
+    NOT_RUNNING: the call never reached the ledger) and
     the submitter waited 30 s for nothing. Now: RJCT AB07 (offline agent)
     within seconds, the gateway still running; with the ledger back, the
     same payment is posted (once)."""
@@ -306,7 +307,7 @@ def test_a_payment_with_the_ledger_down_is_refused_at_once_and_the_gateway_serve
     ps = dev.ps()
     assert ps["gateway"]["STATE"].startswith(("blocked", "ready", "running")) and ps["gateway"]["RESTARTS"] == "0"
     assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "LD-2").encode())) == ("RJCT", ["RJCT"])
-    assert len(dev.lines(r"gateway: ledger unavailable \(PEER_DIED\): payments refused \(AB07\)")) == 1  # said once
+    assert len(dev.lines(r"gateway: ledger unavailable \(NOT_RUNNING\): payments refused \(AB07\)")) == 1  # said once
     assert not dev.lines(r"fault: task gateway")
     assert dev.cmd("start ledger").startswith("started")
     assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "LD-1").encode())) == ("ACSC", ["ACSC"])
@@ -323,12 +324,12 @@ def test_payments_with_the_hsm_task_down_are_served_and_the_checkpoint_waits(gat
     for i in range(18):                                  # past a checkpoint (every 16 entries)
         assert statuses(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "HD-%d" % i).encode())) == \
             ("ACSC", ["ACSC"])
-    dev.wait_line(r"gateway: audit checkpoint not signed \(the hsm service is unavailable \(PEER_DIED\)\)",
+    dev.wait_line(r"gateway: audit checkpoint not signed \(the hsm service is unavailable \(NOT_RUNNING\)\)",
                   since=0, timeout=10)
     ps = dev.ps()
     assert ps["gateway"]["RESTARTS"] == "0" and ps["ledger"]["RESTARTS"] == "0"
     assert not dev.lines(r"fault: task (gateway|ledger)")
-    assert "hsm: the hsm service is unavailable (PEER_DIED)" in dev.cmd("hsm sign audit x")
+    assert "hsm: the hsm service is unavailable (NOT_RUNNING)" in dev.cmd("hsm sign audit x")
 
 
 def test_qenex_send_with_the_gateway_killed_says_so_in_one_line(gateway):
@@ -343,3 +344,80 @@ def test_qenex_send_with_the_gateway_killed_says_so_in_one_line(gateway):
     assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1, r.stderr
     assert r.stderr.startswith("qenex send: the board at %s does not answer in 3 s (is the gateway task running?"
                                % dev.link_sock), r.stderr
+
+
+def gateway_restarts(dev):
+    """The gateway's RESTARTS column in `ps`."""
+    for line in dev.cmd("ps").splitlines():
+        cols = line.split()
+        if len(cols) > 1 and cols[1] == "gateway":
+            return int(cols[-2])
+    raise AssertionError("no gateway in ps")
+
+
+def test_each_message_that_used_to_stop_the_gateway_gets_its_refusal_and_it_keeps_running(gateway):
+    """Issue 12: a limit order with 44=abc, a FIX message with a byte that is
+    not UTF-8 (58=caf\\xe9), a SUBMIT whose kind is b"\\xff", Unicode digits
+    where numbers are due: each is refused in its protocol's way, the task
+    never restarts and the next good message is served."""
+    dev, link, storage, pub = gateway
+    order = [(11, "O1"), (55, "QNX"), (54, "1"), (38, "100"), (40, "2"), (44, "abc"), (60, "20261126-10:00:00")]
+    out = parse_fix(link.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30")) + fixmsg(2, "D", *order)))
+    assert [m.get(35) for m in out] == [b"A", b"j"] and b"tag 44" in out[1].get(58)
+    out = parse_fix(link.submit("FIX", fixmsg(3, "1", (112, "T1"), (58, b"caf\xe9"))))
+    assert [(m.get(35), m.get(371), m.get(373)) for m in out] == [(b"3", b"58", b"6")]
+    out = parse_fix(link.submit("FIX", fixmsg(4, "D", *[(t, "10\u00b2" if t == 38 else v) for t, v in order])))
+    assert [(m.get(35), m.get(371), m.get(373)) for m in out] == [(b"3", b"38", b"6")]
+    out = parse_fix(link.submit("FIX", fixmsg("5\u00b2", "0")))                 # MsgSeqNum in Unicode digits
+    assert [(m.get(35), m.get(371)) for m in out] == [(b"3", b"34")]
+    with pytest.raises(ConnectionError, match="unknown message kind"):
+        link.control(0x40, hostlink.F.fields(b"\xff", ONE.encode()))
+    doc = ONE.replace("<NbOfTxs>1</NbOfTxs>", "<NbOfTxs>\u00b9</NbOfTxs>")
+    assert statuses(link.submit("pacs.008", doc.encode())) == ("RJCT", ["RJCT"])
+    huge = ONE.replace(">1250.50<", ">" + "9" * 2000 + "<").replace("QX-20261126-0001", "BIG-1")
+    assert statuses(link.submit("pacs.008", huge.encode())) == ("RJCT", ["RJCT"])   # beyond 128 bits
+    out = parse_fix(link.submit("FIX", fixmsg(5, "D", *[(t, "O2" if t == 11 else "101.00" if t == 44 else v)
+                                                        for t, v in order])))
+    assert [m.get(35) for m in out] == [b"8"] and out[0].get(150) == b"0"           # the session goes on
+    assert statuses(link.submit("pacs.008", ONE.encode())) == ("ACSC", ["ACSC"])
+    assert gateway_restarts(dev) == 0 and "fault: task gateway" not in dev.text
+
+
+def test_a_rules_file_the_gateway_cannot_use_is_refused_and_a_stored_one_ignored_at_start(gateway):
+    """Issue 12: `"usd_rates": {"EUR": 1}` was accepted and stored, after which every
+    EUR payment crashed the gateway at every start. Now it is refused over the link
+    (and so is Infinity, which MicroPython's json does not read); one written into
+    storage behind the gateway's back is ignored at start, said on the console."""
+    import json
+    from drivers.hsm import frame as F
+    from tools.layout import load_board
+    from userland.gateway import layout
+    dev, link, storage, pub = gateway
+    rules = json.load(open(os.path.join(ROOT, "userland", "compliance", "rules.json")))
+    bad = dict(rules, version="bad-1", usd_rates=dict(rules["usd_rates"], EUR=1))
+    with pytest.raises(ConnectionError, match="rules refused: .*usd_rates.EUR must be text"):
+        link.control(0x42, F.fields(json.dumps(bad)))
+    with pytest.raises(ConnectionError, match="rules refused"):
+        link.control(0x42, F.fields('{"report_threshold": "1.00 USD", "structuring": {"count": Infinity}}'))
+    eur = ONE.replace('Ccy="USD"', 'Ccy="EUR"').replace("QX-20261126-0001", "EUR-1")
+    assert 'Ccy="EUR"' in eur
+    assert statuses(link.submit("pacs.008", eur.encode()))[0] in ("ACSC", "RJCT")
+    link.close()
+    rec = layout.rules_record(json.dumps(bad).encode())
+    with open(storage, "r+b") as f:                      # the file is the board's storage, mapped shared
+        f.seek(load_board("mps2-an385").GATEWAY_STORE_OFFSET + layout.RULES_OFFSET)
+        f.write(rec.ljust(layout.RULES_SPACE, b"\xff"))
+    mark = dev.mark()
+    dev.send("reboot\r")
+    dev.wait_prompt()
+    dev.wait_line(r"gateway: stored compliance rules ignored \(bad rules: usd_rates.EUR must be text.*", since=mark,
+                  timeout=30)
+    dev.wait_line(r"gateway: host link open.*", since=mark, timeout=30)
+    link2 = hostlink.Link(dev.link_sock, dev.link_key)
+    try:
+        assert statuses(link2.submit("pacs.008", eur.replace("EUR-1", "EUR-2").encode()))[0] in ("ACSC", "RJCT")
+        assert statuses(link2.submit("pacs.008", ONE.replace("QX-20261126-0001", "USD-2").encode())) == \
+            ("ACSC", ["ACSC"])
+    finally:
+        link2.close()
+    assert gateway_restarts(dev) == 0 and "fault: task gateway" not in dev.text

@@ -70,7 +70,7 @@ def main():
     timed("ipc_round_trip_qenex_call", 2000, ipc_lib)
     # Task start: from the (re)start request to the new task's first message
     # (restart: the previous incarnation may not have finished exiting yet).
-    peer = qenex.lookup("benchpeer")
+    peer = qenex.lookup("benchpeer") & abi.HANDLE_ID_MASK     # kctl takes the task id
     n, t0 = 20, qenex.ticks()
     for _ in range(n):
         qenex.kctl(abi.KCTL_RESTART, peer)
@@ -90,13 +90,14 @@ def main():
     qenex.kctl(abi.KCTL_RESTART, peer)
     sender, _ = qenex.recv()
     qenex.reply(sender, b"echo")
+    echo = sender                   # this incarnation's handle (a restart makes a new one)
 
     def raw_ipc(n):
         sc, no = _qx.syscall, abi.SYS_CALL
         msg, reply = b"ping", bytearray(8)
         a, r = _qx.addr(msg), _qx.addr(reply)
         for _ in range(n):
-            sc(no, peer, a, 4, r, 8)
+            sc(no, echo, a, 4, r, 8)
     timed("ipc_round_trip_raw_both", 5000, raw_ipc)
     qenex.kctl(abi.KCTL_KILL, peer)
     # A CPU-bound task: compare with the kernel's "bench: cpu_alone" line.

@@ -2,31 +2,83 @@
 payments, and pre-trade checks for FIX orders (maximum order size, maximum
 notional, a price band around a reference price). Integers and decimal
 text only. check_* return None (within limits) or (rule id, reason)."""
-from userland.lib.money import Money, parse_decimal, round_div
+from userland.lib.asciinum import is_int
+from userland.lib.money import Money, MoneyError, parse_decimal, round_div
+
+MAX_EXPOSURES = 128         # debtor accounts (and, apart, counterparties) whose exposure is tracked: a
+                            # payment that would need one more is rejected (R-RISK-TABLE), never forgotten
+PRICE_DIGITS = 18
 
 
 class RiskError(ValueError):
     pass
 
 
+def show(v):
+    """A value for an error message (never a huge int's repr: CPython refuses those)."""
+    if is_int(v) and not -10 ** 18 < v < 10 ** 18:
+        return "a number beyond 18 digits"
+    return repr(v)[:48]
+
+
+def _need(cond, what):
+    if not cond:
+        raise RiskError("bad limits: %s" % what)
+
+
+def _amount(limits, key):
+    v = limits.get(key)
+    _need(isinstance(v, str), "%s must be text \"AMOUNT CCY\", not %s" % (key, show(v)))
+    m = Money.parse(v)
+    _need(m.minor > 0, "%s must be above zero" % key)
+    return m
+
+
+def parse_limits(limits):
+    """The limits as Risk uses them, checked (RiskError naming the fault):
+    {"account_exposure": "AMOUNT CCY", "counterparty_exposure": "AMOUNT CCY",
+    "max_order_qty": int, "max_notional": "AMOUNT CCY", "price_band_pct": "5",
+    "reference_prices": {"SYMBOL": "PRICE"}}"""
+    _need(isinstance(limits, dict), "the risk limits must be an object")
+    try:
+        out = {"account": _amount(limits, "account_exposure"),
+               "counterparty": _amount(limits, "counterparty_exposure"),
+               "notional": _amount(limits, "max_notional")}
+        _need(out["account"].currency == out["counterparty"].currency,
+              "account and counterparty exposure limits must be in one currency")
+        q = limits.get("max_order_qty")
+        _need(is_int(q) and 0 < q < 10 ** 9, "max_order_qty must be a whole number in 1..999999999, not %s" % show(q))
+        out["qty"] = q
+        band = limits.get("price_band_pct")
+        _need(isinstance(band, str), "price_band_pct must be decimal text, not %s" % show(band))
+        out["band"] = parse_decimal(band, PRICE_DIGITS)
+        _need(out["band"][0] >= 0, "price_band_pct must not be negative")
+        refs = limits.get("reference_prices", {})
+        _need(isinstance(refs, dict), "reference_prices must be an object")
+        out["reference"] = {}
+        for sym, price in refs.items():
+            _need(isinstance(price, str), "reference_prices.%s must be decimal text, not %s" % (sym, show(price)))
+            p = parse_decimal(price, PRICE_DIGITS)
+            _need(p[0] > 0, "reference_prices.%s must be above zero" % sym)
+            out["reference"][sym] = p
+    except MoneyError as e:
+        raise RiskError("bad limits: %s" % e)
+    return out
+
+
 class Risk:
     def __init__(self, limits):
-        """limits: {"account_exposure": "AMOUNT CCY", "counterparty_exposure": "AMOUNT CCY",
-        "max_order_qty": int, "max_notional": "AMOUNT CCY", "price_band_pct": "5",
-        "reference_prices": {"SYMBOL": "PRICE"}}"""
-        try:
-            self.account_limit = Money.parse(limits["account_exposure"])
-            self.counterparty_limit = Money.parse(limits["counterparty_exposure"])
-            self.max_qty = int(limits["max_order_qty"])
-            self.max_notional = Money.parse(limits["max_notional"])
-            self.band = parse_decimal(limits["price_band_pct"])
-            self.reference = {}
-            for sym, price in limits.get("reference_prices", {}).items():
-                self.reference[sym] = parse_decimal(price)
-        except (KeyError, ValueError, TypeError) as e:
-            raise RiskError("bad limits: %s" % e)
-        self.account_used = {}          # (account, currency) -> minor units taken
+        """limits: see parse_limits."""
+        self.set(parse_limits(limits))
+        self.account_used = {}          # (account, currency) -> minor units taken, MAX_EXPOSURES of them
         self.counterparty_used = {}
+
+    def set(self, r):
+        """New limits, as parse_limits returned them (the exposure taken so
+        far stays)."""
+        self.account_limit, self.counterparty_limit = r["account"], r["counterparty"]
+        self.max_qty, self.max_notional = r["qty"], r["notional"]
+        self.band, self.reference = r["band"], r["reference"]
 
     def check_payment(self, p):
         """Exposure after this payment, against the limits (same currency
@@ -34,7 +86,11 @@ class Risk:
         if p.amount.currency != self.account_limit.currency:
             return "R-RISK-CCY", "exposure limits are in %s, not %s" % (self.account_limit.currency,
                                                                         p.amount.currency)
-        a = self.account_used.get(p.debtor_account or p.debtor, 0) + p.amount.minor
+        k = p.debtor_account or p.debtor
+        if (k not in self.account_used and len(self.account_used) >= MAX_EXPOSURES) or \
+                (p.creditor_agent not in self.counterparty_used and len(self.counterparty_used) >= MAX_EXPOSURES):
+            return "R-RISK-TABLE", "exposure is tracked for %d accounts and counterparties at most" % MAX_EXPOSURES
+        a = self.account_used.get(k, 0) + p.amount.minor
         if a > self.account_limit.minor:
             return "R-RISK-ACCOUNT", "account %s exposure %s above its limit %s" % (
                 p.debtor_account or p.debtor, Money(a, p.amount.currency), self.account_limit)
@@ -58,7 +114,10 @@ class Risk:
         ref = self.reference.get(symbol)
         if ref is None:
             return "55", "R-RISK-SYMBOL", "no reference price for %s" % symbol
-        n, scale = parse_decimal(price) if price is not None else ref
+        try:
+            n, scale = parse_decimal(price, PRICE_DIGITS) if price is not None else ref
+        except MoneyError:
+            return "44", "R-RISK-PRICE", "price is not a decimal number of at most %d digits" % PRICE_DIGITS
         if n <= 0:
             return "44", "R-RISK-PRICE", "price must be above zero"
         # |price - ref| / ref * 100 > band, in integers: compare at a common scale

@@ -11,6 +11,7 @@ Cdtr/Nm. pain.001 the same in its own places (PmtInf, Amt/InstdAmt).
 A missing or empty mandatory element is FF01 with its path."""
 from userland.gateway.payment import Payment, Rejected, check_bic
 from userland.lib import xmlmini
+from userland.lib.asciinum import is_digits
 from userland.lib.money import Money, MoneyError
 
 PACS008 = "urn:iso:std:iso:20022:tech:xsd:pacs.008.001.08"
@@ -21,10 +22,15 @@ CHARGES = ("DEBT", "CRED", "SHAR", "SLEV")
 MAX_TXS = 100
 
 
-def _need(node, path, e2e=None, where=""):
+def _need(node, path, e2e=None, where="", size=140):
+    """The text at path, at most `size` characters (the schema's MaxNText:
+    identifiers are Max35Text, names Max140Text), else Rejected."""
     text = node.findtext(path) if node is not None else None
     if not text:
         raise Rejected("FF01", (where + "/" if where else "") + path, "missing or empty", e2e)
+    if size is not None and len(text) > size:
+        raise Rejected("FF01", (where + "/" if where else "") + path,
+                       "%d characters, at most %d" % (len(text), size), e2e if size > 35 else None)
     return text
 
 
@@ -49,11 +55,11 @@ def _header(doc, top):
     gh = doc.find(top + "/GrpHdr")
     if gh is None:
         raise Rejected("FF01", top + "/GrpHdr", "missing")
-    msg_id = _need(gh, "MsgId", where="GrpHdr")
+    msg_id = _need(gh, "MsgId", where="GrpHdr", size=35)
     _need(gh, "CreDtTm", where="GrpHdr")
-    n = _need(gh, "NbOfTxs", where="GrpHdr")
-    if not n.isdigit() or not 0 < int(n) <= MAX_TXS:
-        raise Rejected("AM18", "GrpHdr/NbOfTxs", "%r is not 1..%d" % (n, MAX_TXS))
+    n = _need(gh, "NbOfTxs", where="GrpHdr", size=None)      # its own check below (AM18)
+    if not is_digits(n, 15) or not 0 < int(n) <= MAX_TXS:         # NbOfTxs is Max15NumericText
+        raise Rejected("AM18", "GrpHdr/NbOfTxs", "%r is not 1..%d" % (n[:20], MAX_TXS))
     return gh, msg_id, int(n)
 
 
@@ -89,7 +95,7 @@ def _pacs008(doc):
     seen = set()
     for tx in txs:
         where = "CdtTrfTxInf"
-        e2e = _need(tx, "PmtId/EndToEndId", where=where)
+        e2e = _need(tx, "PmtId/EndToEndId", where=where, size=35)
         if e2e in seen:
             raise Rejected("AM05", where + "/PmtId/EndToEndId", "%r twice in the message" % e2e, e2e)
         seen.add(e2e)
@@ -118,7 +124,7 @@ def _pain001(doc):
     seen = set()
     for pmt in doc.find(top).findall("PmtInf"):
         where = "PmtInf"
-        _need(pmt, "PmtInfId", where=where)
+        _need(pmt, "PmtInfId", where=where, size=35)
         if _need(pmt, "PmtMtd", where=where) != "TRF":
             raise Rejected("FF01", where + "/PmtMtd", "only TRF (credit transfer) is accepted")
         debtor = _need(pmt, "Dbtr/Nm", where=where)
@@ -127,7 +133,7 @@ def _pain001(doc):
         date = pmt.findtext("ReqdExctnDt/Dt") or pmt.findtext("ReqdExctnDt") or ""
         for tx in pmt.findall("CdtTrfTxInf"):
             w = where + "/CdtTrfTxInf"
-            e2e = _need(tx, "PmtId/EndToEndId", where=w)
+            e2e = _need(tx, "PmtId/EndToEndId", where=w, size=35)
             if e2e in seen:
                 raise Rejected("AM05", w + "/PmtId/EndToEndId", "%r twice in the message" % e2e, e2e)
             seen.add(e2e)
@@ -148,7 +154,9 @@ def _pain001(doc):
 
 def status_report(msg_id, created, original_msg_id, original_kind, group_status, transactions):
     """A pacs.002.001.10 document: group_status ACSC / ACCP / PDNG / RJCT;
-    transactions: [(end_to_end_id, status, reason code or None)]."""
+    transactions: [(end_to_end_id, status, reason or None)]; a reason is a
+    4-letter code, or a narrative text (sent as code NARR with the text as
+    AddtlInf, at most 105 characters)."""
     e = xmlmini.escape
     parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<Document xmlns="%s"><FIToFIPmtStsRpt>' % PACS002,
              "<GrpHdr><MsgId>%s</MsgId><CreDtTm>%s</CreDtTm></GrpHdr>" % (e(msg_id), e(created)),
@@ -157,8 +165,11 @@ def status_report(msg_id, created, original_msg_id, original_kind, group_status,
                                                          e(group_status))]
     for e2e, sts, reason in transactions:
         parts.append("<TxInfAndSts><OrgnlEndToEndId>%s</OrgnlEndToEndId><TxSts>%s</TxSts>" % (e(e2e), e(sts)))
-        if reason:
+        if reason and len(reason) == 4:
             parts.append("<StsRsnInf><Rsn><Cd>%s</Cd></Rsn></StsRsnInf>" % e(reason))
+        elif reason:
+            parts.append("<StsRsnInf><Rsn><Cd>NARR</Cd></Rsn><AddtlInf>%s</AddtlInf></StsRsnInf>"
+                         % e(reason[:105]))
         parts.append("</TxInfAndSts>")
     parts.append("</FIToFIPmtStsRpt></Document>\n")
     return "".join(parts)

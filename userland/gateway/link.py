@@ -25,6 +25,7 @@ AUDIT = 0x43               # -> fields(answer): the audit log checked on the boa
 STALE_MS = 200             # a partial frame with no byte for this long is dropped (resync); a busy
                            # host pauses mid-frame for tens of ms, and the host's retry recovers a drop
 MAX_TRIES = 5
+KINDS = (b"pacs.008", b"pain.001", b"MT103", b"FIX")     # SUBMIT's kind field: anything else is BAD_ARG
 
 
 def same(a, b):
@@ -80,6 +81,8 @@ class LinkServer:
         self.seqs.start(None)
 
     def _encode(self, cmd, seq, status, body):
+        if 1 + len(body) > F.MAX_PAYLOAD:       # never a crash: the submitter is told (the gateway bounds its answers)
+            status, body = F.BAD_ARG, ("the answer (%d bytes) does not fit a frame" % len(body)).encode()
         return self.codec.encode(cmd | F.RESPONSE, seq, bytes((status,)) + body)
 
     def _answer(self, fr, submit):
@@ -136,6 +139,8 @@ class LinkServer:
                 return F.OK, b""
             if cmd == SUBMIT:
                 kind, message = F.unfields(payload, 2)
+                if kind not in KINDS:                  # compared as bytes: never decoded (b"\xff")
+                    return F.BAD_ARG, b"unknown message kind (pacs.008, pain.001, MT103 or FIX)"
                 return F.OK, F.fields(submit(kind.decode(), bytes(message)))
             if cmd == STATS and self.stats is not None:
                 return F.OK, F.fields(self.stats())

@@ -10,6 +10,7 @@ field that starts or ends with '/' or holds '//'; and ours: M01 a block
 missing or malformed, M02 a mandatory field missing, M03 a field twice,
 M04 a field's format (length, lines)."""
 from userland.gateway.payment import Payment, Rejected, check_bic
+from userland.lib.asciinum import is_digits
 from userland.lib.money import Money, MoneyError
 
 BANK_OPERATION = ("CRED", "CRTS", "SPAY", "SPRI", "SSTD")
@@ -106,7 +107,7 @@ def _party(tag, value):
 
 def _date(value):
     yy, mm, dd = value[0:2], value[2:4], value[4:6]
-    ok = value[:6].isdigit() and 1 <= int(mm) <= 12 and 1 <= int(dd) <= 31
+    ok = is_digits(value[:6], 6) and len(value) >= 6 and 1 <= int(mm) <= 12 and 1 <= int(dd) <= 31
     if ok and int(mm) in (4, 6, 9, 11):
         ok = int(dd) <= 30
     if ok and int(mm) == 2:
@@ -147,9 +148,9 @@ def parse(text):
         raise MtError("M04", "32A", "YYMMDD, currency, amount")
     date = _date(v)
     ccy, amount = v[6:9], v[9:]
-    if not ccy.isalpha():
+    if not (len(ccy) == 3 and all("A" <= c <= "Z" for c in ccy)):
         raise MtError("T52", "32A", "invalid currency %r" % ccy)
-    if not amount or amount.count(",") != 1 or not amount.replace(",", "").isdigit() or len(amount) > 15:
+    if not amount or amount.count(",") != 1 or not is_digits(amount.replace(",", ""), 14) or len(amount) > 15:
         raise MtError("T40", "32A", "invalid amount %r (digits with one decimal comma)" % amount)
     try:
         money = Money.parse(amount.replace(",", ".").rstrip(".") if amount.endswith(",") else

@@ -39,8 +39,8 @@ class Payment:
 def check_bic(bic, where, e2e=None):
     """A BIC: 4 letters (institution), 2 letters (country), 2 letters or
     digits (location), optionally 3 more (branch)."""
-    ok = len(bic) in (8, 11) and bic[:6].isalpha() and bic[:6].upper() == bic[:6] \
-        and all(c.isdigit() or ("A" <= c <= "Z") for c in bic[6:])
+    ok = len(bic) in (8, 11) and all("A" <= c <= "Z" for c in bic[:6]) \
+        and all(("0" <= c <= "9") or ("A" <= c <= "Z") for c in bic[6:])       # ASCII only
     if not ok:
         raise Rejected("RC01", where, "%r is not a BIC" % bic, e2e)
     return bic

@@ -10,7 +10,10 @@ class HsmRefused(OSError):
     pass
 
 
-UNAVAILABLE = ("PEER_DIED", "NO_SUCH_TASK")    # qenex.Error names: the service is not there to answer
+# qenex.Error names: the service is not there to answer (NOT_RUNNING: down
+# or restarting, the request never reached it; PEER_DIED: it ended while it
+# held the request; NO_SUCH_TASK: gone)
+UNAVAILABLE = ("NOT_RUNNING", "PEER_DIED", "NO_SUCH_TASK")
 
 
 def request(*args, call=None):
@@ -21,7 +24,7 @@ def request(*args, call=None):
     try:
         r = call("hsm", F.fields(*args))
     except Exception as e:
-        # The hsm task down or restarting (PEER_DIED), or gone: a refusal
+        # The hsm task down or restarting (NOT_RUNNING, PEER_DIED), or gone: a refusal
         # like any other, so a caller's service stays up. Other kernel
         # errors (NOT_PERMITTED, a caller's bug) go on up.
         if getattr(e, "name", None) not in UNAVAILABLE:

@@ -51,7 +51,7 @@ class Service:
         self.names = {}
         for m in ms:
             try:
-                self.names[qenex.lookup(m.name)] = m.name
+                self.names[qenex.lookup(m.name) & 0xFF] = m.name       # by task id (a handle's low byte)
             except qenex.Error:
                 pass
         port = UartPort(board.UART1_BASE, board.SYSCLK_HZ)
@@ -76,6 +76,7 @@ class Service:
         if not args:
             raise HsmError("bad argument", "empty request")
         op = args[0].decode()
+        sender &= 0xFF                  # the task id of the handle (kernel/abi.py HANDLE_ID_MASK)
         who = self.names.get(sender, "task %d" % sender)
         a = args[1:]
         h = self.hsm

@@ -15,6 +15,7 @@ Amounts are signed 128-bit: |minor units| <= 2**127 - 1.
 from userland.lib.currencies import MINOR_UNITS
 
 LIMIT = (1 << 127) - 1
+LIMIT_DIGITS = 39               # LIMIT has 39 digits: more significant digits are refused before int()
 ROUNDING = ("HALF_EVEN", "HALF_UP", "DOWN", "UP", "FLOOR", "CEILING")
 _DIGITS = "0123456789"
 
@@ -63,8 +64,11 @@ def round_div(n, d, mode="HALF_EVEN"):
     return q if q % 2 == 0 else q + 1   # HALF_EVEN
 
 
-def parse_decimal(text):
-    """"-12.345" -> (-12345, 3): an exact decimal as (integer, scale)."""
+def parse_decimal(text, most=LIMIT_DIGITS):
+    """"-12.345" -> (-12345, 3): an exact decimal as (integer, scale).
+    ASCII digits 0-9 only; at most `most` significant digits and at most
+    `most` decimals (checked on the text, before any conversion), else
+    MoneyError "overflow"."""
     s = text.strip() if isinstance(text, str) else None
     if not s:
         raise MoneyError("malformed", "not a decimal number: %r" % (text,))
@@ -73,12 +77,12 @@ def parse_decimal(text):
         sign = -1 if s[0] == "-" else 1
         s = s[1:]
     whole, dot, frac = s.partition(".")
-    if (not whole and not frac) or (dot and not frac) or not whole:
-        raise MoneyError("malformed", "not a decimal number: %r" % (text,))
-    for c in whole + frac:
-        if c not in _DIGITS:
-            raise MoneyError("malformed", "not a decimal number: %r" % (text,))
-    return sign * int(whole + frac), len(frac)
+    if (dot and not frac) or not whole or (whole + frac).strip(_DIGITS):
+        raise MoneyError("malformed", "not a decimal number: %r" % (text[:48],))
+    digits = (whole + frac).lstrip("0")
+    if len(digits) > most or len(frac) > most:
+        raise MoneyError("overflow", "more than %d digits: %r..." % (most, text[:48]))
+    return sign * int(digits or "0"), len(frac)
 
 
 class Money:
@@ -106,7 +110,7 @@ class Money:
                 raise MoneyError("malformed", "expected an amount, got %r" % (text,))
             amount = parts[0]
         digits = minor_units(currency)
-        n, scale = parse_decimal(amount)
+        n, scale = parse_decimal(amount, LIMIT_DIGITS)       # 39 digits at most, before int()
         if scale > digits:
             raise MoneyError("too_many_decimals", "%s has %d decimals, %r has %d" % (currency, digits, amount, scale))
         return Money(_checked(n * 10 ** (digits - scale)), currency)

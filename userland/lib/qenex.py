@@ -74,8 +74,17 @@ def recv(poll=False):
 
 
 def reply(sender, msg):
+    """Answer the call recv gave as `sender` (a handle). True when answered;
+    False when that caller has since restarted (the kernel refuses a reply
+    to an earlier incarnation, PEER_DIED, and the new one never sees it): a
+    caller's death does not end its server."""
     msg = _bytes(msg)
-    _sys(abi.SYS_REPLY, sender, _qx.addr(msg), len(msg))
+    r0, r1 = _raw(abi.SYS_REPLY, sender, _qx.addr(msg), len(msg))
+    if r0 == -errors.PEER_DIED:
+        return False
+    if r0 < 0:
+        raise Error(-r0)
+    return True
 
 
 def notify(dest, bits):

@@ -16,6 +16,8 @@ MAX_SIZE = 1 << 20
 _NAME_START = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:"
 _NAME = _NAME_START + "0123456789-."
 _ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+_SPACE = " \t\r\n"
+_NONE = {}              # the attributes (and namespace scope) of every element without: shared, never written
 
 
 class XmlError(ValueError):
@@ -28,7 +30,7 @@ class Element:
     def __init__(self, tag, ns, attrs, line, qname=None):
         self.tag, self.ns, self.attrs, self.line = tag, ns, attrs, line
         self._qname = qname or tag
-        self.children = []
+        self.children = ()      # a list from the first child on (a leaf holds no list)
         self.text = ""
 
     def find(self, path):
@@ -56,9 +58,17 @@ class _Reader:
     def __init__(self, text):
         self.s = text
         self.i = 0
+        self._at, self._line = 0, 1         # line number at offset _at: counted on from there (linear)
 
     def line(self):
-        return self.s.count("\n", 0, self.i) + 1
+        """The line of offset i. Offsets only move forward while reading, so
+        each newline is counted once over the whole document; an error
+        message (which may point back) counts from the start."""
+        if self.i < self._at:
+            return self.s.count("\n", 0, self.i) + 1
+        self._line += self.s.count("\n", self._at, self.i)
+        self._at = self.i
+        return self._line
 
     def fail(self, what):
         raise XmlError("line %d: %s" % (self.line(), what))
@@ -105,10 +115,10 @@ class _Reader:
             i = k + 1
 
     def _num(self, digits, base):
-        try:
+        allowed = "0123456789abcdefABCDEF" if base == 16 else "0123456789"     # ASCII only, no sign, no "_"
+        n = -1
+        if 0 < len(digits) <= 8 and not digits.strip(allowed):
             n = int(digits, base)
-        except ValueError:
-            n = -1
         if not 0 < n < 0x110000:
             self.fail("a bad character reference")
         return n
@@ -143,15 +153,23 @@ def parse(text):
             r.fail("an unterminated XML declaration")
         r.i = end + 2
     stack, scopes, root = [], [], None
+    texts = []                  # the text pieces of each open element (None: none yet), joined at its end tag
+    names = {}                  # each distinct name once (MicroPython does not intern slices)
     while True:
         lt = text.find("<", r.i)
-        chunk = text[r.i:] if lt < 0 else text[r.i:lt]
-        if stack:
-            if "]]>" in chunk:
-                r.fail("']]>' in text")
-            stack[-1].text += r.unescape(chunk)
-        elif chunk.strip():
-            r.fail("text outside the root element")
+        if lt != r.i:
+            chunk = text[r.i:] if lt < 0 else text[r.i:lt]
+            if stack:
+                if "]]>" in chunk:
+                    r.fail("']]>' in text")
+                if chunk.strip(_SPACE):         # whitespace between elements is not kept
+                    piece = r.unescape(chunk)
+                    if texts[-1] is None:
+                        texts[-1] = [piece]
+                    else:
+                        texts[-1].append(piece)
+            elif chunk.strip():
+                r.fail("text outside the root element")
         if lt < 0:
             break
         r.i = lt
@@ -174,13 +192,15 @@ def parse(text):
             r.i += 1
             if not stack or stack[-1]._qname != qname:
                 r.fail("</%s> does not close <%s>" % (qname, stack[-1]._qname if stack else ""))
-            stack.pop()
+            t = texts.pop()
+            stack.pop().text = "" if t is None else t[0] if len(t) == 1 else "".join(t)
             scopes.pop()
             continue
         r.i = lt + 1
         line = r.line()
         qname = r.name()
-        attrs = {}
+        qname = names.setdefault(qname, qname)
+        attrs = _NONE
         while True:
             r.skip_space()
             if text.startswith("/>", r.i) or text.startswith(">", r.i):
@@ -202,17 +222,32 @@ def parse(text):
                 r.fail("attribute %s: '<' in a value" % an)
             if an in attrs:
                 r.fail("attribute %s twice" % an)
+            if attrs is _NONE:
+                attrs = {}
             attrs[an] = r.unescape(raw)
             r.i = end + 1
-        scopes.append({k: v for k, v in attrs.items() if k == "xmlns" or k.startswith("xmlns:")})
-        try:
+        if attrs is _NONE:
+            scopes.append(_NONE)
+            own = _NONE
+        else:
+            scopes.append({k: v for k, v in attrs.items() if k == "xmlns" or k.startswith("xmlns:")})
+            own = {k: v for k, v in attrs.items() if not (k == "xmlns" or k.startswith("xmlns:"))} or _NONE
+        if ":" in qname:
+            try:
+                local, ns = _split(qname, scopes)
+            except XmlError as e:
+                r.fail(str(e))
+            local = names.setdefault(local, local)
+        else:
             local, ns = _split(qname, scopes)
-        except XmlError as e:
-            r.fail(str(e))
-        el = Element(local, ns, {k: v for k, v in attrs.items() if not (k == "xmlns" or k.startswith("xmlns:"))},
-                 line, qname)
+            local = qname
+        el = Element(local, ns, own, line, qname)
         if stack:
-            stack[-1].children.append(el)
+            parent = stack[-1]
+            if parent.children:
+                parent.children.append(el)
+            else:
+                parent.children = [el]
         elif root is None:
             root = el
         else:
@@ -225,6 +260,7 @@ def parse(text):
         else:
             r.i += 1
             stack.append(el)
+            texts.append(None)
     if stack:
         r.fail("<%s> is not closed" % stack[-1]._qname)
     if root is None:

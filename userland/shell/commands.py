@@ -278,11 +278,26 @@ def _number(text):
 
 
 def _task_id(ctx, text):
-    """A task id, or the id of the task with that name."""
+    """A task id, or the id of the task with that name (the id part of its
+    IPC handle: kernel/abi.py HANDLE_ID_MASK)."""
     try:
         return int(text)
     except ValueError:
-        return ctx.lookup(text)
+        return ctx.lookup(text) & abi.HANDLE_ID_MASK
+
+
+def _ipc_dest(ctx, text):
+    """What to call for a task id or name: a name as it is (looked up at the
+    call: the current incarnation's handle); an id through its task's name,
+    so that an id still reaches a task that has restarted since."""
+    try:
+        tid = int(text)
+    except ValueError:
+        return text
+    for row in _kctl(ctx, abi.KCTL_PS)["tasks"]:
+        if row["id"] == tid:
+            return row["name"]
+    return tid                  # the kernel answers NO_SUCH_TASK
 
 
 def _control(op, done):
@@ -374,7 +389,7 @@ def _ipc(ctx, args):
 def _call(ctx, args):
     if len(args) < 2:
         raise UsageError()
-    reply = ctx.call(_task_id(ctx, args[0]), " ".join(args[1:]).encode())
+    reply = ctx.call(_ipc_dest(ctx, args[0]), " ".join(args[1:]).encode())
     ctx.write("%s\n" % reply.decode())
 
 
