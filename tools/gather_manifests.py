@@ -69,6 +69,13 @@ def image_manifests(board, image):
         except manifest.ManifestError as e:
             raise SystemExit("manifest: %s" % e)
         by_name[m.name] = (source, text, m)
+    for name, extra in desc.get("calls", {}).items():   # the image's own grants beyond a manifest's calls
+        if name not in by_name:
+            raise SystemExit("images: %s: calls granted to %r, which has no manifest" % (image, name))
+        source, text, m = by_name[name]
+        lines = [ln for ln in text.splitlines() if not ln.replace(" ", "").startswith("calls=")]
+        text = "\n".join(lines + ["calls      = %s" % ", ".join(tuple(m.calls) + tuple(extra))]) + "\n"
+        by_name[name] = (source, text, manifest.parse(text, source))
     missing = [n for n in names if n not in by_name]
     if missing:
         raise SystemExit("images: %s: no task manifest for %s" % (image, ", ".join(missing)))

@@ -38,6 +38,7 @@ IMAGES = {
             "poke_task", "recurse", "scan", "semihost", "spin",  # faults (userland/faulty/)
         ),
         "devices": ("uart1", "ledger_store", "bench_store", "uart2", "gateway_store"),
+        "calls": {"shell": ("ponger",)},       # the QEMU tests call ponger from the shell (test image only)
         "vectors": ("tests/vectors/money.txt", "tests/vectors/gateway/pacs008.xml",
                     "tests/vectors/gateway/pain001.xml", "tests/vectors/gateway/mt103.txt",
                     "userland/compliance/rules.json"),
