@@ -32,7 +32,25 @@ def test_production_image_is_the_five_services():
 
 def test_test_image_has_every_task_of_the_tree_in_folder_order():
     _, found = gm.image_manifests(BOARD, "test")
-    assert found == gm.find()
+    assert [s for s, _ in found] == [s for s, _ in gm.find()]
+    tree = dict(gm.find())
+    for source, text in found:          # as written, but for the image's own grants (images.py "calls")
+        if source != "userland/shell/manifest":
+            assert text == tree[source], source
+    from kernel import manifest
+    assert manifest.parse(dict(found)["userland/shell/manifest"], "shell").calls[-1] == "ponger"
+
+
+def test_an_image_grants_calls_only_to_tasks_it_has(monkeypatch):
+    images = gm.load_images(BOARD)
+    bad = dict(images["production"], calls={"nosuch": ("heartbeat",)})
+    monkeypatch.setattr(gm, "load_images", lambda board: dict(images, production=bad))
+    with pytest.raises(SystemExit, match="calls granted to 'nosuch'"):
+        gm.image_manifests(BOARD, "production")
+    bad = dict(images["production"], calls={"shell": ("ponger",)})       # ponger is not in production
+    monkeypatch.setattr(gm, "load_images", lambda board: dict(images, production=bad))
+    with pytest.raises(SystemExit):
+        gm.image_manifests(BOARD, "production")
 
 
 def test_production_freezes_no_test_task_code():
