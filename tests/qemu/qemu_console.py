@@ -324,6 +324,19 @@ class Device:
     def tid(self, name):
         return int(self.ps()[name]["ID"])
 
+    def settle(self, names=("ledger", "hsm", "heartbeat"), timeout=60):
+        """Wait until each named task waits in a receive: done with the work
+        it does at boot (the ledger's first checkpoint, for one). The last `ps`."""
+        end = time.monotonic() + timeout
+        while True:
+            ps = self.ps()
+            busy = [n for n in names if not ps[n]["STATE"].startswith("blocked")]
+            if not busy:
+                return ps
+            if time.monotonic() > end:
+                raise AssertionError("still busy after %d s: %s" % (timeout, busy))
+            time.sleep(0.2)
+
     def mem(self):
         """`mem`: {"free", "largest", "total", "base" (ints), "blocks":
         [(addr, size, owner text), ...], "text"}."""
