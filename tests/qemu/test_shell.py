@@ -227,7 +227,9 @@ def test_call(device):
     assert m
     time.sleep(0.2)
     m2 = re.fullmatch(r"beat 2 at (\d+) ms: a b\n", device.cmd("call heartbeat a b"))
-    assert m2 and int(m2.group(1)) >= int(m.group(1)) + 200
+    # The kernel's millisecond clock counts timer interrupts, which QEMU delivers
+    # late under host load (CI saw 158 ms for this 0.2 s): it moves on, by most of it.
+    assert m2 and int(m2.group(1)) >= int(m.group(1)) + 100
     assert device.cmd("call 99 x") == "error: Error: NO_SUCH_TASK: no such task\n"
     assert device.cmd("call nosuch x") == "error: Error: NO_SUCH_TASK: no such task\n"
     # The shell calls heartbeat and the services, and in the test image ponger (images.py);
