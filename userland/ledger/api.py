@@ -97,7 +97,10 @@ EXCEEDS_DEBITS = 51
 READ_ONLY = 254
 STORAGE_FAILED = 255
 
-# The names of codes 0 .. 51, in code order: code == index.
+# The names of codes 0 .. 51, in code order: code == index. A new result takes
+# the next number, here and above. (Today this is the order of
+# state.RESULTS_TRANSFER as well, which is the order of the checks and may change;
+# these numbers may not.)
 NAMES = (
     "ok", "linked_event_failed", "linked_event_chain_open", "id_must_not_be_zero", "id_must_not_be_int_max",
     "reserved_flag", "flags_are_mutually_exclusive", "debit_account_id_must_not_be_zero",
