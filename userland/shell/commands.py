@@ -15,12 +15,13 @@ boot_counts() -> (kernel_entry, prompt) 25 MHz counter values or None, heap() ->
 reboot(), poweroff(); call(dest, data) for the services' commands.
 """
 from kernel import abi
-from userland.gateway import shell as gateway_shell
-from userland.hsm import shell as hsm_shell
-from userland.ledger import shell as ledger_shell
 from userland.shell.dispatch import (  # noqa: F401 (handed on: the shell's one table)
     _COMMANDS, UsageError, _unknown, command, commands, dispatch, error_line, fmt_ms, fmt_size, lookup,
     number, pad, register, split, table)
+# after dispatch, which they import (already loaded then: one import less deep on the shell's stack)
+from userland.gateway import shell as gateway_shell  # noqa: E402
+from userland.hsm import shell as hsm_shell  # noqa: E402
+from userland.ledger import shell as ledger_shell  # noqa: E402
 
 
 @command("help [CMD]", "list commands, or describe one", 1)
