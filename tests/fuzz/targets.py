@@ -60,9 +60,9 @@ from userland.compliance.engine import Engine, RulesError, rules_from_json  # no
 from userland.compliance.risk import Risk  # noqa: E402
 from userland.gateway import fix, iso20022, layout, link, service  # noqa: E402
 from userland.gateway.payment import Payment, Rejected  # noqa: E402
-from userland.ledger import codec, wal  # noqa: E402
+from userland.ledger import api as ledger_api, wal  # noqa: E402
 from userland.ledger.service import LedgerService  # noqa: E402
-from userland.ledger.state import Account, Transfer  # noqa: E402
+from userland.ledger.state import RESULTS_TRANSFER, Account, Transfer  # noqa: E402
 from userland.lib.money import Money, MoneyError, minor_units  # noqa: E402
 
 RULES_TEXT = open(os.path.join(ROOT, "userland", "compliance", "rules.json"), "rb").read()
@@ -112,8 +112,8 @@ RULES_REFUSALS = (ValueError, RulesError)
 # merges recover() has no corruption report: any exception from it is a crash (KeyError
 # on a record naming unknown accounts is the issue's).
 LEDGER_RECOVER_REFUSALS = ()
-# ... after recovery the ledger task answers requests: its loop turns these into an error
-# answer (userland/ledger/main.py), anything else ends the task.
+# ... after recovery the ledger task answers requests: server.answer turns these into an
+# error answer (userland/ledger/server.py), anything else ends the task.
 LEDGER_REQUEST_REFUSALS = (ValueError, IndexError, AssertionError)
 # ... and `qenex ledger verify` / LedgerService.verify reports a bad log by raising these.
 LEDGER_VERIFY_REFUSALS = (AssertionError, ValueError)
@@ -171,9 +171,11 @@ def gateway():
     audit = []
 
     def post(tid, dr, cr, amount, ledger):
+        # through the ledger's wire format both ways, as main.post and the ledger task send it
         t = Transfer(tid, dr, cr, amount, ledger, 1)
-        t = codec.decode_transfer(codec.encode_transfer(t))     # what main.post sends the ledger task
-        return L.create_transfers([t])[0]
+        _, events = ledger_api.decode_request(ledger_api.encode_create_transfers([t]))
+        results = ledger_api.reply_results(L.create_transfers(events))
+        return ledger_api.decode_results(results, 1, RESULTS_TRANSFER)[0]
 
     def record(text):
         if not isinstance(text, str):

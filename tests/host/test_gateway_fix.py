@@ -3,38 +3,16 @@ counterparty's codec: framing both ways, garbled messages ignored, and a
 session: logon, orders and execution reports, a tag missing, a business
 reject, a sequence gap recovered by ResendRequest, a test request,
 logout."""
-import simplefix
 from hypothesis import given, settings, strategies as st
 
+from tests.fix_messages import fixmsg, parse_fix
 from userland.gateway import fix
 
 SOH = b"\x01"
 
 
 def client_msg(seq, mtype, *pairs, poss_dup=False):
-    m = simplefix.FixMessage()
-    m.append_pair(8, "FIX.4.4", header=True)
-    m.append_pair(35, mtype, header=True)
-    m.append_pair(49, "CLIENT", header=True)
-    m.append_pair(56, "QENEX", header=True)
-    m.append_pair(34, seq, header=True)
-    m.append_pair(52, "20261126-09:30:00.000", header=True)
-    if poss_dup:
-        m.append_pair(43, "Y", header=True)
-    for t, v in pairs:
-        m.append_pair(t, v)
-    return m.encode()
-
-
-def parse_all(data):
-    p = simplefix.FixParser()
-    p.append_buffer(data)
-    out = []
-    while True:
-        m = p.get_message()
-        if m is None:
-            return out
-        out.append(m)
+    return fixmsg(seq, mtype, *pairs, sender="CLIENT", sent="20261126-09:30:00.000", poss_dup=poss_dup)
 
 
 def check_frame(raw):
@@ -49,7 +27,7 @@ def check_frame(raw):
 def test_our_framing_is_what_simplefix_reads_and_the_reverse():
     ours = fix.encode([("35", "0"), ("49", "A"), ("56", "B"), ("34", "7"), ("112", "x=y")])
     check_frame(ours)
-    (m,) = parse_all(ours.encode("latin-1"))
+    (m,) = parse_fix(ours.encode("latin-1"))
     assert m.get(35) == b"0" and m.get(112) == b"x=y"
     theirs = client_msg(3, "D", (11, "ORD1"), (55, "QNX"))
     r = fix.Reader()
@@ -106,7 +84,7 @@ def run(session, *msgs):
             out += session.receive(got)
     for m in out:
         check_frame(m)
-    return [parse_all(m.encode("latin-1"))[0] for m in out]
+    return [parse_fix(m.encode("latin-1"))[0] for m in out]
 
 
 def test_a_whole_session_against_the_simplefix_counterparty():

@@ -9,8 +9,8 @@ import os
 import xml.etree.ElementTree as ET
 
 import pytest
-import simplefix
 
+from tests.fix_messages import fixmsg, parse_fix
 from userland.compliance import engine as engine_mod
 from userland.compliance.engine import Engine, RulesError
 from userland.compliance.risk import Risk
@@ -41,26 +41,6 @@ def gw():
                         lambda: 0, lambda: "2026-11-26T10:00:00Z", alarm=alarms.append)
     g.alarms = alarms
     return g, L, audit
-
-
-def fixmsg(seq, mtype, *pairs):
-    m = simplefix.FixMessage()
-    for t, v in ((8, "FIX.4.4"), (35, mtype), (49, "HOST"), (56, "QENEX"), (34, seq), (52, "20261126-10:00:00")):
-        m.append_pair(t, v, header=True)
-    for t, v in pairs:
-        m.append_pair(t, v)
-    return m.encode()
-
-
-def parse_fix(text):
-    p = simplefix.FixParser()
-    p.append_buffer(text.encode("latin-1"))
-    out = []
-    while True:
-        m = p.get_message()
-        if m is None:
-            return out
-        out.append(m)
 
 
 def logon(g):

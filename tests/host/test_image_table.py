@@ -116,3 +116,46 @@ def test_gather_writes_the_image_modules(tmp_path):
     exec(open(tmp_path / "_vectors.py").read(), ns)
     assert "RULES" in ns and "MONEY" not in ns
     assert "userland_frozen.py" in os.listdir(tmp_path)
+
+
+def userland_imports(rel):
+    """The userland files (relative to userland/) that userland/rel imports,
+    at its top or inside a function (a command's lazy import counts)."""
+    import ast
+    tree = ast.parse(open(os.path.join(ROOT, "userland", rel)).read())
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "userland":
+            base = node.module.split(".")[1:]
+            for alias in node.names:
+                sub = "/".join(base + [alias.name]) + ".py"
+                out.add(sub if os.path.exists(os.path.join(ROOT, "userland", sub)) else "/".join(base) + ".py")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == "userland":
+                    out.add("/".join(alias.name.split(".")[1:]) + ".py")
+    return out
+
+
+@pytest.mark.parametrize("image", ["production", "test"])
+def test_every_module_a_task_imports_is_frozen_with_it(image):
+    """What each task's entry imports, and all that imports in turn (the
+    shell's service commands beside their services, userland/*/shell.py, and
+    the clients they use, userland/*/api.py), is in the image: a service's
+    commands are frozen where the shell is because the shell calls the
+    service, so the image must carry it (kernel.manifest.check_system)."""
+    from kernel import manifest
+    _, found = gm.image_manifests(BOARD, image)
+    files = set(gm.frozen_files([s for s, _ in found]))
+    todo = [(manifest.parse(t, s).entry.split(".", 1)[1].replace(".", "/") + ".py", s) for s, t in found]
+    seen = set()
+    while todo:
+        rel, by = todo.pop()
+        if rel in seen:
+            continue
+        seen.add(rel)
+        assert rel in files, "%s needs userland/%s, which image %s does not freeze" % (by, rel, image)
+        todo.extend((f, "userland/" + rel) for f in userland_imports(rel))
+    for f in ("ledger/shell.py", "ledger/api.py", "hsm/shell.py", "hsm/api.py", "gateway/shell.py",
+              "shell/dispatch.py"):
+        assert f in seen, f

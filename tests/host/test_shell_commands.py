@@ -282,14 +282,21 @@ def test_run_survives_a_console_that_fails_while_reporting():
 
 # ---- MicroPython subset ---------------------------------------------------------
 
-SRC = os.path.join(os.path.dirname(__file__), "..", "..", "userland", "shell")
 BANNED = {"isprintable", "format_map", "ljust", "rjust", "typing", "dataclasses",
           "enum", "abc", "print", "float", "__slots__"}
 
 
-@pytest.mark.parametrize("mod", [commands, lineedit, shell])
+def _modules():
+    from userland.gateway import shell as gateway_shell
+    from userland.hsm import shell as hsm_shell
+    from userland.ledger import api, server, shell as ledger_shell
+    from userland.shell import dispatch
+    return [commands, dispatch, lineedit, shell, hsm_shell, ledger_shell, gateway_shell, api, server]
+
+
+@pytest.mark.parametrize("mod", _modules(), ids=lambda m: m.__name__)
 def test_shell_sources_use_integers_only_and_the_micropython_subset(mod):
-    path = os.path.join(SRC, os.path.basename(mod.__file__))
+    path = mod.__file__
     with open(path) as f:
         toks = list(tokenize.generate_tokens(io.StringIO(f.read()).readline))
     for t in toks:

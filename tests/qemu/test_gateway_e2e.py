@@ -14,8 +14,8 @@ import time
 import xml.etree.ElementTree as ET
 
 import pytest
-import simplefix
 
+from tests.fix_messages import fixmsg, parse_fix
 from tools import hostlink
 from tools.hsm import process as hsm_process
 from tools.layout import ROOT
@@ -75,26 +75,6 @@ def test_payments_compliance_ledger_and_answers(gateway):
     mt = open(os.path.join(VEC, "mt103.txt")).read()
     assert link.submit("MT103", mt.encode()) == "MT103 QXREF0001 ACSC"
     assert link.submit("MT103", mt.replace(":71A:SHA", ":71A:ALL").encode()).startswith("MT103 rejected: T08 71A")
-
-
-def fixmsg(seq, mtype, *pairs):
-    m = simplefix.FixMessage()
-    for t, v in ((8, "FIX.4.4"), (35, mtype), (49, "HOST"), (56, "QENEX"), (34, seq), (52, "20261126-10:00:00")):
-        m.append_pair(t, v, header=True)
-    for t, v in pairs:
-        m.append_pair(t, v)
-    return m.encode()
-
-
-def parse_fix(text):
-    p = simplefix.FixParser()
-    p.append_buffer(text.encode("latin-1"))
-    out = []
-    while True:
-        m = p.get_message()
-        if m is None:
-            return out
-        out.append(m)
 
 
 def test_a_fix_session_with_simplefix(gateway):

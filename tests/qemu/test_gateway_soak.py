@@ -12,9 +12,9 @@ import re
 import time
 
 import pytest
-import simplefix
 
 from drivers.hsm import frame as F
+from tests.fix_messages import fixmsg
 
 from test_gateway_e2e import gateway, gateway_restarts  # noqa: F401 (the fixture)
 
@@ -41,15 +41,6 @@ TAIL = "</PmtInf></CstmrCdtTrfInitn></Document>"
 
 def pain001(msg_id, e2es):
     return (HEAD % (msg_id, len(e2es)) + "".join(TX % e for e in e2es) + TAIL).encode()
-
-
-def fixmsg(seq, mtype, *pairs):
-    m = simplefix.FixMessage()
-    for t, v in ((8, "FIX.4.4"), (35, mtype), (49, "HOST"), (56, "QENEX"), (34, seq), (52, "20261126-10:00:00")):
-        m.append_pair(t, v, header=True)
-    for t, v in pairs:
-        m.append_pair(t, v)
-    return m.encode()
 
 
 def submit(dev, link, kind, data):

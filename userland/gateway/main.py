@@ -23,8 +23,8 @@ from userland.gateway import layout
 from userland.gateway.link import AUDIT, RULES, LinkServer
 from userland.gateway.service import Gateway
 from userland.hsm import api as hsm
-from userland.ledger import codec
-from userland.ledger.state import RESULTS_TRANSFER, Transfer
+from userland.ledger import api as ledger
+from userland.ledger.state import Transfer
 from userland.lib import qenex
 
 AUDIT_MARGIN = 0x4000       # room kept free in the audit log: one message's entry and a checkpoint
@@ -46,10 +46,9 @@ def save_rules(store, text):
 _ledger_down = [False]          # said once when the ledger goes, once when it is back
 
 
-def post(tid, dr, cr, amount, ledger):
-    t = Transfer(tid, dr, cr, amount, ledger, 1)
+def post(tid, dr, cr, amount, ledger_no):
     try:
-        r = qenex.call("ledger", b"T" + codec.encode_transfer(t))
+        r = ledger.create_transfers([Transfer(tid, dr, cr, amount, ledger_no, 1)])[0]
     except qenex.Error as e:
         # NOT_RUNNING / NO_SUCH_TASK: the ledger is down, restarting or gone
         # and the transfer never reached it (as with every other refusal of
@@ -63,12 +62,14 @@ def post(tid, dr, cr, amount, ledger):
             _ledger_down[0] = True
             qenex.write("gateway: ledger unavailable (%s): payments refused (AB07)\n" % e.name)
         return "ledger_outcome_unknown" if e.name == "PEER_DIED" else "ledger_unavailable"
+    except ledger.BadReply:
+        r = "ledger_outcome_unknown"        # it answered, but not a result: stored or not is not known
+    except ledger.LedgerRefused:
+        r = "storage_failed"                # it refused the request: nothing stored
     if _ledger_down[0]:
         _ledger_down[0] = False
         qenex.write("gateway: ledger available again\n")
-    if not r or r[0] != 0:
-        return "storage_failed"
-    return "storage_failed" if r[1] == 255 else RESULTS_TRANSFER[r[1]]
+    return r
 
 
 def hsm_sign(digest):
