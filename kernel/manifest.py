@@ -444,12 +444,10 @@ def check_system(manifests, pool_size, devices=None):
                 if d not in devices:
                     raise ManifestError(m.source, "devices", "%r is not a device of this board" % d)
         table[m.name] = callees
-    need = 0
-    parts = []
-    for m in manifests:
-        need += m.region_size()
-        parts.append("%s %d" % (m.name, m.region_size()))
+    sizes = [m.region_size() for m in manifests]
+    need = sum(sizes)
     if need > pool_size:
+        parts = ["%s %d" % (m.name, size) for m, size in zip(manifests, sizes)]
         raise ManifestError("system", "memory", "tasks need %d bytes (%s), the task pool holds %d"
                             % (need, ", ".join(parts), pool_size))
     return table
