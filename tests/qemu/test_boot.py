@@ -295,7 +295,7 @@ def test_a_tampered_slot_that_would_not_boot_is_not_read_whole(boot, board, good
                      r"boot: booting slot B v0\.9\.0\+1 " % re.escape(info_version(info)), out), out
 
 
-ICOUNT = ("-icount", "shift=0")     # the counter then counts instructions, not host time
+ICOUNT = ("-icount", "shift=0,sleep=off")     # the counter then counts instructions, not host time
 
 
 def bootloader_counts(dev):
@@ -325,14 +325,15 @@ def test_an_older_image_in_slot_b_is_left_alone(boot, board, good, tmp_path):
                      out), out
     assert booted(out) == ("A", "5.0.0+0", "(first boot: confirmed)")
     # Only the slot that boots is verified: the bootloader takes about as
-    # long with B full as with B empty (a second check would add ~40 M
-    # instructions, 1,000,000 counts; B's console line and its header cost
-    # ~30,000).
+    # long with B full as with B empty. A second check would add ~40 M
+    # instructions (1,000,000 counts); B's header costs nothing to speak of,
+    # its console line ~30,000 counts, more when the host reads the console
+    # slowly (the UART then holds the bootloader's writes).
     with_b = bootloader_counts(dev)
     dev.terminate()
     alone = boot(write(tmp_path, repacked(flash, info, board, version=(5, 0, 0, 0))), qemu_args=ICOUNT)
     alone.wait_prompt()
-    assert abs(with_b - bootloader_counts(alone)) < 100000, (with_b, bootloader_counts(alone))
+    assert abs(with_b - bootloader_counts(alone)) < 300000, (with_b, bootloader_counts(alone))
 
 
 def test_two_bad_slots_give_recovery_with_both_reasons(boot, board, good, tmp_path):

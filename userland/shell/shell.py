@@ -8,6 +8,7 @@ returns only when console.read_byte() returns None (end of a scripted session).
 
 import gc
 
+from userland.shell import commands
 from userland.shell.lineedit import LineEditor
 
 PROMPT = "qenex> "
@@ -23,11 +24,6 @@ def run(console, ctx):
     shown = getattr(console, "prompt_shown", None)
     if shown is not None:
         shown()                 # the first prompt is out (the shell task notes the counter for `uptime`)
-    # The command table is imported once the prompt is out, before the first
-    # byte is read: the prompt comes 3 M instructions sooner at boot and the
-    # first command finds the table loaded (keys typed meanwhile wait in the
-    # UART's buffer).
-    from userland.shell import commands
     while True:
         try:
             b = console.read_byte()
@@ -49,7 +45,6 @@ def run(console, ctx):
 
 
 def _recover(console, ed, prompt, text, exc=None):
-    from userland.shell import commands
     ed.reset()
     try:
         console.write(text if exc is None else "\n" + commands.error_line(exc))
