@@ -88,10 +88,18 @@ $(B)/kernel/firmware.elf $(B)/kernel/firmware-b.elf &: $(GEN)/layout.h $(GEN)/_b
 	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS) MBEDTLS_SRC=$(MBEDTLS_SRC) \
 	  MBEDTLS_LIB=$(CURDIR)/$(B)/kernel/mbedtls.a
 
-$(B)/boot/mbedtls.a: $(BOOT_MBEDTLS) boot/qx_mbedtls_config.h boot/qx_mbedtls_algorithms.h
+# SHA-256 reads the whole image every boot: its file is built for speed, not
+# size (-O2), and with GCC's builtins (no -ffreestanding, which implies
+# -fno-builtin) so that mbedtls's 4-byte memcpy loads of the message words
+# become single loads instead of calls; the library needs no hosted libc for
+# that (memcpy/memset are MicroPython's shared/libc/string0.c).
+MBEDTLS_FAST_CFLAGS := $(SHA256_CFLAGS)
+SHA256_CFLAGS ?= -O2
+$(B)/boot/mbedtls.a: $(BOOT_MBEDTLS) boot/qx_mbedtls_config.h boot/qx_mbedtls_algorithms.h Makefile
 	@mkdir -p $(B)/boot/mbedtls
 	@for f in $(BOOT_MBEDTLS); do \
-	  $(CROSS)gcc -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -ffreestanding -ffunction-sections \
+	  case $$f in */sha256.c) opt="$(SHA256_CFLAGS)";; *) opt="-Os -ffreestanding";; esac; \
+	  $(CROSS)gcc -mthumb -mcpu=cortex-m3 -mfloat-abi=soft $$opt -ffunction-sections \
 	    -fdata-sections $(MBEDTLS_CFLAGS) -c $$f -o $(B)/boot/mbedtls/$$(basename $$f .c).o || exit 1; done
 	@rm -f $@ && $(CROSS)ar rcs $@ $(B)/boot/mbedtls/*.o
 

@@ -193,6 +193,31 @@ int qx_boot_choose(const qx_boot_cand_t *c, int n, int have_state, qx_boot_state
     return best;
 }
 
+int qx_boot_select(qx_boot_cand_t *c, int n, int have_state, qx_boot_state_t *st,
+                   uint8_t *verdict, int *kind, int *save, signed char *checked,
+                   int (*verify)(int slot, void *ctx), void *ctx) {
+    for (int i = 0; i < n; i++) {
+        checked[i] = 0;
+    }
+    /* Each round either returns or makes one more slot invalid: at most n + 1. */
+    for (;;) {
+        qx_boot_state_t next = *st;
+        int pick = qx_boot_choose(c, n, have_state, &next, verdict, kind, save);
+        if (pick < 0) {
+            *save = 0;
+            return -1;
+        }
+        if (checked[pick] == 0) {
+            checked[pick] = verify(pick, ctx) == 0 ? 1 : -1;
+        }
+        if (checked[pick] > 0) {
+            *st = next;
+            return pick;
+        }
+        c[pick].valid = 0;
+    }
+}
+
 int qx_boot_confirm(uint32_t off, qx_boot_info_t *bi) {
     qx_boot_state_t st;
     int have = qx_bootstate_load(off, &st);

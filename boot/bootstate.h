@@ -78,6 +78,19 @@ typedef enum {
 int qx_boot_choose(const qx_boot_cand_t *c, int n, int have_state, qx_boot_state_t *st,
                    uint8_t *verdict, int *kind, int *save);
 
+/* The choice with only the chosen slot verified. c[i].valid on entry: the
+ * slot is well formed (qx_image_parse), its hash and version as it claims
+ * them. The slot qx_boot_choose picks is verified with verify(i, ctx)
+ * (0: hash, key and signature good); one that fails becomes invalid
+ * (c[i].valid = 0) and the choice is made again, so a slot is verified
+ * only when it would boot: the other slot costs nothing unless the chosen
+ * one fails (the fallback). checked[i] out: 1 verified, -1 failed, 0 never
+ * verified. *st is updated only for a verified choice. Returns the slot
+ * to boot (verified) or -1. */
+int qx_boot_select(qx_boot_cand_t *c, int n, int have_state, qx_boot_state_t *st,
+                   uint8_t *verdict, int *kind, int *save, signed char *checked,
+                   int (*verify)(int slot, void *ctx), void *ctx);
+
 /* What the bootloader hands the kernel, at QX_BOOT_INFO_ADDR in RAM. */
 typedef struct {
     uint32_t magic;

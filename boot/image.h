@@ -77,6 +77,15 @@ typedef struct {
 qx_img_result_t qx_image_check(const uint8_t *slot, uint32_t slot_size,
                                uint32_t slot_addr, const qx_img_key_t *key, qx_img_info_t *info);
 
+/* The checks up to the first that reads the whole image: the header,
+ * sizes and TLV areas (qx_image_check goes on with SHA-256, key, signature
+ * and vector table, so a slot's verdict keeps the order of
+ * qx_img_result_t), in a few hundred instructions. QX_IMG_OK here means "well formed", never
+ * "authentic"; info->hash is the SHA-256 the image claims. The bootloader
+ * parses every slot, chooses by what they claim, and runs qx_image_check
+ * on the chosen one only (boot/bootstate.h, qx_boot_select). */
+qx_img_result_t qx_image_parse(const uint8_t *slot, uint32_t slot_size, uint32_t slot_addr, qx_img_info_t *info);
+
 /* "ok", "bad magic", ...; "unknown" for a value outside the enum. */
 const char *qx_image_result_str(qx_img_result_t r);
 

@@ -1,7 +1,9 @@
-/* QENEX bootloader: the code at the reset vector. It checks the kernel images
- * in slots A and B (boot/image.c), applies the boot-state policy
+/* QENEX bootloader: the code at the reset vector. It reads the kernel images'
+ * headers in slots A and B (boot/image.c), applies the boot-state policy
  * (boot/bootstate.c: highest valid version, rollback protection, trial boots
- * that revert unless confirmed), records its decision in storage, hands the
+ * that revert unless confirmed) to what they claim, verifies the chosen image
+ * whole (SHA-256, key, ECDSA signature; the other slot only if that fails,
+ * boot/bootstate.c qx_boot_select), records its decision in storage, hands the
  * kernel what it booted (QX_BOOT_INFO_ADDR) and jumps to that slot's vector
  * table with VTOR and MSP set from it. Each slot's image is linked to run
  * where it lies: nothing is copied. An invalid image is never entered; with
@@ -70,36 +72,64 @@ static void put_version(const qx_img_info_t *info) {
     put_dec(info->build);
 }
 
-/* Check the image in a slot (linked to run from that slot). Prints the verdict. */
-static void check_slot(char name, uint32_t base, qx_img_info_t *info, qx_boot_cand_t *cand) {
-    const uint32_t first = *(const uint32_t *)base;
+/* What the bootloader learnt of each slot. */
+typedef struct {
+    uint32_t base;
+    int empty;
+    qx_img_result_t parsed;     /* qx_image_parse: well formed? */
+    qx_img_result_t verified;   /* qx_image_check, when it ran */
+    qx_img_info_t info;
+} slot_t;
+
+/* Read a slot's header and TLVs (no hash, no signature: the image is read
+ * whole only if it is chosen to boot, by verify_slot). */
+static void parse_slot(slot_t *sl, qx_boot_cand_t *cand) {
+    const uint32_t first = *(const uint32_t *)sl->base;
+    memset(cand, 0, sizeof *cand);
+    sl->empty = first == 0xffffffffu || first == 0;
+    if (sl->empty) {
+        return;
+    }
+    sl->parsed = qx_image_parse((const uint8_t *)sl->base, QX_SLOT_SIZE, sl->base, &sl->info);
+    if (sl->parsed != QX_IMG_OK || (sl->info.flags & QX_IMAGE_F_NON_BOOTABLE)) {
+        return;
+    }
+    cand->valid = 1;
+    cand->major = sl->info.major;
+    cand->minor = sl->info.minor;
+    cand->revision = sl->info.revision;
+    cand->build = sl->info.build;
+    cand->counter = sl->info.security_counter;
+    memcpy(cand->hash, sl->info.hash, sizeof cand->hash);
+}
+
+/* The full check (SHA-256, key, signature) of the slot about to boot. */
+static int verify_slot(int i, void *ctx) {
+    slot_t *sl = &((slot_t *)ctx)[i];
+    sl->verified = qx_image_check((const uint8_t *)sl->base, QX_SLOT_SIZE, sl->base, &key, &sl->info);
+    return sl->verified != QX_IMG_OK;
+}
+
+/* One line per slot: what was found, and for the slots verified the verdict. */
+static void print_slot(char name, const slot_t *sl, signed char checked) {
     qx_uart_puts("boot: slot ");
     put_char(name);
     qx_uart_puts(" ");
-    memset(cand, 0, sizeof *cand);
-    if (first == 0xffffffffu || first == 0) {
+    if (sl->empty) {
         qx_uart_puts("empty\n");
-        return;
-    }
-    qx_img_result_t r = qx_image_check((const uint8_t *)base, QX_SLOT_SIZE, base, &key, info);
-    if (r != QX_IMG_OK) {
-        qx_uart_puts(qx_image_result_str(r));
+    } else if (sl->parsed != QX_IMG_OK) {
+        qx_uart_puts(qx_image_result_str(sl->parsed));
         qx_uart_puts("\n");
-        return;
-    }
-    if (info->flags & QX_IMAGE_F_NON_BOOTABLE) {
+    } else if (sl->info.flags & QX_IMAGE_F_NON_BOOTABLE) {
         qx_uart_puts("not a kernel (a task bundle)\n");
-        return;
+    } else if (checked < 0) {
+        qx_uart_puts(qx_image_result_str(sl->verified));
+        qx_uart_puts("\n");
+    } else {
+        put_version(&sl->info);
+        qx_uart_puts(checked > 0 ? " ok (ecdsa-p256, key " QX_BOOT_KEY_ID "...)\n"
+                     : " not verified (not booting it)\n");
     }
-    put_version(info);
-    qx_uart_puts(" ok (ecdsa-p256, key " QX_BOOT_KEY_ID "...)\n");
-    cand->valid = 1;
-    cand->major = info->major;
-    cand->minor = info->minor;
-    cand->revision = info->revision;
-    cand->build = info->build;
-    cand->counter = info->security_counter;
-    memcpy(cand->hash, info->hash, sizeof cand->hash);
 }
 
 void __attribute__((noreturn)) boot_main(void) {
@@ -109,23 +139,28 @@ void __attribute__((noreturn)) boot_main(void) {
     qx_uart_puts("\nboot: QENEX boot on " QX_BOARD_NAME "\n");
     qx_flash_init((uint8_t *)QX_STORAGE_BASE, QX_STORAGE_SIZE, QX_SECTOR_SIZE);
 
-    qx_img_info_t info[2];
+    static slot_t slots[2];
     qx_boot_cand_t cand[2];
     for (int i = 0; i < 2; i++) {
-        check_slot(names[i], bases[i], &info[i], &cand[i]);
+        slots[i].base = bases[i];
+        parse_slot(&slots[i], &cand[i]);
     }
     qx_boot_state_t st;
     int have = qx_bootstate_load(QX_BOOT_STATE_OFFSET, &st);
     uint8_t verdict[2];
+    signed char checked[2];
     int kind, save;
-    int pick = qx_boot_choose(cand, 2, have, &st, verdict, &kind, &save);
+    int pick = qx_boot_select(cand, 2, have, &st, verdict, &kind, &save, checked, verify_slot, slots);
+    for (int i = 0; i < 2; i++) {
+        print_slot(names[i], &slots[i], checked[i]);
+    }
     for (int i = 0; i < 2; i++) {
         if (verdict[i] == QX_SLOT_ROLLED_BACK || verdict[i] == QX_SLOT_REVERTED
             || verdict[i] == QX_SLOT_RETRIED) {
             qx_uart_puts("boot: slot ");
             put_char(names[i]);
             qx_uart_puts(" ");
-            put_version(&info[i]);
+            put_version(&slots[i].info);
             if (verdict[i] == QX_SLOT_ROLLED_BACK) {
                 qx_uart_puts(" refused: rolled back (security counter ");
                 put_dec(cand[i].counter);
@@ -149,7 +184,7 @@ void __attribute__((noreturn)) boot_main(void) {
     qx_uart_puts("boot: booting slot ");
     put_char(names[pick]);
     qx_uart_puts(" ");
-    put_version(&info[pick]);
+    put_version(&slots[pick].info);
     qx_uart_puts(kind == QX_BOOT_TEST ? " on trial (confirm with `boot confirm`)\n"
                  : kind == QX_BOOT_FIRST ? " (first boot: confirmed)\n" : " (confirmed)\n");
 
@@ -165,7 +200,7 @@ void __attribute__((noreturn)) boot_main(void) {
     bi->counter = cand[pick].counter;
     bi->min_counter = st.min_counter;
     memcpy(bi->hash, cand[pick].hash, sizeof bi->hash);
-    jump(bases[pick] + info[pick].hdr_size);
+    jump(bases[pick] + slots[pick].info.hdr_size);
 }
 
 void __attribute__((noreturn)) boot_reset(void) {

@@ -31,6 +31,12 @@ def bit_length(n):
     """Number of bits needed for n >= 0 (int.bit_length, absent on MicroPython)."""
     assert n >= 0
     bits = 0
+    while n >= 0x10000:         # 16 bits, then 4, then 1 at a time: a few rounds, not one a bit
+        n >>= 16
+        bits += 16
+    while n >= 0x10:
+        n >>= 4
+        bits += 4
     while n:
         n >>= 1
         bits += 1

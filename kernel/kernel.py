@@ -891,7 +891,9 @@ class Kernel:
         (ms run since boot), "syscalls", "exit" (code of an exited task, else
         null)}; "console" (tid of the console's owner), "console_task" (tid
         of the console task), "safe_mode". CPU share = cpu_ms of a task /
-        (uptime_ms); `top` takes the difference of two replies."""
+        (uptime_ms); `top` takes the difference of two replies. "counter":
+        the board counter as the request came (the shell's boot figure)."""
+        counter = self.counter() if self.counter else None
         rows = []
         for tid in self.order:
             t = self.tasks[tid]
@@ -915,7 +917,7 @@ class Kernel:
                          "exit": t.exit_code})
         return {"uptime_ms": self.now(), "idle_ms": self.idle_ms, "tasks": rows,
                 "console": self.console_owner, "console_task": self.console_tid, "safe_mode": self.safe_mode,
-                "counter": self.counter() if self.counter else None, "entry_counter": self.entry_counter}
+                "counter": counter, "entry_counter": self.entry_counter}
 
     def mem(self):
         """KCTL_MEM: {"base", "total", "free", "largest", "blocks": [[addr,

@@ -18,8 +18,6 @@ from kernel import manifest
 from kernel.bootctl import BootControl
 from kernel.bundles import Installer, Store
 from kernel.kernel import Kernel
-from kernel.system import System
-from userland.shell import shell
 
 
 def banner(console):
@@ -33,12 +31,14 @@ def banner(console):
 
 def load_manifests(console):
     out = []
-    for source, text in _manifests.MANIFESTS:
-        out.append(manifest.parse(text, source))
+    for source, fields in _manifests.MANIFESTS:     # parsed by the build (tools/gather_manifests.py)
+        out.append(manifest.from_dict(fields, source))
     return out
 
 
 def recovery(console, why):
+    from kernel.system import System        # only here: a normal boot runs the shell as a task
+    from userland.shell import shell
     console.write("kernel: %s\nkernel: no tasks started; recovery shell\n" % why)
     system = System(console)
     system.prompt_counter = _hal.counter()

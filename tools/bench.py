@@ -18,7 +18,7 @@ import time
 import pexpect
 from elftools.elf.elffile import ELFFile
 
-from tools import qemu
+from tools import benchcharts, qemu
 from tools.hsm import process as hsm_process
 from tools.layout import ROOT, load_board
 
@@ -267,6 +267,7 @@ def main():
     print("| %s | --- |" % ("-" * w))
     for name, value in rows:
         print("| %s | %s |" % (name.ljust(w), value))
+    benchcharts.report(f)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ def bs(tmp_path_factory):
                          uint32_t counter; uint8_t hash[32]; } qx_boot_cand_t;
         int qx_boot_choose(const qx_boot_cand_t *c, int n, int have_state, qx_boot_state_t *st,
                            uint8_t *verdict, int *kind, int *save);
+        int qx_boot_select(qx_boot_cand_t *c, int n, int have_state, qx_boot_state_t *st,
+                           uint8_t *verdict, int *kind, int *save, signed char *checked,
+                           int (*verify)(int slot, void *ctx), void *ctx);
         typedef struct { uint32_t magic, slot, kind; uint8_t major, minor; uint16_t revision;
                          uint32_t build, counter, min_counter; uint8_t hash[32]; } qx_boot_info_t;
         int qx_boot_confirm(uint32_t off, qx_boot_info_t *bi);""")
@@ -218,6 +221,82 @@ def test_the_highest_version_wins_and_a_lower_new_image_waits(bs):
 def test_nothing_valid_means_nothing_boots(bs):
     assert choose(bs, [None, None], True, 1, h(1))[:2] == (-1, [INVALID, INVALID])
     assert choose(bs, [None, None], False)[:2] == (-1, [INVALID, INVALID])
+
+
+def select(bs, cands, good, have, min_counter=0, confirmed=bytes(32), trial=bytes(32)):
+    """qx_boot_select over parsed slots `cands` (as choose()), where
+    good[i] says whether slot i's full check (hash, key, signature) passes.
+    Returns (pick, verdicts, kind, save, state, checked, slots verified in order)."""
+    ffi, lib = bs
+    c = ffi.new("qx_boot_cand_t[]", len(cands))
+    for i, x in enumerate(cands):
+        if x is not None:
+            c[i].valid = 1
+            c[i].major, c[i].minor, c[i].revision, c[i].build = x[0]
+            c[i].counter, c[i].hash = x[1], x[2]
+    st = ffi.new("qx_boot_state_t *", {"min_counter": min_counter, "confirmed": confirmed, "trial": trial})
+    verdict, checked = ffi.new("uint8_t[]", len(cands)), ffi.new("signed char[]", len(cands))
+    kind, save = ffi.new("int *"), ffi.new("int *")
+    calls = []
+
+    @ffi.callback("int(int, void *)")
+    def verify(i, ctx):
+        calls.append(i)
+        return 0 if good[i] else 1
+    pick = lib.qx_boot_select(c, len(cands), have, st, verdict, kind, save, checked, verify, ffi.NULL)
+    return (pick, list(verdict), kind[0], bool(save[0]), (st.min_counter, bytes(st.confirmed), bytes(st.trial)),
+            list(checked), calls)
+
+
+def test_only_the_slot_that_boots_is_verified(bs):
+    """A confirmed A and a lower B: A is verified, B never read whole."""
+    low = ((0, 9, 0, 0), 1, h(9))
+    pick, verdict, kind, save, st, checked, calls = select(bs, [A1, low], [True, True], True, 1, h(1))
+    assert (pick, kind, save, calls, checked) == (0, CONFIRMED, False, [0], [1, 0])
+    # A newer B on trial: only B is verified.
+    pick, verdict, kind, save, st, checked, calls = select(bs, [A1, B2], [True, True], True, 1, h(1))
+    assert (pick, kind, save, st, calls, checked) == (1, TEST, True, (1, h(1), h(2)), [1], [0, 1])
+
+
+def test_the_fallback_is_verified_before_it_boots(bs):
+    """The chosen slot fails its check: it becomes invalid and the other is
+    verified before the bootloader may take it; the state saved is that of
+    the slot that boots."""
+    pick, verdict, kind, save, st, checked, calls = select(bs, [A1, B2], [True, False], True, 1, h(1))
+    assert (pick, verdict, kind, save, calls, checked) == (0, [CANDIDATE, INVALID], CONFIRMED, False,
+                                                           [1, 0], [1, -1])
+    assert st == (1, h(1), bytes(32))               # B's trial was never recorded
+    pick, verdict, kind, save, st, checked, calls = select(bs, [A1, B2], [False, False], True, 1, h(1))
+    assert (pick, verdict, save, calls, checked) == (-1, [INVALID, INVALID], False, [1, 0], [-1, -1])
+    assert st == (1, h(1), bytes(32))
+    pick, _, kind, save, st, checked, calls = select(bs, [A1, B2], [False, True], False)
+    assert (pick, kind, save, calls, st) == (1, FIRST, True, [1], (2, h(2), bytes(32)))
+
+
+def test_select_boots_what_choose_would_with_the_bad_slots_removed(bs):
+    """Random situations: the pick is choose()'s over the slots that pass,
+    it is always verified, and no slot is verified that would not boot."""
+    rng = random.Random(99)
+    digests = [h(i) for i in range(4)] + [bytes(32)]
+    for _ in range(2000):
+        cands = [None if rng.random() < 0.2 else
+                 ((rng.randint(0, 2), rng.randint(0, 1), 0, 0), rng.randint(0, 3), rng.choice(digests[:4]))
+                 for _slot in range(2)]
+        good = [rng.random() < 0.7 for _slot in range(2)]
+        have = rng.random() < 0.8
+        mc, conf, trial = rng.randint(0, 3), rng.choice(digests), rng.choice(digests)
+        pick, verdict, kind, save, st, checked, calls = select(bs, cands, good, have, mc, conf, trial)
+        passing = [x if x is not None and good[i] else None for i, x in enumerate(cands)]
+        want = choose(bs, passing, have, mc, conf, trial)
+        situation = (cands, good, have, mc, conf[:2], trial[:2])
+        assert pick == want[0], situation
+        assert len(calls) == len(set(calls)), situation
+        if pick >= 0:
+            assert (kind, save, st) == want[2:], situation
+            assert checked[pick] == 1 and good[pick], situation
+            assert calls[-1] == pick and all(not good[i] for i in calls[:-1]), situation
+        else:
+            assert not save and all(not good[i] for i in calls), situation
 
 
 def model(cands, have, min_counter, confirmed, trial):

@@ -59,6 +59,8 @@ def build_checker(tmpdir):
         typedef struct { const uint8_t *spki; uint32_t spki_len; } qx_img_key_t;
         qx_img_result_t qx_image_check(const uint8_t *slot, uint32_t slot_size,
                                        uint32_t slot_addr, const qx_img_key_t *key, qx_img_info_t *info);
+        qx_img_result_t qx_image_parse(const uint8_t *slot, uint32_t slot_size, uint32_t slot_addr,
+                                       qx_img_info_t *info);
         const char *qx_image_result_str(qx_img_result_t r);""")
     ffi.set_source("_qx_image", '#include "boot/image.h"',
                    sources=[os.path.join(ROOT, "boot", "image.c")] + MBEDTLS_SRC, include_dirs=[ROOT],
@@ -77,9 +79,10 @@ _libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 _libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 
 
-def c_check(c, data, slot_addr=SLOT, key=None):
+def c_check(c, data, slot_addr=SLOT, key=None, parse_only=False):
     """Runs qx_image_check on `data` as the whole slot (with `key`, DER SPKI
-    bytes, the signature is checked too); returns (code, info)."""
+    bytes, the signature is checked too; parse_only: qx_image_parse, no
+    hash, key or signature); returns (code, info)."""
     ffi, lib = c
     ckey = ffi.NULL
     if key is not None:
@@ -94,7 +97,11 @@ def c_check(c, data, slot_addr=SLOT, key=None):
         assert _libc.mprotect(guard, page, 0) == 0
         ctypes.memmove(guard - len(data), bytes(data), len(data))
         info = ffi.new("qx_img_info_t *")
-        r = lib.qx_image_check(ffi.cast("const uint8_t *", guard - len(data)), len(data), slot_addr, ckey, info)
+        at = ffi.cast("const uint8_t *", guard - len(data))
+        if parse_only:
+            r = lib.qx_image_parse(at, len(data), slot_addr, info)
+        else:
+            r = lib.qx_image_check(at, len(data), slot_addr, ckey, info)
     finally:
         _libc.munmap(addr, size)
     return CODES[r], info
@@ -479,3 +486,35 @@ def test_image_c_compiles_without_warnings(tmp_path, cc, flags):
         pytest.fail(f"{cc} missing")
     subprocess.run([cc, *flags, "-Wall", "-Wextra", "-Werror", "-c", os.path.join(ROOT, "boot", "image.c"),
                     *MBEDTLS_FLAGS, "-o", str(tmp_path / "image.o")], check=True)
+
+
+# ---- qx_image_parse: the header and TLVs only (what the bootloader reads of a slot it may not boot)
+
+def test_parse_reads_what_an_image_claims_without_reading_it_whole(c):
+    code, info = c_check(c, SIGNED, parse_only=True)
+    full = c_check(c, SIGNED, key=PUB)[1]
+    assert code == "ok" and (info.major, info.minor, info.revision, info.build) == (1, 2, 3, 4)
+    assert info.security_counter == 7 and bytes(info.hash) == bytes(full.hash) == parse_image(SIGNED).sha256
+    assert info.total == full.total and info.vector_offset == full.vector_offset
+    # The vector table is the full check's last step, after the hash.
+    for name in ("sp_zero", "reset_past_payload"):
+        data, code = CORRUPT[name]
+        assert c_check(c, data, parse_only=True)[0] == "ok" and c_check(c, data)[0] == code == "bad_vectors"
+
+
+def test_parse_leaves_hash_key_and_signature_to_the_full_check(c):
+    """A corrupt payload, another key, no signature: well formed, so parse
+    says ok; only qx_image_check finds them."""
+    p = parse_image(SIGNED)
+    corrupt = patch(SIGNED, p.hdr_size + 20, "<B", SIGNED[p.hdr_size + 20] ^ 1)
+    for image, full in ((corrupt, "bad_hash"), (make_image(payload(64), key=OTHER), "wrong_key"),
+                        (make_image(payload(64)), "wrong_key")):
+        assert c_check(c, image, parse_only=True)[0] == "ok"
+        assert c_check(c, image, key=PUB)[0] == full
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (_, code) in CORRUPT.items()
+                                        if code not in ("bad_hash", "bad_vectors")))
+def test_parse_finds_every_structural_fault_the_full_check_finds(c, name):
+    data, code = CORRUPT[name]
+    assert c_check(c, data, parse_only=True)[0] == code == c_check(c, data)[0]

@@ -365,3 +365,9 @@ def test_failing_seed_is_named_in_the_message(monkeypatch):
     monkeypatch.setattr(buddy.Buddy, "check", lambda self: (_ for _ in ()).throw(AssertionError("boom")))
     with pytest.raises(AssertionError, match=r"seed 41 step 0 op .*boom"):
         run_random(41, steps=5)
+
+
+def test_bit_length_is_ints_own():
+    from kernel.buddy import bit_length
+    for n in list(range(0, 70000)) + [2 ** k + d for k in range(17, 40) for d in (-1, 0, 1)]:
+        assert bit_length(n) == n.bit_length(), n

@@ -383,3 +383,28 @@ def test_the_arena_counts_in_the_block_and_is_checked():
     for bad in ("-8", "12", "300000", "x"):
         with pytest.raises(manifest.ManifestError, match="arena"):
             manifest.parse(base + "arena = %s\n" % bad, SRC)
+
+
+def test_from_dict_rebuilds_every_manifest_of_the_tree():
+    """The image freezes each manifest's parsed fields (tools/gather_manifests.py)
+    and the kernel rebuilds them with from_dict: the same Manifest as parsing
+    the text, for every task of the tree."""
+    from tools import gather_manifests
+    found = gather_manifests.find()
+    assert len(found) > 10
+    for source, text in found:
+        m = manifest.parse(text, source)
+        again = manifest.from_dict(m.as_dict(), source)
+        assert again == m and again.source == source and again.region_size() == m.region_size()
+        assert again.to_text() == m.to_text()
+
+
+def test_from_dict_sets_every_field_as_dict_has():
+    """from_dict names each field itself: a field added to Manifest and
+    as_dict() but not to from_dict would be caught here."""
+    fields = {"name": "t", "entry": "userland.t.main", "priority": 3, "heap": 8192, "stack": 4096,
+              "restart": "limit", "restart_limit": 4, "backoff_ms": 250, "calls": ["a"], "console": "read",
+              "kernel": True, "start": "manual", "devices": ["uart1"],
+              "hsm_keys": [{"label": "k", "ops": ["sign"]}], "arena": 64}
+    m = manifest.from_dict(fields, "src")
+    assert m.as_dict() == fields and set(fields) == set(manifest.Manifest("x").as_dict())

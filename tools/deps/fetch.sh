@@ -72,9 +72,16 @@ fetch_source mbedtls.lock
 
 # 3. Host Python ---------------------------------------------------------------
 VENV=$ROOT/build/venv
-if [ ! -f "$VENV/.qenex-req" ] || ! cmp -s "$ROOT/requirements.txt" "$VENV/.qenex-req"; then
-    say "creating the host virtualenv build/venv"
-    python3 -m venv "$VENV"
+# The mark of what was installed is per checkout (build/.qenex-req), since
+# build/venv may be a link to a venv other worktrees share; the venv is
+# made only when there is none, and pip adds what requirements.txt adds.
+REQ_MARK=$ROOT/build/.qenex-req
+if [ ! -f "$REQ_MARK" ] || ! cmp -s "$ROOT/requirements.txt" "$REQ_MARK"; then
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating the host virtualenv build/venv"
+        python3 -m venv "$VENV"
+    fi
+    say "installing requirements.txt into build/venv"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt"
-    cp "$ROOT/requirements.txt" "$VENV/.qenex-req"
+    cp "$ROOT/requirements.txt" "$REQ_MARK"
 fi

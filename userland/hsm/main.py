@@ -46,7 +46,7 @@ def crc32(data):
 
 class Service:
     def __init__(self):
-        ms = [kmanifest.parse(text, source) for source, text in _manifests.MANIFESTS]
+        ms = [kmanifest.from_dict(fields, source) for source, fields in _manifests.MANIFESTS]
         self.policy = Policy(ms)
         self.names = {}
         for m in ms:

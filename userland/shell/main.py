@@ -16,12 +16,14 @@ class TaskConsole:
     def __init__(self, system):
         self.system = system
 
-    def read_byte(self):
+    def prompt_shown(self):
+        """The first prompt is out (shell.run): note the board counter for `uptime`."""
         if self.system.prompt_counter is None:
-            # The first prompt is out: note the board counter for `uptime`.
             ps = self.system.kctl(abi.KCTL_PS)
             self.system.entry_counter = ps.get("entry_counter")
             self.system.prompt_counter = ps.get("counter")
+
+    def read_byte(self):
         return qenex.read_byte()
 
     def write(self, text):

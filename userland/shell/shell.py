@@ -21,6 +21,9 @@ def run(console, ctx):
     ed = LineEditor(console.write)
     prompt = getattr(ctx, "prompt", PROMPT)
     console.write(prompt)
+    shown = getattr(console, "prompt_shown", None)
+    if shown is not None:
+        shown()                 # the first prompt is out (the shell task notes the counter for `uptime`)
     while True:
         try:
             b = console.read_byte()

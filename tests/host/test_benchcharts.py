@@ -1,0 +1,36 @@
+"""tools/benchcharts.py: every figure printed beside its target, and the
+charts drawn headless (Agg) as PNG files, one per group."""
+from tools import benchcharts
+
+FIGURES = {"boot_to_prompt": 40000000, "bootloader": 30000000, "kernel_start": 4000000,
+           "task_start": 250000, "kernel_syscall": 12000, "switch_with_syscall": 900,
+           "gw_pacs_ms": 2.5, "ledger_durable_batch100_us": 15}
+
+
+def test_targets_table_says_which_are_met(capsys):
+    benchcharts.print_targets(FIGURES)
+    out = capsys.readouterr().out
+    line = [ln for ln in out.splitlines() if "kernel start to qenex>" in ln][0]
+    assert "4,000,000" in line and "<= 5,000,000" in line and "| yes" in line
+    line = [ln for ln in out.splitlines() if "reset to qenex>" in ln][0]
+    assert "| no" in line
+    line = [ln for ln in out.splitlines() if "gateway: pacs.008" in ln][0]
+    assert "2,500,000" in line and "| yes" in line
+    assert "not measured" in [ln for ln in out.splitlines() if "IPC round trip" in ln][0]
+    assert "FreeRTOS-MPU 97" in out
+
+
+def test_charts_are_png_files(tmp_path):
+    paths = benchcharts.draw(FIGURES, str(tmp_path))
+    assert sorted(p.rsplit("/", 1)[1] for p in paths) == ["boot.png", "kernel.png", "services.png"]
+    for p in paths:
+        with open(p, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_failing_chart_does_not_fail_the_bench(capsys, monkeypatch):
+    def broken(f, out_dir=None):
+        raise RuntimeError("no backend")
+    monkeypatch.setattr(benchcharts, "draw", broken)
+    benchcharts.report(FIGURES)
+    assert "chart: not drawn (RuntimeError: no backend)" in capsys.readouterr().out

@@ -1,0 +1,127 @@
+"""`make bench`'s figures against their targets: the table that prints each
+figure beside its target and peer, and the charts that draw them (one PNG per
+group under docs/bench/, which the README's benchmarks section shows).
+
+Holds the targets (issue 14 and the performance budget of the target design,
+/work/shared/ARCHITECTURE.md) and the peer figures measured on the same board
+(FreeRTOS-MPU, the bare-metal floor, plain MicroPython). It measures nothing:
+tools/bench.py does, and hands the figures here as the dict it collected.
+Drawing uses matplotlib's Agg backend, so it needs no display; a chart that
+cannot be drawn is reported and the table still printed (the figures matter
+more than the picture).
+"""
+import os
+
+from tools.layout import ROOT
+
+CHART_DIR = os.path.join(ROOT, "docs", "bench")
+
+# (key in bench's figures, label, target or None, [(peer name, figure)]).
+# Guest instructions under -icount shift=0 unless the label says otherwise.
+GROUPS = (
+    ("boot", "Boot (guest instructions, millions)", 1e6, (
+        ("boot_to_prompt", "reset to qenex> (signature checked)", 30e6, ()),
+        ("bootloader", "bootloader: image hash + ECDSA P-256", 25e6, ()),
+        ("kernel_start", "kernel start to qenex>", 5e6, ()),
+    )),
+    ("kernel", "Kernel mechanisms (guest instructions, thousands)", 1e3, (
+        ("task_start", "task start (request to first message)", 200000, ()),
+        ("kernel_syscall", "syscall through the Python kernel (SLEEP 0)", 15000, ()),
+        ("ipc_round_trip_raw_both", "IPC round trip, raw both sides", 10000, (("FreeRTOS-MPU", 2375),)),
+        ("null_syscall", "null syscall from a Python task", 1000, (("FreeRTOS-MPU", 182),)),
+        ("switch_with_syscall", "yield between two tasks, per switch", 700, (("FreeRTOS-MPU", 97),)),
+        ("function_call", "function call inside one VM", None, (("MicroPython 1.25", 439),)),
+    )),
+    ("services", "Services (guest instructions, thousands)", 1e3, (
+        ("gw_pacs_instr", "gateway: pacs.008 end to end, host link included (target: 3 transactions)", 3e6, ()),
+        ("ledger_durable_batch100_instr", "ledger: durable transfer, batches of 100", 20000, ()),
+        ("hsm_sign_round_trip_instr", "HSM: sign round trip (guest time)", None, ()),
+    )),
+)
+
+
+def derived(f):
+    """Figures the groups name that bench collects in other units."""
+    out = dict(f)
+    if "gw_pacs_ms" in f:
+        out["gw_pacs_instr"] = int(f["gw_pacs_ms"] * 1000000)
+    if "ledger_durable_batch100_us" in f:
+        out["ledger_durable_batch100_instr"] = f["ledger_durable_batch100_us"] * 1000
+    if "hsm_sign_round_trip_us" in f:
+        out["hsm_sign_round_trip_instr"] = f["hsm_sign_round_trip_us"] * 1000
+    return out
+
+
+def rows(f):
+    """[(group, label, value or None, target or None, peers)] for every figure named."""
+    f = derived(f)
+    out = []
+    for group, _, _, items in GROUPS:
+        for key, label, target, peers in items:
+            out.append((group, label, f.get(key), target, peers))
+    return out
+
+
+def print_targets(f):
+    """The figures beside their targets (and peers), as a Markdown table."""
+    n = "{:,}".format
+    table = [("figure", "value", "target", "met", "peers")]
+    for group, label, value, target, peers in rows(f):
+        table.append(("%s: %s" % (group, label),
+                      "not measured" if value is None else n(int(value)),
+                      "-" if target is None else "<= " + n(int(target)),
+                      "-" if target is None or value is None else ("yes" if value <= target else "no"),
+                      ", ".join("%s %s" % (p, n(v)) for p, v in peers) or "-"))
+    widths = [max(len(r[i]) for r in table) for i in range(5)]
+    print("\nFigures against their targets (guest instructions)")
+    for i, r in enumerate(table):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
+        if i == 0:
+            print("| " + " | ".join("-" * w for w in widths) + " |")
+
+
+def draw(f, out_dir=CHART_DIR):
+    """One horizontal bar chart per group: the figure, its target (a red
+    tick) and the peers (black dots). Returns the paths written."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+    f = derived(f)
+    os.makedirs(out_dir, exist_ok=True)
+    paths = []
+    for group, title, unit, items in GROUPS:
+        items = [i for i in items if f.get(i[0]) is not None]
+        if not items:
+            continue
+        fig, ax = plt.subplots(figsize=(9, 0.8 + 0.6 * len(items)))
+        ys = list(range(len(items)))[::-1]
+        for y, (key, label, target, peers) in zip(ys, items):
+            v = f[key] / unit
+            met = target is None or f[key] <= target
+            ax.barh(y, v, color="#4c72b0" if met else "#dd8452", height=0.6)
+            ax.text(v, y, " %s" % "{:,.1f}".format(v), va="center", fontsize=8)
+            if target is not None:
+                ax.plot([target / unit] * 2, [y - 0.4, y + 0.4], color="red", lw=2)
+            for p, pv in peers:
+                ax.plot(pv / unit, y, "ko", ms=4)
+                ax.annotate(p, (pv / unit, y - 0.3), fontsize=6)
+        ax.set_yticks(ys)
+        ax.set_yticklabels([i[1] for i in items], fontsize=8)
+        ax.set_xscale("log" if group == "kernel" else "linear")
+        ax.set_title(title + ": bar = QENEX, red = target, dot = peer", fontsize=9)
+        fig.tight_layout()
+        path = os.path.join(out_dir, "%s.png" % group)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def report(f):
+    """What `make bench` calls after its table: the targets table, then the charts."""
+    print_targets(f)
+    try:
+        for p in draw(f):
+            print("chart: %s" % os.path.relpath(p, ROOT))
+    except Exception as e:       # noqa: a chart is not worth failing the figures for
+        print("chart: not drawn (%s: %s)" % (type(e).__name__, e))
