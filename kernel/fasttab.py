@@ -56,19 +56,19 @@ MASK32 = 0xFFFFFFFF
 
 
 class FastTable:
-    """The kernel's writer of the tables in `words` (WORDS words)."""
+    """The kernel's writer of the tables in `words` (WORDS words, zero
+    when handed over: no task, no queue)."""
 
     def __init__(self, words):
         if len(words) < WORDS:
             raise ValueError("fast path table of %d words, %d needed" % (len(words), WORDS))
-        self.w = words
-        for i in range(WORDS):
-            words[i] = 0
+        self.w = words             # all zero: the trap layer's is (.bss, or the simulator's claim())
 
     def sync(self, k, running, t0):
         """Write what changed in kernel k since the last sync: every task's
-        priority, handle and permissions when k.caps_dirty (a start, an
-        added or removed task), the IPC state of the tasks in k.ipc.dirty,
+        priority and permissions when k.caps_dirty (a task added or
+        removed), the handle and IPC state of the tasks in k.ipc.dirty (the
+        kernel adds a task it starts),
         the queues in k.sched.qdirty; then the running task's slice left and
         t0, the time its run is counted from (the kernel's charge start)."""
         w = self.w
@@ -76,8 +76,11 @@ class FastTable:
         if k.caps_dirty:
             k.caps_dirty = False
             w[SLICE_TICKS] = sched.slice_ticks
+            ids = {}
             for tid in k.tasks:
-                self.perms(k, tid)
+                ids[k.tasks[tid].name] = tid
+            for tid in k.tasks:
+                self.perms(k, tid, ids)
                 k.ipc.dirty.add(tid)
         if k.ipc.dirty:
             for tid in k.ipc.dirty:
@@ -108,34 +111,36 @@ class FastTable:
         if running is not None:
             left = sched.tasks[running].slice_left
             w[SLICE + running] = left if left > 0 else 0
-            w[START_MS] = t0 & MASK32
+            w[START_MS] = t0
 
-    def perms(self, k, tid):
-        """Write one task's priority, current handle and call bitmap."""
+    def perms(self, k, tid, ids):
+        """Write one task's priority and call bitmap (live or not); ids:
+        name -> tid."""
         w = self.w
         t = k.tasks.get(tid)
         if not (0 < tid < TASKS):
             return
-        if t is None or t.status != "live":
-            w[PRIO + tid] = w[HANDLE + tid] = w[CALLMASK + tid] = 0
+        if t is None:
+            w[PRIO + tid] = w[CALLMASK + tid] = 0
             return
         w[PRIO + tid] = t.manifest.priority
-        w[HANDLE + tid] = k.handle(tid) & MASK32
         mask = 0
         for name in k.caps[t.name]:
-            d = k.lookup(name)
+            d = ids[name]
             if d < TASKS:
                 mask |= 1 << d
         w[CALLMASK + tid] = mask
 
     def task(self, k, tid):
-        """Write one task's IPC state from k's ipc (none unless live)."""
+        """Write one task's current handle and IPC state from k's ipc (none
+        unless live)."""
         w = self.w
         if not (0 < tid < TASKS):
             return
         t = k.tasks.get(tid)
         state, peer, buf, cap, queued = NONE, 0, 0, 0, 0
         if t is not None and t.status == "live":
+            w[HANDLE + tid] = k.handle(tid)
             ipc = k.ipc
             queued = len(ipc.queues.get(tid, ()))
             r = ipc.receivers.get(tid)
@@ -147,8 +152,8 @@ class FastTable:
         w[QUEUED + tid] = queued
         w[STATE + tid] = state
         w[PEER + tid] = peer
-        w[BUF + tid] = buf & MASK32
-        w[CAP + tid] = cap & MASK32
+        w[BUF + tid] = buf               # words: the kernel checked them (0..WORD_MAX)
+        w[CAP + tid] = cap
 
     def check(self, k):
         """Assert the tables say what k's own state says (after a replay);

@@ -392,7 +392,7 @@ class Kernel:
             return False
         t.status = LIVE
         t.gen += 1
-        self.caps_dirty = True              # its handle, for the fast path's table
+        self.ipc.dirty.add(t.tid)           # its new handle, for the fast path's table
         t.base = base
         t.size = size
         if t.starts:
@@ -554,19 +554,21 @@ class Kernel:
                 self.tasks[b].syscalls += c // 2
                 self._charge(a, ms - t0)             # b's share too: the log keeps no split
                 t0 = ms
-                self.sched.yield_(a)
-                self.sched.run(b)
-                if c % 2 == 0 and a != b:            # an even count leaves a running
-                    self.sched.yield_(b)
-                    self.sched.run(a)
+                if a == b:
+                    self.sched.renew(a)              # it went on (alone at its priority)
+                else:
+                    self.sched.yield_(a)
+                    self.sched.run(b)
+                    if c % 2 == 0 and a != b:        # an even count leaves a running
+                        self.sched.yield_(b)
+                        self.sched.run(a)
             elif kind == abi.FAST_ROUNDS:
                 self.ipc.fast_rounds(a, b, c, d, e)
                 self.tasks[a].syscalls += c
                 self.tasks[b].syscalls += 2 * c
                 self._charge(a, ms - t0)             # the server's time too
                 t0 = ms
-                self.sched.yield_(a)                 # woken by the last reply: a fresh slice
-                self.sched.run(a)
+                self.sched.renew(a)                  # woken by the last reply: a fresh slice
             elif kind == abi.FAST_RECV:
                 self._charge(a, ms - t0)
                 t0 = ms

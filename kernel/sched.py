@@ -190,6 +190,16 @@ class Scheduler:
         t.switches += 1
         self.running = tid
 
+    def renew(self, tid):
+        """The running task starts a fresh slice where it is: what yield_()
+        and run() of it in a row leave, in one step (the kernel's replay of
+        a yield that came back to it, or of a round trip it was woken by)."""
+        t = self.task(tid)
+        if t.state != RUNNING:
+            raise KernelError(BAD_STATE, "task %d is %s, cannot renew its slice here" % (tid, t.state))
+        t.slice_left = self.slice_ticks
+        t.switches += 1
+
     def yield_(self, tid):
         """The task gives up the rest of its slice: back of its queue."""
         t = self.task(tid)

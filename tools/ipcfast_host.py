@@ -92,6 +92,7 @@ def claim(sim):
     _owner = sim
     lib.qx_fastlog_len = 0
     lib.qx_fast_enabled = 1
+    ffi.memmove(ffi.addressof(lib, "qx_fasttab"), bytes(ffi.sizeof("qx_fasttab_t")), ffi.sizeof("qx_fasttab_t"))
     return ffi, lib
 
 

@@ -155,12 +155,29 @@ static uint32_t yield(uint32_t *frame, int me, uint32_t now) {
     return 3;
 }
 
+/* yield() when no task is ready (trap.c asks before it reads the arguments):
+ * the same outcome -- it goes on with a fresh slice -- in fewer steps. */
 uint32_t qx_yield_alone(uint32_t *frame) {
     int me = qx_current;
-    if (!qx_fast_enabled || qx_fastlog_len >= QX_FASTLOG_MAX || best_prio() != NO_PRIO || !is_task((uint32_t)me)) {
+    uint32_t n = qx_fastlog_len;
+    if (FT.ready || !qx_fast_enabled || !is_task((uint32_t)me)) {
         return 0;
     }
-    return yield(frame, me, qx_fast_ms()) == 2;
+    qx_fastlog_t *y = &qx_fastlog[n ? n - 1 : 0];
+    uint32_t now = qx_fast_ms();
+    if (n && y->kind == QX_FAST_YIELDS && y->a == (uint32_t)me && y->b == (uint32_t)me) {
+        y->c++;
+        y->ms = now;
+    } else if (n < QX_FASTLOG_MAX) {
+        log_entry(QX_FAST_YIELDS, (uint32_t)me, (uint32_t)me, 1, 0, 0, now);
+    } else {
+        return 0;
+    }
+    FT.start_ms = now;
+    FT.slice[me] = (int32_t)FT.slice_ticks;
+    qx_slice_left = FT.slice_ticks;
+    frame[0] = frame[1] = 0;
+    return 1;
 }
 
 uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {

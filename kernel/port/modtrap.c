@@ -297,7 +297,7 @@ void qx_task_set_result(int tid, uint32_t r0, uint32_t r1) {
 }
 
 uint32_t qx_fast_ms(void) {
-    return (uint32_t)qx_ticks_ms();
+    return qx_ticks_ms32();
 }
 
 /* resume(tid) -> event tuple (see kernel/abi.py) */
