@@ -96,7 +96,7 @@ class Ipc:
         self.counts = {}        # tid -> [sent, received, replied, notified, peer_died]
         self.seq = 0            # calls accepted so far (the last Call.seq)
         self.orphans = set()    # (server, caller): served caller died; drop the reply
-        self.dirty = set()      # tids whose mirror() changed since the kernel last looked
+        self.dirty = set()      # tids whose IPC state changed since the fast path's table was written
         self.handle_of = lambda tid: tid    # tid -> the handle a receiver is given (the kernel's)
 
     def _count(self, tid, which, n=1):
@@ -310,18 +310,7 @@ class Ipc:
             wakes.append(wake(caller, -PEER_DIED))
         return wakes
 
-    # --- the trap layer's fast path ----------------------------------------
-
-    def mirror(self, tid):
-        """What the trap layer's IPC fast path needs to know of tid:
-        (recv_buf, recv_cap, serving tid or -1, reply_buf, reply_cap, queued).
-        recv_buf is 0 unless tid waits in recv."""
-        r = self.receivers.get(tid)
-        c = self.calls.get(tid)
-        served = c is not None and c.state == SERVED
-        return (r[0] if r else 0, r[1] if r else 0, c.dest if served else -1,
-                c.reply_ptr if served else 0, c.reply_cap if served else 0,
-                len(self.queues.get(tid, ())))
+    # --- replays of the trap layer's fast path (kernel/fasttab.py) ----------
 
     def fast_call(self, caller, dest, reply_ptr, reply_cap):
         """Replay: the trap layer delivered caller's call to dest, which

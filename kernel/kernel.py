@@ -80,6 +80,7 @@ from kernel import abi, bundles, rights, supervisor
 from kernel.buddy import Buddy, is_int
 from kernel.errors import (KernelError, BAD_ARGUMENT, NO_SUCH_TASK, BAD_STATE,
                            NOT_PERMITTED, MSG_TOO_LARGE, NO_MEMORY, NOT_RUNNING, PEER_DIED, name_of)
+from kernel.fasttab import FastTable
 from kernel.ipc import Ipc
 from kernel.manifest import ManifestError, check_system
 from kernel.sched import Scheduler, BLOCKED, DEAD
@@ -142,11 +143,14 @@ class Kernel:
                 task and every failed start goes through it before the
                 block returns to the pool, so no owner sees another's bytes),
                 idle(deadline_ms or None) -> irq bits, set_slice(ticks),
-                set_deadline(ms or None), watch(bits), set_alone(flag)
-                (no other task is ready: the trap layer may answer a yield
-                itself), ticks_ms(), console_write(bytes), console_read() ->
+                set_deadline(ms or None), watch(bits), ticks_ms(),
+                console_write(bytes), console_read() ->
                 int or None, task_stats(tid) -> (heap_used, heap_size,
-                stack_hw, stack_size[, syscalls the trap layer answered])
+                stack_hw, stack_size[, syscalls the trap layer answered]);
+                optionally the IPC fast path: fasttab() -> its tables as
+                32-bit words (kernel/fasttab.py writes them before every
+                resume), fastlog() -> what it did (replayed by _replay),
+                last() -> the task the last event came from
     pool_base, pool_size   the task RAM pool (power of two, aligned)
     manifests   list of manifest.Manifest, checked with check_system();
                 task ids are 1..N in this order
@@ -212,9 +216,10 @@ class Kernel:
         self._deadline = -1         # last set_deadline value (-1: never set)
         self._watch = 0             # last watch value
         self._slice = slice_ticks   # last set_slice value
-        self._alone = None          # last set_alone value (None: never set)
-        self._fast = hasattr(trap, "fastlog")   # the trap layer has the IPC fast path
-        self._other_best = -1       # last set_other_best value
+        self._fast = None           # the IPC fast path's tables (kernel/fasttab.py), if the trap layer has it
+        self.caps_dirty = True      # the permissions changed: the fast path's bitmaps are rewritten
+        if hasattr(trap, "fasttab"):
+            self._fast = FastTable(trap.fasttab())
         trap.set_slice(slice_ticks)
         trap.watch(0)
 
@@ -309,6 +314,7 @@ class Kernel:
                 for c in rights.CALLERS:
                     if c in caps:
                         caps[c].add(self.tasks[other].name)
+        self.caps_dirty = True
         self.buddy.set_quota(tid, m.region_size())
         return tid
 
@@ -326,6 +332,8 @@ class Kernel:
         del self.caps[t.name]
         for name in self.caps:
             self.caps[name].discard(t.name)
+        self.caps_dirty = True
+        self.ipc.dirty.add(tid)
         self.buddy.set_quota(tid, None)
 
     def bundle_ram(self, name=None):
@@ -376,12 +384,6 @@ class Kernel:
             created = True
             for name in m.devices:
                 self.trap.grant(t.tid, self.devices[name][0], self.devices[name][1])
-            if self._fast:
-                mask = 0
-                for name in self.caps[t.name]:
-                    mask |= 1 << self.lookup(name)
-                self.trap.ipc_task(t.tid, m.priority, mask)
-                self.ipc.dirty.add(t.tid)
         except (MemoryError, ValueError, OSError) as e:
             if created:             # kill() zeroes what create() wrote (a failed create wrote nothing)
                 self.trap.kill(t.tid)
@@ -390,6 +392,7 @@ class Kernel:
             return False
         t.status = LIVE
         t.gen += 1
+        self.ipc.dirty.add(t.tid)           # its new handle, for the fast path's table
         t.base = base
         t.size = size
         if t.starts:
@@ -508,7 +511,7 @@ class Kernel:
         now = self.now()
         self._expire(now)
         tid = self.sched.pick()
-        self._sync(tid)
+        self._sync(tid, now)
         if tid is None:
             bits = self.trap.idle(self._earliest())
             self._charge(None, self.now() - now)
@@ -516,7 +519,7 @@ class Kernel:
                 self._irq(bits)
             return None
         event = self.trap.resume(tid)
-        if self._fast:
+        if self._fast is not None:
             log = self.trap.fastlog()
             if log:
                 now = self._replay(log, tid, now)
@@ -546,18 +549,26 @@ class Kernel:
                 self.ipc.fast_reply(a, b)
                 self.tasks[a].syscalls += 1
                 self.sched.wake(b)
-            elif kind == abi.FAST_YIELDS:
+            elif kind == abi.FAST_YIELDS:           # a == b: alone, it went on
                 self.tasks[a].syscalls += (c + 1) // 2
                 self.tasks[b].syscalls += c // 2
-                if c % 2:                            # an odd count leaves the other running
-                    self._charge(a, ms - t0)
-                    t0 = ms
+                self._charge(a, ms - t0)             # b's share too: the log keeps no split
+                t0 = ms
+                if a == b:
+                    self.sched.renew(a)              # it went on (alone at its priority)
+                else:
                     self.sched.yield_(a)
                     self.sched.run(b)
+                    if c % 2 == 0 and a != b:        # an even count leaves a running
+                        self.sched.yield_(b)
+                        self.sched.run(a)
             elif kind == abi.FAST_ROUNDS:
                 self.ipc.fast_rounds(a, b, c, d, e)
                 self.tasks[a].syscalls += c
-                self.tasks[b].syscalls += 2 * c      # its time is charged to the client
+                self.tasks[b].syscalls += 2 * c
+                self._charge(a, ms - t0)             # the server's time too
+                t0 = ms
+                self.sched.renew(a)                  # woken by the last reply: a fresh slice
             elif kind == abi.FAST_RECV:
                 self._charge(a, ms - t0)
                 t0 = ms
@@ -616,8 +627,9 @@ class Kernel:
                 del self.restart_at[tid]
                 self._auto_restart(self.tasks[tid], now)
 
-    def _sync(self, tid):
-        """Tell the trap layer the deadline, watched IRQs and slice."""
+    def _sync(self, tid, now):
+        """Tell the trap layer the deadline, watched IRQs and slice, and
+        write the fast path's tables (tid runs from now on)."""
         d = self._earliest()
         if d != self._deadline:
             self.trap.set_deadline(d)
@@ -626,38 +638,15 @@ class Kernel:
         if w != self._watch:
             self.trap.watch(w)
             self._watch = w
-        best = self.sched._best_ready()     # ready tasks besides the running one
-        if self._fast:
-            self._sync_ipc(best)
+        if self._fast is not None:
+            self._fast.sync(self, tid, now)
         if tid is not None:
-            # With nobody else ready the trap layer answers a yield itself.
-            alone = best is None
-            if alone != self._alone:
-                self.trap.set_alone(alone)
-                self._alone = alone
             left = self.sched.task(tid).slice_left
             if left < 1:
                 left = self.sched.slice_ticks
             if left != self._slice:
                 self.trap.set_slice(left)
                 self._slice = left
-
-    def _sync_ipc(self, best):
-        """Keep the trap layer's copy of the IPC state (what its fast path
-        may do without asking) equal to ipc's: every task whose state
-        changed, and `best`, the best priority ready besides the running
-        task."""
-        for tid in self.ipc.dirty:
-            t = self.tasks.get(tid)
-            if t is not None and t.status == LIVE:
-                self.trap.ipc_state(tid, *(self.ipc.mirror(tid) + (self.handle(tid),)))
-            else:
-                self.trap.ipc_state(tid, 0, 0, -1, 0, 0, 0, self.handle(tid) if t is not None else tid)
-        self.ipc.dirty.clear()
-        peer = self.sched.sole_peer()
-        if (best, peer) != self._other_best:
-            self.trap.set_other_best(best, peer)
-            self._other_best = (best, peer)
 
     def _handle(self, t, event):
         kind = event[0] if isinstance(event, tuple) and event else None

@@ -3,10 +3,15 @@
 Holds one record per task (priority, state, remaining time slice, counters)
 and one FIFO ready queue per priority. Priorities are 0..7, 0 the highest. The
 highest-priority ready task runs; tasks of equal priority take turns, each for
-a time slice of `slice_ticks` timer ticks. pick() is the only place that
-decides: the kernel calls it whenever something may have changed (a tick whose
-slice expired, a wake, a block, a yield) and resumes the task it names, or
-sleeps in WFI when it names nobody.
+a time slice of `slice_ticks` timer ticks. pick() is where the rules below
+are written: the kernel calls it whenever something may have changed (a tick
+whose slice expired, a wake, a block, a yield) and resumes the task it names,
+or sleeps in WFI when it names nobody. The trap layer's IPC fast path
+(kernel/port/ipcfast.c) applies the same rules to the same queues, which
+the kernel hands it as a table (kernel/fasttab.py; `qdirty` marks the
+queues that changed), and only where they give one answer without a clock
+or a timer it does not have; it logs what it did and the kernel replays
+that here (run(), yield_(), wake(), block()).
 
 It does not switch contexts, keep the clock or know what a blocked task
 waits for: the trap layer switches, the kernel feeds tick() and passes
@@ -74,6 +79,7 @@ class Scheduler:
             self.queues.append([])
         self.running = None             # tid of the running task, or None
         self.idle_ticks = 0
+        self.qdirty = 0                 # bit p: queues[p] changed (kernel/fasttab.py writes it out)
 
     # --- queries --------------------------------------------------------
 
@@ -128,6 +134,7 @@ class Scheduler:
             raise KernelError(BAD_STATE, "task %d is already %s" % (tid, old.state))
         self.tasks[tid] = Task(tid, prio, self.slice_ticks)
         self.queues[prio].append(tid)
+        self.qdirty |= 1 << prio
 
     def remove(self, tid):
         """Forget the task entirely, whatever its state."""
@@ -167,23 +174,8 @@ class Scheduler:
         t.reason = None
         t.slice_left = self.slice_ticks
         self.queues[t.prio].append(tid)
+        self.qdirty |= 1 << t.prio
         return True
-
-    def sole_peer(self):
-        """The one ready task, when it is the only one and has the running
-        task's priority (a yield would hand it the CPU and get it back);
-        else None."""
-        if self.running is None:
-            return None
-        peer = None
-        for q in self.queues:
-            for tid in q:
-                if peer is not None:
-                    return None
-                peer = tid
-        if peer is not None and self.tasks[peer].prio == self.tasks[self.running].prio:
-            return peer
-        return None
 
     def run(self, tid):
         """tid, ready, becomes the running task now (the trap layer switched
@@ -193,9 +185,20 @@ class Scheduler:
             raise KernelError(BAD_STATE, "task %d is %s, cannot run it (running: %r)"
                               % (tid, t.state, self.running))
         self.queues[t.prio].remove(tid)
+        self.qdirty |= 1 << t.prio
         t.state = RUNNING
         t.switches += 1
         self.running = tid
+
+    def renew(self, tid):
+        """The running task starts a fresh slice where it is: what yield_()
+        and run() of it in a row leave, in one step (the kernel's replay of
+        a yield that came back to it, or of a round trip it was woken by)."""
+        t = self.task(tid)
+        if t.state != RUNNING:
+            raise KernelError(BAD_STATE, "task %d is %s, cannot renew its slice here" % (tid, t.state))
+        t.slice_left = self.slice_ticks
+        t.switches += 1
 
     def yield_(self, tid):
         """The task gives up the rest of its slice: back of its queue."""
@@ -209,6 +212,7 @@ class Scheduler:
         t.state = READY
         t.slice_left = self.slice_ticks
         self.queues[t.prio].append(tid)
+        self.qdirty |= 1 << t.prio
 
     def _leave(self, t):
         """Take t off the CPU or out of its queue (state set by the caller)."""
@@ -217,6 +221,7 @@ class Scheduler:
             self.running = None
         elif t.state == READY:
             self.queues[t.prio].remove(t.tid)
+            self.qdirty |= 1 << t.prio
 
     # --- the decision ---------------------------------------------------
 
@@ -290,17 +295,20 @@ class Scheduler:
                 t.state = READY
                 self.queues[t.prio].insert(0, t.tid)
                 self.running = None
+                self.qdirty |= 1 << t.prio
             elif t.slice_left <= 0:                     # slice spent (and a peer
                                                         # waits, or it is preempted)
                 t.state = READY
                 t.slice_left = self.slice_ticks
                 self.queues[t.prio].append(t.tid)
                 self.running = None
+                self.qdirty |= 1 << t.prio
             else:
                 return t.tid                            # slice left: keeps the CPU
         if best is None:
             return None
         tid = self.queues[best].pop(0)
+        self.qdirty |= 1 << best
         t = self.tasks[tid]
         assert t.state == READY
         t.state = RUNNING

@@ -63,6 +63,7 @@ VM_STACK = 256              # stack a fresh simulated VM uses
 PC_BASE = 0x00012000        # simulated program counters start here
 PPB_BASE, PPB_END = 0xE0000000, 0xE0100000
 EMPTY_TICKS_MAX = 10000     # EV_TICKs in a row with no step run: livelock
+_FAST_SYSCALLS = (abi.SYS_CALL, abi.SYS_REPLY, abi.SYS_RECV, abi.SYS_YIELD)
 
 
 class Rng:
@@ -268,10 +269,14 @@ class _Task:
 class Sim:
     """Sim(seed=0, step_us=100, jitter_us=0, tick_rate=0, crash_rate=0,
     fastpath=False): the trap interface plus test controls (program, feed,
-    crash, fail_next_create, output, trace). fastpath=True also plays the
-    device trap layer's IPC fast path (kernel/port/ipcfast.c) by the same
-    rules, with its tables, log and direct switches, so the kernel's replay
-    of that log (Kernel._replay) is checked under random schedules."""
+    crash, fail_next_create, output, trace, runs). fastpath=True runs the
+    device trap layer's IPC fast path itself -- kernel/port/ipcfast.c, built
+    with cffi (tools/ipcfast_host.py) -- on every call, recv, reply and
+    yield, as the device's SVC handler does: the kernel writes its tables
+    (fasttab()), the C switches between simulated tasks directly through the
+    hooks below and logs what it did (fastlog()), so the kernel's replay of
+    that log (Kernel._replay) and the C's rules are checked under random
+    schedules. One such Sim at a time (the C has one set of tables)."""
 
     def __init__(self, seed=0, step_us=100, jitter_us=0, tick_rate=0, crash_rate=0, fastpath=False):
         self.seed = seed
@@ -298,12 +303,16 @@ class Sim:
         self.killed = 0
         self.cur = None             # the task the last event came from
         self.fast_taken = 0         # fast-path steps, for coverage checks
-        if fastpath:                # the kernel looks for fastlog() to use the fast path
-            self.ipc_tbl = {}       # tid -> [prio, callmask, recv (buf, cap) or None, calling, reply (ptr, cap), queued, handle]
-            self.other_best = None
-            self.peer = None
-            self.flog = []
-            self.made_ready = []
+        self.runs = []              # (us, tid) of every step run, in order: the order of runs
+        self.fastpath = fastpath
+        self.limit = 0              # ticks the running task may spin before EV_TICK
+        self.hook_error = None
+        if fastpath:                # the kernel looks for fasttab() to use the fast path
+            from tools import ipcfast_host
+            self._ffi, self._lib = ipcfast_host.claim(self)
+            self._frame = self._ffi.new("uint32_t[8]")
+            self._args = self._ffi.new("uint32_t[5]")
+            self.fasttab = self._fasttab
             self.fastlog = self._fastlog
 
     # --- test controls -------------------------------------------------
@@ -414,11 +423,6 @@ class Sim:
     def watch(self, bits):
         self.watched = bits
 
-    def set_alone(self, flag):
-        """The device answers a yield in the trap layer when flag is set; the
-        simulation always asks the kernel (its answer is the same)."""
-        self.alone = bool(flag)
-
     def console_write(self, data):
         if not isinstance(data, (bytes, bytearray)):
             raise SimProtocolError("console_write(%r): not bytes" % (data,))
@@ -448,143 +452,76 @@ class Sim:
         self.trace.append((self.ticks_ms(), None, "idle", deadline_ms))
         return self._irqs() & self.watched
 
-    # --- the IPC fast path (fastpath=True), as kernel/port/ipcfast.c ----
+    # --- the IPC fast path (fastpath=True): kernel/port/ipcfast.c itself ----
 
-    def ipc_task(self, tid, prio, mask):
-        self.ipc_tbl[tid] = [prio, mask, None, -1, (0, 0), 0, tid]
-
-    def ipc_state(self, tid, rb, rc, calling, pb, pc, queued, handle):
-        e = self.ipc_tbl.setdefault(tid, [8, 0, None, -1, (0, 0), 0, tid])
-        e[2] = (rb, rc) if rb else None
-        e[3] = calling if calling > 0 else -1
-        e[4] = (pb, pc)
-        e[5] = queued
-        e[6] = handle
-
-    def set_other_best(self, prio, peer=None):
-        self.other_best = prio
-        self.peer = peer
+    def _fasttab(self):
+        """The fast path's tables, as 32-bit words the kernel writes."""
+        return memoryview(self._ffi.buffer(self._ffi.addressof(self._lib, "qx_fasttab"))).cast("I")
 
     def _fastlog(self):
-        out, self.flog = self.flog, []
+        lib = self._lib
+        out = []
+        for i in range(lib.qx_fastlog_len):
+            e = lib.qx_fastlog[i]
+            out.append((e.kind, e.a, e.b, e.c, e.d, e.e, e.ms))
+        lib.qx_fastlog_len = 0
         return out
 
     def last(self):
         return self.cur
 
-    def _log(self, kind, a, b, c, d=0, e=0):
-        ms = self.ticks_ms()
-        n = len(self.flog)
-        if kind == abi.FAST_YIELDS and n >= 1:
-            y = self.flog[-1]
-            if y[0] == abi.FAST_YIELDS and (y[1], y[2]) in ((a, b), (b, a)):
-                self.flog[-1] = (y[0], y[1], y[2], y[3] + 1, 0, 0, ms)
-                return
-        if kind == abi.FAST_RECV and n >= 2:
-            call, rep = self.flog[n - 2], self.flog[n - 1]
-            if call[0] == abi.FAST_CALL and rep[0] == abi.FAST_REPLY and call[2] == a and rep[1] == a \
-                    and rep[2] == call[1] and d == call[1]:
-                prev = self.flog[n - 3] if n >= 3 else None
-                if prev is not None and prev[0] == abi.FAST_ROUNDS and prev[1] == call[1] and prev[2] == a:
-                    del self.flog[n - 2:]
-                    rounds = prev[3] + 1
-                else:
-                    del self.flog[n - 2:]
-                    rounds = 1
-                    prev = None
-                entry = (abi.FAST_ROUNDS, call[1], a, rounds, b, c, ms)
-                if prev is not None:
-                    self.flog[-1] = entry
-                else:
-                    self.flog.append(entry)
-                return
-        self.flog.append((kind, a, b, c, d, e, ms))
-
-    def _live(self, tid):
+    def c_live(self, tid):
         t = self.tasks.get(tid)
         return t is not None and not t.ended
 
-    def _best_prio(self):
-        best = 8 if self.other_best is None else self.other_best
-        for x in self.made_ready:
-            if self.ipc_tbl[x][0] < best:
-                best = self.ipc_tbl[x][0]
-        return best
-
-    def _inside(self, t, addr, n):
+    def c_may_copy(self, tid, addr, n):
+        t = self.tasks.get(tid)
+        if t is None:
+            return False
         s = t.sys
-        return isinstance(addr, int) and 0 <= n and s.base <= addr and addr + n <= s.base + s.size
+        return s.base <= addr and n <= s.size and addr - s.base <= s.size - n
+
+    def c_switch(self, tid):
+        self._switch = tid
 
     def _fast(self, t, no, a):
-        """The fast path's decision for t's syscall: None (to the kernel),
-        ("back",) (answered, t goes on) or ("switch", tid)."""
-        if len(self.flog) >= 64:
+        """Hand t's syscall to the C fast path as the device's trap layer
+        does: None (to the kernel), ("back",) (answered, t goes on) or
+        ("switch", tid)."""
+        from tools import ipcfast_host
+        if no not in _FAST_SYSCALLS:
             return None
+        for x in a:
+            if not isinstance(x, int) or isinstance(x, bool) or not (0 <= x <= MASK32):
+                return None             # not words: the device could not have made them
+        if ipcfast_host.owner() is not self:
+            raise SimProtocolError("another Sim(fastpath=True) holds the C fast path")
+        lib, frame, args = self._lib, self._frame, self._args
         me = t.sys.tid
-        m = self.ipc_tbl.get(me)
-        if m is None:
+        lib.qx_current = me
+        frame[0], frame[1] = no, 0
+        for i in range(abi.NARGS):
+            args[i] = a[i]
+        self._switch = None
+        self.hook_error = None
+        t.pending = True            # in its syscall: the hooks may set results of others only
+        r = lib.qx_yield_alone(frame) and 2 if no == abi.SYS_YIELD else 0
+        if not r:
+            r = lib.qx_ipc_fast(frame, args)
+        if self.hook_error is not None:
+            raise self.hook_error
+        if r == 0:
+            t.pending = False
             return None
-        if no == abi.SYS_CALL:
-            h, mptr, mlen, rptr, rcap = a
-            dest = h & abi.HANDLE_ID_MASK if isinstance(h, int) else None
-            d = self.ipc_tbl.get(dest)
-            if d is None or h != d[6] or dest == me or not (m[1] >> dest) & 1 or m[3] >= 0 or not self._live(dest) \
-                    or d[2] is None or mlen > abi.MSG_MAX or mlen > d[2][1] or d[0] >= self._best_prio() \
-                    or not self._inside(t, mptr, mlen) or not self._inside(t, rptr, rcap):
-                return None
-            dt = self.tasks[dest]
-            data = self.read(me, mptr, mlen)
-            self.write(dest, d[2][0], data)
-            dt.pending = False
-            dt.send = (mlen, m[6])                          # the receiver gets the caller's handle
-            d[2] = None
-            m[3], m[4] = dest, (rptr, rcap)
-            self.peer = None
-            t.pending = True
-            self._log(abi.FAST_CALL, me, dest, mlen, rptr, rcap)
-            return ("switch", dest)
-        if no == abi.SYS_REPLY:
-            h, ptr, n = a[0], a[1], a[2]
-            caller = h & abi.HANDLE_ID_MASK if isinstance(h, int) else None
-            c = self.ipc_tbl.get(caller)
-            if c is None or h != c[6] or c[3] != me or not self._live(caller) or n > abi.MSG_MAX or n > c[4][1] \
-                    or c[0] < m[0] or not self._inside(t, ptr, n):
-                return None
-            self.write(caller, c[4][0], self.read(me, ptr, n))
-            ct = self.tasks[caller]
-            ct.pending = False
-            ct.send = (n, 0)
-            c[3] = -1
-            self.made_ready.append(caller)
-            self.peer = None
-            t.send = (0, 0)
-            self._log(abi.FAST_REPLY, me, caller, n)
+        self.limit = lib.qx_slice_left
+        if r == 2 or no == abi.SYS_YIELD:
+            t.pending = False
+            t.send = (frame[0], frame[1])
+        if r == 2:
             return ("back",)
-        if no == abi.SYS_RECV:
-            buf, cap = a[0], a[1]
-            best = None
-            for x in self.made_ready:
-                if best is None or self.ipc_tbl[x][0] < self.ipc_tbl[best][0]:
-                    best = x
-            other = 8 if self.other_best is None else self.other_best
-            if best is None or m[5] or m[2] is not None or m[3] >= 0 or not self._live(best) \
-                    or self.ipc_tbl[best][0] >= other or not self._inside(t, buf, cap):
-                return None
-            m[2] = (buf, cap)
-            self.peer = None
-            self.made_ready.remove(best)
-            t.pending = True
-            self._log(abi.FAST_RECV, me, buf, cap, best)
-            return ("switch", best)
-        if no == abi.SYS_YIELD:
-            peer = self.peer
-            if peer is None or self.made_ready or not self._live(peer) or self.ipc_tbl[peer][0] != m[0]:
-                return None
-            t.send = (0, 0)
-            self.peer = me
-            self._log(abi.FAST_YIELDS, me, peer, 1)
-            return ("switch", peer)
-        return None
+        if r != 3 or self._switch is None:
+            raise SimProtocolError("fast path returned %r (switch %r)" % (r, self._switch))
+        return ("switch", self._switch)
 
     def resume(self, tid):
         t = self._get(tid)
@@ -594,8 +531,6 @@ class Sim:
             raise SimProtocolError("resume(%d): its syscall has no result yet" % tid)
         self.resumes += 1
         self.cur = tid
-        if hasattr(self, "ipc_tbl"):
-            self.made_ready = []
         ev = self._run(t)
         if ev[0] == abi.EV_TICK and not self._ran:
             self.empty_ticks += 1
@@ -648,13 +583,14 @@ class Sim:
         """Step t until an event; the slice count starts at 0 here."""
         self._ran = False
         ticks = 0
+        self.limit = self.slice
         while True:
             if self.deadline is not None and self.ticks_ms() >= self.deadline:
                 return (abi.EV_TICK,)
             bits = self._irqs() & self.watched
             if bits:
                 return (abi.EV_IRQ, bits)
-            if ticks >= self.slice:
+            if ticks >= self.limit:
                 return (abi.EV_TICK,)
             if self.rng.chance(self.tick_rate):
                 return (abi.EV_TICK,)
@@ -666,6 +602,7 @@ class Sim:
                 return self._end(t, (abi.EV_FAULT, reason, pc, addr))
             self._ran = True
             t.steps += 1
+            self.runs.append((self.us, t.sys.tid))
             op, ev = self._advance(t)
             if ev is not None:
                 return self._end(t, ev)
@@ -674,11 +611,12 @@ class Sim:
                 ticks += 1
                 continue
             self._cost()
-            if hasattr(self, "ipc_tbl") and isinstance(op, tuple) and len(op) == 3 and op[0] == "sys" \
+            if self.fastpath and isinstance(op, tuple) and len(op) == 3 and op[0] == "sys" \
                     and isinstance(op[2], tuple) and len(op[2]) == abi.NARGS:
                 fast = self._fast(t, op[1], op[2])
                 if fast is not None:
                     self.fast_taken += 1
+                    ticks = 0
                     if fast[0] == "switch":
                         t = self.tasks[fast[1]]
                         self.cur = t.sys.tid

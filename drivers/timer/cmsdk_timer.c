@@ -57,3 +57,8 @@ uint64_t qx_ticks_to_ms(uint64_t t) {
 uint64_t qx_ticks_ms(void) {
     return qx_ticks_to_ms(qx_ticks());
 }
+
+uint32_t qx_ticks_ms32(void) {
+    /* the low word of `ticks` is read in one access: no torn value to mask interrupts for */
+    return hz == 1000 ? (uint32_t)ticks : (uint32_t)qx_ticks_ms();
+}

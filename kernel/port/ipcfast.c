@@ -1,54 +1,51 @@
-/* The IPC fast path: the three rendezvous steps that need no decision, done
- * in the trap layer with a direct switch between tasks, from tables the
- * Python kernel keeps (kernel/kernel.py `_sync_ipc`):
- *   call   to a task waiting in recv, that the caller may call, which would
- *          run next anyway (its priority beats every other ready task):
- *          copy the message, switch to it;
- *   reply  to a caller waiting for this task, when the caller does not
- *          outrank the replier (no preemption due): copy, caller ready;
- *   recv   with no caller queued, when a task this path made ready would run
- *          next anyway: wait, switch to it;
- *   yield  when exactly one other task is ready, at the same priority (the
- *          kernel names it: qx_peer): switch to it, which becomes the peer.
- * Anything else (and any doubt) goes to the Python kernel, which decides.
- * Every step is logged; the kernel replays the log into its own state
- * (kernel.Kernel._replay) as soon as it runs, so its view stays whole. */
+/* The IPC fast path: the rendezvous and yield steps whose outcome the
+ * scheduler's and ipc's rules fix without a clock or a timer, done in the
+ * trap layer with a direct switch between tasks. It keeps no state of its
+ * own: it follows the tables the Python kernel writes (fasttab.h,
+ * kernel/fasttab.py) -- the run queue, the permission bitmaps, who waits in
+ * recv or in a served call -- and applies to them the same transitions the
+ * kernel would (kernel/sched.py pick(), kernel/ipc.py), logging each, so the
+ * kernel's replay of the log (kernel.Kernel._replay) makes its own state
+ * agree with the tables again. Taken only when the kernel would do exactly
+ * this (tests/host/test_fastpath.py runs random worlds both ways):
+ *   call   to the current incarnation of a task waiting in recv, which the
+ *          caller may call, and which then runs next (its priority beats
+ *          every ready task; woken, it would queue behind any of its own):
+ *          copy the message, the caller waits, switch to it;
+ *   reply  to a caller waiting for this task that does not outrank it, when
+ *          the replier keeps the CPU (no ready task outranks it, and its
+ *          slice has time left): copy, the caller is ready (back of its
+ *          queue, a fresh slice);
+ *   recv   with no caller queued and a task ready: wait, switch to the head
+ *          of the best ready queue;
+ *   yield  back of its queue with a fresh slice, switch to the head of the
+ *          best ready queue (itself, when alone).
+ * Anything else (and any doubt) goes to the Python kernel, which decides. */
 #include <string.h>
-#include "py/runtime.h"
-#include "abi.h"
-#include "layout.h"
-#include "mpu.h"
-#include "trap.h"
 #include "ipcfast.h"
-#include "../../drivers/timer/cmsdk_timer.h"
 
-qx_ipc_t qx_ipc[QX_MAX_TASKS];
-volatile uint32_t qx_other_best = QX_PRIO_NONE;   /* best ready priority besides the running task */
-volatile int32_t qx_peer = -1;                     /* the only other ready task, same priority; -1: none */
+#define FT qx_fasttab
+#define NO_PRIO QX_FT_PRIOS
+#define ID_MASK 0xFFu                    /* kernel/abi.py HANDLE_ID_MASK */
+
+qx_fasttab_t qx_fasttab;
 qx_fastlog_t qx_fastlog[QX_FASTLOG_MAX];
 volatile uint32_t qx_fastlog_len;
-static int8_t made_ready[QX_MAX_TASKS];            /* FIFO of tasks this path made ready */
-static uint32_t n_ready;
+volatile uint32_t qx_fast_enabled;
 
-void qx_ipc_reset_run(void) {
-    n_ready = 0;
-}
-
-static int log_room(void) {
-    return qx_fastlog_len < QX_FASTLOG_MAX;
-}
-
-static void log_entry(uint32_t kind, uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e) {
+static void log_entry(uint32_t kind, uint32_t a, uint32_t b, uint32_t c, uint32_t d, uint32_t e, uint32_t ms) {
     /* A whole round trip -- CALL(c, d), REPLY(d, c), RECV(d, next = c) --
-     * leaves the kernel's state as it was but for counters and d's buffer:
-     * it is folded into one ROUNDS(c, d, n, buf, cap) entry, so a client
-     * and server talking costs the kernel nothing until it next runs. */
+     * leaves the kernel's state as it was but for counters, d's buffer and
+     * c's fresh slice: it is folded into one ROUNDS(c, d, n, buf, cap)
+     * entry, and yields back and forth between two tasks (or of one alone)
+     * into one YIELDS(first, other, n), so a client and server talking costs
+     * the kernel nothing until it next runs. */
     uint32_t n = qx_fastlog_len;
     if (kind == QX_FAST_YIELDS && n >= 1) {
         qx_fastlog_t *y = &qx_fastlog[n - 1];
         if (y->kind == QX_FAST_YIELDS && ((y->a == a && y->b == b) || (y->a == b && y->b == a))) {
-            y->c++;                      /* (first yielder, the other, n) */
-            y->ms = (uint32_t)qx_ticks_ms();
+            y->c++;
+            y->ms = ms;
             return;
         }
     }
@@ -68,7 +65,7 @@ static void log_entry(uint32_t kind, uint32_t a, uint32_t b, uint32_t c, uint32_
             r->c++;
             r->d = b;
             r->e = c;
-            r->ms = (uint32_t)qx_ticks_ms();
+            r->ms = ms;
             return;
         }
     }
@@ -79,121 +76,197 @@ static void log_entry(uint32_t kind, uint32_t a, uint32_t b, uint32_t c, uint32_
     l->c = c;
     l->d = d;
     l->e = e;
-    l->ms = (uint32_t)qx_ticks_ms();
+    l->ms = ms;
 }
 
-static uint32_t *frame_of(int tid) {
-    return (uint32_t *)(qx_task_ctx(tid)->psp + 32);
+/* The best priority with a ready task, NO_PRIO when none (sched._best_ready). */
+static uint32_t best_prio(void) {
+    uint32_t r = FT.ready & ((1u << QX_FT_PRIOS) - 1);
+    return r ? (uint32_t)__builtin_ctz(r) : NO_PRIO;
 }
 
-/* Best task in made_ready (FIFO order among equal priority), or -1. */
-static int best_made_ready(uint32_t *index) {
-    int best = -1;
-    for (uint32_t i = 0; i < n_ready; i++) {
-        int t = made_ready[i];
-        if (best < 0 || qx_ipc[t].prio < qx_ipc[best].prio) {
-            best = t;
-            *index = i;
+/* The head of runq[p], if the table holds a task there that can run; -1 else. */
+static int head(uint32_t p) {
+    uint32_t n = FT.runq_len[p], t = FT.runq[p][0];
+    if (n == 0 || n > QX_FT_TASKS || t == 0 || t >= QX_FT_TASKS || !qx_task_live((int)t)) {
+        return -1;
+    }
+    return (int)t;
+}
+
+/* Take the head off runq[p] (head() said it is there). */
+static void pop(uint32_t p) {
+    uint32_t n = FT.runq_len[p] - 1;
+    for (uint32_t i = 0; i < n; i++) {
+        FT.runq[p][i] = FT.runq[p][i + 1];
+    }
+    FT.runq_len[p] = n;
+    if (n == 0) {
+        FT.ready &= ~(1u << p);
+    }
+}
+
+/* tid becomes ready: back of its queue, a fresh slice (sched.wake, yield_).
+ * 0 when its queue is full (a table the kernel did not write). */
+static int push(int tid) {
+    uint32_t p = FT.prio[tid], n = p < QX_FT_PRIOS ? FT.runq_len[p] : QX_FT_TASKS;
+    if (n >= QX_FT_TASKS) {
+        return 0;
+    }
+    FT.runq[p][n] = (uint32_t)tid;
+    FT.runq_len[p] = n + 1;
+    FT.ready |= 1u << p;
+    FT.slice[tid] = (int32_t)FT.slice_ticks;
+    return 1;
+}
+
+/* tid runs from now on, with the slice it has in the table. */
+static void run(int tid, uint32_t now) {
+    int32_t s = FT.slice[tid];
+    FT.start_ms = now;
+    qx_slice_left = s > 0 ? (uint32_t)s : FT.slice_ticks;
+    qx_fast_switch(tid);
+}
+
+static int is_task(uint32_t tid) {
+    return tid > 0 && tid < QX_FT_TASKS;
+}
+
+static uint32_t yield(uint32_t *frame, int me, uint32_t now) {
+    uint32_t p = FT.prio[me];
+    if (p >= QX_FT_PRIOS || FT.runq_len[p] >= QX_FT_TASKS) {
+        return 0;
+    }
+    uint32_t b = best_prio();
+    if (b == p && FT.runq_len[p] == 1) {  /* one other task of its priority (two tasks taking turns): */
+        int other = head(p);              /* they trade places, in fewer steps */
+        if (other < 0) {
+            return 0;
         }
+        FT.runq[p][0] = (uint32_t)me;
+        FT.slice[me] = (int32_t)FT.slice_ticks;
+        frame[0] = frame[1] = 0;
+        log_entry(QX_FAST_YIELDS, (uint32_t)me, (uint32_t)other, 1, 0, 0, now);
+        run(other, now);
+        return 3;
     }
-    return best;
+    int next = b < p ? head(b) : b == p ? head(p) : me;   /* after me goes to the back */
+    if (next < 0) {
+        return 0;
+    }
+    push(me);
+    frame[0] = frame[1] = 0;
+    log_entry(QX_FAST_YIELDS, (uint32_t)me, (uint32_t)next, 1, 0, 0, now);
+    pop(b < p ? b : p);
+    if (next == me) {                    /* alone at the best priority: it goes on, a fresh slice */
+        FT.start_ms = now;
+        qx_slice_left = FT.slice_ticks;
+        return 2;
+    }
+    run(next, now);
+    return 3;
 }
 
-/* The best priority among ready tasks other than the one about to stop. */
-static uint32_t best_ready_prio(void) {
-    uint32_t i, best = qx_other_best;
-    int t = best_made_ready(&i);
-    if (t >= 0 && qx_ipc[t].prio < best) {
-        best = qx_ipc[t].prio;
+/* yield() when no task is ready (trap.c asks before it reads the arguments):
+ * the same outcome -- it goes on with a fresh slice -- in fewer steps. */
+uint32_t qx_yield_alone(uint32_t *frame) {
+    int me = qx_current;
+    uint32_t n = qx_fastlog_len;
+    if (FT.ready || !qx_fast_enabled || !is_task((uint32_t)me)) {
+        return 0;
     }
-    return best;
+    qx_fastlog_t *y = &qx_fastlog[n ? n - 1 : 0];
+    uint32_t now = qx_fast_ms();
+    if (n && y->kind == QX_FAST_YIELDS && y->a == (uint32_t)me && y->b == (uint32_t)me) {
+        y->c++;
+        y->ms = now;
+    } else if (n < QX_FASTLOG_MAX) {
+        log_entry(QX_FAST_YIELDS, (uint32_t)me, (uint32_t)me, 1, 0, 0, now);
+    } else {
+        return 0;
+    }
+    FT.start_ms = now;
+    FT.slice[me] = (int32_t)FT.slice_ticks;
+    qx_slice_left = FT.slice_ticks;
+    frame[0] = frame[1] = 0;
+    return 1;
 }
 
 uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
     uint32_t no = frame[0];
     int me = qx_current;
-    qx_ipc_t *m = &qx_ipc[me];
-    if (!log_room() || !qx_fast_enabled) {
+    if (!qx_fast_enabled || qx_fastlog_len >= QX_FASTLOG_MAX || !is_task((uint32_t)me)) {
         return 0;
     }
     if (no == QX_SYS_CALL) {
-        uint32_t h = a[0], dest = h & 0xFF, mptr = a[1], mlen = a[2], rptr = a[3], rcap = a[4];
-        /* a handle of another incarnation (or none): the kernel refuses it */
-        if (dest >= QX_MAX_TASKS || h != qx_ipc[dest].handle || (int)dest == me || !(m->callmask >> dest & 1) || m->calling >= 0
-            || !qx_task_live(dest)) {
+        uint32_t h = a[0], dest = h & ID_MASK, mptr = a[1], mlen = a[2], rptr = a[3], rcap = a[4];
+        /* a handle of another incarnation, a task it may not call, one not in recv: the kernel's */
+        if (!is_task(dest) || (int)dest == me || h != FT.handle[dest] || !(FT.callmask[me] >> dest & 1)
+            || FT.state[dest] != QX_FT_RECV || mlen > QX_MSG_MAX || mlen > FT.cap[dest]) {
             return 0;
         }
-        qx_ipc_t *d = &qx_ipc[dest];
-        if (!d->receiving || mlen > QX_MSG_MAX || mlen > d->recv_cap || d->prio >= best_ready_prio()
-            || !qx_task_may_copy(me, mptr, mlen, 0) || !qx_task_may_copy(me, rptr, rcap, 1)) {
-            return 0;
+        uint32_t p = FT.prio[dest];
+        if (p >= best_prio() || !qx_task_live((int)dest) || !qx_task_may_copy(me, mptr, mlen, 0)
+            || !qx_task_may_copy(me, rptr, rcap, 1) || !qx_task_may_copy((int)dest, FT.buf[dest], mlen, 1)) {
+            return 0;                    /* it would not run next; or a range the kernel refuses */
         }
-        memcpy((void *)d->recv_buf, (const void *)mptr, mlen);
-        uint32_t *df = frame_of(dest);
-        df[0] = mlen;
-        df[1] = m->handle;                            /* the receiver gets the caller's handle */
-        d->receiving = 0;
-        m->calling = dest;
-        m->reply_buf = rptr;
-        m->reply_cap = rcap;
-        log_entry(QX_FAST_CALL, me, dest, mlen, rptr, rcap);
-        qx_alone = qx_other_best == QX_PRIO_NONE && n_ready == 0;
-        qx_peer = -1;
-        qx_fast_switch(dest);
+        uint32_t now = qx_fast_ms();
+        qx_task_copy((int)dest, FT.buf[dest], me, mptr, mlen);
+        qx_task_set_result((int)dest, mlen, FT.handle[me]);   /* the receiver gets the caller's handle */
+        FT.state[dest] = QX_FT_NONE;
+        FT.buf[dest] = FT.cap[dest] = 0;
+        FT.state[me] = QX_FT_CALL;
+        FT.peer[me] = dest;
+        FT.buf[me] = rptr;
+        FT.cap[me] = rcap;
+        FT.slice[dest] = (int32_t)FT.slice_ticks;            /* woken: a fresh slice */
+        log_entry(QX_FAST_CALL, (uint32_t)me, dest, mlen, rptr, rcap, now);
+        run((int)dest, now);
         return 3;
     }
     if (no == QX_SYS_REPLY) {
-        uint32_t h = a[0], caller = h & 0xFF, ptr = a[1], len = a[2];
-        if (caller >= QX_MAX_TASKS || h != qx_ipc[caller].handle || qx_ipc[caller].calling != me || !qx_task_live(caller)) {
+        uint32_t h = a[0], caller = h & ID_MASK, ptr = a[1], len = a[2];
+        if (!is_task(caller) || h != FT.handle[caller] || FT.state[caller] != QX_FT_CALL
+            || FT.peer[caller] != (uint32_t)me || len > QX_MSG_MAX || len > FT.cap[caller]) {
             return 0;
         }
-        qx_ipc_t *c = &qx_ipc[caller];
-        if (len > QX_MSG_MAX || len > c->reply_cap || c->prio < m->prio || n_ready >= QX_MAX_TASKS
-            || !qx_task_may_copy(me, ptr, len, 0)) {
+        uint32_t p = FT.prio[caller], mp = FT.prio[me], now = qx_fast_ms();
+        int32_t left = FT.slice[me] - (int32_t)(now - FT.start_ms);
+        /* The replier keeps the CPU: nobody outranks it, before or after
+         * the caller is ready, and its slice is not over (how the kernel
+         * would count an ended slice depends on what is ready when). */
+        if (p < mp || p >= QX_FT_PRIOS || best_prio() < mp || left <= 0 || FT.runq_len[p] >= QX_FT_TASKS
+            || !qx_task_live((int)caller) || !qx_task_may_copy(me, ptr, len, 0)
+            || !qx_task_may_copy((int)caller, FT.buf[caller], len, 1)) {
             return 0;
         }
-        memcpy((void *)c->reply_buf, (const void *)ptr, len);
-        uint32_t *cf = frame_of(caller);
-        cf[0] = len;
-        cf[1] = 0;
-        c->calling = -1;
-        made_ready[n_ready++] = caller;
-        qx_alone = 0;                                 /* a yield must now switch, */
-        qx_peer = -1;                                 /* and the kernel choose to whom */
-        log_entry(QX_FAST_REPLY, me, caller, len, 0, 0);
+        qx_task_copy((int)caller, FT.buf[caller], me, ptr, len);
+        qx_task_set_result((int)caller, len, 0);
+        FT.state[caller] = QX_FT_NONE;
+        FT.peer[caller] = FT.buf[caller] = FT.cap[caller] = 0;
+        push((int)caller);
         frame[0] = frame[1] = 0;
+        qx_slice_left = (uint32_t)left;
+        log_entry(QX_FAST_REPLY, (uint32_t)me, caller, len, 0, 0, now);
         return 2;
     }
     if (no == QX_SYS_RECV) {
-        uint32_t buf = a[0], cap = a[1], i = 0;
-        int next = best_made_ready(&i);
-        if (a[2] || next < 0 || m->queued || m->receiving || m->calling >= 0 || !qx_task_live(next)
-            || qx_ipc[next].prio >= qx_other_best || !qx_task_may_copy(me, buf, cap, 1)) {
-            return 0;
+        uint32_t buf = a[0], cap = a[1], b = best_prio();
+        int next = b < NO_PRIO ? head(b) : -1;
+        if (a[2] || next < 0 || FT.queued[me] || FT.state[me] != QX_FT_NONE || !qx_task_may_copy(me, buf, cap, 1)) {
+            return 0;                    /* polling, nobody ready (the kernel idles), or a caller queued */
         }
-        m->receiving = 1;
-        m->recv_buf = buf;
-        m->recv_cap = cap;
-        for (n_ready--; i < n_ready; i++) {           /* keep the others in wake order */
-            made_ready[i] = made_ready[i + 1];
-        }
-        log_entry(QX_FAST_RECV, me, buf, cap, next, 0);
-        qx_alone = qx_other_best == QX_PRIO_NONE && n_ready == 0;
-        qx_peer = -1;
-        qx_fast_switch(next);
+        uint32_t now = qx_fast_ms();
+        FT.state[me] = QX_FT_RECV;
+        FT.buf[me] = buf;
+        FT.cap[me] = cap;
+        pop(b);
+        log_entry(QX_FAST_RECV, (uint32_t)me, buf, cap, (uint32_t)next, 0, now);
+        run(next, now);
         return 3;
     }
     if (no == QX_SYS_YIELD) {
-        int peer = qx_peer;
-        if (peer < 0 || n_ready || !qx_task_live(peer) || qx_ipc[peer].prio != m->prio) {
-            return 0;
-        }
-        frame[0] = frame[1] = 0;
-        qx_peer = me;
-        log_entry(QX_FAST_YIELDS, me, peer, 1, 0, 0);
-        qx_fast_switch(peer);
-        return 3;
+        return yield(frame, me, qx_fast_ms());
     }
     return 0;
 }
-

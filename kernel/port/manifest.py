@@ -4,7 +4,7 @@
 # Of userland/, only the image's tasks and the libraries are frozen: the list is
 # made per image by tools/gather_manifests.py from hal/board/<board>/images.py.
 package("kernel", base_path="$(QENEX_ROOT)", files=("__init__.py", "abi.py", "buddy.py", "errors.py",
-        "ipc.py", "kernel.py", "main.py", "manifest.py", "sched.py", "supervisor.py", "system.py",
+        "fasttab.py", "ipc.py", "kernel.py", "main.py", "manifest.py", "sched.py", "supervisor.py", "system.py",
         "bootctl.py", "bundles.py", "rights.py"))
 package("drivers", base_path="$(QENEX_ROOT)")
 include("$(QENEX_GEN)/userland_frozen.py")

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "py/runtime.h"
 #include "py/gc.h"
+#include "py/objarray.h"
 #include "py/mphal.h"
 #include "cm3.h"
 #include "mpu.h"
@@ -45,8 +46,6 @@ static uint8_t kernel_vm[VMSTATE_MAX] __attribute__((aligned(8)));
 
 extern void qx_task_start(uint32_t base, uint32_t stack_size, uint32_t size, const char *entry);
 extern void qx_panic(const char *what, uint32_t pc, uint32_t cfsr, uint32_t addr) __attribute__((noreturn));
-
-volatile uint32_t qx_fast_enabled;
 
 /* Copy a VM-state block: word aligned, a multiple of 32 bytes (the block is
  * padded to a whole number of 128-byte subregions), eight words per ldm/stm
@@ -103,19 +102,10 @@ static void end_task(task_t *t) {
     t->ctx.psp = t->ctx.base = t->ctx.size = 0;
     t->stack_size = 0;
     t->live = 0;
-    qx_ipc_t *p = &qx_ipc[tid];        /* nothing of it for the fast path either */
-    p->receiving = 0;
-    p->calling = -1;
-    p->recv_buf = p->recv_cap = p->reply_buf = p->reply_cap = 0;
-    p->callmask = 0;
     qx_fast_syscalls[tid] = 0;
 }
 
 /* For the IPC fast path (ipcfast.c), which runs in the SVC handler. */
-const qx_ctx_t *qx_task_ctx(int tid) {
-    return &tasks[tid].ctx;
-}
-
 int qx_task_live(int tid) {
     return tid > 0 && tid < QX_MAX_TASKS && tasks[tid].live;
 }
@@ -289,9 +279,25 @@ static int readable(const task_t *t, uint32_t addr, uint32_t len, int writing) {
     return !writing && addr >= QX_FLASH_BASE && len <= QX_FLASH_SIZE && addr - QX_FLASH_BASE <= QX_FLASH_SIZE - len;
 }
 
-/* The same rule for the IPC fast path (ipcfast.c). */
+/* The same rule for the IPC fast path (ipcfast.c), and its other hooks. */
 int qx_task_may_copy(int tid, uint32_t addr, uint32_t len, int writing) {
     return readable(&tasks[tid], addr, len, writing);
+}
+
+void qx_task_copy(int to, uint32_t dst, int from, uint32_t src, uint32_t len) {
+    (void)to;
+    (void)from;
+    memcpy((void *)dst, (const void *)src, len);
+}
+
+void qx_task_set_result(int tid, uint32_t r0, uint32_t r1) {
+    uint32_t *f = (uint32_t *)(tasks[tid].ctx.psp + 32);
+    f[0] = r0;
+    f[1] = r1;
+}
+
+uint32_t qx_fast_ms(void) {
+    return qx_ticks_ms32();
 }
 
 /* resume(tid) -> event tuple (see kernel/abi.py) */
@@ -306,7 +312,6 @@ static mp_obj_t trap_resume(mp_obj_t tid_in) {
     vm_copy(_svmstate, t->vm, n);
     qx_mpu_set_task(t->ctx.base, t->ctx.size, t->dev);
     qx_slice_left = qx_slice;
-    qx_ipc_reset_run();
     qx_enter(&t->ctx);
     t = &tasks[qx_cur_ctx->tid];          /* the IPC fast path may have switched */
     vm_copy(t->vm, _svmstate, n);
@@ -438,49 +443,13 @@ static mp_obj_t trap_fastlog(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(trap_fastlog_obj, trap_fastlog);
 
-/* ipc_task(tid, prio, callmask): the fast path's copy of a task's manifest. */
-static mp_obj_t trap_ipc_task(mp_obj_t tid_in, mp_obj_t prio, mp_obj_t mask) {
-    task_t *t = get_task(tid_in, 0);
-    qx_ipc_t *p = &qx_ipc[t - tasks];
-    p->prio = mp_obj_get_int(prio);
-    p->callmask = mp_obj_get_int_truncated(mask);
-    return mp_const_none;
+/* fasttab() -> the IPC fast path's tables (kernel/port/fasttab.h) as a
+ * writable memoryview of 32-bit words, for the kernel to keep
+ * (kernel/fasttab.py). Kernel memory: no task can reach it. */
+static mp_obj_t trap_fasttab(void) {
+    return mp_obj_new_memoryview('I' | MP_OBJ_ARRAY_TYPECODE_FLAG_RW, QX_FT_WORDS, &qx_fasttab);
 }
-static MP_DEFINE_CONST_FUN_OBJ_3(trap_ipc_task_obj, trap_ipc_task);
-
-/* ipc_state(tid, recv_buf, recv_cap, calling, reply_buf, reply_cap, queued,
- * handle): the fast path's copy of the kernel's IPC state of one task. recv_buf
- * 0: not in recv; calling -1: no call being served; handle: its current IPC
- * handle (a call or reply naming any other is left to the kernel). */
-static mp_obj_t trap_ipc_state(size_t n_args, const mp_obj_t *args) {
-    task_t *t = get_task(args[0], 0);
-    qx_ipc_t *p = &qx_ipc[t - tasks];
-    uint32_t rb = mp_obj_get_int_truncated(args[1]), rc = mp_obj_get_int_truncated(args[2]);
-    int calling = mp_obj_get_int(args[3]);
-    uint32_t pb = mp_obj_get_int_truncated(args[4]), pc = mp_obj_get_int_truncated(args[5]);
-    mp_int_t queued = mp_obj_get_int(args[6]);
-    /* Only ranges inside the task's own block reach the table. */
-    p->receiving = rb != 0 && readable(t, rb, rc, 1);
-    p->recv_buf = rb;
-    p->recv_cap = rc;
-    p->calling = (calling > 0 && calling < QX_MAX_TASKS && readable(t, pb, pc, 1)) ? calling : -1;
-    p->reply_buf = pb;
-    p->reply_cap = pc;
-    p->queued = queued > 255 ? 255 : queued;
-    p->handle = mp_obj_get_int_truncated(args[7]);
-    return mp_const_none;
-}
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_ipc_state_obj, 8, 8, trap_ipc_state);
-
-/* set_other_best(prio or None, peer tid or None): the best ready priority
- * besides the running task, and the one other ready task when it is alone
- * and of the running task's priority (a yield may then switch to it). */
-static mp_obj_t trap_set_other_best(mp_obj_t prio, mp_obj_t peer) {
-    qx_other_best = prio == mp_const_none ? QX_PRIO_NONE : (uint32_t)mp_obj_get_int(prio);
-    qx_peer = peer == mp_const_none ? -1 : mp_obj_get_int(peer);
-    return mp_const_none;
-}
-static MP_DEFINE_CONST_FUN_OBJ_2(trap_set_other_best_obj, trap_set_other_best);
+static MP_DEFINE_CONST_FUN_OBJ_0(trap_fasttab_obj, trap_fasttab);
 
 static mp_obj_t trap_set_fastpath(mp_obj_t flag) {
     qx_fast_enabled = mp_obj_is_true(flag);
@@ -503,13 +472,6 @@ static mp_obj_t trap_set_deadline(mp_obj_t ms) {
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(trap_set_deadline_obj, trap_set_deadline);
-
-/* set_alone(flag): no other task is ready, so a yield may return at once. */
-static mp_obj_t trap_set_alone(mp_obj_t flag) {
-    qx_alone = mp_obj_is_true(flag);
-    return mp_const_none;
-}
-static MP_DEFINE_CONST_FUN_OBJ_1(trap_set_alone_obj, trap_set_alone);
 
 static mp_obj_t trap_watch(mp_obj_t bits) {
     qx_irq_watch = mp_obj_get_int_truncated(bits);
@@ -585,12 +547,9 @@ static const mp_rom_map_elem_t trap_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_set_slice), MP_ROM_PTR(&trap_set_slice_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_deadline), MP_ROM_PTR(&trap_set_deadline_obj) },
     { MP_ROM_QSTR(MP_QSTR_watch), MP_ROM_PTR(&trap_watch_obj) },
-    { MP_ROM_QSTR(MP_QSTR_set_alone), MP_ROM_PTR(&trap_set_alone_obj) },
     { MP_ROM_QSTR(MP_QSTR_last), MP_ROM_PTR(&trap_last_obj) },
     { MP_ROM_QSTR(MP_QSTR_fastlog), MP_ROM_PTR(&trap_fastlog_obj) },
-    { MP_ROM_QSTR(MP_QSTR_ipc_task), MP_ROM_PTR(&trap_ipc_task_obj) },
-    { MP_ROM_QSTR(MP_QSTR_ipc_state), MP_ROM_PTR(&trap_ipc_state_obj) },
-    { MP_ROM_QSTR(MP_QSTR_set_other_best), MP_ROM_PTR(&trap_set_other_best_obj) },
+    { MP_ROM_QSTR(MP_QSTR_fasttab), MP_ROM_PTR(&trap_fasttab_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_fastpath), MP_ROM_PTR(&trap_set_fastpath_obj) },
     { MP_ROM_QSTR(MP_QSTR_ticks_ms), MP_ROM_PTR(&trap_ticks_ms_obj) },
     { MP_ROM_QSTR(MP_QSTR_console_write), MP_ROM_PTR(&trap_console_write_obj) },

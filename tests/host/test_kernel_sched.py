@@ -402,3 +402,22 @@ def test_no_ready_task_waits_forever_among_equals():
             s.tick(cur)
             s.check()
             assert max(waiting.values(), default=0) <= 6 * 4, "seed %d step %d: %r" % (seed, step, waiting)
+
+
+def test_renew_is_a_yield_and_a_run_of_the_running_task():
+    """The fast path's replay of a yield that came back, or of a round trip:
+    the running task gets a fresh slice and the queues are as they were."""
+    a, b = sched.Scheduler(5), sched.Scheduler(5)
+    for s in (a, b):
+        for tid in (1, 2, 3):
+            s.add(tid, 3 if tid != 3 else 4)
+        assert s.pick() == 1
+        s.charge(1, 3)
+    a.renew(1)
+    b.yield_(1)
+    b.run(1)
+    assert a.queues == b.queues and a.running == b.running == 1
+    assert a.tasks[1].slice_left == b.tasks[1].slice_left == 5
+    with pytest.raises(KernelError) as e:
+        a.renew(2)                      # ready, not running
+    assert e.value.code == errors.BAD_STATE

@@ -21,10 +21,9 @@ KERNEL_GLOBALS = {
     "ring", "head", "tail", "received", "dropped", "rx_paused", "uart", "tx_prev",  # drivers/uart
     "ticks", "hz", "timer",                                          # drivers/timer
     "qx_current", "qx_event", "qx_slice", "qx_slice_left", "qx_deadline_ms", "qx_irq_watch",
-    "qx_cur_ctx", "qx_next_ctx", "qx_kernel_msp", "pend_kind", "pend_bits", "qx_alone",
+    "qx_cur_ctx", "qx_next_ctx", "qx_kernel_msp", "pend_kind", "pend_bits",
     "qx_fast_syscalls",                                              # trap.c
-    "qx_ipc", "qx_other_best", "qx_fastlog", "qx_fastlog_len", "qx_fast_enabled", "made_ready",
-    "n_ready", "qx_peer",                                            # ipcfast.c, modtrap.c
+    "qx_fasttab", "qx_fastlog", "qx_fastlog_len", "qx_fast_enabled",  # ipcfast.c
     "tasks", "kernel_vm",                                            # modtrap.c
     "region", "region_size", "sector_size",                          # drivers/flash
 }

@@ -29,7 +29,6 @@
 volatile int32_t qx_current = -1;
 qx_event_t qx_event;
 volatile uint32_t qx_slice = 10, qx_slice_left, qx_deadline_ms, qx_irq_watch;
-volatile uint32_t qx_alone;                   /* no other task is ready (the kernel says) */
 uint32_t qx_fast_syscalls[QX_MAX_TASKS];      /* syscalls answered here, per task */
 qx_ctx_t *qx_cur_ctx;
 qx_ctx_t *qx_next_ctx;
@@ -84,18 +83,23 @@ static uint32_t task_fault(const char *reason, uint32_t pc, uint32_t addr) {
     return 1;
 }
 
+/* The port's yield with no other task ready (kernel/port/ipcfast.c, from the
+ * kernel's run queue); none by default. */
+uint32_t __attribute__((weak)) qx_yield_alone(uint32_t *frame) {
+    (void)frame;
+    return 0;
+}
+
 /* Fast paths: syscalls that need no decision are answered here, straight
  * back to the task. SYS_TICKS reads the clock; SYS_YIELD with no other task
- * ready (the kernel keeps qx_alone) changes nothing but the slice. */
+ * ready changes nothing but the slice (qx_yield_alone says, and sets it). */
 static uint32_t fast_syscall(uint32_t *frame) {
     uint32_t no = frame[0];
     if (no == QX_SYS_TICKS) {
         uint64_t ms = qx_ticks_ms();
         frame[0] = (uint32_t)ms & 0x7fffffffu;
         frame[1] = (uint32_t)(ms >> 31);
-    } else if (no == QX_SYS_YIELD && qx_alone) {
-        frame[0] = frame[1] = 0;
-        qx_slice_left = qx_slice;
+    } else if (no == QX_SYS_YIELD && qx_yield_alone(frame)) {
     } else {
         return 0;
     }

@@ -26,7 +26,7 @@ static inline int qx_ctx_owns(const qx_ctx_t *c, uint32_t addr, uint32_t len) {
 
 extern volatile int32_t qx_current;         /* running task id, -1: the kernel */
 extern qx_event_t qx_event;
-extern volatile uint32_t qx_slice, qx_slice_left, qx_deadline_ms, qx_irq_watch, qx_alone;
+extern volatile uint32_t qx_slice, qx_slice_left, qx_deadline_ms, qx_irq_watch;
 extern uint32_t qx_fast_syscalls[];
 extern qx_ctx_t *qx_cur_ctx, *qx_next_ctx;   /* the running task; the one an SVC enters next */
 

@@ -1,0 +1,194 @@
+"""The IPC fast path's tables: their layout (the definition; the C struct in
+kernel/port/fasttab.h is held to it by tests/host/test_fastpath.py) and the
+writer the kernel keeps them with.
+
+The trap layer's fast path (kernel/port/ipcfast.c) decides nothing of its
+own: it follows these tables, which are the scheduler's run queue and
+ipc's state put in words -- the ready tasks of each priority in order,
+each task's priority, slice left, IPC handle, the tasks it may call (a
+bitmap of `calls`), whether it waits in recv (and where) or in a call
+being served (by whom, reply buffer where), and how many callers are
+queued on it -- plus the fresh slice and when the running task's time
+started. The kernel writes what changed before every resume (sync());
+the fast path changes the tables only by the transitions it logs, which
+the kernel replays into sched and ipc (Kernel._replay), so afterwards both
+agree again (check()).
+
+It does not decide, copy or switch anything, and does not know the trap
+layer: `words` is any writable sequence of 32-bit words (a memoryview of
+typecode 'I': _trap.fasttab() on the device, a cffi buffer in the
+simulator). Pure Python, runs under MicroPython and CPython.
+"""
+
+from kernel.sched import PRIORITIES, READY
+
+TASKS = 32                  # task slots (the board's MAX_TASKS)
+
+# states (what ipc says of a task)
+NONE = 0
+RECV = 1                    # blocked in recv, nobody queued: BUF/CAP its buffer
+CALL = 2                    # blocked in a call PEER has received: BUF/CAP its reply buffer
+
+# word offsets (kernel/port/fasttab.h, qx_fasttab_t, in order)
+SLICE_TICKS = 0
+START_MS = 1
+READY_BITS = 2
+RUNQ_LEN = 3
+RUNQ = RUNQ_LEN + PRIORITIES            # RUNQ + prio * TASKS + i
+SLICE = RUNQ + PRIORITIES * TASKS       # each of these: + tid
+PRIO = SLICE + TASKS
+HANDLE = PRIO + TASKS
+CALLMASK = HANDLE + TASKS
+QUEUED = CALLMASK + TASKS
+STATE = QUEUED + TASKS
+PEER = STATE + TASKS
+BUF = PEER + TASKS
+CAP = BUF + TASKS
+WORDS = CAP + TASKS
+
+FIELDS = (("slice_ticks", SLICE_TICKS, 1), ("start_ms", START_MS, 1), ("ready", READY_BITS, 1),
+          ("runq_len", RUNQ_LEN, PRIORITIES), ("runq", RUNQ, PRIORITIES * TASKS), ("slice", SLICE, TASKS),
+          ("prio", PRIO, TASKS), ("handle", HANDLE, TASKS), ("callmask", CALLMASK, TASKS),
+          ("queued", QUEUED, TASKS), ("state", STATE, TASKS), ("peer", PEER, TASKS), ("buf", BUF, TASKS),
+          ("cap", CAP, TASKS))
+
+MASK32 = 0xFFFFFFFF
+
+
+class FastTable:
+    """The kernel's writer of the tables in `words` (WORDS words, zero
+    when handed over: no task, no queue)."""
+
+    def __init__(self, words):
+        if len(words) < WORDS:
+            raise ValueError("fast path table of %d words, %d needed" % (len(words), WORDS))
+        self.w = words             # all zero: the trap layer's is (.bss, or the simulator's claim())
+
+    def sync(self, k, running, t0):
+        """Write what changed in kernel k since the last sync: every task's
+        priority and permissions when k.caps_dirty (a task added or
+        removed), the handle and IPC state of the tasks in k.ipc.dirty (the
+        kernel adds a task it starts),
+        the queues in k.sched.qdirty; then the running task's slice left and
+        t0, the time its run is counted from (the kernel's charge start)."""
+        w = self.w
+        sched = k.sched
+        if k.caps_dirty:
+            k.caps_dirty = False
+            w[SLICE_TICKS] = sched.slice_ticks
+            ids = {}
+            for tid in k.tasks:
+                ids[k.tasks[tid].name] = tid
+            for tid in k.tasks:
+                self.perms(k, tid, ids)
+                k.ipc.dirty.add(tid)
+        if k.ipc.dirty:
+            for tid in k.ipc.dirty:
+                self.task(k, tid)
+            k.ipc.dirty.clear()
+        q = sched.qdirty
+        if q:
+            sched.qdirty = 0
+            bits = w[READY_BITS]
+            prio = 0
+            while q:
+                if q & 1:
+                    tids = sched.queues[prio]
+                    n = len(tids)
+                    base = RUNQ + prio * TASKS
+                    for i in range(n):
+                        tid = tids[i]
+                        w[base + i] = tid
+                        w[SLICE + tid] = sched.tasks[tid].slice_left
+                    w[RUNQ_LEN + prio] = n
+                    if n:
+                        bits |= 1 << prio
+                    else:
+                        bits &= ~(1 << prio)
+                q >>= 1
+                prio += 1
+            w[READY_BITS] = bits
+        if running is not None:
+            left = sched.tasks[running].slice_left
+            w[SLICE + running] = left if left > 0 else 0
+            w[START_MS] = t0
+
+    def perms(self, k, tid, ids):
+        """Write one task's priority and call bitmap (live or not); ids:
+        name -> tid."""
+        w = self.w
+        t = k.tasks.get(tid)
+        if not (0 < tid < TASKS):
+            return
+        if t is None:
+            w[PRIO + tid] = w[CALLMASK + tid] = 0
+            return
+        w[PRIO + tid] = t.manifest.priority
+        mask = 0
+        for name in k.caps[t.name]:
+            d = ids[name]
+            if d < TASKS:
+                mask |= 1 << d
+        w[CALLMASK + tid] = mask
+
+    def task(self, k, tid):
+        """Write one task's current handle and IPC state from k's ipc (none
+        unless live)."""
+        w = self.w
+        if not (0 < tid < TASKS):
+            return
+        t = k.tasks.get(tid)
+        state, peer, buf, cap, queued = NONE, 0, 0, 0, 0
+        if t is not None and t.status == "live":
+            w[HANDLE + tid] = k.handle(tid)
+            ipc = k.ipc
+            queued = len(ipc.queues.get(tid, ()))
+            r = ipc.receivers.get(tid)
+            c = ipc.calls.get(tid)
+            if r is not None:
+                state, buf, cap = RECV, r[0], r[1]
+            elif c is not None and c.state == "served":
+                state, peer, buf, cap = CALL, c.dest, c.reply_ptr, c.reply_cap
+        w[QUEUED + tid] = queued
+        w[STATE + tid] = state
+        w[PEER + tid] = peer
+        w[BUF + tid] = buf               # words: the kernel checked them (0..WORD_MAX)
+        w[CAP + tid] = cap
+
+    def check(self, k):
+        """Assert the tables say what k's own state says (after a replay);
+        True."""
+        w = self.w
+        sched = k.sched
+        bits = 0
+        for prio in range(PRIORITIES):
+            tids = sched.queues[prio]
+            n = w[RUNQ_LEN + prio]
+            got = [w[RUNQ + prio * TASKS + i] for i in range(n)]
+            assert got == tids, "fast path run queue %d is %r, sched's %r" % (prio, got, tids)
+            for tid in tids:
+                assert sched.tasks[tid].state == READY
+                assert w[SLICE + tid] == sched.tasks[tid].slice_left, \
+                    "task %d: slice %d in the table, %d in sched" % (tid, w[SLICE + tid], sched.tasks[tid].slice_left)
+            if tids:
+                bits |= 1 << prio
+        assert w[READY_BITS] == bits, "ready bits 0x%x, queues say 0x%x" % (w[READY_BITS], bits)
+        for tid in k.tasks:
+            if tid >= TASKS:
+                continue
+            t = k.tasks[tid]
+            r = k.ipc.receivers.get(tid)
+            c = k.ipc.calls.get(tid)
+            live = t.status == "live"
+            if live and r is not None:
+                want = (RECV, 0, r[0] & MASK32, r[1] & MASK32)
+            elif live and c is not None and c.state == "served":
+                want = (CALL, c.dest, c.reply_ptr & MASK32, c.reply_cap & MASK32)
+            else:
+                want = (NONE, 0, 0, 0)
+            got = (w[STATE + tid], w[PEER + tid], w[BUF + tid], w[CAP + tid])
+            assert got == want, "task %d: fast path state %r, ipc says %r" % (tid, got, want)
+            if live:
+                assert w[HANDLE + tid] == k.handle(tid) & MASK32, "task %d: stale handle" % tid
+                assert w[QUEUED + tid] == len(k.ipc.queues.get(tid, ())), "task %d: queued" % tid
+        return True
