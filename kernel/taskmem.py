@@ -41,8 +41,8 @@ TOP = abi.WORD_MAX + 1      # the first address past the 32-bit space
 def inside(base, size, ptr, n):
     """[ptr, ptr + n) lies inside [base, base + size), nothing past the top
     of the address space; n == 0: always (no bytes are touched)."""
-    if not (is_int(ptr) and is_int(n)) or ptr < 0 or n < 0 or ptr + n > TOP:
-        return False
+    if type(ptr) is not int or type(n) is not int or ptr < 0 or n < 0 or ptr + n > TOP:
+        return False            # (type() is int: no bool; no call on this hot path)
     if n == 0:
         return True
     return base is not None and base <= ptr and ptr + n <= base + size
