@@ -4,7 +4,7 @@ numbers, event kinds, IRQ bits, KCTL operations and the limits they imply.
 Holds numbers only, no behaviour. The C trap layer (kernel/port/, hal/arch/)
 copies these by hand; a host test compares the two, so change a number here
 and there together, never one alone. table() lists them all for that test.
-It does not say what a syscall does in detail (kernel/kernel.py does, next to
+It does not say what a syscall does in detail (kernel/syscalls.py does, next to
 each handler) nor hold the error codes (kernel/errors.py).
 
 Syscall convention. A task passes a number `no` and five argument words
@@ -126,8 +126,9 @@ FAULT_REASONS = (FAULT_MEMMANAGE, FAULT_BUSFAULT, FAULT_USAGEFAULT,
 # --- SYS_KCTL operations (capability kernel) ------------------------------
 # Queries write a JSON text into (buf_ptr, buf_cap) and return its length;
 # a reply longer than buf_cap fails with MSG_TOO_LARGE and r1 = the length
-# needed. Controls take a tid in `arg` and return 0. The reply shapes are
-# documented in kernel/kernel.py (Kernel.kctl_*).
+# needed. Controls take a tid in `arg` and return 0. Every refusal is r0 =
+# -code (kernel/errors.py), never a reply; the operations, their checks and
+# the reply shapes are documented in kernel/kctl.py.
 
 KCTL_PS = 0         # tasks: state, priority, memory, restarts, CPU
 KCTL_MEM = 1        # the task RAM pool: blocks, owners, free, largest free
@@ -146,7 +147,8 @@ KCTL_CONFIRM = 11   # confirm the running image; replies KCTL_BOOT's dict plus
 KCTL_INSTALL = 12   # one step of the install stream (kernel/bundles.py Installer):
                     # arg = n << 3 | INSTALL_*, buf holds n bytes (BEGIN: "NAME [SIZE]",
                     # DATA: the next bytes of the bundle); the reply (JSON, in buf)
-                    # says how far it got or why not ({"error": ...}: the stream is over)
+                    # says how far it got; a refusal is BAD_BUNDLE with the reason
+                    # in buf (r1: its length), and the stream is over
 KCTL_REMOVE = 13    # arg = tid of an installed task: stop it, drop it from storage
 KCTL_FG = 14        # arg = tid: hand it the console (it must hold console = read);
                     # Ctrl-Z or its end gives the console back to the console task

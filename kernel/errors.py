@@ -40,6 +40,9 @@ BAD_FREE = 9        # a free of an address that is not the start of an
 NOT_RUNNING = 10    # the task exists but is not running (stopped, faulted,
                     # exited, restarting): nothing was delivered, the request
                     # certainly had no effect there
+BAD_BUNDLE = 11     # an install step refused the bundle (its format, signature,
+                    # manifest or rights, or no room for it): the install
+                    # stream is over, nothing was installed
 
 # (code, name, what it means), in code order: code == index.
 TABLE = (
@@ -54,14 +57,16 @@ TABLE = (
     (NO_MEMORY, "NO_MEMORY", "no free block large enough"),
     (BAD_FREE, "BAD_FREE", "not an allocated block of this owner"),
     (NOT_RUNNING, "NOT_RUNNING", "the task is not running; nothing was delivered"),
+    (BAD_BUNDLE, "BAD_BUNDLE", "the bundle was refused; nothing installed"),
 )
 
 # When several codes apply to one request, the first of these wins; each
 # operation checks its conditions in this order. Independent of the numbers.
 # PEER_DIED ranks here as the refusal of a handle of an earlier incarnation
-# (a call's wait ended by the callee's death is not a check).
+# (a call's wait ended by the callee's death is not a check). BAD_BUNDLE is
+# last: a bundle's own checks come after every check of the request.
 PRECEDENCE = (BAD_ARGUMENT, NO_SUCH_TASK, NOT_PERMITTED, PEER_DIED, BAD_STATE, MSG_TOO_LARGE,
-              NOT_RUNNING, QUOTA, NO_MEMORY, BAD_FREE)
+              NOT_RUNNING, QUOTA, NO_MEMORY, BAD_FREE, BAD_BUNDLE)
 
 for _i in range(len(TABLE)):
     assert TABLE[_i][0] == _i, "errors.TABLE out of order at %d" % _i

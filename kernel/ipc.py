@@ -198,6 +198,11 @@ class Ipc:
         self.receivers[tid] = (buf_ptr, buf_cap)
         return None, wakes
 
+    def cancel_recv(self, tid):
+        """tid polled (recv with poll = 1) and nobody called: it is no
+        receiver after all."""
+        del self.receivers[tid]
+
     def check_reply(self, tid, sender, current=False):
         """Raise BAD_STATE unless sender has a call served by tid, or died
         while served (so the kernel can rank BAD_STATE before the reply's

@@ -103,7 +103,7 @@ class Scheduler:
         out.sort()
         return out
 
-    def _best_ready(self):
+    def best_ready(self):
         """Priority of the highest non-empty ready queue, or None."""
         for prio in range(PRIORITIES):
             if self.queues[prio]:
@@ -113,7 +113,7 @@ class Scheduler:
     def preempt_due(self, running_tid):
         """True when a ready task outranks running_tid (None: idle, so any
         ready task is due)."""
-        best = self._best_ready()
+        best = self.best_ready()
         if best is None:
             return False
         if running_tid is None:
@@ -286,7 +286,7 @@ class Scheduler:
 
     def pick(self):
         """The tid to run now, or None: idle (the kernel sleeps in WFI)."""
-        best = self._best_ready()
+        best = self.best_ready()
         if self.running is not None:
             t = self.tasks[self.running]
             if best is None or best > t.prio:

@@ -3,6 +3,7 @@
  * the firmware's footprint from the linker. Policy stays in Python. */
 #include <string.h>
 #include "py/runtime.h"
+#include "py/smallint.h"
 #include "py/mphal.h"
 #include "py/objarray.h"
 #include "shared/runtime/semihosting_arm.h"
@@ -39,8 +40,15 @@ static mp_obj_t hal_write(mp_obj_t data) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(hal_write_obj, hal_write);
 
+/* ticks_ms(): ms since boot. A small int while it fits (2^30 ms, 12 days):
+ * mp_obj_new_int_from_ull always makes a long int, two heap blocks per call,
+ * and the kernel's loop reads the clock twice a step (kernel/kernel.py). */
 static mp_obj_t hal_ticks_ms(void) {
-    return mp_obj_new_int_from_ull(qx_ticks_ms());
+    uint64_t ms = qx_ticks_ms();
+    if (ms <= (mp_uint_t)MP_SMALL_INT_POSITIVE_MASK) {
+        return MP_OBJ_NEW_SMALL_INT(ms);
+    }
+    return mp_obj_new_int_from_ull(ms);
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(hal_ticks_ms_obj, hal_ticks_ms);
 

@@ -271,7 +271,11 @@ static mp_obj_t tuple(size_t n, mp_obj_t a, mp_obj_t b, mp_obj_t c, mp_obj_t d) 
 #define INT(x) mp_obj_new_int_from_uint(x)
 
 /* May the kernel copy [addr, addr+len) for task t? Its own block, or (reads
- * only) flash, where constants of its frozen code live. */
+ * only) flash, where constants of its frozen code live. This is the C side of
+ * the one rule for task memory, kernel/taskmem.py (the Python kernel checks
+ * every syscall's ranges there first; this check is the trap layer's own, for
+ * trap.read/write and the fast path): qx_ctx_owns() is the same arithmetic in
+ * a form no uint32_t sum can wrap in (tests/host/test_kernel_taskmem.py). */
 static int readable(const task_t *t, uint32_t addr, uint32_t len, int writing) {
     if (qx_ctx_owns(&t->ctx, addr, len)) {
         return 1;

@@ -10,6 +10,7 @@ shell's tables are tested against the kernel's real reply shapes.
 import json
 
 from kernel import abi, manifest
+from kernel import kctl
 from kernel.kernel import Kernel
 from kernel.sim import Sim
 
@@ -107,8 +108,8 @@ class FakeSystem:
         if op in (abi.KCTL_KILL, abi.KCTL_START, abi.KCTL_RESTART):
             (k.kill if op == abi.KCTL_KILL else k.start if op == abi.KCTL_START else k.restart)(arg)
             return None
-        reply = {abi.KCTL_PS: k.ps, abi.KCTL_MEM: k.mem, abi.KCTL_FAULTS: k.faults,
-                 abi.KCTL_IPC: k.ipc_table}[op]()
+        reply = {abi.KCTL_PS: kctl.ps, abi.KCTL_MEM: kctl.mem, abi.KCTL_FAULTS: lambda k: k.fault_log.reply(),
+                 abi.KCTL_IPC: kctl.ipc_table}[op](k)
         if op == abi.KCTL_MEM:
             reply["kernel_heap"] = list(self.heap_used_free)
         return json.loads(json.dumps(reply))

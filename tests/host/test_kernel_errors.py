@@ -20,6 +20,7 @@ PINNED = {
     "NO_MEMORY": 8,
     "BAD_FREE": 9,
     "NOT_RUNNING": 10,
+    "BAD_BUNDLE": 11,
 }
 
 
@@ -93,6 +94,8 @@ def test_every_code_is_reached():
         with pytest.raises(E.KernelError) as e:
             fn()
         seen.add(E.name_of(e.value.code))
+    from tests.host.test_kernel_kctl import bad_bundle_reached
+    seen.add(E.name_of(bad_bundle_reached()))                 # BAD_BUNDLE: an install refused
     assert seen - {"done"} == set(PINNED) - {"OK"}, sorted(set(PINNED) - seen)
 
 

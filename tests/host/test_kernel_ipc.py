@@ -8,6 +8,7 @@ import pytest
 from kernel import abi, errors, manifest
 from kernel.errors import KernelError
 from kernel.ipc import Ipc, QUEUED, SERVED
+from kernel import kctl
 from kernel.kernel import Kernel
 from kernel.sim import Sim, SysError
 from test_kernel_loop import boot, run as loop_run
@@ -153,7 +154,7 @@ def test_call_recv_reply_round_trip_copies_bytes():
     assert slog == [(1, b"hello"), (1, b""), (1, b"x" * 256)]
     srv = sim.sys_of(2)
     assert srv.get(srv.inbuf, 5) == b"xxxxx"           # the message landed in its memory
-    t = {r["name"]: r for r in k.ipc_table()["tasks"]}
+    t = {r["name"]: r for r in kctl.ipc_table(k)["tasks"]}
     assert (t["cli"]["sent"], t["srv"]["received"], t["srv"]["replied"]) == (3, 3, 3)
 
 

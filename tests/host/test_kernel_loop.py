@@ -11,6 +11,7 @@ import pytest
 
 from kernel import abi, errors, manifest, sched, supervisor
 from kernel.errors import KernelError
+from kernel import kctl
 from kernel.kernel import Kernel
 from kernel.sim import Sim, SysError
 
@@ -473,7 +474,7 @@ def test_the_console_returns_to_the_shell_when_the_foreground_task_ends(how):
     elif how == "restart":
         k.restart(2)
     else:
-        k._fault(k.tasks[2], "MemManage", 0, 0)
+        k.fault(k.tasks[2], "MemManage", 0, 0)
     assert k.console_owner == 1
     assert b"kernel: console back to shell (app ended)\n" in sim.out
     sim.feed(b"z", at_ms=k.now() + 1)
@@ -648,7 +649,7 @@ def test_safe_mode_starts_no_installed_task():
     tid = k.add_task(mf("bad", entry="idle"), code=b"x")
     k.safe_mode = True
     assert k.start_all() == [1]
-    assert k.tasks[tid].status == "stopped" and k.ps()["safe_mode"] and k.tasks_table()["safe_mode"]
+    assert k.tasks[tid].status == "stopped" and kctl.ps(k)["safe_mode"] and kctl.tasks_table(k)["safe_mode"]
     k.remove_task(tid)                                  # a stopped installed task can be removed
     assert tid not in k.tasks
 
@@ -717,7 +718,7 @@ def test_exception_fault_line_and_fault_log():
     run(k, until=lambda: k.state_of(1) == "faulted")
     line = fault_lines(sim)[0]
     assert line == "fault: task bad (id 1): exception: ValueError: boom second line; stopped (restart = never)"
-    f = k.faults()
+    f = k.fault_log.reply()
     assert f["total"] == 1
     entry = f["faults"][0]
     assert entry["id"] == 1 and entry["name"] == "bad" and entry["reason"] == "exception: ValueError: boom second line"
@@ -729,8 +730,8 @@ def test_fault_log_keeps_the_last_sixteen():
         yield
         raise RuntimeError("again")
     k, sim = boot({"bad": bad}, [mf("bad", restart="always", backoff=0)])
-    run(k, until=lambda: k.nfaults >= 20)
-    f = k.faults()
+    run(k, until=lambda: k.fault_log.total >= 20)
+    f = k.fault_log.reply()
     assert f["total"] >= 20 and len(f["faults"]) == abi.FAULT_LOG
     assert [e["seq"] for e in f["faults"]] == list(range(f["total"] - 15, f["total"] + 1))
 
@@ -785,8 +786,8 @@ def test_restart_never_leaves_the_task_down():
 
 def test_restart_always_with_doubling_backoff():
     k, sim = boot({"c": crasher}, [mf("c", restart="always", backoff=10)])
-    run(k, until=lambda: k.nfaults >= 6)
-    f = k.faults()["faults"]
+    run(k, until=lambda: k.fault_log.total >= 6)
+    f = k.fault_log.reply()["faults"]
     times = [e["t"] for e in f]
     assert [b - a for a, b in zip(times, times[1:])] == [10, 20, 40, 80, 160]
     assert [e["action"] for e in f] == ["restart in %d ms" % d for d in (10, 20, 40, 80, 160, 320)]
@@ -797,20 +798,20 @@ def test_restart_always_with_doubling_backoff():
 def test_restart_limit_n_then_stopped():
     k, sim = boot({"c": crasher}, [mf("c", restart="limit 3", backoff=10)])
     run(k, until=lambda: k.state_of(1) == "faulted")
-    assert [e["action"] for e in k.faults()["faults"]] == [
+    assert [e["action"] for e in k.fault_log.reply()["faults"]] == [
         "restart 1/3 in 10 ms", "restart 2/3 in 20 ms", "restart 3/3 in 40 ms",
         "stopped (restart limit 3 reached)"]
     assert k.tasks[1].restarts == 3
     run(k, steps=100)
-    assert k.nfaults == 4 and k.buddy.free_bytes == 1 << 16
+    assert k.fault_log.total == 4 and k.buddy.free_bytes == 1 << 16
 
 
 def test_an_operator_start_begins_a_new_streak():
     k, sim = boot({"c": crasher}, [mf("c", restart="limit 1", backoff=5)])
     run(k, until=lambda: k.state_of(1) == "faulted")
     k.start(1)
-    run(k, until=lambda: k.nfaults == 4)
-    assert [e["action"] for e in k.faults()["faults"]] == [
+    run(k, until=lambda: k.fault_log.total == 4)
+    assert [e["action"] for e in k.fault_log.reply()["faults"]] == [
         "restart 1/1 in 5 ms", "stopped (restart limit 1 reached)",
         "restart 1/1 in 5 ms", "stopped (restart limit 1 reached)"]
 
@@ -822,8 +823,8 @@ def test_a_long_healthy_run_resets_the_streak():
         yield from sys.ticks()
         raise RuntimeError("crash")
     k, sim = boot({"c": prog}, [mf("c", restart="limit 3", backoff=10)])
-    run(k, until=lambda: k.nfaults == 4)
-    assert [e["action"] for e in k.faults()["faults"]] == [
+    run(k, until=lambda: k.fault_log.total == 4)
+    assert [e["action"] for e in k.fault_log.reply()["faults"]] == [
         "restart 1/3 in 10 ms", "restart 2/3 in 20 ms", "restart 1/3 in 10 ms", "restart 2/3 in 20 ms"]
 
 
@@ -843,7 +844,7 @@ def test_a_restart_without_memory_is_retried():
     assert "kernel: cannot restart task c (id 1): NO_MEMORY; retry in 20 ms" in sim.lines()
     assert k.state_of(1) == "restarting"
     k.buddy.free(POOL, "hog")
-    run(k, until=lambda: k.nfaults == 2)
+    run(k, until=lambda: k.fault_log.total == 2)
     assert k.tasks[1].restarts == 1
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from kernel import abi, errors, manifest
 from kernel.errors import KernelError, name_of
-from kernel.kernel import Kernel, LIVE
+from kernel.kernel import Kernel
+from kernel.tasks import LIVE
 from kernel.sim import Rng, Sim, SimProtocolError, SysError
 
 POOL = 0x20000000
@@ -459,7 +460,7 @@ def test_random_runs_reach_every_path():
         w.run()
         for key in w.stats:
             total[key] = total.get(key, 0) + w.stats[key]
-        total["faults"] = total.get("faults", 0) + w.k.nfaults
+        total["faults"] = total.get("faults", 0) + w.k.fault_log.total
         total["restarts"] = total.get("restarts", 0) + sum(t.restarts for t in w.k.tasks.values())
     for key in total:
         assert total[key] > 0, "no %s in seeds 0..11: %r" % (key, total)
@@ -470,7 +471,7 @@ def test_a_seed_replays_exactly():
     for _ in range(2):
         w = World(7)
         w.run()
-        runs.append((w.sim.trace, bytes(w.sim.out), w.k.faults(), w.outcome, w.received))
+        runs.append((w.sim.trace, bytes(w.sim.out), w.k.fault_log.reply(), w.outcome, w.received))
     assert runs[0] == runs[1]
     other = World(8)
     other.run()

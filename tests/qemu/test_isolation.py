@@ -36,7 +36,7 @@ ACTION = (r"stopped \(restart = never\)|stopped \(restart limit \d+ reached\)"
 
 
 def fault_re(name=r"\w+"):
-    """The kernel's fault line (kernel/kernel.py):
+    """The kernel's fault line (kernel/faults.py):
     fault: task NAME (id N): REASON[ pc=0x........][ addr=0x........]; ACTION"""
     return (r"fault: task (?P<name>%s) \(id (?P<id>\d+)\): (?P<reason>.*?)"
             r"(?: pc=0x(?P<pc>[0-9a-f]{8}))?(?: addr=0x(?P<addr>[0-9a-f]{8}))?"

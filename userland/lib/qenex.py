@@ -21,6 +21,15 @@ class Error(Exception):
         super().__init__("%s: %s" % (self.name, errors.doc_of(code)))
 
 
+class Refused(Error):
+    """An install step refused the bundle (BAD_BUNDLE): .reason is the
+    kernel's text saying why; the install stream is over."""
+
+    def __init__(self, reason):
+        super().__init__(errors.BAD_BUNDLE)
+        self.reason = reason
+
+
 def _raw(no, a0=0, a1=0, a2=0, a3=0, a4=0):
     try:
         return _qx.syscall(no, a0, a1, a2, a3, a4)
@@ -165,7 +174,8 @@ _ibuf = None     # install_step's buffer: a chunk out, the kernel's reply back
 def install_step(step, data=b""):
     """One step of the install stream (KCTL_INSTALL, abi.INSTALL_*; needs
     the kernel capability): the kernel's reply as JSON text, saying how far
-    it got or why not. data: at most 1024 bytes."""
+    it got; Refused (with the kernel's reason) when the bundle is refused.
+    data: at most 1024 bytes."""
     global _ibuf
     if _ibuf is None:
         _ibuf = bytearray(1024)
@@ -174,6 +184,8 @@ def install_step(step, data=b""):
         raise Error(errors.MSG_TOO_LARGE)
     _ibuf[:n] = data
     r0, r1 = _raw(abi.SYS_KCTL, abi.KCTL_INSTALL, n << 3 | step, _qx.addr(_ibuf), len(_ibuf))
+    if r0 == -errors.BAD_BUNDLE:
+        raise Refused(bytes(memoryview(_ibuf)[:r1]).decode())
     if r0 < 0:
         raise Error(-r0)
     return bytes(memoryview(_ibuf)[:r0])

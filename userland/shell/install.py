@@ -12,7 +12,8 @@ confirms with y.
 
 run(ctx, name, size): ctx gives read_byte(), poll_byte(), sleep(ms),
 write(str) and install_step(step, data) -> the kernel's reply (a dict;
-{"error": ...} when refused, the stream is then over).
+{"error": why} when the kernel refused the bundle with BAD_BUNDLE, the
+stream is then over).
 Runs under MicroPython and CPython."""
 import binascii
 

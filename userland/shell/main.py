@@ -58,8 +58,12 @@ class TaskSystem:
         return qenex.read_byte()
 
     def install_step(self, step, data=b""):
-        """One step of the install stream (userland/shell/install.py)."""
-        return json.loads(qenex.install_step(step, data))
+        """One step of the install stream (userland/shell/install.py): the
+        kernel's reply, or {"error": why} when it refused the bundle."""
+        try:
+            return json.loads(qenex.install_step(step, data))
+        except qenex.Refused as e:
+            return {"error": e.reason}
 
     def sleep(self, ms):
         qenex.sleep(ms)
