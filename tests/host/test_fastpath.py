@@ -187,7 +187,7 @@ class World:
         return {"runs": [r for r in sim.runs if r[0] < end],
                 "events": [e for e in self.events if e[0] < end],
                 "console": [c for c in self.console if c[0] < end],
-                "faults": [f for f in k.fault_log if f["t"] < END_MS]}
+                "faults": [f for f in k.fault_log.records if f["t"] < END_MS]}
 
 
 def first_difference(a, b):
