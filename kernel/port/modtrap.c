@@ -51,9 +51,9 @@ volatile uint32_t qx_fast_enabled;
 
 /* Copy a VM-state block: word aligned, a whole number of 128-byte MPU
  * subregions (kernel.ld pads it so), 44 + 44 + 40 bytes per ldm/stm triple:
- * 8 instructions a subregion, 40 for the 640-byte block. This copy, twice a
- * switch, is most of what a switch costs, so it is neither memcpy nor a
- * loop of 32-byte steps (3.5 instructions each: 171 a switch). */
+ * 8 instructions a subregion, 32 for the 512-byte block (resume() copies
+ * twice; a switch between tasks uses vm_swap). Neither memcpy nor a loop
+ * of 32-byte steps (3.5 instructions each). */
 static void __attribute__((naked, noinline)) vm_copy(void *dst, const void *src, size_t n) {
     (void)dst;
     (void)src;
@@ -74,8 +74,9 @@ static void __attribute__((naked, noinline)) vm_copy(void *dst, const void *src,
 
 /* A switch between tasks in one pass: the live block (_svmstate) saved to
  * `save`, then `load` copied into it, 32 bytes at a time (four ldm/stm per
- * 32 bytes, both copies: 18 instructions a subregion, 90 for the 640-byte
- * block, where two vm_copy calls take about 106). n as for vm_copy. */
+ * 32 bytes, both copies: 18 instructions a subregion, about 75 for the
+ * 512-byte block with the call, where two copies of 768 bytes took 171).
+ * n as for vm_copy. */
 static void __attribute__((naked, noinline)) vm_swap(void *save, const void *load, size_t n) {
     (void)save;
     (void)load;
