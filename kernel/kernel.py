@@ -247,10 +247,10 @@ class Kernel(TaskTable):
         t.started_ms = self.now()
         created = False
         try:
-            if t.code is None and not m.arena:
+            if t.code is None and not m.arena and not m.gc_threshold:
                 self.trap.create(t.tid, base, size, m.stack, m.entry)
             else:
-                self.trap.create(t.tid, base, size, m.stack, m.entry, t.code, m.arena)
+                self.trap.create(t.tid, base, size, m.stack, m.entry, t.code, m.arena, m.gc_threshold)
             created = True
             for name in m.devices:
                 self.trap.grant(t.tid, self.devices[name][0], self.devices[name][1])

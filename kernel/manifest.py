@@ -28,6 +28,7 @@ every error name its field.
     devices    = uart1             # devices whose MMIO it is granted
     hsm_keys   = ledger-sign:sign+verify, ledger-kek:wrap
     arena      = 196608            # bytes of raw RAM outside the GC heap (_qx.arena())
+    gc_threshold = 8192            # collect after this many bytes allocated (gc.threshold)
 
 Required: name, entry, priority, heap, stack, restart. The rest default to
 nothing granted (backoff_ms to 100 when restart is not never). Unknown and
@@ -62,8 +63,10 @@ LIMIT_MAX = 1000000
 HSM_OPS = ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap")
 
 REQUIRED = ("name", "entry", "priority", "heap", "stack", "restart")
-OPTIONAL = ("backoff_ms", "calls", "console", "kernel", "devices", "hsm_keys", "start", "arena")
+OPTIONAL = ("backoff_ms", "calls", "console", "kernel", "devices", "hsm_keys", "start", "arena",
+            "gc_threshold")
 ARENA_MAX = 262144                  # bytes of raw RAM outside the task's GC heap
+GC_THRESHOLD_MIN = 1024             # bytes; 0 (the default): collect only when the heap is full
 FIELDS = REQUIRED + OPTIONAL
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_"
@@ -104,6 +107,7 @@ class Manifest:
         self.devices = []
         self.hsm_keys = []
         self.arena = 0             # raw RAM beside the heap, never scanned by the GC (_qx.arena())
+        self.gc_threshold = 0      # bytes allocated between collections (gc.threshold); 0: heap full
 
     def region_size(self):
         """Bytes of the task's one memory block: stack + heap + arena,
@@ -120,7 +124,7 @@ class Manifest:
             "restart_limit": self.restart_limit, "backoff_ms": self.backoff_ms,
             "calls": list(self.calls), "console": self.console,
             "kernel": self.kernel, "devices": list(self.devices), "hsm_keys": keys,
-            "start": self.start, "arena": self.arena,
+            "start": self.start, "arena": self.arena, "gc_threshold": self.gc_threshold,
         }
 
     def to_text(self):
@@ -148,6 +152,8 @@ class Manifest:
             keys.append("%s:%s" % (k["label"], "+".join(k["ops"])))
         lines.append("hsm_keys = %s" % ", ".join(keys))
         lines.append("arena = %d" % self.arena)
+        if self.gc_threshold:
+            lines.append("gc_threshold = %d" % self.gc_threshold)
         return "\n".join(lines) + "\n"
 
     def __eq__(self, other):
@@ -279,6 +285,15 @@ def parse(text, source="userland/x/manifest", folder=None):
             raise ManifestError(source, "arena", "%s is not a multiple of 8 between 0 and %d"
                                 % (_show(raw["arena"], arena), ARENA_MAX))
         m.arena = arena
+    if "gc_threshold" in raw:
+        # MicroPython's gc.threshold, set before the task's code runs: a
+        # collection after every N bytes allocated, so a heap never fills
+        # with garbage that each allocation's first-fit search must pass.
+        th = _int_or_none(raw["gc_threshold"])
+        if th is None or (th and not (GC_THRESHOLD_MIN <= th <= m.heap)):
+            raise ManifestError(source, "gc_threshold", "%s is not 0 or %d..%d (the heap)"
+                                % (_show(raw["gc_threshold"], th), GC_THRESHOLD_MIN, m.heap))
+        m.gc_threshold = th
     return m
 
 

@@ -364,7 +364,7 @@ class Sim:
             raise SimProtocolError("grant: no task %r" % (tid,))
         self.grants[tid] = (base, size)
 
-    def create(self, tid, base, size, stack_size, entry, code=None, arena=0):
+    def create(self, tid, base, size, stack_size, entry, code=None, arena=0, gc_threshold=0):
         if tid in self.tasks:
             raise SimProtocolError("create: task %r already exists" % (tid,))
         if size < 32 or size & (size - 1) or base % size:

@@ -91,6 +91,10 @@ void __attribute__((noreturn)) qx_task_start(uint32_t base, uint32_t stack_size,
     mp_stack_set_limit(stack_size - QX_ENTRY_MAX - 1024);
     gc_init((void *)(base + stack_size), (void *)(base + size));
     mp_init();
+    uint32_t threshold = ((const uint32_t *)entry)[18];   /* manifest gc_threshold (trap_create) */
+    if (threshold) {
+        MP_STATE_MEM(gc_alloc_threshold) = threshold / MICROPY_BYTES_PER_GC_BLOCK;
+    }
     char reason[80];
     nlr_buf_t nlr;
     if (nlr_push(&nlr) == 0) {
@@ -125,18 +129,42 @@ static uint32_t word(mp_obj_t x) {
     return (uint32_t)mp_obj_int_get_uint_checked(x);     /* raises above 2**32-1 */
 }
 
-/* _qx.syscall(no, a0=0, a1=0, a2=0, a3=0, a4=0) -> (r0, r1), r0 signed. */
+/* The second result word of this VM's last _qx syscall, for _qx.r1(). It
+ * sits in the VM-state block (kernel.ld gathers .bss.qx_vm_*), so every VM
+ * has its own and it is swapped with the rest. */
+uint32_t qx_vm_r1;
+
+/* _qx.syscall(no, a0=0, a1=0, a2=0, a3=0, a4=0) -> r0, signed; _qx.r1()
+ * then gives the second word. Nothing is allocated on this path (r0 and r1
+ * come back as small ints unless they exceed 30 bits): a syscall in a hot
+ * loop leaves no garbage for the task's GC. */
 static mp_obj_t qx_py_syscall(size_t n_args, const mp_obj_t *args) {
     uint32_t a[QX_SYS_NARGS] = {0};
     for (size_t i = 1; i < n_args; i++) {
         a[i - 1] = word(args[i]);
     }
-    uint32_t r0, r1;
-    qx_syscall((uint32_t)mp_obj_get_int(args[0]), a, &r0, &r1);
-    mp_obj_t t[2] = {mp_obj_new_int((int32_t)r0), mp_obj_new_int_from_uint(r1)};
-    return mp_obj_new_tuple(2, t);
+    uint32_t r0;
+    qx_syscall((uint32_t)mp_obj_get_int(args[0]), a, &r0, &qx_vm_r1);
+    return mp_obj_new_int((int32_t)r0);
 }
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(qx_py_syscall_obj, 1, 1 + QX_SYS_NARGS, qx_py_syscall);
+
+static mp_obj_t qx_py_r1(void) {
+    return mp_obj_new_int_from_uint(qx_vm_r1);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(qx_py_r1_obj, qx_py_r1);
+
+/* _qx.yield_(): SYS_YIELD with no Python around it (qenex.yield_ is this
+ * function): the CPU to the next ready task of the same priority, if any. */
+static mp_obj_t qx_py_yield(void) {
+    uint32_t a[QX_SYS_NARGS] = {0}, r0;
+    qx_syscall(QX_SYS_YIELD, a, &r0, &qx_vm_r1);
+    if ((int32_t)r0 < 0) {
+        mp_raise_OSError(-(int32_t)r0);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(qx_py_yield_obj, qx_py_yield);
 
 /* _qx.addr(buffer) -> address of its bytes, for passing to the kernel. */
 static mp_obj_t qx_py_addr(mp_obj_t obj) {
@@ -214,6 +242,8 @@ static MP_DEFINE_CONST_FUN_OBJ_1(qx_py_stack_probe_obj, qx_py_stack_probe);
 static const mp_rom_map_elem_t qx_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__qx) },
     { MP_ROM_QSTR(MP_QSTR_syscall), MP_ROM_PTR(&qx_py_syscall_obj) },
+    { MP_ROM_QSTR(MP_QSTR_r1), MP_ROM_PTR(&qx_py_r1_obj) },
+    { MP_ROM_QSTR(MP_QSTR_yield_), MP_ROM_PTR(&qx_py_yield_obj) },
     { MP_ROM_QSTR(MP_QSTR_addr), MP_ROM_PTR(&qx_py_addr_obj) },
     { MP_ROM_QSTR(MP_QSTR_peek), MP_ROM_PTR(&qx_py_peek_obj) },
     { MP_ROM_QSTR(MP_QSTR_poke), MP_ROM_PTR(&qx_py_poke_obj) },

@@ -37,6 +37,7 @@ typedef struct {
     qx_ctx_t ctx;
     uint32_t stack_size;
     uint32_t dev[2 * QX_MPU_DEVICES]; /* (base, size) of the devices it is granted (grant()), size 0: none */
+    uint32_t mpu[QX_MPU_TASK_WORDS];  /* its block and devices as MPU register values (create(), grant()) */
     uint8_t live;
     uint8_t vm[VMSTATE_MAX] __attribute__((aligned(8)));
 } task_t;
@@ -47,19 +48,52 @@ static uint8_t kernel_vm[VMSTATE_MAX] __attribute__((aligned(8)));
 extern void qx_task_start(uint32_t base, uint32_t stack_size, uint32_t size, const char *entry);
 extern void qx_panic(const char *what, uint32_t pc, uint32_t cfsr, uint32_t addr) __attribute__((noreturn));
 
-/* Copy a VM-state block: word aligned, a multiple of 32 bytes (the block is
- * padded to a whole number of 128-byte subregions), eight words per ldm/stm
- * pair. This copy is most of what a switch costs, so it is not left to the
- * byte-wise memcpy. */
-static void vm_copy(void *dst, const void *src, size_t n) {
-    uint32_t *d = dst;
-    const uint32_t *s = src;
-    for (n = (n + 31) / 32; n; n--) {
-        __asm volatile (
-            "ldmia %1!, {r2-r9}\n"
-            "stmia %0!, {r2-r9}\n"
-            : "+r" (d), "+r" (s) :: "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "memory");
-    }
+/* Copy a VM-state block: word aligned, a whole number of 128-byte MPU
+ * subregions (kernel.ld pads it so), 44 + 44 + 40 bytes per ldm/stm triple:
+ * 8 instructions a subregion, 32 for the 512-byte block (resume() copies
+ * twice; a switch between tasks uses vm_swap). Neither memcpy nor a loop
+ * of 32-byte steps (3.5 instructions each). */
+static void __attribute__((naked, noinline)) vm_copy(void *dst, const void *src, size_t n) {
+    (void)dst;
+    (void)src;
+    (void)n;
+    __asm volatile (
+        "push {r4-r11, lr}\n"
+        "1:\n"
+        "ldmia r1!, {r3-r12, lr}\n"
+        "stmia r0!, {r3-r12, lr}\n"
+        "ldmia r1!, {r3-r12, lr}\n"
+        "stmia r0!, {r3-r12, lr}\n"
+        "ldmia r1!, {r3-r12}\n"
+        "stmia r0!, {r3-r12}\n"
+        "subs r2, r2, #128\n"
+        "bhi 1b\n"
+        "pop {r4-r11, pc}\n");
+}
+
+/* A switch between tasks in one pass: the live block (_svmstate) saved to
+ * `save`, then `load` copied into it, 32 bytes at a time (four ldm/stm per
+ * 32 bytes, both copies: 18 instructions a subregion, about 75 for the
+ * 512-byte block with the call, where two copies of 768 bytes took 171).
+ * n as for vm_copy. */
+static void __attribute__((naked, noinline)) vm_swap(void *save, const void *load, size_t n) {
+    (void)save;
+    (void)load;
+    (void)n;
+    __asm volatile (
+        "push {r4-r11, lr}\n"
+        "ldr r3, =_svmstate\n"
+        "1:\n"
+        ".rept 4\n"
+        "ldmia r3, {r4-r11}\n"
+        "stmia r0!, {r4-r11}\n"
+        "ldmia r1!, {r4-r11}\n"
+        "stmia r3!, {r4-r11}\n"
+        ".endr\n"
+        "subs r2, r2, #128\n"
+        "bhi 1b\n"
+        "pop {r4-r11, pc}\n"
+        ".ltorg\n");
 }
 
 /* Zero [p, p + n): p word aligned, n a multiple of 32 (a task block, or the
@@ -99,6 +133,7 @@ static void end_task(task_t *t) {
     }
     memset(t->vm, 0, sizeof t->vm);
     memset(t->dev, 0, sizeof t->dev);
+    memset(t->mpu, 0, sizeof t->mpu);
     t->ctx.psp = t->ctx.base = t->ctx.size = 0;
     t->stack_size = 0;
     t->live = 0;
@@ -113,15 +148,14 @@ int qx_task_live(int tid) {
 void qx_fast_switch(int tid) {
     size_t n = VMSTATE_LEN;
     task_t *from = &tasks[qx_current], *to = &tasks[tid];
-    vm_copy(from->vm, _svmstate, n);
-    vm_copy(_svmstate, to->vm, n);
-    qx_mpu_set_task(to->ctx.base, to->ctx.size, to->dev);
+    vm_swap(from->vm, to->vm, n);
+    qx_mpu_load(to->mpu);
     qx_next_ctx = &to->ctx;
 }
 extern void qx_trap_init(void);
 
 void qx_trap_setup(void) {
-    if (VMSTATE_LEN > VMSTATE_MAX || VMSTATE_LEN % 32) {
+    if (VMSTATE_LEN > VMSTATE_MAX || VMSTATE_LEN == 0 || VMSTATE_LEN % 128) {
         qx_panic("VM-state block does not fit its buffers", VMSTATE_LEN, 0, 0);
     }
     qx_trap_init();
@@ -165,11 +199,12 @@ static task_t *get_task(mp_obj_t tid_in, int must_live) {
     return t;
 }
 
-/* create(tid, base, size, stack_size, entry[, code[, arena]]): entry is the
+/* create(tid, base, size, stack_size, entry[, code[, arena[, gc_threshold]]]): entry is the
  * name of a frozen module; with code (the .mpy bytes of an installed bundle,
  * or None) those bytes are copied to the top of the block and the task runs
  * them instead. arena: bytes below them (and above the heap) that the GC
- * never sees, for the task's raw tables (_qx.arena()). Block layout:
+ * never sees, for the task's raw tables (_qx.arena()). gc_threshold: bytes
+ * between the task VM's collections (gc.threshold, 0: only when full). Block layout:
  * stack | heap | arena | code. */
 static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     task_t *t = get_task(args[0], 0);
@@ -219,6 +254,7 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     }
     ((uint32_t *)name)[16] = base + size - arena;     /* the arena, for _qx.arena() */
     ((uint32_t *)name)[17] = arena;
+    ((uint32_t *)name)[18] = n_args > 7 ? mp_obj_get_int_truncated(args[7]) : 0;   /* gc threshold */
     uint32_t *sp = (uint32_t *)(base + stack - ENTRY_MAX - 32);   /* hardware frame */
     sp[0] = base;
     sp[1] = stack;
@@ -236,11 +272,12 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
     t->ctx.tid = mp_obj_get_int(args[0]);
     t->stack_size = stack;
     memset(t->dev, 0, sizeof t->dev);
+    qx_mpu_task_regions(t->mpu, base, t->ctx.size, t->dev);
     memcpy(t->vm, _sivmstate, VMSTATE_LEN);           /* a clean VM */
     t->live = 1;
     return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_create_obj, 5, 7, trap_create);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_create_obj, 5, 8, trap_create);
 
 /* grant(tid, base, size): the created task may use [base, base + size): a
  * device's MMIO (a power-of-two aligned block of the APB) or a partition of
@@ -257,6 +294,7 @@ static mp_obj_t trap_grant(mp_obj_t tid, mp_obj_t base_in, mp_obj_t size_in) {
         if (!t->dev[2 * i + 1]) {
             t->dev[2 * i] = base;
             t->dev[2 * i + 1] = size;
+            qx_mpu_task_regions(t->mpu, t->ctx.base, t->ctx.size, t->dev);
             return mp_const_none;
         }
     }
@@ -314,7 +352,7 @@ static mp_obj_t trap_resume(mp_obj_t tid_in) {
     size_t n = VMSTATE_LEN;
     vm_copy(kernel_vm, _svmstate, n);
     vm_copy(_svmstate, t->vm, n);
-    qx_mpu_set_task(t->ctx.base, t->ctx.size, t->dev);
+    qx_mpu_load(t->mpu);
     qx_slice_left = qx_slice;
     qx_enter(&t->ctx);
     t = &tasks[qx_cur_ctx->tid];          /* the IPC fast path may have switched */

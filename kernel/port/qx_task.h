@@ -2,7 +2,8 @@
 #pragma once
 #include <stdint.h>
 
-#define QX_ENTRY_MAX 72   /* entry module name (to 63 bytes) and the arena (2 words), at the top of the task's stack */
+#define QX_ENTRY_MAX 80   /* at the top of the task's stack: entry module name (to 63 bytes), the arena
+                            (2 words, [16] and [17]), the GC threshold ([18]), a pad word */
 
 void qx_syscall(uint32_t no, uint32_t *args, uint32_t *r0, uint32_t *r1);
 int qx_unprivileged(void);   /* running as a task (thread mode, nPRIV)? */

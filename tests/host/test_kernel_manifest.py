@@ -64,6 +64,7 @@ def test_parse_full_manifest():
         "kernel": False, "devices": ["uart1"],
         "hsm_keys": [{"label": "ledger-sign", "ops": ["sign", "verify"]},
                      {"label": "ledger-kek", "ops": ["wrap"]}], "start": "boot", "arena": 0,
+        "gc_threshold": 0,
     }
     assert m.source == SRC
     assert m.region_size() == 32768        # 16384 + 4096 rounded up
@@ -236,7 +237,7 @@ def test_hsm_keys_errors():
 def test_unknown_field():
     assert error_of(LEDGER + "colour = red\n") == (
         "%s: colour: unknown field (line 13); fields are name, entry, priority, heap, stack, "
-        "restart, backoff_ms, calls, console, kernel, devices, hsm_keys, start, arena" % SRC)
+        "restart, backoff_ms, calls, console, kernel, devices, hsm_keys, start, arena, gc_threshold" % SRC)
 
 
 def test_field_given_twice():
@@ -373,6 +374,17 @@ def test_start_field_says_boot_or_manual():
     assert manifest.parse(LEDGER, SRC).start == "boot"
     assert manifest.parse(LEDGER + "start = manual\n", SRC).start == "manual"
     assert error_of(LEDGER + "start = later\n") == "%s: start: 'later' is not boot or manual" % SRC
+
+
+def test_the_gc_threshold_is_checked_against_the_heap():
+    base = "name = t\nentry = m\npriority = 1\nheap = 16384\nstack = 8192\nrestart = never\n"
+    assert manifest.parse(base, SRC).gc_threshold == 0          # default: collect when full
+    m = manifest.parse(base + "gc_threshold = 8192\n", SRC)
+    assert m.gc_threshold == 8192 and m.region_size() == 32768  # no memory of its own
+    assert manifest.parse(m.to_text(), SRC) == m
+    assert manifest.parse(base + "gc_threshold = 0\n", SRC).gc_threshold == 0
+    for bad in ("-1", "512", "16385", "65536", "x", "8k"):
+        assert error_of(base + "gc_threshold = %s\n" % bad).startswith(SRC + ": gc_threshold: ")
 
 
 def test_the_arena_counts_in_the_block_and_is_checked():

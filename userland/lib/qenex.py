@@ -30,6 +30,11 @@ class Refused(Error):
         self.reason = reason
 
 
+# _qx.syscall returns the first result word and allocates nothing; the
+# second, where a call has one, is _qx.r1() (this VM's last syscall).
+_r1 = _qx.r1
+
+
 def _raw(no, a0=0, a1=0, a2=0, a3=0, a4=0):
     try:
         return _qx.syscall(no, a0, a1, a2, a3, a4)
@@ -38,10 +43,10 @@ def _raw(no, a0=0, a1=0, a2=0, a3=0, a4=0):
 
 
 def _sys(no, a0=0, a1=0, a2=0, a3=0, a4=0):
-    r0, r1 = _raw(no, a0, a1, a2, a3, a4)
+    r0 = _raw(no, a0, a1, a2, a3, a4)
     if r0 < 0:
         raise Error(-r0)
-    return r0, r1
+    return r0
 
 
 def _bytes(msg):
@@ -55,7 +60,7 @@ def _bytes(msg):
 def lookup(name):
     """The id of the task called `name`."""
     b = name.encode()
-    return _sys(abi.SYS_LOOKUP, _qx.addr(b), len(b))[0]
+    return _sys(abi.SYS_LOOKUP, _qx.addr(b), len(b))
 
 
 # One receive buffer and one reply buffer per task, allocated once: a server
@@ -71,15 +76,15 @@ def call(dest, msg):
     if isinstance(dest, str):
         dest = lookup(dest)
     msg = _bytes(msg)
-    n = _sys(abi.SYS_CALL, dest, _qx.addr(msg), len(msg), _caddr, MSG_MAX)[0]
+    n = _sys(abi.SYS_CALL, dest, _qx.addr(msg), len(msg), _caddr, MSG_MAX)
     return bytes(memoryview(_cbuf)[:n])
 
 
 def recv(poll=False):
     """Wait for a call: (sender id, message). With poll, return at once:
     (0, b"") when nobody calls."""
-    n, sender = _sys(abi.SYS_RECV, _raddr, MSG_MAX, 1 if poll else 0)
-    return sender, bytes(memoryview(_rbuf)[:n])
+    n = _sys(abi.SYS_RECV, _raddr, MSG_MAX, 1 if poll else 0)
+    return _r1(), bytes(memoryview(_rbuf)[:n])
 
 
 def reply(sender, msg):
@@ -88,7 +93,7 @@ def reply(sender, msg):
     to an earlier incarnation, PEER_DIED, and the new one never sees it): a
     caller's death does not end its server."""
     msg = _bytes(msg)
-    r0, r1 = _raw(abi.SYS_REPLY, sender, _qx.addr(msg), len(msg))
+    r0 = _raw(abi.SYS_REPLY, sender, _qx.addr(msg), len(msg))
     if r0 == -errors.PEER_DIED:
         return False
     if r0 < 0:
@@ -104,20 +109,26 @@ def notify(dest, bits):
 
 def wait(mask):
     """Wait until one of the notification bits in mask is set; returns them (cleared)."""
-    return _sys(abi.SYS_WAIT, mask)[0]
+    return _sys(abi.SYS_WAIT, mask)
 
 
 def sleep(ms):
     _sys(abi.SYS_SLEEP, ms)
 
 
-def yield_():
-    _sys(abi.SYS_YIELD)
+# yield_(): the CPU to the next ready task of the same priority, if any. The
+# C function itself, no Python around it: a yield between two tasks costs
+# the switch and one builtin call.
+yield_ = _qx.yield_
+
+
+_syscall = _qx.syscall
+_TICKS = abi.SYS_TICKS
 
 
 def ticks():
-    """Milliseconds since boot."""
-    return _sys(abi.SYS_TICKS)[0]
+    """Milliseconds since boot (modulo 2**31). Allocates nothing."""
+    return _syscall(_TICKS)
 
 
 def exit(code=0):
@@ -133,7 +144,7 @@ def write(text):
 def read_byte():
     """The next console byte, waiting for it (needs console = read; only the
     console's owner gets bytes: any other task waits until it owns it)."""
-    return _sys(abi.SYS_READ)[0]
+    return _sys(abi.SYS_READ)
 
 
 def wait_console():
@@ -143,8 +154,8 @@ def wait_console():
 
 def poll_byte():
     """The next console byte if one is waiting, else None (never waits)."""
-    b, got = _sys(abi.SYS_READ, 1)
-    return b if got else None
+    b = _sys(abi.SYS_READ, 1)
+    return b if _r1() else None
 
 
 _kbuf = None     # kctl's reply buffer, kept: a task that polls the kernel
@@ -159,7 +170,8 @@ def kctl(op, arg=0):
     if _kbuf is None:
         _kbuf = bytearray(1024)
     while True:
-        r0, r1 = _raw(abi.SYS_KCTL, op, arg, _qx.addr(_kbuf), len(_kbuf))
+        r0 = _raw(abi.SYS_KCTL, op, arg, _qx.addr(_kbuf), len(_kbuf))
+        r1 = _r1()
         if r0 >= 0:
             return bytes(memoryview(_kbuf)[:r0])
         if -r0 != errors.MSG_TOO_LARGE or r1 <= len(_kbuf):
@@ -183,9 +195,9 @@ def install_step(step, data=b""):
     if n > len(_ibuf):
         raise Error(errors.MSG_TOO_LARGE)
     _ibuf[:n] = data
-    r0, r1 = _raw(abi.SYS_KCTL, abi.KCTL_INSTALL, n << 3 | step, _qx.addr(_ibuf), len(_ibuf))
+    r0 = _raw(abi.SYS_KCTL, abi.KCTL_INSTALL, n << 3 | step, _qx.addr(_ibuf), len(_ibuf))
     if r0 == -errors.BAD_BUNDLE:
-        raise Refused(bytes(memoryview(_ibuf)[:r1]).decode())
+        raise Refused(bytes(memoryview(_ibuf)[:_r1()]).decode())
     if r0 < 0:
         raise Error(-r0)
     return bytes(memoryview(_ibuf)[:r0])

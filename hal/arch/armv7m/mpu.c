@@ -1,4 +1,6 @@
-/* PMSAv7 MPU programming: fixed regions at init, one region rewritten per task switch. */
+/* PMSAv7 MPU programming: fixed regions at init; a task's regions (its block
+ * and its devices) encoded once, when the kernel grants them
+ * (qx_mpu_task_regions), and written on every switch by qx_mpu_load (mpu.h). */
 #include "mpu.h"
 #include "cm3.h"
 
@@ -9,6 +11,7 @@
 
 #define CTRL_ENABLE     (1u << 0)
 #define CTRL_PRIVDEFENA (1u << 2)
+#define RBAR_VALID      (1u << 4)   /* the write selects the region in RBAR[3:0] */
 #define RASR_ENABLE     (1u << 0)
 #define RASR_XN         (1u << 28)
 #define AP_PRIV_RW_USER_RO (2u << 24)
@@ -52,16 +55,16 @@ void qx_mpu_init(uint32_t flash_base, uint32_t flash_size, uint32_t vm_base, uin
     qx_isb();
 }
 
-void qx_mpu_set_task(uint32_t base, uint32_t size, const uint32_t *dev) {
-    set_region(QX_MPU_REGION_TASK, base, size, AP_FULL | RASR_XN | MEM_NORMAL_WBWA);
+void qx_mpu_task_regions(uint32_t *regs, uint32_t base, uint32_t size, const uint32_t *dev) {
+    regs[0] = base | RBAR_VALID | QX_MPU_REGION_TASK;
+    regs[1] = AP_FULL | RASR_XN | MEM_NORMAL_WBWA | size_field(size) | RASR_ENABLE;
     for (uint32_t i = 0; i < QX_MPU_DEVICES; i++) {
+        uint32_t *r = regs + 2 + 2 * i;
+        r[0] = RBAR_VALID | (QX_MPU_REGION_DEVICE + i);
+        r[1] = 0;                                   /* disabled: no device */
         if (dev[2 * i + 1]) {
-            set_region(QX_MPU_REGION_DEVICE + i, dev[2 * i], dev[2 * i + 1], AP_FULL | RASR_XN | MEM_DEVICE);
-        } else {
-            MPU_RNR = QX_MPU_REGION_DEVICE + i;
-            MPU_RASR = 0;
+            r[0] |= dev[2 * i];
+            r[1] = AP_FULL | RASR_XN | MEM_DEVICE | size_field(dev[2 * i + 1]) | RASR_ENABLE;
         }
     }
-    qx_dsb();
-    qx_isb();
 }

@@ -129,12 +129,15 @@ uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
     if (!qx_ctx_owns(qx_cur_ctx, argp, 4 * QX_SYS_NARGS) || (argp & 3)) {
         return task_fault("bad syscall arguments", frame[6], argp);
     }
-    for (int i = 0; i < QX_SYS_NARGS; i++) {
-        qx_event.args[i] = ((const uint32_t *)argp)[i];
-    }
-    uint32_t fast = qx_ipc_fast((uint32_t *)psp, qx_event.args);
+    /* The fast path reads the argument words where they are (the task is
+     * stopped, and what it copies goes to other blocks); only a syscall
+     * left to the kernel has them copied into the event. */
+    uint32_t fast = qx_ipc_fast((uint32_t *)psp, (const uint32_t *)argp);
     if (fast) {
         return fast;
+    }
+    for (int i = 0; i < QX_SYS_NARGS; i++) {
+        qx_event.args[i] = ((const uint32_t *)argp)[i];
     }
     qx_event.kind = QX_EV_SYSCALL;
     qx_event.no = frame[0];

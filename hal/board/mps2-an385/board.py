@@ -91,6 +91,7 @@ DEVICES = (
     ("bench_store", STORAGE_BASE + BENCH_STORE_OFFSET, BENCH_STORE_SIZE, "scratch for ledger benchmarks"),
     ("uart2", UART2_BASE, 0x1000, "host link"),
     ("gateway_store", STORAGE_BASE + GATEWAY_STORE_OFFSET, GATEWAY_STORE_SIZE, "host link key and audit log"),
+    ("fpgaio", FPGAIO_BASE, 0x1000, "FPGA I/O: the 25 MHz counter, for bench timing"),
 )
 
 MEMORY_MAP = (

@@ -14,8 +14,9 @@ the image maps, and the tasks' memory blocks fit the task pool. The shell's
     production  images/mps2-an385/flash.bin: what `make run` boots and
                 `make flash` writes
     test        images/mps2-an385/flash-test.bin: production and the fault,
-                bench, demo and check tasks, their test vectors and the
-                bench partition; the QEMU tests and `make bench` boot it
+                bench, demo and check tasks, their test vectors, the
+                bench partition and the FPGA counter (`fpgaio`, which
+                `bench` reads); the QEMU tests and `make bench` boot it
 """
 
 PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat")
@@ -37,7 +38,7 @@ IMAGES = {
             "badcall", "crash", "deep_c", "halt", "hog", "peek_kernel", "peek_uart1", "plant",
             "poke_task", "recurse", "scan", "semihost", "spin",  # faults (userland/faulty/)
         ),
-        "devices": ("uart1", "ledger_store", "bench_store", "uart2", "gateway_store"),
+        "devices": ("uart1", "ledger_store", "bench_store", "uart2", "gateway_store", "fpgaio"),
         "calls": {"shell": ("ponger",)},       # the QEMU tests call ponger from the shell (test image only)
         "vectors": ("tests/vectors/money.txt", "tests/vectors/gateway/pacs008.xml",
                     "tests/vectors/gateway/pain001.xml", "tests/vectors/gateway/mt103.txt",
