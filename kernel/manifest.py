@@ -189,6 +189,7 @@ def from_dict(d, source):
     m.devices = d["devices"]
     m.hsm_keys = d["hsm_keys"]
     m.arena = d["arena"]
+    m.gc_threshold = d["gc_threshold"]
     return m
 
 

@@ -417,6 +417,6 @@ def test_from_dict_sets_every_field_as_dict_has():
     fields = {"name": "t", "entry": "userland.t.main", "priority": 3, "heap": 8192, "stack": 4096,
               "restart": "limit", "restart_limit": 4, "backoff_ms": 250, "calls": ["a"], "console": "read",
               "kernel": True, "start": "manual", "devices": ["uart1"],
-              "hsm_keys": [{"label": "k", "ops": ["sign"]}], "arena": 64}
+              "hsm_keys": [{"label": "k", "ops": ["sign"]}], "arena": 64, "gc_threshold": 2048}
     m = manifest.from_dict(fields, "src")
     assert m.as_dict() == fields and set(fields) == set(manifest.Manifest("x").as_dict())
