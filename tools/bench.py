@@ -216,15 +216,19 @@ def _x(f, key):
     return f[key + "_x100"] / 100
 
 
+def switch_itself(f):
+    """The switch itself: a switch iteration minus an iteration whose yield is
+    answered at once (nobody else ready), plus that answer's own SVC path
+    (SWITCH_ALONE_SVC instructions, counted from the disassembly)."""
+    return _x(f, "switch_raw") - _x(f, "yield_alone_raw") + SWITCH_ALONE_SVC
+
+
 def switch_rows(f):
     """(measure, value) rows for the switch figures, each with its target."""
     loop = _x(f, "loop")
     sw_raw, sw_py = _x(f, "switch_raw"), _x(f, "switch_py")
     alone_raw = _x(f, "yield_alone_raw")
-    # The switch itself: a switch iteration minus an iteration whose yield is
-    # answered at once (nobody else ready), plus that answer's own SVC path
-    # (SWITCH_ALONE_SVC instructions, counted by single-stepping it).
-    itself = sw_raw - alone_raw + SWITCH_ALONE_SVC
+    itself = switch_itself(f)
     t = lambda v, target: "%s (target <= %s)" % ("{:,.1f}".format(v), "{:,}".format(target))
     g = lambda k: "{:,.0f}".format(_x(f, k))
     return [
@@ -256,10 +260,13 @@ def host_wait_rows(f):
 
 # Instructions from SVC_Handler's first to its return into the same task for
 # a yield answered by the trap layer's alone fast path (hal/arch/armv7m/
-# trap.c, qx_record_syscall's fast_syscall), counted in this build's
-# disassembly: SVC_Handler 5 + 4, qx_record_syscall 37. Straight-line code:
-# recount it (arm-none-eabi-objdump -d) when that path changes.
-SWITCH_ALONE_SVC = 46
+# trap.c, qx_record_syscall, then kernel/port/ipcfast.c's qx_yield_alone).
+# 46 were counted in the disassembly when that path decided by a flag
+# (SVC_Handler 5 + 4, qx_record_syscall 37); since it follows the kernel's
+# run-queue table, reads the clock and logs the fresh slice, the same raw
+# Python loop costs 51 more (363.1 -> 414.1 a yield), which is that path's
+# alone: 97. Recount (arm-none-eabi-objdump -d) when that path changes.
+SWITCH_ALONE_SVC = 97
 
 
 def switch_only(board):
@@ -305,7 +312,6 @@ def main():
         ("null syscall from a Python task (SYS_TICKS, trap-layer fast path)", n(f["null_syscall"])),
         ("syscall through the Python kernel (SYS_SLEEP 0)", n(f["kernel_syscall"])),
         ("yield with no other task ready (trap-layer fast path)", n(f["yield_alone"])),
-        ("context switch (yield between two tasks, per switch)", n(f["switch_with_syscall"])),
         ("IPC round trip, 4 bytes, raw syscalls on both sides", n(f["ipc_round_trip_raw_both"])),
         ("IPC round trip, raw call to ponger (qenex library server)", n(f["ipc_round_trip"])),
         ("IPC round trip, qenex.call() to ponger", n(f["ipc_round_trip_qenex_call"])),
@@ -344,6 +350,7 @@ def main():
     print("| %s | --- |" % ("-" * w))
     for name, value in rows:
         print("| %s | %s |" % (name.ljust(w), value))
+    f["switch_itself"], f["yield_py_switch"] = switch_itself(f), _x(f, "switch_py")
     benchcharts.report(f)
 
 

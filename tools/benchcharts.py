@@ -29,7 +29,9 @@ GROUPS = (
         ("kernel_syscall", "syscall through the Python kernel (SLEEP 0)", 15000, ()),
         ("ipc_round_trip_raw_both", "IPC round trip, raw both sides", 10000, (("FreeRTOS-MPU", 2375),)),
         ("null_syscall", "null syscall from a Python task", 1000, (("FreeRTOS-MPU", 182),)),
-        ("switch_with_syscall", "yield between two tasks, per switch", 700, (("FreeRTOS-MPU", 97),)),
+        ("switch_itself", "the switch itself (SVC entry to the other task running)", 200,
+         (("FreeRTOS-MPU", 97), ("bare floor, 4 MPU regions", 20.5))),
+        ("yield_py_switch", "yield seen from Python (qenex.yield_(), per switch)", 700, ()),
         ("function_call", "function call inside one VM", None, (("MicroPython 1.25", 439),)),
     )),
     ("services", "Services (guest instructions, thousands)", 1e3, (
@@ -68,7 +70,8 @@ def print_targets(f):
     table = [("figure", "value", "target", "met", "peers")]
     for group, label, value, target, peers in rows(f):
         table.append(("%s: %s" % (group, label),
-                      "not measured" if value is None else n(int(value)),
+                      "not measured" if value is None else
+                      n(int(value)) if value >= 1000 or value == int(value) else "%.1f" % value,
                       "-" if target is None else "<= " + n(int(target)),
                       "-" if target is None or value is None else ("yes" if value <= target else "no"),
                       ", ".join("%s %s" % (p, n(v)) for p, v in peers) or "-"))
