@@ -3,7 +3,8 @@ MicroPython unix build) with tasks written as Python generators.
 
 Holds Sim, which implements the trap interface kernel.Kernel drives (the
 same calls as the C module `_trap`), SimSys, the object a simulated task
-gets to make syscalls, and Rng, a small seeded PRNG. It does not run real
+gets to make syscalls, Rng, a small seeded PRNG, and random_tasks(), the
+manifests of a random system for the seeded tests. It does not run real
 MicroPython VMs, program an MPU or model instruction timing: a task is a
 generator and time is a counter. Sim also checks that the kernel uses the
 interface correctly (SimProtocolError: resuming a task whose syscall has no
@@ -53,7 +54,7 @@ only moves when tasks run (step_us per step, 1 ms per spin) or the kernel
 idles (to the deadline or the next console byte fed with feed()).
 """
 
-from kernel import abi
+from kernel import abi, manifest
 from kernel.errors import name_of
 
 MASK32 = 0xFFFFFFFF
@@ -104,6 +105,31 @@ class Rng:
     def chance(self, per_mille):
         """True with probability per_mille / 1000."""
         return per_mille > 0 and self.below(1000) < per_mille
+
+
+def random_tasks(rng, n, call_per_mille, restarts, prios, entry):
+    """The manifests of a random system drawn from rng: tasks t0..tn-1 where
+    ti may call tj only for j > i (no call cycles, so every caller can be
+    answered), each such pair with call_per_mille / 1000 chance, a restart
+    policy drawn from `restarts`, a priority in prios (lo, hi), entry(i) its
+    program. (callees {tid: [tids it calls]}, servers {tids called},
+    [Manifest])."""
+    callees = {}
+    for i in range(n):
+        callees[i + 1] = [j + 1 for j in range(i + 1, n) if rng.chance(call_per_mille)]
+    servers = set()
+    for tid in callees:
+        servers.update(callees[tid])
+    ms = []
+    for i in range(n):
+        restart = rng.choice(restarts)
+        text = ("name = t%d\nentry = %s\npriority = %d\nheap = 4096\nstack = 1024\nrestart = %s\n"
+                "calls = %s\n" % (i, entry(i), rng.randint(prios[0], prios[1]), restart,
+                                  ", ".join("t%d" % (j - 1) for j in callees[i + 1])))
+        if restart != "never":
+            text += "backoff_ms = %d\n" % rng.randint(0, 20)
+        ms.append(manifest.parse(text))
+    return callees, servers, ms
 
 
 class SimProtocolError(Exception):

@@ -19,7 +19,7 @@ import pytest
 from kernel import abi, errors, fasttab, manifest
 from kernel.errors import name_of
 from kernel.kernel import Kernel, LIVE
-from kernel.sim import Rng, Sim, SysError
+from kernel.sim import Rng, Sim, SysError, random_tasks
 from tools import ipcfast_host
 
 POOL = 0x20000000
@@ -46,21 +46,8 @@ class World:
         rng = Rng(seed * 7919 + 17)
         n = rng.randint(3, 6)
         self.names = ["t%d" % i for i in range(n)]
-        self.callees = {}
-        for i in range(n):
-            self.callees[i + 1] = [j + 1 for j in range(i + 1, n) if rng.chance(600)]
-        self.servers = set()
-        for tid in self.callees:
-            self.servers.update(self.callees[tid])
-        ms = []
-        for i in range(n):
-            restart = rng.choice(["always", "always", "limit 3", "never"])
-            text = ("name = t%d\nentry = prog\npriority = %d\nheap = 4096\nstack = 1024\nrestart = %s\n"
-                    "calls = %s\n" % (i, rng.randint(1, 5), restart,
-                                      ", ".join("t%d" % (j - 1) for j in self.callees[i + 1])))
-            if restart != "never":
-                text += "backoff_ms = %d\n" % rng.randint(0, 20)
-            ms.append(manifest.parse(text))
+        self.callees, self.servers, ms = random_tasks(rng, n, 600, ["always", "always", "limit 3", "never"],
+                                                      (1, 5), lambda i: "prog")
         ms.append(manifest.parse("name = ctl\nentry = ctl\npriority = %d\nheap = 4096\nstack = 1024\n"
                                  "restart = always\nkernel = true\n" % rng.randint(1, 5)))
         self.ctl = n + 1

@@ -7,11 +7,11 @@ PEER_DIED (or NOT_RUNNING, and then never delivered), no memory block owned
 twice, all memory back in the pool at the end. Every assertion names its seed; a seed replays exactly."""
 import pytest
 
-from kernel import abi, errors, manifest
+from kernel import abi, errors
 from kernel.errors import KernelError, name_of
 from kernel.kernel import Kernel
 from kernel.tasks import LIVE
-from kernel.sim import Rng, Sim, SimProtocolError, SysError
+from kernel.sim import Rng, Sim, SimProtocolError, SysError, random_tasks
 
 POOL = 0x20000000
 BLOCK = 8192
@@ -174,21 +174,8 @@ class World:
         rng = Rng(seed * 7919 + 13)
         self.rng = rng
         n = rng.randint(3, 6)
-        self.callees = {}
-        for i in range(n):
-            self.callees[i + 1] = [j + 1 for j in range(i + 1, n) if rng.chance(550)]
-        self.servers = set()
-        for tid in self.callees:
-            self.servers.update(self.callees[tid])
-        ms = []
-        for i in range(n):
-            restart = rng.choice(["always", "always", "always", "limit 3", "never"])
-            text = ("name = t%d\nentry = t%d\npriority = %d\nheap = 4096\nstack = 1024\n"
-                    "restart = %s\ncalls = %s\n" % (i, i, rng.randint(2, 5), restart,
-                                                    ", ".join("t%d" % (j - 1) for j in self.callees[i + 1])))
-            if restart != "never":
-                text += "backoff_ms = %d\n" % rng.randint(0, 20)
-            ms.append(manifest.parse(text))
+        self.callees, self.servers, ms = random_tasks(rng, n, 550, ["always", "always", "always", "limit 3", "never"],
+                                                      (2, 5), lambda i: "t%d" % i)
         self.sim = Sim(seed, step_us=100, jitter_us=400, tick_rate=tick_rate, crash_rate=crash_rate,
                        fastpath=fastpath)
         for i in range(n):
