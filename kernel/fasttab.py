@@ -20,7 +20,9 @@ typecode 'I': _trap.fasttab() on the device, a cffi buffer in the
 simulator). Pure Python, runs under MicroPython and CPython.
 """
 
+from kernel.ipc import SERVED
 from kernel.sched import PRIORITIES, READY
+from kernel.tasks import LIVE
 
 TASKS = 32                  # task slots (the board's MAX_TASKS)
 
@@ -139,7 +141,7 @@ class FastTable:
             return
         t = k.tasks.get(tid)
         state, peer, buf, cap, queued = NONE, 0, 0, 0, 0
-        if t is not None and t.status == "live":
+        if t is not None and t.status == LIVE:
             w[HANDLE + tid] = k.handle(tid)
             ipc = k.ipc
             queued = len(ipc.queues.get(tid, ()))
@@ -147,7 +149,7 @@ class FastTable:
             c = ipc.calls.get(tid)
             if r is not None:
                 state, buf, cap = RECV, r[0], r[1]
-            elif c is not None and c.state == "served":
+            elif c is not None and c.state == SERVED:
                 state, peer, buf, cap = CALL, c.dest, c.reply_ptr, c.reply_cap
         w[QUEUED + tid] = queued
         w[STATE + tid] = state
@@ -179,10 +181,10 @@ class FastTable:
             t = k.tasks[tid]
             r = k.ipc.receivers.get(tid)
             c = k.ipc.calls.get(tid)
-            live = t.status == "live"
+            live = t.status == LIVE
             if live and r is not None:
                 want = (RECV, 0, r[0] & MASK32, r[1] & MASK32)
-            elif live and c is not None and c.state == "served":
+            elif live and c is not None and c.state == SERVED:
                 want = (CALL, c.dest, c.reply_ptr & MASK32, c.reply_cap & MASK32)
             else:
                 want = (NONE, 0, 0, 0)
