@@ -27,6 +27,7 @@ endif
 MICROPYTHON_SRC ?= $(CURDIR)/build/deps/$(MPY_TREE)
 export MICROPYTHON_SRC
 PY := build/venv/bin/python
+UPY := build/upy/micropython
 JOBS ?= $(shell nproc)
 CROSS := arm-none-eabi-
 MBEDTLS_TREE := $(shell . tools/deps/mbedtls.lock && echo $$TREE)
@@ -54,7 +55,7 @@ all: build
 deps:
 	@MICROPYTHON_SRC=$(USER_MPY_SRC) tools/deps/fetch.sh
 
-build: deps
+build: deps $(UPY)
 	@$(MAKE) --no-print-directory IMAGE=production $(IMG)/flash.bin
 	@$(MAKE) --no-print-directory IMAGE=test $(IMG)/flash-test.bin
 
@@ -73,6 +74,16 @@ $(GEN)/_build.py: FORCE
 MPY_CROSS := build/mpy-cross/mpy-cross
 $(MPY_CROSS):
 	@$(MAKE) --no-print-directory -j$(JOBS) -C $(MICROPYTHON_SRC)/mpy-cross BUILD=$(CURDIR)/build/mpy-cross
+
+# MicroPython's unix port, from the same tree: the host tests run the board's
+# plain-Python modules under it as well as under CPython (tests/host/upy.py).
+# No FFI, SSL, btree or readline (the Debian tree has no lib/ submodules, and
+# the board has none of them either); the fetched tree is never written to.
+$(UPY): | $(MPY_CROSS)
+	@$(MAKE) --no-print-directory -j$(JOBS) -C $(MICROPYTHON_SRC)/ports/unix BUILD=$(CURDIR)/build/upy \
+	  PROG=micropython MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 MICROPY_USE_READLINE=0 \
+	  FROZEN_MANIFEST= MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS) >build/upy.log 2>&1 || \
+	  { tail -20 build/upy.log; exit 1; }
 
 # The image's system table and frozen data, from hal/board/$(BOARD)/images.py and
 # the task manifests (checked as one system): _manifests, _image, _vectors (the
