@@ -64,9 +64,9 @@ $(GEN)/layout.ld $(GEN)/layout.h: hal/board/$(BOARD)/board.py tools/layout.py
 	@$(PY) -m tools.layout $(BOARD) $(GEN)
 $(GEN)/_build.py: FORCE
 	@mkdir -p $(GEN)/mpy-lib-stub && touch $(GEN)/mpy-lib-stub/README.md
-	@printf 'VERSION = "%s"\nCOMMIT = "%s"\nBUILT = "%s"\n' "$(VERSION)" \
+	@t=$$(date -u +%s); printf 'VERSION = "%s"\nCOMMIT = "%s"\nBUILT = "%s"\nBUILT_MS = %s000\n' "$(VERSION)" \
 	  "$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)" \
-	  "$$(date -u +%Y-%m-%dT%H:%M:%SZ)" > $@.tmp
+	  "$$(date -u -d @$$t +%Y-%m-%dT%H:%M:%SZ)" $$t > $@.tmp
 	@cmp -s $@.tmp $@ 2>/dev/null && rm $@.tmp || mv $@.tmp $@
 
 # mpy-cross (MicroPython's bytecode compiler, for the frozen modules) is built

@@ -154,10 +154,14 @@ KCTL_FG = 14        # arg = tid: hand it the console (it must hold console = rea
                     # Ctrl-Z or its end gives the console back to the console task
 KCTL_FAULT = 15     # arg = tid: the task faults now ("injected by the operator"), and
                     # the supervisor decides as for any fault (Tock's `fault`)
-NKCTL = 16
+KCTL_TIME = 16      # the UTC clock (kernel/clock.py). arg = 0: read, any task: the reply
+                    # is Clock.status(); arg = 1: set (capability clock): buf holds
+                    # "UTC_MS SOURCE" (decimal ms since 1970; operator, host or sntp)
+NKCTL = 17
 
 KCTL_NAMES = ("ps", "mem", "faults", "ipc", "kill", "start", "restart",
-              "reboot", "poweroff", "tasks", "boot", "confirm", "install", "remove", "fg", "fault")
+              "reboot", "poweroff", "tasks", "boot", "confirm", "install", "remove", "fg", "fault",
+              "time")
 
 FAULT_LOG = 16      # faults kept for KCTL_FAULTS
 

@@ -226,9 +226,32 @@ def kctl_fault(k, t, arg, bptr, bcap):
     return None
 
 
+def kctl_time(k, t, arg, bptr, bcap):
+    """arg 0: the clock's status, to any task (the time is no secret).
+    arg 1: set it from "UTC_MS SOURCE" in the buffer (capability clock);
+    a malformed text or an implausible time is BAD_ARGUMENT with why."""
+    if arg > 1:
+        raise KernelError(BAD_ARGUMENT, "time arg %d is not 0 (read) or 1 (set)" % arg)
+    if arg == 1:
+        k.need(t, "clock")
+        text = k.read(t, bptr, min(bcap, 64)).split(b"\0")[0]
+        words = text.split()
+        # bytes.isdigit() is ASCII-only on CPython and MicroPython alike
+        if len(words) != 2 or len(words[0]) > 16 or not words[0].isdigit():
+            raise KernelError(BAD_ARGUMENT, "time set: %r is not \"UTC_MS SOURCE\"" % text[:40])
+        try:
+            k.clock.set(int(words[0]), words[1].decode())
+        except (ValueError, UnicodeError) as e:
+            raise KernelError(BAD_ARGUMENT, "time set: %s" % e)
+        fix = k.clock.correction
+        k.line("clock: set by %s (%s)%s" % (t.name, words[1].decode(),
+                                             "" if fix is None else ", moved by %+d ms" % fix))
+    return k.clock.status()
+
+
 OPS = (kctl_ps, kctl_mem, kctl_faults, kctl_ipc, kctl_kill, kctl_start, kctl_restart,
        kctl_reboot, kctl_poweroff, kctl_tasks, kctl_boot, kctl_confirm, kctl_install,
-       kctl_remove, kctl_fg, kctl_fault)
+       kctl_remove, kctl_fg, kctl_fault, kctl_time)
 
 assert len(OPS) == abi.NKCTL     # in abi.KCTL_* order (tests/host/test_kernel_kctl.py)
 

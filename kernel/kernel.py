@@ -41,6 +41,7 @@ Pure Python, runs under MicroPython (no floats) and CPython.
 
 from kernel import abi, faults, supervisor, syscalls, taskmem
 from kernel.buddy import Buddy, is_int
+from kernel.clock import Clock
 from kernel.errors import KernelError, BAD_STATE, NOT_PERMITTED, name_of
 from kernel.fasttab import FastTable
 from kernel.faults import FaultLog
@@ -95,6 +96,7 @@ class Kernel(TaskTable):
         self.readonly = ()          # (base, size) ranges tasks may pass as message sources
         self.counter = None         # board cycle counter (device: _hal.counter), for boot figures
         self.entry_counter = None   # its value when the kernel was entered
+        self.clock = Clock(self.now)  # UTC (kernel/clock.py): unset until someone with the right sets it
         TaskTable.__init__(self, manifests, self._check(manifests, pool_size))
         self.pool_size = pool_size
         self.buddy = Buddy(pool_base, pool_size)

@@ -17,6 +17,7 @@ from drivers.console import Console
 from kernel import manifest
 from kernel.bootctl import BootControl
 from kernel.bundles import Installer, Store
+from kernel.clock import Clock
 from kernel.kernel import Kernel
 
 
@@ -95,6 +96,7 @@ def main():
         return
     k.readonly = ((board.FLASH_BASE, board.FLASH_SIZE),)
     k.counter = _hal.counter
+    k.clock = Clock(k.now, _hal.counter, board.SYSCLK_HZ, _build.BUILT_MS)
     _trap.set_fastpath(True)
     k.entry_counter = _hal.entry_counter()
     k.boot = BootControl(_hal.boot_info(), _hal.boot_confirm, start_ms=k.now())

@@ -25,6 +25,8 @@ every error name its field.
     start      = boot              # boot: started at boot; manual: by the shell's start
     kernel     = false             # true: may query and control the kernel
                                    # (SYS_KCTL: ps, kill, start...): the shell
+    clock      = false             # true: may set the board's UTC clock
+                                   # (KCTL_TIME; the shell: `date set`; SNTP)
     devices    = uart1             # devices whose MMIO it is granted
     hsm_keys   = ledger-sign:sign+verify, ledger-kek:wrap
     arena      = 196608            # bytes of raw RAM outside the GC heap (_qx.arena())
@@ -63,7 +65,7 @@ LIMIT_MAX = 1000000
 HSM_OPS = ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap")
 
 REQUIRED = ("name", "entry", "priority", "heap", "stack", "restart")
-OPTIONAL = ("backoff_ms", "calls", "console", "kernel", "devices", "hsm_keys", "start", "arena",
+OPTIONAL = ("backoff_ms", "calls", "console", "kernel", "clock", "devices", "hsm_keys", "start", "arena",
             "gc_threshold")
 ARENA_MAX = 262144                  # bytes of raw RAM outside the task's GC heap
 GC_THRESHOLD_MIN = 1024             # bytes; 0 (the default): collect only when the heap is full
@@ -103,6 +105,7 @@ class Manifest:
         self.calls = []
         self.console = False       # False, "write" or "read" (read includes write)
         self.kernel = False
+        self.clock = False         # may set the UTC clock (kernel/clock.py)
         self.start = "boot"        # boot: started at boot; manual: by `start NAME`
         self.devices = []
         self.hsm_keys = []
@@ -123,7 +126,7 @@ class Manifest:
             "heap": self.heap, "stack": self.stack, "restart": self.restart,
             "restart_limit": self.restart_limit, "backoff_ms": self.backoff_ms,
             "calls": list(self.calls), "console": self.console,
-            "kernel": self.kernel, "devices": list(self.devices), "hsm_keys": keys,
+            "kernel": self.kernel, "clock": self.clock, "devices": list(self.devices), "hsm_keys": keys,
             "start": self.start, "arena": self.arena, "gc_threshold": self.gc_threshold,
         }
 
@@ -145,6 +148,7 @@ class Manifest:
         lines.append("calls = %s" % ", ".join(self.calls))
         lines.append("console = %s" % (self.console or "false"))
         lines.append("kernel = %s" % ("true" if self.kernel else "false"))
+        lines.append("clock = %s" % ("true" if self.clock else "false"))
         lines.append("start = %s" % self.start)
         lines.append("devices = %s" % ", ".join(self.devices))
         keys = []
@@ -185,6 +189,7 @@ def from_dict(d, source):
     m.calls = d["calls"]
     m.console = d["console"]
     m.kernel = d["kernel"]
+    m.clock = d["clock"]
     m.start = d["start"]
     m.devices = d["devices"]
     m.hsm_keys = d["hsm_keys"]
@@ -272,6 +277,8 @@ def parse(text, source="userland/x/manifest", folder=None):
         m.console = _console(source, raw["console"])
     if "kernel" in raw:
         m.kernel = _bool(source, "kernel", raw["kernel"])
+    if "clock" in raw:
+        m.clock = _bool(source, "clock", raw["clock"])
     if "start" in raw:
         if raw["start"] not in ("boot", "manual"):
             raise ManifestError(source, "start", "%r is not boot or manual" % raw["start"])

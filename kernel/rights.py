@@ -16,6 +16,7 @@ limited here; an installed task's manifest is limited by RIGHTS.
     hsm_keys  none                                  any: an HSM key policy is granted to built-in tasks only
     devices   none                                  any
     kernel    false                                 true
+    clock     false                                 true (the board's UTC clock is the operator's and SNTP's)
 
 check(m) lists what a manifest asks for beyond this; requested(m) is what
 the shell shows the operator before an install is confirmed.
@@ -37,6 +38,7 @@ RIGHTS = (
     ("hsm_keys", "none", "HSM key policies are granted to built-in tasks only"),
     ("devices", "none", "device MMIO is granted to built-in drivers only"),
     ("kernel", "false", "only the shell controls the kernel"),
+    ("clock", "false", "the board's UTC clock is set by the operator and SNTP only"),
 )
 
 
@@ -59,6 +61,8 @@ def check(m):
         out.append("devices %s: an installed task may not be granted devices" % ", ".join(m.devices))
     if m.kernel:
         out.append("kernel: an installed task may not hold the kernel capability")
+    if m.clock:
+        out.append("clock: an installed task may not set the board's clock")
     return out
 
 

@@ -6,7 +6,7 @@
 package("kernel", base_path="$(QENEX_ROOT)", files=("__init__.py", "abi.py", "buddy.py", "errors.py",
         "fasttab.py", "ipc.py", "kernel.py", "main.py", "manifest.py", "sched.py", "supervisor.py", "system.py",
         "bootctl.py", "bundles.py", "rights.py", "tasks.py", "syscalls.py", "kctl.py", "taskmem.py",
-        "faults.py"))
+        "faults.py", "clock.py"))
 package("drivers", base_path="$(QENEX_ROOT)")
 include("$(QENEX_GEN)/userland_frozen.py")
 module("board.py", base_path="$(QENEX_ROOT)/hal/board/$(QENEX_BOARD)")

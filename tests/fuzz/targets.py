@@ -182,7 +182,7 @@ def gateway():
             raise HarnessFailure("audit entry is not text: %r" % (text,))
         audit.append(text)
     g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), post, record, RULES["ledgers"],
-                        lambda: 0, lambda: "2026-11-26T10:00:00Z")
+                        lambda: 0, lambda: 1795687200000)
     return g
 
 

@@ -64,7 +64,7 @@ class FakeSystem:
         self.calls = []
         self.version = {"kernel": "0.1.0", "commit": "abc1234",
                         "micropython": "1.25.0", "board": "mps2-an385",
-                        "built": "2026-11-25T23:00:00Z"}
+                        "built": "2026-11-25T23:00:00Z", "built_ms": 1795647600000}
         self.ms = 62345
         self.counts = None
         self.heap_used_free = (1000, 2000)
@@ -113,6 +113,14 @@ class FakeSystem:
         if op == abi.KCTL_MEM:
             reply["kernel_heap"] = list(self.heap_used_free)
         return json.loads(json.dumps(reply))
+
+    def clock(self, set_ms=None, source="operator"):
+        """KCTL_TIME on the simulated kernel (its refusals as ValueError)."""
+        if self.kernel is None:
+            self.kernel = sim_kernel()
+        if set_ms is not None:
+            self.kernel.clock.set(set_ms, source)
+        return json.loads(json.dumps(self.kernel.clock.status()))
 
     def lookup(self, name):
         if self.kernel is None:

@@ -30,7 +30,7 @@ RULES = json.load(open(os.path.join(ROOT, "userland", "compliance", "rules.json"
 def gateway(keep=True, **kw):
     audit = []
     g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), lambda *a: "ok", audit.append if keep else lambda t: None,
-                        RULES["ledgers"], lambda: 0, lambda: "t", **kw)
+                        RULES["ledgers"], lambda: 0, lambda: None, **kw)
     return g, audit
 
 
@@ -156,7 +156,8 @@ def test_each_message_is_one_audit_entry_and_a_full_audit_log_refuses_everything
     g, audit = gateway(audit_room=lambda: room[0])
     pacs = open(os.path.join(ROOT, "tests", "vectors", "gateway", "pacs008.xml")).read()
     g.submit("pacs.008", pacs.encode())
-    assert len(audit) == 1 and audit[0].count("\n") == 1      # two transactions, two lines, one entry
+    assert len(audit) == 1 and audit[0].count("\n") == 2      # its time, then two transactions, two lines, one entry
+    assert audit[0].startswith("at T+0ms\n")                  # the clock unset: the marker, not a date
     room[0] = False
     n = len(audit)
     assert statuses(g.submit("pacs.008", ONE.replace("0001", "0009").encode())) == ("RJCT", [("RJCT", "NARR")])

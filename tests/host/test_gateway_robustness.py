@@ -38,7 +38,7 @@ def gw():
     def post(tid, dr, cr, amount, ledger):
         return L.create_transfers([Transfer(tid, dr, cr, amount, ledger, 1)])[0]
     g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), post, audit.append, RULES["ledgers"],
-                        lambda: 0, lambda: "2026-11-26T10:00:00Z", alarm=alarms.append)
+                        lambda: 0, lambda: 1795687200000, alarm=alarms.append)
     g.alarms = alarms
     return g, L, audit
 
@@ -191,7 +191,7 @@ def test_an_unknown_or_undecodable_kind_is_refused(gw):
 def test_a_submit_frame_whose_kind_is_ff_is_a_link_error():
     from test_gateway_service import connect
     g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), lambda *a: "ok", lambda t: None, RULES["ledgers"],
-                        lambda: 0, lambda: "t")
+                        lambda: 0, lambda: None)
     host, server = connect(b"k" * 32, b"k" * 32, g.submit)
     host.login()
     with pytest.raises(ConnectionError, match="unknown message kind"):
@@ -275,7 +275,7 @@ def test_an_audit_write_that_fails_is_told_and_the_answer_stands():
     def audit(text):
         raise OSError("storage gone")
     g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), lambda *a: "ok", audit, RULES["ledgers"],
-                        lambda: 0, lambda: "t", alarm=alarms.append)
+                        lambda: 0, lambda: None, alarm=alarms.append)
     assert statuses(g.submit("pacs.008", ONE.encode())) == ("ACSC", [("ACSC", None)])
     assert g.errors == 1 and "audit entry not written: OSError storage gone" in alarms[0]
 
@@ -295,3 +295,18 @@ def test_identifiers_longer_than_max35text_are_rjct_and_the_answer_fits_the_link
     grp, txs = statuses(out)
     assert grp == "RJCT" and txs[0] == ("RJCT", "FF01"), txs
     assert len(out.encode()) <= service.MAX_ANSWER and L.accounts[1].debits_posted == 0
+
+
+def test_every_stamp_is_utc_in_its_format_s_syntax_and_a_marker_while_the_clock_is_unset():
+    now = [1795687200123]                               # 2026-11-26T10:00:00.123Z
+    g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), lambda *a: "ok", lambda t: None, RULES["ledgers"],
+                        lambda: 0, lambda: now[0], ticks=lambda: 4242)
+    a = parse_fix(g.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30"))))[0]
+    assert a.get(52) == b"20261126-10:00:00.123"        # FIX UTCTimestamp
+    doc = ET.fromstring(g.submit("pacs.008", ONE.encode()))
+    assert doc.find(".//p:GrpHdr/p:CreDtTm", NS).text == "2026-11-26T10:00:00.123Z"   # ISODateTime, UTC
+    now[0] = None                                       # a board whose clock nobody set
+    out = parse_fix(g.submit("FIX", fixmsg(2, "D", *ORDER)))
+    assert out and all(m.get(52) == b"T+4242ms" for m in out)
+    doc = ET.fromstring(g.submit("pacs.008", ONE.encode()))
+    assert doc.find(".//p:GrpHdr/p:CreDtTm", NS).text == "T+4242ms"

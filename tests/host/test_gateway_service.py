@@ -30,7 +30,7 @@ def gw():
     def post(tid, dr, cr, amount, ledger):
         return L.create_transfers([Transfer(tid, dr, cr, amount, ledger, 1)])[0]
     g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), post, audit.append, RULES["ledgers"],
-                        lambda: 0, lambda: "2026-11-26T10:00:00Z")
+                        lambda: 0, lambda: 1795687200000)
     return g, L, audit
 
 
@@ -51,7 +51,9 @@ def test_a_pacs008_is_posted_and_answered_acsc_and_a_resubmission_posts_nothing(
     assert L.accounts[1].debits_posted == 125050 and L.accounts[2].credits_posted == 125050
     assert statuses(g.submit("pacs.008", one.encode()))[0] == "ACSC"
     assert L.accounts[1].debits_posted == 125050                          # idempotent: exists
-    assert audit[0].startswith("accept pacs.008 QX-20261126-0001 E2E-0001 1250.50 USD rules=- ledger=ok")
+    stamp, first = audit[0].split("\n", 1)
+    assert stamp == "at 2026-11-26T10:00:00.000Z"        # every entry: when, in UTC (the board's clock)
+    assert first.startswith("accept pacs.008 QX-20261126-0001 E2E-0001 1250.50 USD rules=- ledger=ok")
 
 
 def test_a_sanctioned_debtor_is_rejected_and_nothing_posted(gw):
@@ -83,15 +85,15 @@ def test_a_ledger_down_is_rjct_ab07_and_a_ledger_that_died_holding_the_transfer_
     for result, sts, code in (("ledger_unavailable", "RJCT", "AB07"), ("ledger_outcome_unknown", "PDNG", "NARR")):
         audit = []
         g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), lambda *a: result, audit.append, RULES["ledgers"],
-                            lambda: 0, lambda: "2026-11-26T10:00:00Z")
+                            lambda: 0, lambda: 1795687200000)
         doc = g.submit("pacs.008", one.encode())
         assert statuses(doc) == (sts, [("E2E-0001", sts, code)])
         info = ET.fromstring(doc).find("p:FIToFIPmtStsRpt/p:TxInfAndSts/p:StsRsnInf/p:AddtlInf", NS)
         if sts == "PDNG":
-            assert "resubmit the same message" in info.text and audit[0].startswith("pending ")
+            assert "resubmit the same message" in info.text and audit[0].split("\n")[1].startswith("pending ")
             assert len(info.text) <= 105
         else:
-            assert info is None and audit[0].startswith("reject ")
+            assert info is None and audit[0].split("\n")[1].startswith("reject ")
 
 
 def test_a_malformed_message_is_rejected_whole(gw):

@@ -9,7 +9,7 @@ import pytest
 from shell_fakes import FakeConsole, FakeSystem
 from userland.shell import commands, lineedit, shell
 
-ALL = ["help", "version", "uptime", "ps", "top", "kill", "start", "restart", "fg", "fault", "exit", "mem", "faults", "ipc",
+ALL = ["help", "version", "uptime", "date", "ps", "top", "kill", "start", "restart", "fg", "fault", "exit", "mem", "faults", "ipc",
        "call", "echo", "tasks", "hsm", "ledger", "compliance", "audit", "boot", "reboot", "poweroff"]
 
 
@@ -335,3 +335,48 @@ def test_exit_ends_the_shell():
     ctx = FakeSystem()
     commands.dispatch("exit", ctx)
     assert ctx.calls == [("exit", 0)]
+
+
+# ---- date -------------------------------------------------------------------
+
+def test_date_says_the_clock_is_not_set_and_never_invents_one():
+    out = run_line("date")[0]
+    assert out.startswith("date: not set (up ") and "`date set YYYY-MM-DDTHH:MM:SSZ`" in out
+    assert "1970" not in out
+
+
+def test_date_set_takes_utc_or_an_offset_and_date_shows_who_set_it():
+    ctx = FakeSystem()
+    ctx.kernel = None
+    commands.dispatch("date set 2026-12-02T06:30:00.250+01:00", ctx)
+    first = ctx.text().splitlines()
+    assert first[0].startswith("2026-12-02T05:30:00.2") and first[0].endswith("Z (UTC; set by operator 0:00:00.000 ago)")
+    assert ctx.kernel.clock.source == "operator"
+    commands.dispatch("date set 2026-12-02T05:30:01Z", ctx)
+    assert "which moved it by +750 ms" in ctx.text().splitlines()[-1]
+
+
+@pytest.mark.parametrize("line,why", [
+    ("date set 2026-12-02T05:30:00", "no zone"), ("date set tomorrow", "not YYYY-MM-DDTHH"),
+    ("date set 2026-02-30T00:00:00Z", "not a date"),
+])
+def test_date_set_refuses_what_is_not_a_utc_time(line, why):
+    out, ctx = run_line(line)
+    assert out.startswith("date: ") and why in out
+    assert ctx.kernel is None or ctx.kernel.clock.utc_ms() is None
+
+
+def test_date_set_reports_the_kernels_refusal():
+    ctx = FakeSystem()
+    ctx.kernel = None
+    ctx.clock()                                     # makes the kernel
+    ctx.kernel.clock.floor_ms = 1795647600000       # built 2026-11-25T23:00:00Z
+    commands.dispatch("date set 2020-01-01T00:00:00Z", ctx)
+    out = ctx.text()
+    assert out.startswith("date: refused: ") and "before this firmware was built" in out
+    assert "2026-11-25 .. 9999-12-31 UTC" in out and ctx.kernel.clock.utc_ms() is None
+
+
+@pytest.mark.parametrize("line", ["date now", "date set", "date set a b"])
+def test_date_usage(line):
+    assert run_line(line)[0].startswith("usage: date [set")

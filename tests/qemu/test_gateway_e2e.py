@@ -93,6 +93,29 @@ def test_a_fix_session_with_simplefix(gateway):
     assert [m.get(35) for m in out] == [b"5"]
 
 
+def test_stamps_are_a_marker_until_the_clock_is_set_then_utc_in_each_format(gateway):
+    """Before `date set` no date is invented (T+<ms>ms); after it, the
+    pacs.002's CreDtTm is an ISO 20022 ISODateTime in UTC and FIX's
+    SendingTime a UTCTimestamp, both within seconds of the time set."""
+    import datetime
+    from userland.lib import utc
+    dev, link, storage, pub = gateway
+    root = ET.fromstring(link.submit("pacs.008", ONE.encode()))
+    assert re.fullmatch(r"T\+\d+ms", root.find(".//p:GrpHdr/p:CreDtTm", NS).text)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    set_ms = int(now.timestamp()) * 1000
+    out = dev.cmd("date set " + now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    assert "(UTC; set by operator" in out, out
+    root = ET.fromstring(link.submit("pacs.008", ONE.replace("QX-20261126-0001", "T-1").encode()))
+    cre = root.find(".//p:GrpHdr/p:CreDtTm", NS).text
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", cre), cre
+    assert 0 <= utc.parse_iso(cre) - set_ms < 30000
+    logon = parse_fix(link.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30"))))[0]
+    sent = logon.get(52).decode()
+    assert re.fullmatch(r"\d{8}-\d\d:\d\d:\d\d\.\d{3}", sent), sent
+    assert 0 <= utc.parse_fix(sent) - set_ms < 30000
+
+
 def test_the_audit_chain_and_its_signed_checkpoints_verify_on_the_host(gateway):
     dev, link, storage, pub = gateway
     for i in range(20):                                 # enough entries for a checkpoint

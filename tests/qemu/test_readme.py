@@ -53,6 +53,7 @@ _SUBS = [
     (r"pc=0x[0-9a-f]{8}", "pc=<pc>"),
     (r"(MemManage|BusFault|UsageFault|HardFault)  +0x[0-9a-f]{8}", r"\1  <pc>"),
     (r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\b", "<date>"),
+    (r"\b(\d{4}-\d\d-\d\dT\d\d:\d\d):\d\d\.\d{3}Z", r"\1:<s>Z"),    # `date`: the minute is exact
     (r"\b\d+:\d\d:\d\d\.\d{3}\b", "<time>"),
     (r"= \d+\.\d{3} ms", "= <n> ms"),
     (r"\b\d+ ms\b", "<n> ms"),

@@ -20,6 +20,7 @@ HELP = [
     ("help [CMD]", "list commands, or describe one"),
     ("version", "kernel, MicroPython, board and build"),
     ("uptime", "time since boot, and boot-to-prompt time"),
+    ("date [set YYYY-MM-DDTHH:MM:SS[.sss]Z]", "the board's UTC clock, and who set it; `date set` sets it (operator)"),
     ("ps", "tasks: state, priority, heap and stack use, restarts, CPU share"),
     ("top [MS]", "ps refreshed every MS (default 1000) until a key is pressed"),
     ("kill ID", "stop a task (no restart); not the shell, which is the console"),
@@ -87,6 +88,27 @@ def test_version(device, version):
     assert m.group(1) == version
     # The same build as the boot banner says.
     assert "kernel: QENEX OS %s (commit %s) on mps2-an385" % (version, m.group(2)) in device.boot_output
+
+
+def test_date_is_unset_until_the_operator_sets_it_then_keeps_utc(device):
+    """No date is invented: unset at boot; `date set` (any zone, read as
+    UTC) sets it; it then advances with the board's counter; a time before
+    the firmware was built is refused and changes nothing."""
+    out = device.cmd("date")
+    assert out.startswith("date: not set (up ") and "1970" not in out, out
+    out = device.cmd("date set 2031-03-04T06:07:08.500+01:00")
+    assert out.startswith("clock: set by shell (operator)\n"), out     # the kernel's line
+    out = out.split("\n", 1)[1]
+    m = re.fullmatch(r"2031-03-04T05:07:(\d\d)\.(\d{3})Z \(UTC; set by operator 0:00:00\.(\d{3}) ago\)\n", out)
+    assert m and int(m.group(1)) in (8, 9), out
+    time.sleep(1.5)
+    m = re.fullmatch(r"2031-03-04T05:07:(\d\d)\.\d{3}Z \(UTC; set by operator 0:00:0(\d)\.\d{3} ago\)\n",
+                     device.cmd("date"))
+    assert m and int(m.group(1)) >= 9 and int(m.group(2)) >= 1
+    out = device.cmd("date set 2001-01-01T00:00:00Z")
+    assert out.startswith("date: refused: BAD_ARGUMENT") and ".. 9999-12-31 UTC" in out, out
+    assert device.cmd("date").startswith("2031-03-04T05:07:")
+    assert device.cmd("date set 2031-03-04T05:07").startswith("date: ISODateTime: ")
 
 
 UPTIME = re.compile(r"up (\d+):(\d\d):(\d\d)\.(\d\d\d) \((\d+) ms\)\n"

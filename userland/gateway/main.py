@@ -149,7 +149,7 @@ def main():
     if engine.risk_limits is not None:
         risk.set(engine.risk_limits)
     gw = Gateway(engine, risk, post, record, engine.ledgers or rules["ledgers"],
-                 lambda: qenex.ticks() // 1000, lambda: "T+%dms" % qenex.ticks(), qenex.ticks, audit_room,
+                 lambda: qenex.ticks() // 1000, qenex.utc_ms, qenex.ticks, audit_room,
                  lambda text: qenex.write("gateway: %s\n" % text[:200]))
     ignored = saved is None and read_rules(store) is not None
 

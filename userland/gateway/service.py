@@ -18,6 +18,7 @@ import hashlib
 
 from userland.gateway import fix, iso20022, mt103
 from userland.gateway.payment import Rejected
+from userland.lib import utc
 from userland.lib.asciinum import is_digits
 from userland.lib.money import MoneyError, parse_decimal
 
@@ -53,12 +54,15 @@ def account_id(text):
 
 
 class Gateway:
-    def __init__(self, engine, risk, post, audit, ledgers, now_s, clock_text, ticks=None, audit_room=None,
+    def __init__(self, engine, risk, post, audit, ledgers, now_s, utc_ms, ticks=None, audit_room=None,
                  alarm=None):
         """post(transfer_id, debit, credit, amount_minor, ledger) -> ledger
         result code; audit(text) writes one audit entry (each message's
         decisions are one entry, a line each, written before it is
-        answered); ledgers: currency -> ledger number; ticks() -> ms, to
+        answered); ledgers: currency -> ledger number; utc_ms() -> the
+        board's UTC ms, or None while its clock is unset (then every stamp
+        is the documented marker T+<ms since boot>, never a made-up date:
+        stamp()); ticks() -> ms, to
         time the stages (stats()); audit_room() -> False when the audit log
         cannot take another message's entry (then every message is refused:
         nothing is decided that cannot be audited); alarm(text): the
@@ -79,12 +83,18 @@ class Gateway:
             self.stage_ms["ledger"] += self.ticks() - t0
             return r
         self.engine, self.risk, self.post = engine, risk, post
-        self.ledgers, self.now_s, self.clock_text = ledgers, now_s, clock_text
+        self.ledgers, self.now_s, self.utc_ms = ledgers, now_s, utc_ms
         self.held = []
         self.count = 0
-        self.fix = fix.Session("QENEX", clock_text, self._order, self._cancel)
+        self.fix = fix.Session("QENEX", lambda: self.stamp(utc.fix), self._order, self._cancel)
         self.orders = {}            # ClOrdID -> (order id, symbol, side), at most MAX_ORDERS
         self.order_seq = 0
+
+    def stamp(self, form):
+        """Now as form(utc ms) gives it (utc.iso for ISO 20022, utc.fix for
+        FIX), or "T+<ms since boot>ms" while the board's clock is unset."""
+        ms = self.utc_ms()
+        return "T+%dms" % self.ticks() if ms is None else form(ms)
 
     def audit(self, text):
         """One line of the current message's audit entry (or an entry of its
@@ -97,7 +107,7 @@ class Gateway:
     def _write(self, lines):
         t0 = self.ticks()
         try:
-            self._audit_raw("\n".join(lines))
+            self._audit_raw("at %s\n%s" % (self.stamp(utc.iso), "\n".join(lines)))
         finally:
             self.stage_ms["audit"] += self.ticks() - t0
 
@@ -218,15 +228,15 @@ class Gateway:
         if kind == "MT103":
             e2e, st, reason = statuses[0]
             return "MT103 %s %s%s" % (msg_id, st, " " + reason if reason else "")
-        answer = iso20022.status_report("QX-%s-%d" % (msg_id[:20], self.count), self.clock_text(), msg_id, kind,
+        answer = iso20022.status_report("QX-%s-%d" % (msg_id[:20], self.count), self.stamp(utc.iso), msg_id, kind,
                                         group, statuses)
         if len(answer.encode()) > MAX_ANSWER:       # too many to list: the group status alone
-            answer = iso20022.status_report("QX-%s-%d" % (msg_id[:20], self.count), self.clock_text(), msg_id,
+            answer = iso20022.status_report("QX-%s-%d" % (msg_id[:20], self.count), self.stamp(utc.iso), msg_id,
                                             kind, group, [])
         return answer
 
     def _rejected_whole(self, kind, msg_id, e):
-        return iso20022.status_report("QX-RJCT-%d" % self.count, self.clock_text(), msg_id, kind, "RJCT",
+        return iso20022.status_report("QX-RJCT-%d" % self.count, self.stamp(utc.iso), msg_id, kind, "RJCT",
                                       [(e.end_to_end_id or "NOTPROVIDED", "RJCT", e.code)])
 
     def _payment(self, p):

@@ -65,6 +65,38 @@ def _uptime(ctx, args):
                   % (entry, n - entry))
 
 
+@command("date [set YYYY-MM-DDTHH:MM:SS[.sss]Z]",
+         "the board's UTC clock, and who set it; `date set` sets it (operator)", 2)
+def _date(ctx, args):
+    from userland.lib import utc        # here: the shell's heap holds the module only once asked
+    if args and (args[0] != "set" or len(args) != 2):
+        raise UsageError()
+    if args:
+        try:
+            ms = utc.parse_iso(args[1])
+        except utc.TimeError as e:
+            ctx.write("date: %s\n" % e)
+            return
+        try:
+            ctx.clock(ms, "operator")
+        except Exception as e:          # qenex.Error: BAD_ARGUMENT (implausible), NOT_PERMITTED
+            hint = ""
+            if getattr(e, "name", "BAD_ARGUMENT") == "BAD_ARGUMENT":
+                hint = " (the kernel takes %s .. 9999-12-31 UTC)" % utc.iso_date(
+                    ctx.version_info().get("built_ms") or 0)
+            ctx.write("date: refused: %s%s\n" % (e, hint))
+            return
+    st = ctx.clock()
+    if st["utc_ms"] is None:
+        ctx.write("date: not set (up %s): `date set YYYY-MM-DDTHH:MM:SSZ`, the host or SNTP sets it;"
+                  " until then services stamp T+<ms since boot>\n" % fmt_ms(st["uptime_ms"]))
+        return
+    fix = st["correction_ms"]
+    ctx.write("%s (UTC; set by %s %s ago%s)\n" % (
+        utc.iso(st["utc_ms"]), st["source"], fmt_ms(st["set_ago_ms"]),
+        "" if fix is None else ", which moved it by %+d ms" % fix))
+
+
 def _kctl(ctx, op, arg=0):
     return ctx.kctl(op, arg)
 

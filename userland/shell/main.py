@@ -44,6 +44,10 @@ class TaskSystem:
         reply = qenex.kctl(op, arg)
         return json.loads(reply) if reply else None
 
+    def clock(self, set_ms=None, source="operator"):
+        """The UTC clock's status (qenex.clock); set_ms sets it first."""
+        return qenex.clock(set_ms, source)
+
     def lookup(self, name):
         return qenex.lookup(name)
 
@@ -79,7 +83,7 @@ class TaskSystem:
         v = sys.implementation.version
         return {"kernel": _build.VERSION, "commit": _build.COMMIT,
                 "micropython": "%d.%d.%d" % (v[0], v[1], v[2]), "board": board.NAME,
-                "built": _build.BUILT}
+                "built": _build.BUILT, "built_ms": _build.BUILT_MS}
 
     def uptime_ms(self):
         return qenex.ticks()
