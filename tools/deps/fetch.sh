@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what QENEX OS needs on a Debian machine, from the registries only:
 #   1. Debian packages from tools/deps/apt-packages.txt that are missing;
-#   2. the source packages pinned in tools/deps/*.lock (MicroPython, mbedtls),
+#   2. the source packages pinned in tools/deps/*.lock (MicroPython, mbedtls,
+#      OpenSSL's SHA-256 for ARM),
 #      fetched with `apt-get source`, checked against their SHA-256, unpacked
 #      in build/deps/ (MicroPython skipped when MICROPYTHON_SRC names a tree);
 #   3. the host Python virtualenv build/venv from requirements.txt.
@@ -58,8 +59,11 @@ fetch_source() {
         { say "error: $ORIG does not match the pinned SHA-256"; exit 1; }
     say "$ORIG sha256 ok"
     rm -rf "${DEPS:?}/$TREE"
-    tar -C "$DEPS" -xf "$DEPS/dl/$ORIG"
+    # MEMBERS (optional, paths under TREE): unpack only those files.
+    # shellcheck disable=SC2086
+    tar -C "$DEPS" -xf "$DEPS/dl/$ORIG" ${MEMBERS:+$(printf "$TREE/%s " $MEMBERS)}
     touch "$DEPS/$TREE/.qenex-verified"
+    unset MEMBERS
 }
 
 if [ -n "${MICROPYTHON_SRC:-}" ]; then
@@ -69,6 +73,7 @@ else
     fetch_source micropython.lock
 fi
 fetch_source mbedtls.lock
+fetch_source openssl.lock
 
 # 3. Host Python ---------------------------------------------------------------
 VENV=$ROOT/build/venv
