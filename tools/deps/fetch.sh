@@ -30,6 +30,7 @@ fi
 # machine already uses (the URI is read from its apt sources, never written
 # here), checked against its SHA-256 and unpacked in build/deps/TREE.
 fetch_source() {
+    unset MEMBERS          # set only by the locks that name one (openssl.lock)
     # shellcheck disable=SC1090
     . "$ROOT/tools/deps/$1"
     [ -f "$DEPS/$TREE/.qenex-verified" ] && return 0
@@ -63,7 +64,6 @@ fetch_source() {
     # shellcheck disable=SC2086
     tar -C "$DEPS" -xf "$DEPS/dl/$ORIG" ${MEMBERS:+$(printf "$TREE/%s " $MEMBERS)}
     touch "$DEPS/$TREE/.qenex-verified"
-    unset MEMBERS
 }
 
 if [ -n "${MICROPYTHON_SRC:-}" ]; then
