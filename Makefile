@@ -32,7 +32,9 @@ JOBS ?= $(shell nproc)
 CROSS := arm-none-eabi-
 MBEDTLS_TREE := $(shell . tools/deps/mbedtls.lock && echo $$TREE)
 MBEDTLS_SRC := $(CURDIR)/build/deps/$(MBEDTLS_TREE)
-MBEDTLS_CFLAGS := -I$(MBEDTLS_SRC)/include -Iboot '-DMBEDTLS_CONFIG_FILE="qx_mbedtls_config.h"'
+MBEDTLS_CFLAGS := -I$(MBEDTLS_SRC)/include -Iboot '-DMBEDTLS_CONFIG_FILE="qx_mbedtls_config.h"' -DQX_SHA256_ASM
+OPENSSL_TREE := $(shell . tools/deps/openssl.lock && echo $$TREE)
+OPENSSL_SRC := $(CURDIR)/build/deps/$(OPENSSL_TREE)
 BOOT_CFLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -g -Wall -Wextra -Werror \
 	-ffreestanding -ffunction-sections -fdata-sections -std=gnu99 \
 	-Ihal/arch/armv7m -Iboot -I$(GEN) -I$(MICROPYTHON_SRC) $(MBEDTLS_CFLAGS)
@@ -42,7 +44,7 @@ BOOT_MBEDTLS := $(addprefix $(MBEDTLS_SRC)/library/,sha256.c platform_util.c pla
 # The kernel's mbedtls: the same sources and HMAC (md.c), with its own config
 # (kernel/port/qx_mbedtls_kernel.h: memory from the running VM's heap).
 KERNEL_MBEDTLS := $(filter-out %/memory_buffer_alloc.c,$(BOOT_MBEDTLS)) $(MBEDTLS_SRC)/library/md.c
-BOOT_SRC := boot/main.c boot/image.c boot/bootstate.c drivers/uart/cmsdk_uart.c drivers/flash/mapped_flash.c \
+BOOT_SRC := boot/main.c boot/image.c boot/bootstate.c boot/sha256_arm.c drivers/uart/cmsdk_uart.c drivers/flash/mapped_flash.c \
 	$(MICROPYTHON_SRC)/shared/libc/string0.c
 
 # The image signing key. A development key is made in build/keys on first
@@ -56,7 +58,7 @@ deps:
 	@MICROPYTHON_SRC=$(USER_MPY_SRC) tools/deps/fetch.sh
 
 build: deps $(UPY)
-	@$(MAKE) --no-print-directory IMAGE=production $(IMG)/flash.bin
+	@$(MAKE) --no-print-directory IMAGE=production $(IMG)/flash.bin $(SHA256_HARNESS)
 	@$(MAKE) --no-print-directory IMAGE=test $(IMG)/flash-test.bin
 
 # Generated: layout constants from board.py; build facts frozen into the kernel.
@@ -99,17 +101,22 @@ $(B)/kernel/firmware.elf $(B)/kernel/firmware-b.elf &: $(GEN)/layout.h $(GEN)/_b
 	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS) MBEDTLS_SRC=$(MBEDTLS_SRC) \
 	  MBEDTLS_LIB=$(CURDIR)/$(B)/kernel/mbedtls.a
 
-# SHA-256 reads the whole image every boot: its file is built for speed, not
-# size (-O2), and with GCC's builtins (no -ffreestanding, which implies
-# -fno-builtin) so that mbedtls's 4-byte memcpy loads of the message words
-# become single loads instead of calls; the library needs no hosted libc for
-# that (memcpy/memset are MicroPython's shared/libc/string0.c).
-MBEDTLS_FAST_CFLAGS := $(SHA256_CFLAGS)
+# SHA-256 reads the whole image every boot: its block function is OpenSSL's
+# assembly (boot/sha256_arm.c); mbedtls's sha256.c (padding, and the C the
+# SHA-256 harness compares with) is built for speed, -O2, with GCC's builtins
+# (no -ffreestanding, which implies -fno-builtin) so that its 4-byte memcpy
+# loads become single loads; the library needs no hosted libc for that
+# (memcpy/memset are MicroPython's shared/libc/string0.c).
+# The big-number and curve files (bignum*.c, ecp*.c) are the ECDSA P-256
+# verification, run once every boot: -O2, not -Os (production bootloader
+# 35.69 M -> 31.59 M instructions, +4.3 KB of text; -O3 31.08 M, +8.2 KB;
+# -O2 -funroll-loops 30.87 M, +20 KB).
 SHA256_CFLAGS ?= -O2
+ECP_CFLAGS ?= -O2
 $(B)/boot/mbedtls.a: $(BOOT_MBEDTLS) boot/qx_mbedtls_config.h boot/qx_mbedtls_algorithms.h Makefile
 	@mkdir -p $(B)/boot/mbedtls
 	@for f in $(BOOT_MBEDTLS); do \
-	  case $$f in */sha256.c) opt="$(SHA256_CFLAGS)";; *) opt="-Os -ffreestanding";; esac; \
+	  case $$f in */sha256.c) opt="$(SHA256_CFLAGS)";; */bignum*.c|*/ecp*.c) opt="$(ECP_CFLAGS) -ffreestanding";; *) opt="-Os -ffreestanding";; esac; \
 	  $(CROSS)gcc -mthumb -mcpu=cortex-m3 -mfloat-abi=soft $$opt -ffunction-sections \
 	    -fdata-sections $(MBEDTLS_CFLAGS) -c $$f -o $(B)/boot/mbedtls/$$(basename $$f .c).o || exit 1; done
 	@rm -f $@ && $(CROSS)ar rcs $@ $(B)/boot/mbedtls/*.o
@@ -122,16 +129,41 @@ $(B)/kernel/mbedtls.a: $(KERNEL_MBEDTLS) kernel/port/qx_mbedtls_kernel.h boot/qx
 	    -c $$f -o $(B)/kernel/mbedtls/$$(basename $$f .c).o || exit 1; done
 	@rm -f $@ && $(CROSS)ar rcs $@ $(B)/kernel/mbedtls/*.o
 
+# SHA-256's block function (boot/sha256_arm.c): OpenSSL's perlasm, generated
+# into build/ by perl (flavour linux32: GNU as syntax, the Thumb-2 code under
+# __thumb2__) and assembled with boot/openssl/arm_arch.h for ARMv7-M.
+$(B)/boot/sha256-armv4.S: $(OPENSSL_SRC)/crypto/sha/asm/sha256-armv4.pl
+	@mkdir -p $(dir $@)
+	@perl $< linux32 $@
+$(B)/boot/sha256-armv4.o: $(B)/boot/sha256-armv4.S boot/openssl/arm_arch.h
+	@$(CROSS)gcc -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Iboot/openssl -c $< -o $@
+
+# The SHA-256 harness (tests/qemu/harness/sha256.c): the bootloader's SHA-256
+# against mbedtls's C, linked beside it under other names, on the board
+# (tests/qemu/test_sha256.py, and `make bench`'s instructions a byte).
+SHA256_HARNESS := build/$(BOARD)/boot/sha256-harness.elf
+SHA256_C_RENAME := $(foreach f,sha256 sha256_init sha256_free sha256_clone sha256_starts sha256_update \
+	sha256_finish internal_sha256_process,-Dmbedtls_$(f)=qx_c_mbedtls_$(f))
+$(B)/boot/sha256-c.o: $(MBEDTLS_SRC)/library/sha256.c boot/qx_mbedtls_config.h boot/qx_mbedtls_algorithms.h Makefile
+	@mkdir -p $(dir $@)
+	@$(CROSS)gcc -mthumb -mcpu=cortex-m3 -mfloat-abi=soft $(SHA256_CFLAGS) -ffunction-sections -fdata-sections \
+	  $(filter-out -DQX_SHA256_ASM,$(MBEDTLS_CFLAGS)) $(SHA256_C_RENAME) -c $< -o $@
+$(B)/boot/sha256-harness.elf: tests/qemu/harness/sha256.c boot/sha256_arm.c $(B)/boot/sha256-armv4.o $(B)/boot/sha256-c.o \
+		$(B)/boot/mbedtls.a $(GEN)/layout.h hal/board/$(BOARD)/boot.ld
+	@$(CROSS)gcc $(BOOT_CFLAGS) -nostdlib -T hal/board/$(BOARD)/boot.ld -L$(GEN) -Wl,--gc-sections -o $@ \
+	  tests/qemu/harness/sha256.c boot/sha256_arm.c drivers/uart/cmsdk_uart.c $(MICROPYTHON_SRC)/shared/libc/string0.c \
+	  $(B)/boot/sha256-armv4.o $(B)/boot/sha256-c.o $(B)/boot/mbedtls.a -lgcc
+
 $(KEY):
 	$(PY) -m tools.qenex image keygen $@
 
 $(GEN)/boot_key.h: $(KEY) FORCE
 	@$(PY) -m tools.qenex image pubkey $(KEY) $@
 
-$(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h boot/bootstate.h drivers/flash/mapped_flash.h $(GEN)/layout.h $(GEN)/boot_key.h hal/board/$(BOARD)/boot.ld $(B)/boot/mbedtls.a
+$(B)/boot/boot.elf: $(BOOT_SRC) boot/image.h boot/bootstate.h drivers/flash/mapped_flash.h $(GEN)/layout.h $(GEN)/boot_key.h hal/board/$(BOARD)/boot.ld $(B)/boot/mbedtls.a $(B)/boot/sha256-armv4.o
 	@mkdir -p $(dir $@)
 	$(CROSS)gcc $(BOOT_CFLAGS) -nostdlib -T hal/board/$(BOARD)/boot.ld -L$(GEN) \
-	  -Wl,--gc-sections -Wl,-Map=$(B)/boot/boot.map -o $@ $(BOOT_SRC) $(B)/boot/mbedtls.a -lgcc
+	  -Wl,--gc-sections -Wl,-Map=$(B)/boot/boot.map -o $@ $(BOOT_SRC) $(B)/boot/sha256-armv4.o $(B)/boot/mbedtls.a -lgcc
 	@$(CROSS)size $@
 
 %.bin: %.elf

@@ -15,3 +15,11 @@ void qx_no_free(void *p);
 /* The buffer allocator stops on heap corruption: the checker's own stop. */
 void qx_crypto_abort(int status);
 #define MBEDTLS_PLATFORM_EXIT_MACRO qx_crypto_abort
+
+/* On the board, SHA-256's block function is OpenSSL's ARMv7 assembly
+ * (boot/sha256_arm.c). The Makefile defines QX_SHA256_ASM for the
+ * bootloader's build only: the host build of the checker (tests/host) keeps
+ * mbedtls's C, which the assembly is checked against. */
+#if defined(QX_SHA256_ASM)
+#define MBEDTLS_SHA256_PROCESS_ALT
+#endif

@@ -267,7 +267,12 @@ def ps(k):
     (ms run since boot), "syscalls", "exit" (code of an exited task, else
     null)}; "console" (tid of the console's owner), "console_task" (tid
     of the console task), "safe_mode". CPU share = cpu_ms of a task /
-    (uptime_ms); `top` takes the difference of two replies."""
+    (uptime_ms); `top` takes the difference of two replies. "counter" is
+    the board counter when the query arrived, read before the rows are
+    gathered (the shell's first PS, right after its first prompt, is where
+    `uptime`'s boot-to-prompt figure comes from: the rows are not part of
+    the boot)."""
+    counter = k.counter() if k.counter else None
     rows = []
     for tid in k.order:
         t = k.tasks[tid]
@@ -291,7 +296,7 @@ def ps(k):
                      "exit": t.exit_code})
     return {"uptime_ms": k.now(), "idle_ms": k.idle_ms, "tasks": rows,
             "console": k.console_owner, "console_task": k.console_tid, "safe_mode": k.safe_mode,
-            "counter": k.counter() if k.counter else None, "entry_counter": k.entry_counter}
+            "counter": counter, "entry_counter": k.entry_counter}
 
 
 def mem(k):

@@ -20,9 +20,16 @@ CHART_DIR = os.path.join(ROOT, "docs", "bench")
 # Guest instructions under -icount shift=0 unless the label says otherwise.
 GROUPS = (
     ("boot", "Boot (guest instructions, millions)", 1e6, (
-        ("boot_to_prompt", "reset to qenex> (signature checked)", 30e6, ()),
-        ("bootloader", "bootloader: image hash + ECDSA P-256", 25e6, ()),
-        ("kernel_start", "kernel start to qenex>", 5e6, ()),
+        ("prod_boot_to_prompt", "reset to qenex> (signature checked), production", 30e6, ()),
+        ("boot_to_prompt", "reset to qenex> (signature checked), test image", 30e6, ()),
+        ("prod_bootloader", "bootloader: image hash + ECDSA P-256, production", 25e6, ()),
+        ("bootloader", "bootloader: image hash + ECDSA P-256, test image", 25e6, ()),
+        ("prod_kernel_start", "kernel start to qenex>, production", 5e6, ()),
+        ("kernel_start", "kernel start to qenex>, test image", 5e6, ()),
+    )),
+    ("sha256", "SHA-256 in the bootloader (guest instructions a byte)", 1, (
+        ("sha256_per_byte", "bootloader's: mbedtls + OpenSSL ARMv7 asm block", 25, ()),
+        ("sha256_c_per_byte", "mbedtls's C, -O2", None, ()),
     )),
     ("kernel", "Kernel mechanisms (guest instructions, thousands)", 1e3, (
         ("task_start", "task start (request to first message)", 200000, ()),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what QENEX OS needs on a Debian machine, from the registries only:
 #   1. Debian packages from tools/deps/apt-packages.txt that are missing;
-#   2. the source packages pinned in tools/deps/*.lock (MicroPython, mbedtls),
+#   2. the source packages pinned in tools/deps/*.lock (MicroPython, mbedtls,
+#      OpenSSL's SHA-256 for ARM),
 #      fetched with `apt-get source`, checked against their SHA-256, unpacked
 #      in build/deps/ (MicroPython skipped when MICROPYTHON_SRC names a tree);
 #   3. the host Python virtualenv build/venv from requirements.txt.
@@ -29,6 +30,7 @@ fi
 # machine already uses (the URI is read from its apt sources, never written
 # here), checked against its SHA-256 and unpacked in build/deps/TREE.
 fetch_source() {
+    unset MEMBERS          # set only by the locks that name one (openssl.lock)
     # shellcheck disable=SC1090
     . "$ROOT/tools/deps/$1"
     [ -f "$DEPS/$TREE/.qenex-verified" ] && return 0
@@ -58,7 +60,9 @@ fetch_source() {
         { say "error: $ORIG does not match the pinned SHA-256"; exit 1; }
     say "$ORIG sha256 ok"
     rm -rf "${DEPS:?}/$TREE"
-    tar -C "$DEPS" -xf "$DEPS/dl/$ORIG"
+    # MEMBERS (optional, paths under TREE): unpack only those files.
+    # shellcheck disable=SC2086
+    tar -C "$DEPS" -xf "$DEPS/dl/$ORIG" ${MEMBERS:+$(printf "$TREE/%s " $MEMBERS)}
     touch "$DEPS/$TREE/.qenex-verified"
 }
 
@@ -69,6 +73,7 @@ else
     fetch_source micropython.lock
 fi
 fetch_source mbedtls.lock
+fetch_source openssl.lock
 
 # 3. Host Python ---------------------------------------------------------------
 VENV=$ROOT/build/venv

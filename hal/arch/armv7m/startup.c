@@ -20,7 +20,28 @@ void __attribute__((noreturn)) Reset_Handler(void) {
     for (uint32_t *s = &_sivmstate, *d = &_svmstate; d < &_gvmstate;) {
         *d++ = *s++;
     }
-    for (uint32_t *d = &_sbss; d < &_ebss;) {
+    /* .bss (about 300 KB, the kernel VM's heap in it): eight words a store,
+     * three instructions a loop, then the last few words one at a time
+     * (about 28,000 instructions instead of 227,000 for a word a loop). */
+    uint32_t *d = &_sbss;
+    uint32_t n = ((uint32_t)&_ebss - (uint32_t)d) & ~31u;
+    if (n) {
+        __asm volatile (
+            "movs r2, #0\n"
+            "movs r3, #0\n"
+            "movs r4, #0\n"
+            "movs r5, #0\n"
+            "movs r6, #0\n"
+            "movs r7, #0\n"
+            "movs r8, #0\n"
+            "movs r9, #0\n"
+            "1:\n"
+            "stmia %0!, {r2-r9}\n"
+            "subs %1, %1, #32\n"
+            "bne 1b\n"
+            : "+r" (d), "+r" (n) :: "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory");
+    }
+    while (d < &_ebss) {
         *d++ = 0;
     }
     SCB_SHCSR |= SHCSR_MEMFAULTENA | SHCSR_BUSFAULTENA | SHCSR_USGFAULTENA;
