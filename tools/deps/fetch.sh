@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what QENEX OS needs on a Debian machine, from the registries only:
 #   1. Debian packages from tools/deps/apt-packages.txt that are missing;
-#   2. the source packages pinned in tools/deps/*.lock (MicroPython, mbedtls),
+#   2. the source packages pinned in tools/deps/*.lock (MicroPython, mbedtls, lwIP),
 #      fetched with `apt-get source`, checked against their SHA-256, unpacked
 #      in build/deps/ (MicroPython skipped when MICROPYTHON_SRC names a tree);
 #   3. the host Python virtualenv build/venv from requirements.txt.
@@ -69,6 +69,7 @@ else
     fetch_source micropython.lock
 fi
 fetch_source mbedtls.lock
+fetch_source lwip.lock
 
 # 3. Host Python ---------------------------------------------------------------
 VENV=$ROOT/build/venv
