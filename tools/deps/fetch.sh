@@ -2,7 +2,7 @@
 # Installs what QENEX OS needs on a Debian machine, from the registries only:
 #   1. Debian packages from tools/deps/apt-packages.txt that are missing;
 #   2. the source packages pinned in tools/deps/*.lock (MicroPython, mbedtls,
-#      OpenSSL's SHA-256 for ARM),
+#      OpenSSL's SHA-256 for ARM, lwIP),
 #      fetched with `apt-get source`, checked against their SHA-256, unpacked
 #      in build/deps/ (MicroPython skipped when MICROPYTHON_SRC names a tree);
 #   3. the host Python virtualenv build/venv from requirements.txt.
@@ -74,6 +74,7 @@ else
 fi
 fetch_source mbedtls.lock
 fetch_source openssl.lock
+fetch_source lwip.lock
 
 # 3. Host Python ---------------------------------------------------------------
 VENV=$ROOT/build/venv
