@@ -8,7 +8,9 @@ ends the whole paste: the rest of it is read and thrown away up to an empty
 line or QUIET_MS with nothing arriving, and no line of it runs as a
 command. Ctrl-C aborts (nothing installed) the same way. When the kernel
 has checked the whole bundle, the operator sees what it asks for and
-confirms with y.
+confirms with y. The kernel checks the bundle a bounded step per
+INSTALL_END (kernel/bundles.py): the shell (priority 0) sleeps a tick
+between two, so every other task runs during the check as well.
 
 run(ctx, name, size): ctx gives read_byte(), poll_byte(), sleep(ms),
 write(str) and install_step(step, data) -> the kernel's reply (a dict;
@@ -23,6 +25,7 @@ LINE_MAX = 128          # characters of a base64 line (76 is usual)
 CHUNK = 456             # bytes handed to the kernel at a time (8 lines of 57)
 QUIET_MS = 1000         # nothing arriving this long ends a paste being thrown away
 POLL_MS = 20
+STEP_SLEEP_MS = 1       # between two steps of the kernel's check: the lower priorities run too
 
 
 def fmt_size(n):
@@ -141,6 +144,9 @@ def run(ctx, name, size=None):
             ctx.write("tasks: %s: %s\n" % (name, r["error"]))
             return
     r = _step(ctx, abi.INSTALL_END)
+    while "busy" in r:                  # the kernel checks a bounded step a call
+        ctx.sleep(STEP_SLEEP_MS)
+        r = _step(ctx, abi.INSTALL_END)
     if "error" in r:
         ctx.write("tasks: %s: %s\n" % (name, r["error"]))
         return
