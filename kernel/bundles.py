@@ -86,6 +86,7 @@ class OneStep:
 
     def __init__(self, verify, data):
         self.verify, self.data, self.steps = verify, data, 0
+        self.longest = 0            # not timed
 
     def step(self):
         self.steps += 1
@@ -247,15 +248,20 @@ class Stream:
         self.total = None           # the image's length, once its TLV trailer header is in
         self.bundle = None          # the checked Bundle, after end()
         self.check = None           # the check in progress (INSTALL_END steps), kernel memory
+        self.t0 = None              # the clock when it began
 
 
 class Installer:
     """Installs, loads at boot and removes bundle tasks of a Kernel.
     verify: _hal.verify_image; store: a Store; check(data): a stepped
     check of an install (_imgcheck.start: step() -> None while work is
-    left, else verify's tuple; close(); steps), default one step of verify."""
+    left, else verify's tuple; close(); steps), default one step of verify;
+    clock() a free-running 32-bit counter (the board's 25 MHz one): the
+    check's span is reported as "check_counts", its longest step (the
+    Check's own timing, same counter) as "longest_step_counts"."""
 
-    def __init__(self, store, verify, check=None):
+    def __init__(self, store, verify, check=None, clock=None):
+        self.clock = clock          # the board's 25 MHz counter (_hal.counter), or None: times the check
         self.store = store
         self.verify = verify
         self.check = check if check is not None else (lambda data: OneStep(verify, data))
@@ -370,15 +376,17 @@ class Installer:
             if st.total is None or st.n < st.total:
                 self._refuse("refused: cut short: %d bytes of %s" % (st.n, st.total if st.total is not None else "?"))
             st.check = self.check(self.store.view(self.store._at(st.slot), st.total))
+            st.t0 = self.clock() if self.clock is not None else None
         try:
             verdict = st.check.step()
         except (ValueError, MemoryError) as e:
             self._refuse("refused: the check failed: %s" % e)
         if verdict is None:
             return {"busy": st.check.steps}
-        steps = st.check.steps
+        steps, longest = st.check.steps, st.check.longest
         st.check.close()
         st.check = None
+        span = (self.clock() - st.t0) & 0xffffffff if st.t0 is not None else None
         try:
             b = open_checked(self.store.view(self.store._at(st.slot), st.total), verdict)
             name = b.manifest.name
@@ -408,7 +416,8 @@ class Installer:
         st.bundle = b
         return {"name": name, "version": list(b.version), "rights": rights.requested(b.manifest),
                 "block": b.manifest.region_size(), "free": free,
-                "replaces": list(old[1].version) if old is not None else None, "steps": steps}
+                "replaces": list(old[1].version) if old is not None else None, "steps": steps,
+                "check_counts": span, "longest_step_counts": longest}
 
     def abort(self):
         """Drop the install being streamed: its check (if one is under way)

@@ -8,6 +8,7 @@
  *   check.step() -> None while work is left, else verify_image's tuple
  *   check.close()          frees the mbedtls state (again: nothing); the verdict stays
  *   check.steps            steps run so far
+ *   check.longest          the longest step, in counts of the 25 MHz counter
  *
  * One step hashes at most HASH_STEP bytes, or runs at most QX_ECP_MAX_OPS of
  * mbedtls's "basic operations" of ECDSA P-256 verification (restartable ECC:
@@ -30,11 +31,14 @@
  * kernel RAM a task cannot reach (tests/host/test_vmstate.py). */
 #include <string.h>
 #include "py/runtime.h"
+#include "cm3.h"
+#include "layout.h"
 #include "image.h"
 #include "boot_key.h"
 #include "mbedtls/ecdsa.h"
 #include "mbedtls/sha256.h"
 
+#define COUNTER QX_REG(QX_FPGAIO_BASE + 0x18u)   /* 25 MHz, for check.longest */
 #define HASH_STEP 8192u         /* bytes hashed per step: about 50 instructions a byte */
 #define QX_ECP_MAX_OPS 100u     /* mbedtls ECC basic operations per step (ecp.c: a doubling is 8, an addition 11) */
 
@@ -47,6 +51,7 @@ typedef struct {
     uint32_t len;
     uint32_t hashed;            /* bytes hashed so far */
     uint32_t steps;
+    uint32_t longest;           /* counts (40 ns) of the longest step */
     uint8_t phase;
     uint8_t ecc;                /* the ECDSA and restart contexts are initialised */
     qx_img_result_t result;
@@ -149,11 +154,24 @@ static void hashed(check_obj_t *self) {
     }
 }
 
+static void step(check_obj_t *self);
+
 static mp_obj_t check_step(mp_obj_t self_in) {
     check_obj_t *self = MP_OBJ_TO_PTR(self_in);
     if (self->phase == PHASE_DONE) {
         return qx_image_verdict(self->result, &self->info);
     }
+    uint32_t c0 = COUNTER;
+    step(self);
+    uint32_t took = COUNTER - c0;
+    if (took > self->longest) {
+        self->longest = took;
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(check_step_obj, check_step);
+
+static void step(check_obj_t *self) {
     self->steps++;
     if (self->phase == PHASE_HASH) {
         uint32_t n = self->where.hashed - self->hashed;
@@ -162,23 +180,21 @@ static mp_obj_t check_step(mp_obj_t self_in) {
         }
         if (mbedtls_sha256_update(&self->sha, self->s + self->hashed, n) != 0) {
             finish(self, QX_IMG_BAD_HASH);
-            return mp_const_none;
+            return;
         }
         self->hashed += n;
         if (self->hashed == self->where.hashed) {
             hashed(self);
         }
-        return mp_const_none;
+        return;
     }
     int r = mbedtls_ecdsa_read_signature_restartable(&self->ecdsa, self->digest, sizeof self->digest,
                                                      self->s + self->where.sig, self->where.sig_len, &self->rs);
     if (r == MBEDTLS_ERR_ECP_IN_PROGRESS) {
-        return mp_const_none;
+        return;
     }
     finish(self, r != 0 ? QX_IMG_BAD_SIGNATURE : qx_image_vectors_check(self->s, 0, &self->where, &self->info));
-    return mp_const_none;
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(check_step_obj, check_step);
 
 static mp_obj_t check_close(mp_obj_t self_in) {
     check_obj_t *self = MP_OBJ_TO_PTR(self_in);
@@ -196,6 +212,8 @@ static void check_attr(mp_obj_t self_in, qstr attr, mp_obj_t *dest) {
     }
     if (attr == MP_QSTR_steps) {
         dest[0] = mp_obj_new_int_from_uint(self->steps);
+    } else if (attr == MP_QSTR_longest) {
+        dest[0] = mp_obj_new_int_from_uint(self->longest);
     } else if (attr == MP_QSTR_step) {
         dest[0] = MP_OBJ_FROM_PTR(&check_step_obj);
         dest[1] = self_in;
