@@ -52,7 +52,7 @@ static int ecdsa_p256_verify(const qx_img_key_t *key, const uint8_t *digest, con
     #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)
     static unsigned char heap[CRYPTO_HEAP_SIZE];
     #endif
-    if (key->spki_len != QX_P256_SPKI_LEN || memcmp(key->spki, p256_spki_prefix, sizeof p256_spki_prefix) != 0) {
+    if (!qx_image_key_is_p256(key)) {
         return -1;
     }
     #if defined(MBEDTLS_MEMORY_BUFFER_ALLOC_C)    /* the bootloader; the kernel allocates on its VM's heap */
@@ -133,16 +133,17 @@ static qx_img_result_t walk_tlvs(const uint8_t *s, uint32_t off, uint32_t end, f
     return QX_IMG_OK;
 }
 
-/* The checks of qx_image_check in their order; with verify 0 it stops
- * before the first that reads the whole image (hash, then key, signature,
- * vectors) and info->hash is the SHA-256 the image claims (qx_image_parse). */
-static qx_img_result_t check(const uint8_t *s, uint32_t slot_size, uint32_t slot_addr,
-                             const qx_img_key_t *key, qx_img_info_t *info, int verify) {
+/* The checks up to the first that reads the whole image (header, sizes,
+ * TLV areas): what the later checks read, found (qx_image_locate, image.h).
+ * info->hash is left zero; info->total too (it is set once a check passes). */
+qx_img_result_t qx_image_locate(const uint8_t *s, uint32_t slot_size, uint32_t slot_addr,
+                                qx_img_info_t *info, qx_img_where_t *where) {
     info->major = info->minor = 0;
     info->revision = 0;
     info->build = info->hdr_size = info->img_size = info->flags = 0;
     info->vector_offset = info->total = info->security_counter = 0;
     memset(info->hash, 0, sizeof info->hash);
+    memset(where, 0, sizeof *where);
     if (slot_size < QX_HEADER_STRUCT_SIZE) {
         return QX_IMG_TOO_LARGE;
     }
@@ -184,65 +185,100 @@ static qx_img_result_t check(const uint8_t *s, uint32_t slot_size, uint32_t slot
     if (r != QX_IMG_OK) {
         return r;
     }
-    uint32_t hash_off = found.hash;
-    if (!hash_off) {
+    if (!found.hash) {
         return QX_IMG_NO_HASH;
     }
-
     if (protected.counter) {
         info->security_counter = rd32(s + protected.counter);
     }
-    uint8_t digest[32], diff = 0;
-    if (!verify) {
-        memcpy(info->hash, s + hash_off, sizeof info->hash);
-        info->total = off + tot;
-        return QX_IMG_OK;
-    }
-    if (mbedtls_sha256(s, hdr + img + prot, digest, 0) != 0) {
-        return QX_IMG_BAD_HASH;
-    }
-    for (unsigned i = 0; i < sizeof digest; i++) {
-        diff |= digest[i] ^ s[hash_off + i];
+    where->hashed = hdr + img + prot;
+    where->hash = found.hash;
+    where->keyhash = found.keyhash;
+    where->sig = found.sig;
+    where->sig_len = found.sig_len;
+    where->total = off + tot;
+    return QX_IMG_OK;
+}
+
+qx_img_result_t qx_image_digest_check(const uint8_t *s, const qx_img_where_t *where, const uint8_t *digest,
+                                      qx_img_info_t *info) {
+    uint8_t diff = 0;
+    for (unsigned i = 0; i < 32; i++) {
+        diff |= digest[i] ^ s[where->hash + i];
     }
     if (diff) {
         return QX_IMG_BAD_HASH;
     }
-    memcpy(info->hash, digest, sizeof digest);
+    memcpy(info->hash, digest, sizeof info->hash);
+    return QX_IMG_OK;
+}
 
+qx_img_result_t qx_image_key_check(const uint8_t *s, const qx_img_where_t *where, const qx_img_key_t *key) {
+    uint8_t keyhash[32], diff = 0;
+    if (!where->keyhash || mbedtls_sha256(key->spki, key->spki_len, keyhash, 0) != 0) {
+        return QX_IMG_WRONG_KEY;
+    }
+    for (unsigned i = 0; i < sizeof keyhash; i++) {
+        diff |= keyhash[i] ^ s[where->keyhash + i];
+    }
+    return diff ? QX_IMG_WRONG_KEY : QX_IMG_OK;
+}
+
+int qx_image_key_is_p256(const qx_img_key_t *key) {
+    return key->spki_len == QX_P256_SPKI_LEN && memcmp(key->spki, p256_spki_prefix, sizeof p256_spki_prefix) == 0;
+}
+
+qx_img_result_t qx_image_vectors_check(const uint8_t *s, uint32_t slot_addr, const qx_img_where_t *where,
+                                       qx_img_info_t *info) {
+    /* The payload starts with the vector table: initial SP, reset handler
+     * (except in a task bundle, which the bootloader never boots). */
+    if (!(info->flags & QX_IMAGE_F_NON_BOOTABLE)) {
+        uint32_t hdr = info->hdr_size, img = info->img_size;
+        if (img < 8) {
+            return QX_IMG_BAD_VECTORS;
+        }
+        uint32_t sp = rd32(s + hdr), reset = rd32(s + hdr + 4);
+        uint64_t base = (uint64_t)slot_addr + hdr, entry = reset & ~1u;
+        if (sp == 0 || sp % 8 != 0 || sp - QX_RAM_BASE > QX_RAM_END - QX_RAM_BASE
+            || !(reset & 1) || entry < base || entry >= base + img) {
+            return QX_IMG_BAD_VECTORS;
+        }
+    }
+    info->total = where->total;
+    return QX_IMG_OK;
+}
+
+/* The checks of qx_image_check in their order; with verify 0 it stops
+ * before the first that reads the whole image (hash, then key, signature,
+ * vectors) and info->hash is the SHA-256 the image claims (qx_image_parse). */
+static qx_img_result_t check(const uint8_t *s, uint32_t slot_size, uint32_t slot_addr,
+                             const qx_img_key_t *key, qx_img_info_t *info, int verify) {
+    qx_img_where_t where;
+    qx_img_result_t r = qx_image_locate(s, slot_size, slot_addr, info, &where);
+    if (r != QX_IMG_OK) {
+        return r;
+    }
+    if (!verify) {
+        memcpy(info->hash, s + where.hash, sizeof info->hash);
+        info->total = where.total;
+        return QX_IMG_OK;
+    }
+    uint8_t digest[32];
+    if (mbedtls_sha256(s, where.hashed, digest, 0) != 0) {
+        return QX_IMG_BAD_HASH;
+    }
+    if ((r = qx_image_digest_check(s, &where, digest, info)) != QX_IMG_OK) {
+        return r;
+    }
     if (key) {
-        uint8_t keyhash[32];
-        diff = 0;
-        if (!found.keyhash || mbedtls_sha256(key->spki, key->spki_len, keyhash, 0) != 0) {
-            return QX_IMG_WRONG_KEY;
+        if ((r = qx_image_key_check(s, &where, key)) != QX_IMG_OK) {
+            return r;
         }
-        for (unsigned i = 0; i < sizeof keyhash; i++) {
-            diff |= keyhash[i] ^ s[found.keyhash + i];
-        }
-        if (diff) {
-            return QX_IMG_WRONG_KEY;
-        }
-        if (!found.sig || ecdsa_p256_verify(key, digest, s + found.sig, found.sig_len) != 0) {
+        if (!where.sig || ecdsa_p256_verify(key, digest, s + where.sig, where.sig_len) != 0) {
             return QX_IMG_BAD_SIGNATURE;
         }
     }
-
-    /* The payload starts with the vector table: initial SP, reset handler
-     * (except in a task bundle, which the bootloader never boots). */
-    if (info->flags & QX_IMAGE_F_NON_BOOTABLE) {
-        info->total = off + tot;
-        return QX_IMG_OK;
-    }
-    if (img < 8) {
-        return QX_IMG_BAD_VECTORS;
-    }
-    uint32_t sp = rd32(s + hdr), reset = rd32(s + hdr + 4);
-    uint64_t base = (uint64_t)slot_addr + hdr, entry = reset & ~1u;
-    if (sp == 0 || sp % 8 != 0 || sp - QX_RAM_BASE > QX_RAM_END - QX_RAM_BASE
-        || !(reset & 1) || entry < base || entry >= base + img) {
-        return QX_IMG_BAD_VECTORS;
-    }
-    info->total = off + tot;
-    return QX_IMG_OK;
+    return qx_image_vectors_check(s, slot_addr, &where, info);
 }
 
 qx_img_result_t qx_image_check(const uint8_t *s, uint32_t slot_size,

@@ -86,6 +86,36 @@ qx_img_result_t qx_image_check(const uint8_t *slot, uint32_t slot_size,
  * on the chosen one only (boot/bootstate.h, qx_boot_select). */
 qx_img_result_t qx_image_parse(const uint8_t *slot, uint32_t slot_size, uint32_t slot_addr, qx_img_info_t *info);
 
+/* The steps of qx_image_check, for a checker that spreads the whole-image
+ * work over several calls (the kernel's install, kernel/port/imgcheck.c),
+ * in qx_image_check's order so its verdict is the same:
+ *   qx_image_locate         header, sizes, TLV areas; fills `where`
+ *   SHA-256 of the first where->hashed bytes (the caller's, in pieces)
+ *   qx_image_digest_check   that digest against the SHA-256 TLV
+ *   qx_image_key_check      the key-hash TLV names `key`
+ *   ECDSA P-256 of the digest with the signature at where->sig (the caller's)
+ *   qx_image_vectors_check  the vector table (not for a task bundle); sets info->total
+ * Each returns QX_IMG_OK or the check that failed. */
+typedef struct {
+    uint32_t hashed;            /* bytes the SHA-256 covers: header, payload, protected TLVs */
+    uint32_t hash;              /* offset of the SHA-256 TLV's value */
+    uint32_t keyhash;           /* offset of the key-hash TLV's value, 0: none */
+    uint32_t sig, sig_len;      /* offset and length of the signature TLV's value, 0: none */
+    uint32_t total;             /* bytes from the header to the end of the TLVs */
+} qx_img_where_t;
+
+#define QX_P256_SPKI_POINT 26u  /* the uncompressed point's offset in the SubjectPublicKeyInfo */
+
+qx_img_result_t qx_image_locate(const uint8_t *slot, uint32_t slot_size, uint32_t slot_addr,
+                                qx_img_info_t *info, qx_img_where_t *where);
+qx_img_result_t qx_image_digest_check(const uint8_t *slot, const qx_img_where_t *where, const uint8_t *digest,
+                                      qx_img_info_t *info);
+qx_img_result_t qx_image_key_check(const uint8_t *slot, const qx_img_where_t *where, const qx_img_key_t *key);
+qx_img_result_t qx_image_vectors_check(const uint8_t *slot, uint32_t slot_addr, const qx_img_where_t *where,
+                                       qx_img_info_t *info);
+/* 1 when key is an ECDSA P-256 SubjectPublicKeyInfo (the only kind checked). */
+int qx_image_key_is_p256(const qx_img_key_t *key);
+
 /* "ok", "bad magic", ...; "unknown" for a value outside the enum. */
 const char *qx_image_result_str(qx_img_result_t r);
 

@@ -167,7 +167,8 @@ FAULT_LOG = 16      # faults kept for KCTL_FAULTS
 
 INSTALL_BEGIN = 0   # KCTL_INSTALL steps: start a stream into a free slot
 INSTALL_DATA = 1    # the next bytes, written to the slot at once
-INSTALL_END = 2     # all sent: check it; the reply is what the operator confirms
+INSTALL_END = 2     # all sent: check it, a bounded step a call ({"busy": steps}: call
+                    # again); the final reply is what the operator confirms
 INSTALL_COMMIT = 3  # confirmed: add (replace), start, mark the slot valid
 INSTALL_ABORT = 4   # drop it: the slot is erased
 INSTALL_DISCARD = 5 # drop console input up to an empty line (a refused paste), at

@@ -16,7 +16,10 @@ Installing is a stream (Installer.begin / data / end / commit / abort, one
 KCTL_INSTALL step each, from the shell): the bytes go straight into a free
 slot as they come, never more than the slot holds or than the image's own
 header says (a refusal ends the stream and erases what was written); the
-whole image is checked once, when it is complete; the slot becomes valid
+whole image is checked once, when it is complete, in bounded steps (each
+INSTALL_END step runs one: at most 8 KiB hashed or 100 of mbedtls's ECC
+operations, kernel/port/imgcheck.c, and answers {"busy": steps} until the
+verdict), so an install never holds the other tasks for long; the slot becomes valid
 only when the operator has confirmed and the task was added (and started,
 if it starts at boot): then the commit record, the slot's last 16 bytes,
 is written. A slot without one (an install cut short by a reset or a power
@@ -74,7 +77,29 @@ def open_bundle(data, verify):
     """A checked Bundle from raw bytes (or a memoryview of a slot: its code
     is then a view too, nothing is copied); BundleError saying what is
     wrong. verify: _hal.verify_image (or a host stand-in)."""
-    result, flags, version, counter, hdr, img, _ = verify(data)
+    return open_checked(data, verify(data))
+
+
+class OneStep:
+    """A check done in one step (Installer's default, host tests): the
+    interface of _imgcheck's Check over a verify function."""
+
+    def __init__(self, verify, data):
+        self.verify, self.data, self.steps = verify, data, 0
+        self.longest = 0            # not timed
+
+    def step(self):
+        self.steps += 1
+        return self.verify(self.data)
+
+    def close(self):
+        self.data = None
+
+
+def open_checked(data, verdict):
+    """open_bundle with the verdict of verify(data) already known (an
+    install's stepped check)."""
+    result, flags, version, counter, hdr, img, _ = verdict
     if result != "ok":
         raise BundleError("refused: %s" % result)
     if not flags & F_NON_BOOTABLE:
@@ -213,23 +238,33 @@ def discard(read, state, limit=DISCARD_MAX):
 class Stream:
     """An install being streamed into a slot."""
 
-    def __init__(self, slot, name, announced):
+    def __init__(self, slot, name, announced, owner=None):
         self.slot = slot
+        self.owner = owner          # the installing task's tid: its end drops the install
         self.name = name            # what the operator typed (the bundle's own name decides)
         self.announced = announced  # size the operator announced, or None
         self.n = 0                  # bytes written
         self.erased = 0             # bytes of the slot erased
         self.total = None           # the image's length, once its TLV trailer header is in
         self.bundle = None          # the checked Bundle, after end()
+        self.check = None           # the check in progress (INSTALL_END steps), kernel memory
+        self.t0 = None              # the clock when it began
 
 
 class Installer:
     """Installs, loads at boot and removes bundle tasks of a Kernel.
-    verify: _hal.verify_image; store: a Store."""
+    verify: _hal.verify_image; store: a Store; check(data): a stepped
+    check of an install (_imgcheck.start: step() -> None while work is
+    left, else verify's tuple; close(); steps), default one step of verify;
+    clock() a free-running 32-bit counter (the board's 25 MHz one): the
+    check's span is reported as "check_counts", its longest step (the
+    Check's own timing, same counter) as "longest_step_counts"."""
 
-    def __init__(self, store, verify):
+    def __init__(self, store, verify, check=None, clock=None):
+        self.clock = clock          # the board's 25 MHz counter (_hal.counter), or None: times the check
         self.store = store
         self.verify = verify
+        self.check = check if check is not None else (lambda data: OneStep(verify, data))
         self.installed = {}         # task name -> (slot, Bundle)
         self.stream = None          # the install being streamed, or None
         self.discarding = [13, 0]   # discard()'s state while a refused paste is thrown away
@@ -269,9 +304,10 @@ class Installer:
                 return s
         return None
 
-    def begin(self, k, name, size=None):
+    def begin(self, k, name, size=None, owner=None):
         """Start streaming a bundle (an earlier unfinished one is dropped);
-        size: the bytes the operator announced, or None."""
+        size: the bytes the operator announced, or None; owner: the
+        installing task's tid (its end drops the install, task_ended)."""
         self.abort()
         if size is not None and size > IMAGE_MAX:
             raise BundleError("refused: %d bytes, a bundle slot holds %d" % (size, IMAGE_MAX))
@@ -279,7 +315,7 @@ class Installer:
         if slot is None:
             raise BundleError("refused: all %d bundle slots are in use" % self.store.slots)
         self.store.uncommit(slot)       # a slot whose bundle no longer loads may hold an old record
-        self.stream = Stream(slot, name, size)
+        self.stream = Stream(slot, name, size, owner)
         return {"slot": slot, "max": IMAGE_MAX}
 
     def _refuse(self, why):
@@ -293,6 +329,8 @@ class Installer:
         st = self.stream
         if st is None or st.bundle is not None:
             raise BundleError("no install is being sent")
+        if st.check is not None:
+            self._refuse("refused: more bytes after the end (the bundle is being checked)")
         end = st.n + len(chunk)
         limit = IMAGE_MAX if st.announced is None else st.announced
         if end > limit:
@@ -326,17 +364,31 @@ class Installer:
 
     def end(self, k):
         """The bundle is all sent: check it (boot/image.c, the rights, the
-        system it joins). Returns what the operator confirms: {"name",
-        "version", "rights" (rights.requested), "block", "free" (RAM left
-        for bundles, this one's old version counted as free), "replaces"
-        (the installed version, or null)}."""
+        system it joins), one bounded step a call: {"busy": steps so far}
+        while the check goes on (call again), then what the operator
+        confirms: {"name", "version", "rights" (rights.requested), "block",
+        "free" (RAM left for bundles, this one's old version counted as
+        free), "replaces" (the installed version, or null), "steps"}."""
         st = self.stream
         if st is None or st.bundle is not None:
             raise BundleError("no install is being sent")
-        if st.total is None or st.n < st.total:
-            self._refuse("refused: cut short: %d bytes of %s" % (st.n, st.total if st.total is not None else "?"))
+        if st.check is None:
+            if st.total is None or st.n < st.total:
+                self._refuse("refused: cut short: %d bytes of %s" % (st.n, st.total if st.total is not None else "?"))
+            st.check = self.check(self.store.view(self.store._at(st.slot), st.total))
+            st.t0 = self.clock() if self.clock is not None else None
         try:
-            b = open_bundle(self.store.view(self.store._at(st.slot), st.total), self.verify)
+            verdict = st.check.step()
+        except (ValueError, MemoryError) as e:
+            self._refuse("refused: the check failed: %s" % e)
+        if verdict is None:
+            return {"busy": st.check.steps}
+        steps, longest = st.check.steps, st.check.longest
+        st.check.close()
+        st.check = None
+        span = (self.clock() - st.t0) & 0xffffffff if st.t0 is not None else None
+        try:
+            b = open_checked(self.store.view(self.store._at(st.slot), st.total), verdict)
             name = b.manifest.name
             old = self.installed.get(name)
             if old is None:
@@ -364,14 +416,27 @@ class Installer:
         st.bundle = b
         return {"name": name, "version": list(b.version), "rights": rights.requested(b.manifest),
                 "block": b.manifest.region_size(), "free": free,
-                "replaces": list(old[1].version) if old is not None else None}
+                "replaces": list(old[1].version) if old is not None else None, "steps": steps,
+                "check_counts": span, "longest_step_counts": longest}
 
     def abort(self):
-        """Drop the install being streamed: its slot is erased."""
+        """Drop the install being streamed: its check (if one is under way)
+        is closed, its slot erased."""
         st = self.stream
         self.stream = None
+        if st is not None and st.check is not None:
+            st.check.close()
+            st.check = None
         if st is not None and st.erased:
             self.store.clear(st.slot, st.erased)
+
+    def task_ended(self, tid):
+        """A task ended (kernel.end): if it was installing, its install is
+        dropped, as an abort. True if there was one."""
+        if self.stream is not None and self.stream.owner == tid:
+            self.abort()
+            return True
+        return False
 
     def commit(self, k):
         """The operator confirmed: add the task (replacing the old version),
@@ -421,7 +486,8 @@ class Installer:
         self.begin(k, None, len(data))
         for i in range(0, len(data), chunk):
             self.data(k, data[i:i + chunk])
-        self.end(k)
+        while "busy" in self.end(k):
+            pass
         return self.commit(k)
 
     def remove(self, k, name):

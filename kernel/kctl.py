@@ -160,7 +160,10 @@ def kctl_confirm(k, t, arg, bptr, bcap):
 
 
 def kctl_install(k, t, arg, bptr, bcap):
-    """arg = n << 3 | step (abi.INSTALL_*), the buffer holds n bytes. A
+    """arg = n << 3 | step (abi.INSTALL_*), the buffer holds n bytes.
+    INSTALL_END runs one bounded step of the bundle's check and answers
+    {"busy": steps} until the verdict; the installing task then yields, so
+    the tasks of its priority (and higher) run between its steps. A
     refusal by the installer (BundleError, ManifestError, a KernelError of
     the pool or the task table) aborts the stream: BAD_BUNDLE, with why."""
     k.need(t, "kernel")
@@ -177,11 +180,14 @@ def kctl_install(k, t, arg, bptr, bcap):
     try:
         if step == abi.INSTALL_BEGIN:
             words = data.decode().split()
-            return inst.begin(k, words[0] if words else None, int(words[1]) if len(words) > 1 else None)
+            return inst.begin(k, words[0] if words else None, int(words[1]) if len(words) > 1 else None, t.tid)
         if step == abi.INSTALL_DATA:
             return inst.data(k, data)
         if step == abi.INSTALL_END:
-            return inst.end(k)
+            r = inst.end(k)
+            if "busy" in r:             # one bounded step of the check done: the task's
+                k.sched.yield_(t.tid)   # priority and higher run before its next one
+            return r
         if step == abi.INSTALL_COMMIT:
             return inst.commit(k)
         if step == abi.INSTALL_ABORT:

@@ -291,6 +291,8 @@ class Kernel(TaskTable):
         t.base = None
         t.size = 0
         self.apply(self.ipc.task_died(tid))
+        if self.installer is not None:
+            self.installer.task_ended(tid)      # an install it was making is dropped
         if tid == self.console_owner and tid != self.console_tid:
             self._console_back("%s ended" % t.name)
 

@@ -8,6 +8,7 @@ board can still be inspected and rebooted. Holds no policy of its own."""
 import _build
 import _hal
 import _image
+import _imgcheck
 import _manifests
 import _trap
 import board
@@ -104,7 +105,7 @@ def main():
     k.installer = Installer(Store(_hal.flash_read, _hal.flash_erase, _hal.flash_program,
                                   board.BUNDLE_STORE_OFFSET, board.BUNDLE_STORE_SIZE, board.SECTOR_SIZE,
                                   _hal.flash_view),
-                            _hal.verify_image)
+                            _hal.verify_image, _imgcheck.start, _hal.counter)
     for line in k.installer.load_all(k):
         console.write(line)
     safe_mode(console, k)

@@ -60,6 +60,8 @@ def run_device(board):
         out.update(boots(board, os.path.join(tmp, "storage.bin")))
         out.update(hsm_round_trips(board, tmp))
     with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
+        out.update(install_hold(board, tmp))
+    with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
         out.update(gateway_messages(board, tmp))
     return out
 
@@ -114,6 +116,62 @@ def gateway_messages(board, tmp):
                 out["gw_%s_ms" % stage] = (s1["stage_ms"][stage] - s0["stage_ms"][stage]) / GATEWAY_N
         finally:
             child.close(force=True)
+    return out
+
+
+PULSE = r"pulse: longest gap (\d+) counts"
+
+
+def install_hold(board, tmp):
+    """Install hello (userland/bundles/hello) from the shell while `pulse`
+    (priority 2, as the services) spins reading the 25 MHz counter: the
+    longest gap between two of its runs from the install command to the
+    window after the install ended (guest instructions: 40 a count), and
+    what the shell says of the check (steps, guest time from its first to
+    its last step, the longest step). The paste is sent a line at a time
+    (tests/qemu/test_install_hold.py does the same and fails above a slice)."""
+    import base64
+    import subprocess
+    import sys
+    hello = os.path.join(ROOT, "userland", "bundles", "hello")
+    path = os.path.join(tmp, "hello.qxb")
+    subprocess.run([sys.executable, "-m", "tools.qenex", "bundle", "make", "--key",
+                    os.path.join(ROOT, "build", "keys", "dev-ecdsa-p256.pem"), "--version", "1.0.0",
+                    os.path.join(hello, "manifest.bundle"), os.path.join(hello, "main.py"), path],
+                   check=True, cwd=ROOT, capture_output=True, timeout=60)
+    with open(path, "rb") as f:
+        text = base64.b64encode(f.read()).decode()
+    child = spawn(board, False, os.path.join(tmp, "storage.bin"))
+    out = {}
+    try:
+        child.expect_exact("qenex> ")
+        settle(child)
+        child.send("start pulse\r")
+        child.expect(PULSE)
+        child.expect(PULSE)
+        child.send("tasks install hello\r")
+        child.expect_exact("send the bundle as base64 lines, then an empty line")
+        held = []
+        for i in range(0, len(text), 76):
+            child.send(text[i:i + 76] + "\r")
+            time.sleep(0.03)
+        child.send("\r")
+        i = child.expect([r"signature checked in (\d+) steps over (\d+)\.(\d) ms, the longest (\d+) us",
+                          r"\[y/N\] "], timeout=120)
+        if i == 0:
+            steps, ms, tenth, longest = (int(x) for x in child.match.groups())
+            out.update(install_check_steps=steps, install_check_us=ms * 1000 + tenth * 100,
+                       install_longest_step_us=longest)
+            child.expect(r"\[y/N\] ")
+        held += [int(x) for x in re.findall(PULSE, child.before)]
+        child.send("y\r")
+        child.expect(r"installed hello .*\n")
+        held += [int(x) for x in re.findall(PULSE, child.before)]
+        child.expect(PULSE)                         # the window the install ended in
+        held.append(int(child.match.group(1)))
+        out["install_hold"] = max(held) * NS_PER_COUNT
+    finally:
+        child.close(force=True)
     return out
 
 
@@ -308,9 +366,16 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--board", default="mps2-an385")
     p.add_argument("--switch", action="store_true", help="only the switch figures (bench task alone)")
+    p.add_argument("--install", action="store_true", help="only the install figures")
     args = p.parse_args()
     if args.switch:
         return switch_only(args.board)
+    if args.install:
+        with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
+            f = install_hold(args.board, tmp)
+        for k in sorted(f):
+            print("| %s | %s |" % (k, "{:,}".format(f[k])))
+        return
     board = load_board(args.board)
     b = qemu.build_path(args.board, "test")        # `make bench` boots the test image
     k, bl = footprint(b + "/kernel/firmware.elf"), footprint(b + "/boot/boot.elf")
@@ -363,6 +428,13 @@ def main():
         ("HSM: ECDSA P-256 sign round trip from a task, guest time (us)", n(f["hsm_sign_round_trip_us"])),
         ("HSM: the same, host wall time (ms, emulator included)", "%.1f" % f["hsm_wall_ms"]),
         ("HSM: link frames per guest second (request + response)", n(f["hsm_frames_per_s"])),
+        ("install: longest hold of other tasks (guest instructions; target <= one time slice, %s)"
+         % n(benchcharts.SLICE_INSTRUCTIONS), n(f["install_hold"])),
+        ("install: the bundle's check (SHA-256 + ECDSA P-256): steps / guest time first to last step "
+         "(others' turns and the shell's 1 ms sleeps included) / longest step (us)",
+         "%s / %s us / %s us" % (f.get("install_check_steps", "-"), n(f["install_check_us"])
+                                 if "install_check_us" in f else "-",
+                                 n(f["install_longest_step_us"]) if "install_longest_step_us" in f else "-")),
     ] + host_wait_rows(f) + switch_rows(f)
     print("QENEX OS benchmarks on %s (qemu-system-arm -icount shift=0; guest instructions "
           "unless stated)" % board.NAME)

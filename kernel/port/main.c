@@ -55,17 +55,18 @@ static void run_python_kernel(void) {
 
 uint32_t qx_entry_counter;
 
-/* `_hal` and `_trap` call privileged C (the console UART, reset, storage
+/* `_hal`, `_trap` and `_imgcheck` call privileged C (the console UART, reset, storage
  * writes, task creation and memory copies) and hand out kernel addresses:
  * they are the kernel VM's alone. They are not registered as built-in
  * modules (MP_REGISTER_MODULE would give them to every VM): they go into
  * this VM's sys.modules, which is part of its VM state, so a task's VM,
  * started with mp_init() of its own, cannot import them. */
 static void kernel_modules(void) {
-    extern const mp_obj_module_t qx_hal_module, qx_trap_module;
+    extern const mp_obj_module_t qx_hal_module, qx_trap_module, qx_imgcheck_module;
     mp_obj_t mods = MP_OBJ_FROM_PTR(&MP_STATE_VM(mp_loaded_modules_dict));
     mp_obj_dict_store(mods, MP_OBJ_NEW_QSTR(MP_QSTR__hal), MP_OBJ_FROM_PTR(&qx_hal_module));
     mp_obj_dict_store(mods, MP_OBJ_NEW_QSTR(MP_QSTR__trap), MP_OBJ_FROM_PTR(&qx_trap_module));
+    mp_obj_dict_store(mods, MP_OBJ_NEW_QSTR(MP_QSTR__imgcheck), MP_OBJ_FROM_PTR(&qx_imgcheck_module));
 }
 
 void __attribute__((noreturn)) qx_main(void) {
@@ -73,8 +74,9 @@ void __attribute__((noreturn)) qx_main(void) {
     qx_uart_init(QX_UART0_BASE, QX_UART0_RX_IRQ, QX_SYSCLK_HZ, CONSOLE_BAUD);
     qx_tick_init(QX_TIMER0_BASE, QX_TIMER0_IRQ, QX_SYSCLK_HZ, QX_TICK_HZ);
     qx_flash_init((uint8_t *)QX_STORAGE_BASE, QX_STORAGE_SIZE, QX_SECTOR_SIZE);
-    extern void qx_trap_setup(void), qx_trap_reset(void);
+    extern void qx_trap_setup(void), qx_trap_reset(void), qx_imgcheck_init(void);
     qx_trap_setup();
+    qx_imgcheck_init();                /* mbedtls's ECC step budget, once (imgcheck.c) */
     for (;;) {
         qx_trap_reset();               /* no task, and the task pool zeroed */
         mp_stack_set_top(&_estack);

@@ -195,26 +195,32 @@ static MP_DEFINE_CONST_FUN_OBJ_2(hal_flash_program_obj, hal_flash_program);
  * security counter, hdr_size, img_size, sha256): boot/image.c's check of an
  * image (a task bundle) against the key built into this firmware, the one
  * the bootloader trusts. result is "ok" or the failed check ("bad hash",
- * "wrong key", ...). */
+ * "wrong key", ...). All at once: at boot (kernel/bundles.py load_all); an
+ * install checks in bounded steps instead (kernel/port/imgcheck.c, which
+ * answers with the same tuple, qx_image_verdict). */
+mp_obj_t qx_image_verdict(qx_img_result_t r, const qx_img_info_t *info) {
+    mp_obj_t v[4] = {MP_OBJ_NEW_SMALL_INT(info->major), MP_OBJ_NEW_SMALL_INT(info->minor),
+                     MP_OBJ_NEW_SMALL_INT(info->revision), mp_obj_new_int_from_uint(info->build)};
+    const char *text = qx_image_result_str(r);
+    mp_obj_t t[7] = {
+        mp_obj_new_str(text, strlen(text)),
+        mp_obj_new_int_from_uint(info->flags),
+        mp_obj_new_tuple(4, v),
+        mp_obj_new_int_from_uint(info->security_counter),
+        mp_obj_new_int_from_uint(info->hdr_size),
+        mp_obj_new_int_from_uint(info->img_size),
+        mp_obj_new_bytes(info->hash, sizeof info->hash),
+    };
+    return mp_obj_new_tuple(7, t);
+}
+
 static mp_obj_t hal_verify_image(mp_obj_t data) {
     static const qx_img_key_t key = {qx_boot_key_spki, sizeof qx_boot_key_spki};
     mp_buffer_info_t buf;
     mp_get_buffer_raise(data, &buf, MP_BUFFER_READ);
     qx_img_info_t info;
     qx_img_result_t r = qx_image_check(buf.buf, buf.len, 0, &key, &info);
-    mp_obj_t v[4] = {MP_OBJ_NEW_SMALL_INT(info.major), MP_OBJ_NEW_SMALL_INT(info.minor),
-                     MP_OBJ_NEW_SMALL_INT(info.revision), mp_obj_new_int_from_uint(info.build)};
-    const char *text = qx_image_result_str(r);
-    mp_obj_t t[7] = {
-        mp_obj_new_str(text, strlen(text)),
-        mp_obj_new_int_from_uint(info.flags),
-        mp_obj_new_tuple(4, v),
-        mp_obj_new_int_from_uint(info.security_counter),
-        mp_obj_new_int_from_uint(info.hdr_size),
-        mp_obj_new_int_from_uint(info.img_size),
-        mp_obj_new_bytes(info.hash, sizeof info.hash),
-    };
-    return mp_obj_new_tuple(7, t);
+    return qx_image_verdict(r, &info);
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(hal_verify_image_obj, hal_verify_image);
 

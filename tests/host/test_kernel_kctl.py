@@ -158,6 +158,9 @@ class FakeInstaller:
     def abort(self):
         self.aborted += 1
 
+    def task_ended(self, tid):
+        return False
+
     def describe(self, name):
         return None
 

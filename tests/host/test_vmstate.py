@@ -26,6 +26,12 @@ KERNEL_GLOBALS = {
     "qx_fasttab", "qx_fastlog", "qx_fastlog_len", "qx_fast_enabled",  # ipcfast.c
     "tasks", "kernel_vm",                                            # modtrap.c
     "region", "region_size", "sector_size",                          # drivers/flash
+    # mbedtls's restartable-ECC budget (ecp.c, MBEDTLS_ECP_RESTARTABLE): set
+    # once at kernel start to a constant (kernel/port/imgcheck.c
+    # qx_imgcheck_init), read by every ECDSA verification, which only the
+    # kernel's VM runs; in kernel RAM that no task region covers
+    # (test_mbedtls_budget_is_out_of_every_task_region).
+    "ecp_max_ops",
 }
 
 
@@ -113,3 +119,25 @@ def test_no_writable_global_is_unaccounted_for(writable):
                          "(hal/board/*/kernel.ld), kernel state in KERNEL_GLOBALS here" % unknown)
     in_vmstate = sorted(n for n, (sec, _, _) in syms.items() if sec == ".vmstate")
     assert set(in_vmstate) <= VM_GLOBALS, in_vmstate
+
+
+def test_mbedtls_budget_is_out_of_every_task_region(writable, symbols, board_module):
+    """ecp_max_ops is writable, so a task must not reach it: a task gets the
+    flash (read-only), the VM-state block, its own block of the task pool
+    and the devices its manifest names (hal/arch/armv7m/mpu.c); with
+    PRIVDEFENA the rest of RAM is privileged-only (peek_kernel's MemManage
+    fault in tests/qemu/test_isolation.py shows the kernel RAM is)."""
+    syms, _ = writable
+    sec, addr, size = syms["ecp_max_ops"]
+    b = board_module
+    assert b.RAM_BASE <= addr and addr + size <= b.TASK_POOL_BASE, hex(addr)
+    lo, hi = granted(symbols["_svmstate"], symbols["_qx_vmstate_rasr_size"], symbols["_qx_vmstate_rasr_srd"])
+    assert not (lo <= addr < hi)
+    for name, base, n, _what in b.DEVICES:
+        assert not (base <= addr < base + n), name
+
+
+@pytest.fixture(scope="module")
+def board_module():
+    from tools.layout import load_board
+    return load_board("mps2-an385")

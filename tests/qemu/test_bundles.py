@@ -180,7 +180,8 @@ def test_tasks_shows_the_ram_free_for_bundles_and_each_bundles_block(device, hel
 
 def test_the_confirmation_shows_the_rights_and_no_installs_nothing(device, hello):
     out = install(device, hello[1], confirm="n")
-    assert re.match(r"install hello v1\.0\.0\+0 with calls=-, priority=4, memory=32K, console=write, start=boot "
+    assert re.match(r"tasks: hello: signature checked in \d+ steps over \d+\.\d ms, the longest \d+ us\n"
+                    r"install hello v1\.0\.0\+0 with calls=-, priority=4, memory=32K, console=write, start=boot "
                     r"\(\d+K free for bundles\)\? \[y/N\] \ntasks: hello not installed\n$", out), out
     assert device.cmd("tasks").startswith("no installed tasks\n")
     out = install(device, made(manifest_with(calls="heartbeat")))

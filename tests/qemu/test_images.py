@@ -51,7 +51,7 @@ def test_production_image_leaves_ids_and_ram_for_eight_bundles(production, board
 
 def test_test_image_carries_the_test_tasks(device):
     out = device.cmd("tasks image")
-    assert out.startswith("image test: 29 tasks;"), out
-    for name in ("bench", "spin", "peek_kernel", "moneycheck", "ledgerbench"):
+    assert out.startswith("image test: 30 tasks;"), out
+    for name in ("bench", "spin", "peek_kernel", "moneycheck", "ledgerbench", "pulse"):
         assert re.search(r"\n\d+ +%s " % name, out), name
     assert "bench_store" in out

@@ -8,10 +8,18 @@ ends the whole paste: the rest of it is read and thrown away up to an empty
 line or QUIET_MS with nothing arriving, and no line of it runs as a
 command. Ctrl-C aborts (nothing installed) the same way. When the kernel
 has checked the whole bundle, the operator sees what it asks for and
-confirms with y.
+confirms with y. The kernel checks the bundle a bounded step per
+INSTALL_END (kernel/bundles.py): the shell (priority 0) sleeps a tick
+between two, so every other task runs during the check as well.
+
+The shell runs at priority 0, above every other task, and reading a paste
+costs a trip through the kernel a byte: while lines keep arriving it rests
+a tick (sleeps 1 ms) after each REST_AFTER_MS of work, so a fast paste does
+not hold the other tasks either (tests/qemu/test_install_hold.py).
 
 run(ctx, name, size): ctx gives read_byte(), poll_byte(), sleep(ms),
-write(str) and install_step(step, data) -> the kernel's reply (a dict;
+write(str), optionally ticks() (ms; without it the shell never rests) and
+install_step(step, data) -> the kernel's reply (a dict;
 {"error": why} when the kernel refused the bundle with BAD_BUNDLE, the
 stream is then over).
 Runs under MicroPython and CPython."""
@@ -23,6 +31,8 @@ LINE_MAX = 128          # characters of a base64 line (76 is usual)
 CHUNK = 456             # bytes handed to the kernel at a time (8 lines of 57)
 QUIET_MS = 1000         # nothing arriving this long ends a paste being thrown away
 POLL_MS = 20
+STEP_SLEEP_MS = 1       # between two steps of the kernel's check: the lower priorities run too
+REST_AFTER_MS = 3       # a paste arriving faster than it is read: rest a tick after this long busy
 
 
 def fmt_size(n):
@@ -101,8 +111,15 @@ def run(ctx, name, size=None):
     chunk = bytearray()
     prev = 13                           # the command line ended with CR
     lineno = 0
+    ticks = getattr(ctx, "ticks", None)
+    rested = ticks() if ticks else 0
+    got = 0
     while True:
         c = ctx.read_byte()
+        got += 1
+        if ticks and got & 15 == 0 and ticks() - rested >= REST_AFTER_MS:
+            ctx.sleep(1)
+            rested = ticks()
         if c == 3:                      # Ctrl-C
             _step(ctx, abi.INSTALL_ABORT)
             ctx.write("^C\ntasks: install aborted; nothing installed\n")
@@ -141,9 +158,16 @@ def run(ctx, name, size=None):
             ctx.write("tasks: %s: %s\n" % (name, r["error"]))
             return
     r = _step(ctx, abi.INSTALL_END)
+    while "busy" in r:                  # the kernel checks a bounded step a call
+        ctx.sleep(STEP_SLEEP_MS)
+        r = _step(ctx, abi.INSTALL_END)
     if "error" in r:
         ctx.write("tasks: %s: %s\n" % (name, r["error"]))
         return
+    if r.get("check_counts") is not None:   # the board's 25 MHz counter: 40 ns a count
+        us = r["check_counts"] * 40 // 1000
+        ctx.write("tasks: %s: signature checked in %d steps over %d.%d ms, the longest %d us\n" % (
+            name, r["steps"], us // 1000, us % 1000 // 100, r["longest_step_counts"] * 40 // 1000))
     ctx.write("install %s v%s%s with %s (%s free for bundles)? [y/N] " % (
         r["name"], version_text(r["version"]), " (replacing v%s)" % version_text(r["replaces"])
         if r["replaces"] else "", rights_text(r["rights"]), fmt_size(r["free"])))

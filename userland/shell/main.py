@@ -72,6 +72,9 @@ class TaskSystem:
     def sleep(self, ms):
         qenex.sleep(ms)
 
+    def ticks(self):
+        return qenex.ticks()
+
     def wait_console(self):
         """Wait until the console is the shell's again (after `fg`)."""
         qenex.wait_console()

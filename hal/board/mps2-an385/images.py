@@ -35,6 +35,7 @@ IMAGES = {
             "bench", "benchpeer", "hsmbench", "ledgerbench",      # `make bench`
             "hsmdemo", "hsmrogue", "ledgerload",                  # demos, attacks on the HSM
             "moneycheck", "gatewaycheck",                         # the vectors, checked on the board
+            "pulse",                                              # how long other tasks are held
             "badcall", "crash", "deep_c", "halt", "hog", "peek_kernel", "peek_uart1", "plant",
             "poke_task", "recurse", "scan", "semihost", "spin",  # faults (userland/faulty/)
         ),
