@@ -19,6 +19,18 @@
 #define MICROPY_EMIT_INLINE_THUMB           (0)
 
 #define MICROPY_ENABLE_GC                   (1)
+/* A Python call's frame (locals, value stack, exception stack) on the C
+ * stack, not the heap, up to this many bytes (MicroPython's default: 11
+ * words; kernel/port/patches/objfun-state-on-stack.patch lets the port set
+ * it). Above it every call allocated its frame with gc_alloc and freed it
+ * on return, and in a heap of live objects with small holes between them
+ * gc_alloc's first-fit search passed every hole too small for the frame on
+ * every call; how far depended on the heap's layout (one kernel method,
+ * Kernel._expire, cost 51,000 instructions in one layout, 2,800 with its
+ * frame on the stack; issue 14's note has the figures). Every stack keeps 1 KiB below its limit
+ * (mp_stack_set_limit, main.c and modqx.c), checked at each call before its
+ * frame is taken, so a frame this size cannot pass the stack's end. */
+#define MICROPY_VM_MAX_STATE_ON_STACK             (sizeof(mp_uint_t) * 64)
 /* The VM state (mp_state_ctx and the few globals beside it, kernel.ld) is
  * copied twice on every switch in whole 128-byte MPU subregions, so its
  * size is paid per switch: 656 bytes were 6 subregions, these bring it to
