@@ -358,8 +358,13 @@ class Kernel(TaskTable):
             if log:
                 now = self._replay(log, tid, now)
                 tid = self.trap.last()      # the task the event came from
-        self._charge(tid, self.now() - now)
-        self._handle(self.tasks[tid], event)
+        ms = self.now() - now
+        if ms > 0:
+            self._charge(tid, ms)
+        if type(event) is tuple and len(event) == 3 and event[0] == abi.EV_SYSCALL:
+            syscalls.dispatch(self, self.tasks[tid], event[1], event[2])     # the common event
+        else:
+            self._handle(self.tasks[tid], event)
         return tid
 
     def _replay(self, log, tid, t0):
@@ -468,7 +473,9 @@ class Kernel(TaskTable):
     def _sync(self, tid, now):
         """Tell the trap layer the deadline, watched IRQs and slice, and
         write the fast path's tables (tid runs from now on)."""
-        d = self._earliest()
+        d = None
+        if self.sleepers or self.restart_at or (self.boot is not None and self.boot.confirm_at is not None):
+            d = self._earliest()            # (nothing timed, the common case: no call)
         if d != self._deadline:
             self.trap.set_deadline(d)
             self._deadline = d

@@ -30,6 +30,7 @@ public methods). Pure Python, runs under MicroPython and CPython.
 """
 
 from kernel import abi, taskmem
+from kernel.abi import NARGS, NSYSCALLS
 from kernel.buddy import is_int
 from kernel.errors import KernelError, BAD_ARGUMENT, NO_SUCH_TASK, NOT_PERMITTED, MSG_TOO_LARGE, NOT_RUNNING
 from kernel.faults import Fault
@@ -41,10 +42,10 @@ def dispatch(k, t, no, args):
     """Run syscall `no` for task t with args (the trap layer's event) and
     set its result; fault t for a syscall that does not exist."""
     t.syscalls += 1
-    if type(no) is not int or not (0 <= no < abi.NSYSCALLS):        # is_int(no), inline
+    if type(no) is not int or no < 0 or no >= NSYSCALLS:        # is_int(no), inline
         k.fault(t, "bad syscall %s" % (repr(no)[:20],), 0, 0)
         return
-    if type(args) is not tuple or len(args) != abi.NARGS:
+    if type(args) is not tuple or len(args) != NARGS:
         k.fault(t, "bad syscall %d arguments" % no, 0, 0)
         return
     gen = t.gen
