@@ -45,7 +45,7 @@ def bit_length(n):
 
 def is_int(x):
     """An int that is not a bool (MicroPython's bool is no int subclass)."""
-    return isinstance(x, int) and not isinstance(x, bool)
+    return type(x) is int      # not isinstance: a bool is no word (one test, no call inside)
 
 
 def is_pow2(n):

@@ -75,6 +75,11 @@ class FastTable:
         t0, the time its run is counted from (the kernel's charge start)."""
         w = self.w
         sched = k.sched
+        if running is not None and not sched.qdirty and not k.ipc.dirty and not k.caps_dirty:
+            left = sched.tasks[running].slice_left      # nothing changed but the running task's time
+            w[SLICE + running] = left if left > 0 else 0
+            w[START_MS] = t0
+            return
         if k.caps_dirty:
             k.caps_dirty = False
             w[SLICE_TICKS] = sched.slice_ticks

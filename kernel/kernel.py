@@ -362,8 +362,13 @@ class Kernel(TaskTable):
             if log:
                 now = self._replay(log, tid, now)
                 tid = self.trap.last()      # the task the event came from
-        self._charge(tid, self.now() - now)
-        self._handle(self.tasks[tid], event)
+        ms = self.now() - now
+        if ms > 0:
+            self._charge(tid, ms)
+        if type(event) is tuple and len(event) == 3 and event[0] == abi.EV_SYSCALL:
+            syscalls.dispatch(self, self.tasks[tid], event[1], event[2])     # the common event
+        else:
+            self._handle(self.tasks[tid], event)
         return tid
 
     def _replay(self, log, tid, t0):
@@ -429,10 +434,12 @@ class Kernel(TaskTable):
 
     def _earliest(self):
         best = None
-        for d in (self.sleepers, self.restart_at):
-            for tid in d:
-                if best is None or d[tid] < best:
-                    best = d[tid]
+        if self.sleepers:
+            best = min(self.sleepers.values())
+        if self.restart_at:
+            r = min(self.restart_at.values())
+            if best is None or r < best:
+                best = r
         if self.boot is not None and self.boot.confirm_at is not None:
             if best is None or self.boot.confirm_at < best:
                 best = self.boot.confirm_at
@@ -442,6 +449,8 @@ class Kernel(TaskTable):
         """Wake sleepers and restart tasks whose time has come, in order of
         time (then sleepers before restarts, then tid); see whether a trial
         boot can be confirmed (bootctl)."""
+        if not self.sleepers and not self.restart_at and (self.boot is None or self.boot.confirm_at is None):
+            return                          # nothing timed: the common case, on every trip
         if self.boot is not None and self.boot.confirm_at is not None:
             line = self.boot.check(now, self.boot_faults)
             if line:
@@ -468,18 +477,21 @@ class Kernel(TaskTable):
     def _sync(self, tid, now):
         """Tell the trap layer the deadline, watched IRQs and slice, and
         write the fast path's tables (tid runs from now on)."""
-        d = self._earliest()
+        d = None
+        if self.sleepers or self.restart_at or (self.boot is not None and self.boot.confirm_at is not None):
+            d = self._earliest()            # (nothing timed, the common case: no call)
         if d != self._deadline:
             self.trap.set_deadline(d)
             self._deadline = d
-        w = abi.IRQ_CONSOLE if self._fg() or self.console_owner in self.readers else 0
-        if w != self._watch:
+        owner = self.console_owner
+        w = abi.IRQ_CONSOLE if (owner is not None and owner != self.console_tid) or owner in self.readers else 0
+        if w != self._watch:                # (owner != console_tid: _fg(), inline: on every trip)
             self.trap.watch(w)
             self._watch = w
         if self._fast is not None:
             self._fast.sync(self, tid, now)
         if tid is not None:
-            left = self.sched.task(tid).slice_left
+            left = self.sched.tasks[tid].slice_left         # tid came from pick(): a task of sched's
             if left < 1:
                 left = self.sched.slice_ticks
             if left != self._slice:
@@ -487,7 +499,7 @@ class Kernel(TaskTable):
                 self._slice = left
 
     def _handle(self, t, event):
-        kind = event[0] if isinstance(event, tuple) and event else None
+        kind = event[0] if type(event) is tuple and event else None
         n = len(event) if kind is not None else 0
         if kind == abi.EV_SYSCALL and n == 3:
             syscalls.dispatch(self, t, event[1], event[2])

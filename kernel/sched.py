@@ -84,7 +84,7 @@ class Scheduler:
     # --- queries --------------------------------------------------------
 
     def task(self, tid):
-        t = self.tasks.get(tid) if _is_int(tid) else None
+        t = self.tasks.get(tid) if type(tid) is int else None     # _is_int, inline: on every trip
         if t is None:
             raise KernelError(NO_SUCH_TASK, "no task %r" % (tid,))
         return t
@@ -253,7 +253,7 @@ class Scheduler:
         calls of tick(running_tid), in constant time (the kernel measures
         the milliseconds a resume() took). Returns what the last tick()
         would have returned (False for n == 0)."""
-        if not _is_int(n) or n < 0:
+        if type(n) is not int or n < 0:
             raise KernelError(BAD_ARGUMENT, "ticks %r is not an int >= 0" % (n,))
         if running_tid is None:
             assert self.running is None, "charge(None) while task %r runs" % (self.running,)
@@ -286,6 +286,15 @@ class Scheduler:
 
     def pick(self):
         """The tid to run now, or None: idle (the kernel sleeps in WFI)."""
+        if self.running is not None:
+            t = self.tasks[self.running]
+            if t.slice_left > 0:            # the common case, on every trip: only a higher
+                queues = self.queues        # priority takes the CPU, so look at those alone
+                for prio in range(t.prio):
+                    if queues[prio]:
+                        break
+                else:
+                    return t.tid
         best = self.best_ready()
         if self.running is not None:
             t = self.tasks[self.running]
@@ -354,4 +363,4 @@ class Scheduler:
 
 
 def _is_int(x):
-    return isinstance(x, int) and not isinstance(x, bool)
+    return type(x) is int          # a bool is not type int (MicroPython and CPython)

@@ -30,6 +30,7 @@ public methods). Pure Python, runs under MicroPython and CPython.
 """
 
 from kernel import abi, taskmem
+from kernel.abi import NARGS, NSYSCALLS
 from kernel.buddy import is_int
 from kernel.errors import KernelError, BAD_ARGUMENT, NO_SUCH_TASK, NOT_PERMITTED, MSG_TOO_LARGE, NOT_RUNNING
 from kernel.faults import Fault
@@ -41,10 +42,10 @@ def dispatch(k, t, no, args):
     """Run syscall `no` for task t with args (the trap layer's event) and
     set its result; fault t for a syscall that does not exist."""
     t.syscalls += 1
-    if not is_int(no) or not (0 <= no < abi.NSYSCALLS):
+    if type(no) is not int or no < 0 or no >= NSYSCALLS:        # is_int(no), inline
         k.fault(t, "bad syscall %s" % (repr(no)[:20],), 0, 0)
         return
-    if not isinstance(args, tuple) or len(args) != abi.NARGS:
+    if type(args) is not tuple or len(args) != NARGS:
         k.fault(t, "bad syscall %d arguments" % no, 0, 0)
         return
     gen = t.gen
@@ -82,9 +83,10 @@ def sys_yield(k, t, a):
 
 
 def sys_sleep(k, t, a):
-    ms = word(a[0], "sleep ms", abi.SLEEP_MAX)
-    if ms == 0:
-        return (0, 0)
+    ms = a[0]
+    if ms == 0 and type(ms) is int:
+        return (0, 0)               # no time: the common case, word()'s check inline
+    ms = word(ms, "sleep ms", abi.SLEEP_MAX)
     k.sleepers[t.tid] = k.now() + ms
     k.sched.block(t.tid, "sleep")
     return None

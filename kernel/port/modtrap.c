@@ -6,6 +6,7 @@
  * kernel's own VM state is saved, the task's loaded, and back. */
 #include <string.h>
 #include "py/runtime.h"
+#include "py/smallint.h"
 #include "py/gc.h"
 #include "py/objarray.h"
 #include "py/mphal.h"
@@ -342,6 +343,39 @@ uint32_t qx_fast_ms(void) {
     return qx_ticks_ms32();
 }
 
+/* The event of a syscall whose words are all small ints (nearly every one)
+ * is one pair of tuples in kernel RAM outside the GC heap, rewritten by
+ * each resume(), instead of two new ones: a multi-block allocation in
+ * MicroPython's GC searches first-fit from the lowest free block, past
+ * every hole left between the kernel's live objects, which cost the kernel's
+ * trip thousands of instructions that moved with the heap's layout. The
+ * kernel keeps no event past handling it (kernel/kernel.py _handle). Only
+ * small ints go in: the GC does not look inside an object outside its
+ * heap, so a word that needs a long int gets fresh tuples. */
+static struct { mp_obj_base_t base; size_t len; mp_obj_t items[QX_SYS_NARGS]; } ev_args = {{&mp_type_tuple}, QX_SYS_NARGS, {0}};
+static struct { mp_obj_base_t base; size_t len; mp_obj_t items[3]; } ev_syscall = {{&mp_type_tuple}, 3, {0}};
+
+static mp_obj_t syscall_event(const qx_event_t *e) {
+    int small = e->no <= MP_SMALL_INT_POSITIVE_MASK;
+    for (int i = 0; i < QX_SYS_NARGS; i++) {
+        small &= e->args[i] <= MP_SMALL_INT_POSITIVE_MASK;
+    }
+    if (small) {
+        for (int i = 0; i < QX_SYS_NARGS; i++) {
+            ev_args.items[i] = MP_OBJ_NEW_SMALL_INT(e->args[i]);
+        }
+        ev_syscall.items[0] = MP_OBJ_NEW_SMALL_INT(QX_EV_SYSCALL);
+        ev_syscall.items[1] = MP_OBJ_NEW_SMALL_INT(e->no);
+        ev_syscall.items[2] = MP_OBJ_FROM_PTR(&ev_args);
+        return MP_OBJ_FROM_PTR(&ev_syscall);
+    }
+    mp_obj_t a[QX_SYS_NARGS];
+    for (int i = 0; i < QX_SYS_NARGS; i++) {
+        a[i] = INT(e->args[i]);
+    }
+    return tuple(3, MP_OBJ_NEW_SMALL_INT(QX_EV_SYSCALL), INT(e->no), mp_obj_new_tuple(QX_SYS_NARGS, a), 0);
+}
+
 /* resume(tid) -> event tuple (see kernel/abi.py) */
 static mp_obj_t trap_resume(mp_obj_t tid_in) {
     task_t *t = get_task(tid_in, 1);
@@ -376,11 +410,7 @@ static mp_obj_t trap_resume(mp_obj_t tid_in) {
                 }
                 return tuple(4, MP_OBJ_NEW_SMALL_INT(QX_EV_FAULT), why, INT(0), INT(0));
             }
-            mp_obj_t a[QX_SYS_NARGS];
-            for (int i = 0; i < QX_SYS_NARGS; i++) {
-                a[i] = INT(e->args[i]);
-            }
-            return tuple(3, MP_OBJ_NEW_SMALL_INT(QX_EV_SYSCALL), INT(e->no), mp_obj_new_tuple(QX_SYS_NARGS, a), 0);
+            return syscall_event(e);
         }
         case QX_EV_TICK:
             return tuple(1, MP_OBJ_NEW_SMALL_INT(QX_EV_TICK), 0, 0, 0);
@@ -472,8 +502,13 @@ static mp_obj_t trap_last(void) {
 static MP_DEFINE_CONST_FUN_OBJ_0(trap_last_obj, trap_last);
 
 /* fastlog() -> [(kind, a, b, c, d, e, ms)...]: what the IPC fast path did
- * since the last call, in order (kernel.Kernel._replay); the log is emptied. */
+ * since the last call, in order (kernel.Kernel._replay); the log is emptied.
+ * Nothing logged (most resumes): the empty tuple, so that no list is
+ * allocated on every trip. */
 static mp_obj_t trap_fastlog(void) {
+    if (qx_fastlog_len == 0) {
+        return mp_const_empty_tuple;
+    }
     mp_obj_t list = mp_obj_new_list(0, NULL);
     for (uint32_t i = 0; i < qx_fastlog_len; i++) {
         qx_fastlog_t *l = &qx_fastlog[i];

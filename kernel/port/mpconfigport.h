@@ -1,6 +1,7 @@
 /* QENEX OS port of MicroPython: which interpreter features the kernel VM has.
  * Every switch is a MicroPython config macro; the defaults come from the
  * "extra features" ROM level and the lines below say what differs and why. */
+#include <stddef.h>
 #include <stdint.h>
 #include "layout.h"
 
@@ -19,6 +20,33 @@
 #define MICROPY_EMIT_INLINE_THUMB           (0)
 
 #define MICROPY_ENABLE_GC                   (1)
+/* A Python call's frame (locals, value stack, exception stack) on the C
+ * stack, not the heap, up to this many bytes (MicroPython's default: 11
+ * words; kernel/port/patches/objfun-state-on-stack.patch lets the port set
+ * it). Above it every call allocated its frame with gc_alloc and freed it
+ * on return, and in a heap of live objects with small holes between them
+ * gc_alloc's first-fit search passed every hole too small for the frame on
+ * every call, how far depending on the heap's layout: in one layout the
+ * kernel's Kernel._expire cost 51,000 instructions a call, 2,800 with its
+ * frame on the stack. Every stack keeps 1 KiB below its limit
+ * (mp_stack_set_limit, main.c and modqx.c), checked at each call before
+ * its frame is taken, so a frame this size cannot pass the stack's end. */
+/* For the kernel's VM only (privileged thread mode; a task runs with
+ * CONTROL.nPRIV set and keeps MicroPython's default): the GC scans a stack
+ * conservatively, and with frames on a task's 8 KiB stack the stale
+ * pointers left in dead frames kept a task's garbage alive (bench's heap
+ * full of garbage ran out of memory); the kernel's heap has room to spare. */
+static inline int qx_privileged(void) {
+    uint32_t c;
+    __asm volatile ("mrs %0, control" : "=r" (c));
+    return !(c & 1);
+}
+#define MICROPY_VM_MAX_STATE_ON_STACK       (qx_privileged() ? sizeof(mp_uint_t) * 64 : sizeof(mp_uint_t) * 11)
+
+/* Every import walks the list of frozen modules' names (122 in the test
+ * image) once or twice per module, a strlen per name: strlen.c's goes a
+ * word at a time (linked with -Wl,--wrap=strlen; an import 20 to 25 %
+ * cheaper, ponger's 136,700 -> 101,300). */
 /* The VM state (mp_state_ctx and the few globals beside it, kernel.ld) is
  * copied twice on every switch in whole 128-byte MPU subregions, so its
  * size is paid per switch: 656 bytes were 6 subregions, these bring it to

@@ -24,7 +24,7 @@ KERNEL_GLOBALS = {
     "qx_cur_ctx", "qx_next_ctx", "qx_kernel_msp", "pend_kind", "pend_bits",
     "qx_fast_syscalls",                                              # trap.c
     "qx_fasttab", "qx_fastlog", "qx_fastlog_len", "qx_fast_enabled",  # ipcfast.c
-    "tasks", "kernel_vm",                                            # modtrap.c
+    "tasks", "kernel_vm", "ev_args", "ev_syscall",                   # modtrap.c (ev_*: the reused syscall event)
     "region", "region_size", "sector_size",                          # drivers/flash
     # mbedtls's restartable-ECC budget (ecp.c, MBEDTLS_ECP_RESTARTABLE): set
     # once at kernel start to a constant (kernel/port/imgcheck.c
