@@ -531,9 +531,7 @@ class Sim:
         self._switch = None
         self.hook_error = None
         t.pending = True            # in its syscall: the hooks may set results of others only
-        r = lib.qx_yield_alone(frame) and 2 if no == abi.SYS_YIELD else 0
-        if not r:
-            r = lib.qx_ipc_fast(frame, args)
+        r = lib.qx_yield_fast(frame) if no == abi.SYS_YIELD else lib.qx_ipc_fast(frame, args)
         if self.hook_error is not None:
             raise self.hook_error
         if r == 0:

@@ -334,13 +334,13 @@ def host_wait_rows(f):
 
 # Instructions from SVC_Handler's first to its return into the same task for
 # a yield answered by the trap layer's alone fast path (hal/arch/armv7m/
-# trap.c, qx_record_syscall, then kernel/port/ipcfast.c's qx_yield_alone).
-# 46 were counted in the disassembly when that path decided by a flag
-# (SVC_Handler 5 + 4, qx_record_syscall 37); since it follows the kernel's
-# run-queue table, reads the clock and logs the fresh slice, the same raw
-# Python loop costs 51 more (363.1 -> 414.1 a yield), which is that path's
-# alone: 97. Recount (arm-none-eabi-objdump -d) when that path changes.
-SWITCH_ALONE_SVC = 97
+# trap.c qx_record_syscall, then kernel/port/ipcfast.c qx_yield_fast),
+# counted exactly by `python -m tools.svctrace` (QEMU logs every
+# instruction SVC_Handler and what it calls execute; the bench's alone loop
+# is the path it prints 20,000 times over): 101 (SVC_Handler 9,
+# qx_record_syscall 30, qx_yield_fast 54, the clock 8). Recount when that
+# path changes.
+SWITCH_ALONE_SVC = 101
 
 
 def switch_only(board):

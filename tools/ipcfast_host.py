@@ -42,7 +42,7 @@ extern qx_fastlog_t qx_fastlog[64];
 extern uint32_t qx_fastlog_len, qx_fast_enabled, qx_slice_left;
 extern int32_t qx_current;
 uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *args);
-uint32_t qx_yield_alone(uint32_t *frame);
+uint32_t qx_yield_fast(uint32_t *frame);
 extern "Python+C" int qx_task_live(int tid);
 extern "Python+C" int qx_task_may_copy(int tid, uint32_t addr, uint32_t len, int writing);
 extern "Python+C" void qx_task_copy(int to, uint32_t dst, int from, uint32_t src, uint32_t len);

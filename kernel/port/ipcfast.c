@@ -132,24 +132,9 @@ static int is_task(uint32_t tid) {
     return tid > 0 && tid < QX_FT_TASKS;
 }
 
-static uint32_t yield(uint32_t *frame, int me, uint32_t now) {
-    uint32_t p = FT.prio[me];
-    if (p >= QX_FT_PRIOS || FT.runq_len[p] >= QX_FT_TASKS) {
-        return 0;
-    }
-    uint32_t b = best_prio();
-    if (b == p && FT.runq_len[p] == 1) {  /* one other task of its priority (two tasks taking turns): */
-        int other = head(p);              /* they trade places, in fewer steps */
-        if (other < 0) {
-            return 0;
-        }
-        FT.runq[p][0] = (uint32_t)me;
-        FT.slice[me] = (int32_t)FT.slice_ticks;
-        frame[0] = frame[1] = 0;
-        log_entry(QX_FAST_YIELDS, (uint32_t)me, (uint32_t)other, 1, 0, 0, now);
-        run(other, now);
-        return 3;
-    }
+/* yield() when its queue would need a push and a pop: another priority
+ * is best, or more than one other task shares its priority. */
+static uint32_t yield_general(uint32_t *frame, int me, uint32_t p, uint32_t b, uint32_t now) {
     int next = b < p ? head(b) : b == p ? head(p) : me;   /* after me goes to the back */
     if (next < 0) {
         return 0;
@@ -167,21 +152,15 @@ static uint32_t yield(uint32_t *frame, int me, uint32_t now) {
     return 3;
 }
 
-/* yield() when no task is ready (trap.c asks before it reads the arguments):
- * the same outcome -- it goes on with a fresh slice -- in fewer steps. */
-uint32_t qx_yield_alone(uint32_t *frame) {
-    int me = qx_current;
-    uint32_t n = qx_fastlog_len;
-    if (FT.ready || !qx_fast_enabled || !is_task((uint32_t)me)) {
-        return 0;
-    }
+/* yield() with no task ready: it goes on with a fresh slice. */
+static inline uint32_t yield_alone(uint32_t *frame, uint32_t me, uint32_t n) {
     qx_fastlog_t *y = &qx_fastlog[n ? n - 1 : 0];
     uint32_t now = qx_fast_ms();
-    if (n && y->kind == QX_FAST_YIELDS && y->a == (uint32_t)me && y->b == (uint32_t)me) {
+    if (n && y->kind == QX_FAST_YIELDS && y->a == me && y->b == me) {
         y->c++;
         y->ms = now;
     } else if (n < QX_FASTLOG_MAX) {
-        log_entry(QX_FAST_YIELDS, (uint32_t)me, (uint32_t)me, 1, 0, 0, now);
+        log_entry(QX_FAST_YIELDS, me, me, 1, 0, 0, now);
     } else {
         return 0;
     }
@@ -189,7 +168,66 @@ uint32_t qx_yield_alone(uint32_t *frame) {
     FT.slice[me] = (int32_t)FT.slice_ticks;
     qx_slice_left = FT.slice_ticks;
     frame[0] = frame[1] = 0;
-    return 1;
+    return 2;
+}
+
+/* yield() with a task ready, but not the traded form. */
+static uint32_t __attribute__((noinline)) yield_ready(uint32_t *frame, uint32_t me, uint32_t n, uint32_t ready) {
+    uint32_t p = FT.prio[me];
+    if (n >= QX_FASTLOG_MAX || p >= QX_FT_PRIOS || FT.runq_len[p] >= QX_FT_TASKS) {
+        return 0;
+    }
+    return yield_general(frame, (int)me, p, (uint32_t)__builtin_ctz(ready), qx_fast_ms());
+}
+
+/* SYS_YIELD, which the trap layer hands here first (before it reads the
+ * argument words: a yield has none): 0 not taken, 2 it goes on, 3 switch.
+ * Back of its queue with a fresh slice; the head of the best ready queue
+ * runs (itself, when alone). Its common forms each in few steps, the log
+ * entry folded into the last one when that is the same run of yields:
+ *   alone    no task ready: it goes on with a fresh slice (yield_alone);
+ *   traded   one other task at its priority, none better: they trade
+ *            places (that one runs, this one is the queue), here;
+ * anything else goes through push and pop (yield_general). */
+uint32_t qx_yield_fast(uint32_t *frame) {
+    uint32_t me = (uint32_t)qx_current, n = qx_fastlog_len, ready = FT.ready & ((1u << QX_FT_PRIOS) - 1);
+    if (!qx_fast_enabled || !is_task(me)) {
+        return 0;
+    }
+    if (!ready) {
+        return yield_alone(frame, me, n);
+    }
+    uint32_t p = FT.prio[me];
+    if (n - 1 >= QX_FASTLOG_MAX - 1 || p >= QX_FT_PRIOS || (ready & -ready) != 1u << p || FT.runq_len[p] != 1) {
+        return yield_ready(frame, me, n, ready);   /* (and an empty log: the entry is not folded) */
+    }
+    uint32_t other = FT.runq[p][0];      /* head(p), written out */
+    if (!is_task(other) || !qx_task_live((int)other)) {
+        return 0;
+    }
+    uint32_t now = qx_fast_ms();
+    FT.runq[p][0] = me;
+    FT.slice[me] = (int32_t)FT.slice_ticks;
+    frame[0] = frame[1] = 0;
+    qx_fastlog_t *y = &qx_fastlog[n - 1];
+    if (y->kind == QX_FAST_YIELDS && ((y->a == me && y->b == other) || (y->a == other && y->b == me))) {
+        y->c++;
+        y->ms = now;
+    } else {
+        y++;
+        y->kind = QX_FAST_YIELDS;
+        y->a = me;
+        y->b = other;
+        y->c = 1;
+        y->d = y->e = 0;
+        y->ms = now;
+        qx_fastlog_len = n + 1;
+    }
+    int32_t s = FT.slice[other];         /* run(other) */
+    FT.start_ms = now;
+    qx_slice_left = s > 0 ? (uint32_t)s : FT.slice_ticks;
+    qx_fast_switch((int)other);
+    return 3;
 }
 
 uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
@@ -266,7 +304,7 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         return 3;
     }
     if (no == QX_SYS_YIELD) {
-        return yield(frame, me, qx_fast_ms());
+        return qx_yield_fast(frame);
     }
     return 0;
 }

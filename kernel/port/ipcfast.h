@@ -20,8 +20,8 @@ extern volatile uint32_t qx_fastlog_len, qx_fast_enabled;
 /* 0: not taken; 2: answered, back to the same task; 3: switch (qx_fast_switch
  * was called). frame[0] is the syscall number, frame[0..1] the task's results. */
 uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *args);
-/* A yield with no task ready: answered (1) or not (0), before the arguments are read. */
-uint32_t qx_yield_alone(uint32_t *frame);
+/* SYS_YIELD, before the arguments are read (it has none): as qx_ipc_fast. */
+uint32_t qx_yield_fast(uint32_t *frame);
 
 /* From the trap layer (hal/arch/armv7m/trap.c; the simulator's own on the host). */
 extern volatile int32_t qx_current;             /* the running task */

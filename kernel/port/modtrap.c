@@ -4,6 +4,7 @@
  * read()/write() copy bytes across the boundary after checking the range.
  * The live VM globals block (.vmstate) is swapped around every resume: the
  * kernel's own VM state is saved, the task's loaded, and back. */
+#include <stddef.h>
 #include <string.h>
 #include "py/runtime.h"
 #include "py/smallint.h"
@@ -43,7 +44,7 @@ typedef struct {
     uint8_t vm[VMSTATE_MAX] __attribute__((aligned(8)));
 } task_t;
 
-static task_t tasks[QX_MAX_TASKS];
+static task_t tasks[QX_MAX_TASKS] __attribute__((used));   /* used: qx_fast_switch names it */
 static uint8_t kernel_vm[VMSTATE_MAX] __attribute__((aligned(8)));
 
 extern void qx_task_start(uint32_t base, uint32_t stack_size, uint32_t size, const char *entry);
@@ -52,7 +53,7 @@ extern void qx_panic(const char *what, uint32_t pc, uint32_t cfsr, uint32_t addr
 /* Copy a VM-state block: word aligned, a whole number of 128-byte MPU
  * subregions (kernel.ld pads it so), 44 + 44 + 40 bytes per ldm/stm triple:
  * 8 instructions a subregion, 32 for the 512-byte block (resume() copies
- * twice; a switch between tasks uses vm_swap). Neither memcpy nor a loop
+ * twice; a switch between tasks uses qx_fast_switch's swap). Neither memcpy nor a loop
  * of 32-byte steps (3.5 instructions each). */
 static void __attribute__((naked, noinline)) vm_copy(void *dst, const void *src, size_t n) {
     (void)dst;
@@ -70,31 +71,6 @@ static void __attribute__((naked, noinline)) vm_copy(void *dst, const void *src,
         "subs r2, r2, #128\n"
         "bhi 1b\n"
         "pop {r4-r11, pc}\n");
-}
-
-/* A switch between tasks in one pass: the live block (_svmstate) saved to
- * `save`, then `load` copied into it, 32 bytes at a time (four ldm/stm per
- * 32 bytes, both copies: 18 instructions a subregion, about 75 for the
- * 512-byte block with the call, where two copies of 768 bytes took 171).
- * n as for vm_copy. */
-static void __attribute__((naked, noinline)) vm_swap(void *save, const void *load, size_t n) {
-    (void)save;
-    (void)load;
-    (void)n;
-    __asm volatile (
-        "push {r4-r11, lr}\n"
-        "ldr r3, =_svmstate\n"
-        "1:\n"
-        ".rept 4\n"
-        "ldmia r3, {r4-r11}\n"
-        "stmia r0!, {r4-r11}\n"
-        "ldmia r1!, {r4-r11}\n"
-        "stmia r3!, {r4-r11}\n"
-        ".endr\n"
-        "subs r2, r2, #128\n"
-        "bhi 1b\n"
-        "pop {r4-r11, pc}\n"
-        ".ltorg\n");
 }
 
 /* Zero [p, p + n): p word aligned, n a multiple of 32 (a task block, or the
@@ -146,12 +122,73 @@ int qx_task_live(int tid) {
     return tid > 0 && tid < QX_MAX_TASKS && tasks[tid].live;
 }
 
-void qx_fast_switch(int tid) {
-    size_t n = VMSTATE_LEN;
-    task_t *from = &tasks[qx_current], *to = &tasks[tid];
-    vm_swap(from->vm, to->vm, n);
-    qx_mpu_load(to->mpu);
-    qx_next_ctx = &to->ctx;
+/* The switch between tasks, for the fast path, in one pass (naked: it is
+ * the hot path of every switch; about 68 instructions):
+ *   to = &tasks[tid]; qx_next_ctx = &to->ctx (the SVC handler loads its
+ *   registers on the way out); qx_mpu_load(to->mpu); then the VM-state
+ *   swap: the live block (_svmstate) saved to the running task's vm, to's
+ *   vm copied into it, 11 words per ldm/stm (eleven registers: three hold
+ *   the pointers), each 128-byte subregion one unrolled step of 12
+ *   instructions (11 + 11 + 10 words, both copies). The block's size is
+ *   the linker's (kernel.ld): the steps of subregions it does not have
+ *   are skipped (_qx_vmstate_swap_skip bytes of code), so the 512-byte
+ *   block costs 4 steps, 48 instructions (a C function calling a loop of
+ *   32-byte steps took 28 + 75). The offsets below are task_t's. */
+#define TASK_SIZE 1088
+#define TASK_MPU 36
+#define TASK_VM 64
+#define STR_(x) #x
+#define STR(x) STR_(x)
+_Static_assert(offsetof(task_t, ctx) == 0 && offsetof(task_t, mpu) == TASK_MPU && offsetof(task_t, vm) == TASK_VM
+    && sizeof(task_t) == TASK_SIZE, "task_t: qx_fast_switch's offsets");
+_Static_assert(TASK_SIZE == 17 * 64, "qx_fast_switch: tid * TASK_SIZE as (tid + 16 tid) << 6");
+#define SWAP_REGS "{r2, r4, r5, r6, r7, r8, r9, r10, r11, r12, lr}"
+#define SWAP_REGS10 "{r2, r4, r5, r6, r7, r8, r9, r10, r11, r12}"
+#define SWAP_STEP \
+    "ldmia r3, " SWAP_REGS "\n" \
+    "stmia r0!, " SWAP_REGS "\n" \
+    "ldmia r1!, " SWAP_REGS "\n" \
+    "stmia r3!, " SWAP_REGS "\n" \
+    "ldmia r3, " SWAP_REGS "\n" \
+    "stmia r0!, " SWAP_REGS "\n" \
+    "ldmia r1!, " SWAP_REGS "\n" \
+    "stmia r3!, " SWAP_REGS "\n" \
+    "ldmia r3, " SWAP_REGS10 "\n" \
+    "stmia r0!, " SWAP_REGS10 "\n" \
+    "ldmia r1!, " SWAP_REGS10 "\n" \
+    "stmia r3!, " SWAP_REGS10 "\n"
+void __attribute__((naked, noinline)) qx_fast_switch(int tid) {
+    (void)tid;
+    __asm volatile (
+        "push {r4-r11, lr}\n"
+        "ldr r1, =tasks\n"
+        "add r0, r0, r0, lsl #4\n"
+        "add r1, r1, r0, lsl #6\n"        /* to = &tasks[tid] */
+        "ldr r3, =qx_next_ctx\n"
+        "str r1, [r3]\n"                  /* &to->ctx (offset 0) runs next */
+        "add r0, r1, #" STR(TASK_MPU) "\n"
+        "ldmia r0, {r2, r3, r4, r5, r6, r12}\n"   /* qx_mpu_load(to->mpu) */
+        "ldr r0, =0xE000ED9C\n"
+        "stmia r0, {r2, r3, r4, r5, r6, r12}\n"
+        "dsb 0xf\n"
+        "isb 0xf\n"
+        "ldr r0, =qx_cur_ctx\n"
+        "ldr r0, [r0]\n"
+        "adds r0, #" STR(TASK_VM) "\n"    /* save: the running task's vm */
+        "adds r1, #" STR(TASK_VM) "\n"    /* load: to's */
+        "ldr r3, =_svmstate\n"
+        "ldr r2, =_qx_vmstate_swap_skip\n"
+        "add pc, r2\n"                 /* pc reads as this instruction + 4: the first step */
+        "nop.n\n"
+        "qx_vm_swap_step0:\n"
+        SWAP_STEP
+        "qx_vm_swap_step1:\n"
+        SWAP_STEP SWAP_STEP SWAP_STEP SWAP_STEP SWAP_STEP SWAP_STEP SWAP_STEP
+        ".if (qx_vm_swap_step1 - qx_vm_swap_step0) - 48\n"
+        ".error \"qx_fast_switch: a step is not 48 bytes (kernel.ld _qx_vmstate_swap_skip)\"\n"
+        ".endif\n"
+        "pop {r4-r11, pc}\n"
+        ".ltorg\n");
 }
 extern void qx_trap_init(void);
 

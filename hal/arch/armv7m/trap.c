@@ -83,28 +83,11 @@ static uint32_t task_fault(const char *reason, uint32_t pc, uint32_t addr) {
     return 1;
 }
 
-/* The port's yield with no other task ready (kernel/port/ipcfast.c, from the
- * kernel's run queue); none by default. */
-uint32_t __attribute__((weak)) qx_yield_alone(uint32_t *frame) {
+/* The port's yield (kernel/port/ipcfast.c, from the kernel's run queue):
+ * 0 not taken, 2 answered (back to the task), 3 switch; none by default. */
+uint32_t __attribute__((weak)) qx_yield_fast(uint32_t *frame) {
     (void)frame;
     return 0;
-}
-
-/* Fast paths: syscalls that need no decision are answered here, straight
- * back to the task. SYS_TICKS reads the clock; SYS_YIELD with no other task
- * ready changes nothing but the slice (qx_yield_alone says, and sets it). */
-static uint32_t fast_syscall(uint32_t *frame) {
-    uint32_t no = frame[0];
-    if (no == QX_SYS_TICKS) {
-        uint64_t ms = qx_ticks_ms();
-        frame[0] = (uint32_t)ms & 0x7fffffffu;
-        frame[1] = (uint32_t)(ms >> 31);
-    } else if (no == QX_SYS_YIELD && qx_yield_alone(frame)) {
-    } else {
-        return 0;
-    }
-    qx_fast_syscalls[qx_cur_ctx->tid]++;
-    return 1;
 }
 
 /* The port's IPC fast path (kernel/port/ipcfast.c); none by default. */
@@ -121,10 +104,25 @@ uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
     if (!psp_ok(psp)) {
         return task_fault("bad stack pointer", 0, psp);
     }
-    if (fast_syscall((uint32_t *)psp)) {
+    uint32_t *frame = (uint32_t *)psp, no = frame[0];
+    /* Fast paths first: syscalls answered here, with no argument words.
+     * SYS_TICKS reads the clock; SYS_YIELD follows the kernel's run queue
+     * (2: it goes on, counted here; 3: another task runs). */
+    if (no == QX_SYS_YIELD) {
+        uint32_t r = qx_yield_fast(frame);
+        if (r == 2) {
+            qx_fast_syscalls[qx_cur_ctx->tid]++;
+        }
+        if (r) {
+            return r;
+        }
+    } else if (no == QX_SYS_TICKS) {
+        uint64_t ms = qx_ticks_ms();
+        frame[0] = (uint32_t)ms & 0x7fffffffu;
+        frame[1] = (uint32_t)(ms >> 31);
+        qx_fast_syscalls[qx_cur_ctx->tid]++;
         return 2;
     }
-    const uint32_t *frame = (const uint32_t *)psp;
     uint32_t argp = frame[1];
     if (!qx_ctx_owns(qx_cur_ctx, argp, 4 * QX_SYS_NARGS) || (argp & 3)) {
         return task_fault("bad syscall arguments", frame[6], argp);
@@ -132,7 +130,7 @@ uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
     /* The fast path reads the argument words where they are (the task is
      * stopped, and what it copies goes to other blocks); only a syscall
      * left to the kernel has them copied into the event. */
-    uint32_t fast = qx_ipc_fast((uint32_t *)psp, (const uint32_t *)argp);
+    uint32_t fast = qx_ipc_fast(frame, (const uint32_t *)argp);
     if (fast) {
         return fast;
     }
@@ -140,7 +138,7 @@ uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
         qx_event.args[i] = ((const uint32_t *)argp)[i];
     }
     qx_event.kind = QX_EV_SYSCALL;
-    qx_event.no = frame[0];
+    qx_event.no = no;
     return 0;
 }
 
