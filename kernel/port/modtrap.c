@@ -80,21 +80,7 @@ static void scrub(void *p, size_t n) {
     if (n < 32) {
         return;
     }
-    n &= ~31u;
-    __asm volatile (
-        "movs r2, #0\n"
-        "movs r3, #0\n"
-        "movs r4, #0\n"
-        "movs r5, #0\n"
-        "movs r6, #0\n"
-        "movs r7, #0\n"
-        "movs r8, #0\n"
-        "movs r9, #0\n"
-        "1:\n"
-        "stmia %0!, {r2-r9}\n"
-        "subs %1, %1, #32\n"
-        "bne 1b\n"
-        : "+r" (p), "+r" (n) :: "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory");
+    qx_zero32(p, n & ~31u);
 }
 
 /* A task's context is gone: its whole block (stack, heap, arena, code) and

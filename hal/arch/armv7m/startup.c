@@ -26,20 +26,8 @@ void __attribute__((noreturn)) Reset_Handler(void) {
     uint32_t *d = &_sbss;
     uint32_t n = ((uint32_t)&_ebss - (uint32_t)d) & ~31u;
     if (n) {
-        __asm volatile (
-            "movs r2, #0\n"
-            "movs r3, #0\n"
-            "movs r4, #0\n"
-            "movs r5, #0\n"
-            "movs r6, #0\n"
-            "movs r7, #0\n"
-            "movs r8, #0\n"
-            "movs r9, #0\n"
-            "1:\n"
-            "stmia %0!, {r2-r9}\n"
-            "subs %1, %1, #32\n"
-            "bne 1b\n"
-            : "+r" (d), "+r" (n) :: "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "cc", "memory");
+        qx_zero32(d, n);
+        d += n / 4;
     }
     while (d < &_ebss) {
         *d++ = 0;
