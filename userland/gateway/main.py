@@ -25,7 +25,7 @@ from userland.gateway.service import Gateway
 from userland.hsm import api as hsm
 from userland.ledger import api as ledger
 from userland.ledger.state import Transfer
-from userland.lib import qenex
+from userland.lib import qenex, utcclock
 
 AUDIT_MARGIN = 0x4000       # room kept free in the audit log: one message's entry and a checkpoint
 GC_EVERY = 16384            # collect after this many bytes allocated (gc.threshold), see main()
@@ -149,7 +149,7 @@ def main():
     if engine.risk_limits is not None:
         risk.set(engine.risk_limits)
     gw = Gateway(engine, risk, post, record, engine.ledgers or rules["ledgers"],
-                 lambda: qenex.ticks() // 1000, qenex.utc_ms, qenex.ticks, audit_room,
+                 lambda: qenex.ticks() // 1000, utcclock.utc_ms, qenex.ticks, audit_room,
                  lambda text: qenex.write("gateway: %s\n" % text[:200]))
     ignored = saved is None and read_rules(store) is not None
 

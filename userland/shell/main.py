@@ -45,8 +45,9 @@ class TaskSystem:
         return json.loads(reply) if reply else None
 
     def clock(self, set_ms=None, source="operator"):
-        """The UTC clock's status (qenex.clock); set_ms sets it first."""
-        return qenex.clock(set_ms, source)
+        """The UTC clock's status (utcclock.clock); set_ms sets it first."""
+        from userland.lib import utcclock     # here: only `date` needs it in the shell's heap
+        return utcclock.clock(set_ms, source)
 
     def lookup(self, name):
         return qenex.lookup(name)
