@@ -43,7 +43,8 @@ from kernel import abi, faults, supervisor, syscalls, taskmem
 from kernel.buddy import Buddy, is_int
 from kernel.clock import Clock
 from kernel.errors import KernelError, BAD_STATE, NOT_PERMITTED, name_of
-from kernel.fasttab import FastTable
+from kernel.abi import EV_SYSCALL, IRQ_CONSOLE, NARGS, SYS_SLEEP
+from kernel.fasttab import FastTable, SLICE, START_MS
 from kernel.faults import FaultLog
 from kernel.ipc import Ipc
 from kernel.manifest import ManifestError, check_system
@@ -53,6 +54,8 @@ from kernel.tasks import TaskTable, LIVE, STOPPED, EXITED, RESTARTING, STATUSES
 CONSOLE_ESCAPE = 0x1A       # Ctrl-Z: gives the console back to the console task
 CONSOLE_HELD = 256          # console bytes the kernel holds for a foreground task
 SAFE_KEYS = (0x73, 0x53)    # "s", "S": safe mode (kernel.safe_mode_window)
+SLEEP_NOW = (EV_SYSCALL, SYS_SLEEP, (0,) * NARGS)    # the event of sleep 0 (step() answers it itself;
+                                                    # == holds for bools too: type() tells them apart)
 
 
 class Kernel(TaskTable):
@@ -332,9 +335,14 @@ class Kernel(TaskTable):
     def run(self, max_steps=None):
         """step() until halted (returns "reboot" / "poweroff") or, when
         max_steps is given, that many steps (returns None)."""
+        step = self.step
+        if max_steps is None:
+            while self.halted is None:      # the board's loop: one test a turn
+                step()
+            return self.halted
         n = 0
-        while self.halted is None and (max_steps is None or n < max_steps):
-            self.step()
+        while self.halted is None and n < max_steps:
+            step()
             n += 1
         return self.halted
 
@@ -342,31 +350,83 @@ class Kernel(TaskTable):
         """One turn of the loop: wake due timers, pick a task and resume it
         until its next event, and handle that event; with nobody to run,
         trap.idle() until the next deadline or watched interrupt. Returns
-        the tid resumed, or None (idle, or halted)."""
+        the tid resumed, or None (idle, or halted).
+
+        Every syscall through the Python kernel makes this trip, so its
+        common path calls nothing it can do inline (a MicroPython call costs
+        about 1,000 instructions): the timers only when something is timed,
+        the fast path's tables only when something besides the running
+        task's time changed, and sleep 0 answered here."""
         if self.halted is not None:
             return None
         self.steps += 1
+        trap = self.trap
+        sched = self.sched
+        boot = self.boot
         now = self.now()
-        self._expire(now)
-        tid = self.sched.pick()
-        self._sync(tid, now)
+        timed = self.sleepers or self.restart_at or (boot is not None and boot.confirm_at is not None)
+        if timed:
+            self._expire(now)               # (nothing timed, the common case: no call)
+        tid = sched.running                 # pick()'s common case, inline: the running
+        if tid is not None:                 # task has slice left and nobody of a higher
+            st = sched.tasks[tid]           # priority is ready, so it goes on
+            if st.slice_left > 0:
+                queues = sched.queues
+                for prio in range(st.prio):
+                    if queues[prio]:
+                        tid = None
+                        break
+            else:
+                tid = None
         if tid is None:
-            bits = self.trap.idle(self._earliest())
+            tid = sched.pick()
+        # Tell the trap layer the deadline, watched IRQs and slice, and write
+        # the fast path's tables (tid runs from now on). With nothing timed
+        # _expire() did not run, and pick() sets no timer: still nothing.
+        d = self._earliest() if timed else None
+        if d != self._deadline:
+            trap.set_deadline(d)
+            self._deadline = d
+        owner = self.console_owner
+        w = IRQ_CONSOLE if (owner is not None and owner != self.console_tid) or owner in self.readers else 0
+        if w != self._watch:                # (owner != console_tid: _fg(), inline)
+            trap.watch(w)
+            self._watch = w
+        fast = self._fast
+        if tid is None:
+            if fast is not None:
+                fast.sync(self, None, now)
+            bits = trap.idle(self._earliest())
             self._charge(None, self.now() - now)
             if bits:
                 self._irq(bits)
             return None
-        event = self.trap.resume(tid)
-        if self._fast is not None:
-            log = self.trap.fastlog()
+        left = sched.tasks[tid].slice_left  # tid came from pick(): a task of sched's
+        if fast is not None:
+            if sched.qdirty or self.ipc.dirty or self.caps_dirty:
+                fast.sync(self, tid, now)
+            else:                           # only the running task's time changed:
+                fast.w[SLICE + tid] = left if left > 0 else 0       # FastTable.sync's
+                fast.w[START_MS] = now                              # first case, inline
+        if left < 1:
+            left = sched.slice_ticks
+        if left != self._slice:
+            trap.set_slice(left)
+            self._slice = left
+        event = trap.resume(tid)
+        if fast is not None:
+            log = trap.fastlog()
             if log:
                 now = self._replay(log, tid, now)
-                tid = self.trap.last()      # the task the event came from
+                tid = trap.last()           # the task the event came from
         ms = self.now() - now
         if ms > 0:
             self._charge(tid, ms)
-        if type(event) is tuple and len(event) == 3 and event[0] == abi.EV_SYSCALL:
-            syscalls.dispatch(self, self.tasks[tid], event[1], event[2])     # the common event
+        if event == SLEEP_NOW and type(event[1]) is int and type(event[2][0]) is int:
+            self.tasks[tid].syscalls += 1   # sleep 0, the yield through the kernel: sys_sleep's
+            trap.set_result(tid, 0, 0)      # first case, answered here (no dispatch, no handler)
+        elif type(event) is tuple and len(event) == 3 and event[0] == EV_SYSCALL:     # the common event
+            syscalls.dispatch(self, self.tasks[tid], event[1], event[2])
         else:
             self._handle(self.tasks[tid], event)
         return tid
@@ -473,30 +533,6 @@ class Kernel(TaskTable):
             else:
                 del self.restart_at[tid]
                 self._auto_restart(self.tasks[tid], now)
-
-    def _sync(self, tid, now):
-        """Tell the trap layer the deadline, watched IRQs and slice, and
-        write the fast path's tables (tid runs from now on)."""
-        d = None
-        if self.sleepers or self.restart_at or (self.boot is not None and self.boot.confirm_at is not None):
-            d = self._earliest()            # (nothing timed, the common case: no call)
-        if d != self._deadline:
-            self.trap.set_deadline(d)
-            self._deadline = d
-        owner = self.console_owner
-        w = abi.IRQ_CONSOLE if (owner is not None and owner != self.console_tid) or owner in self.readers else 0
-        if w != self._watch:                # (owner != console_tid: _fg(), inline: on every trip)
-            self.trap.watch(w)
-            self._watch = w
-        if self._fast is not None:
-            self._fast.sync(self, tid, now)
-        if tid is not None:
-            left = self.sched.tasks[tid].slice_left         # tid came from pick(): a task of sched's
-            if left < 1:
-                left = self.sched.slice_ticks
-            if left != self._slice:
-                self.trap.set_slice(left)
-                self._slice = left
 
     def _handle(self, t, event):
         kind = event[0] if type(event) is tuple and event else None

@@ -244,7 +244,7 @@ def test_bad_arguments_are_refused_with_bad_argument():
     log = []
     B = -code("BAD_ARGUMENT")
     calls = [(abi.SYS_SLEEP, ("10",)), (abi.SYS_SLEEP, (-1,)), (abi.SYS_SLEEP, (1 << 32,)),
-             (abi.SYS_SLEEP, (True,)), (abi.SYS_SLEEP, (abi.SLEEP_MAX + 1,)),
+             (abi.SYS_SLEEP, (True,)), (abi.SYS_SLEEP, (False,)), (abi.SYS_SLEEP, (abi.SLEEP_MAX + 1,)),
              (abi.SYS_EXIT, ("x",)), (abi.SYS_EXIT, (1 << 32,)),
              (abi.SYS_WAIT, (0,)), (abi.SYS_WAIT, (1 << 31,)),
              (abi.SYS_WRITE, (0x10, 4)), (abi.SYS_WRITE, (POOL, 1 << 20)),
@@ -287,6 +287,20 @@ def test_ticks_and_sleep_zero():
     run(k, until=lambda: log)
     a, b = log[0]
     assert a == 1000 and 25 <= b - a <= 26
+
+
+def test_sleep_zero_is_answered_alike_by_step_and_by_its_handler():
+    """step() answers a sleep 0 whose other words are zero itself
+    (kernel.SLEEP_NOW), any other through dispatch() and sys_sleep: the
+    same (0, 0), counted as a syscall either way; False is no 0."""
+    log = []
+    calls = [(abi.SYS_SLEEP, (0,)), (abi.SYS_SLEEP, (0, 7, 0, 0, 9)), (abi.SYS_SLEEP, (0,)),
+             (abi.SYS_SLEEP, (False,))]
+    k, sim = boot({"p": raw_results(calls, log)}, [mf("p")])
+    run(k, until=lambda: len(log) == len(calls))
+    assert log == [(0, 0), (0, 0), (0, 0), (-code("BAD_ARGUMENT"), 0)]
+    assert k.tasks[1].syscalls == len(calls)
+    assert k.state_of(1) != "faulted" and fault_lines(sim) == []
 
 
 def test_ticks_splits_large_times_into_r0_and_r1():
