@@ -1,4 +1,4 @@
-// Frozen-module lookup by binary search (frozenidx.c).
+// Frozen-module lookup by hash (frozenidx.c).
 #ifndef QX_FROZENIDX_H
 #define QX_FROZENIDX_H
 
