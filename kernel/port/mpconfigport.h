@@ -43,10 +43,13 @@ static inline int qx_privileged(void) {
 }
 #define MICROPY_VM_MAX_STATE_ON_STACK       (qx_privileged() ? sizeof(mp_uint_t) * 64 : sizeof(mp_uint_t) * 11)
 
-/* Every import walks the list of frozen modules' names (122 in the test
- * image) once or twice per module, a strlen per name: strlen.c's goes a
- * word at a time (linked with -Wl,--wrap=strlen; an import 20 to 25 %
- * cheaper, ponger's 136,700 -> 101,300). */
+/* Every import stats its module's names in the frozen list (125 in the test
+ * image); py/frozenmod.c walks the whole list each time, a strlen and memcmp
+ * per name.  frozenmod-port-find.patch lets frozenidx.c find the entry in a
+ * const hash table made at build time (tools/frozenindex.py); the walk then
+ * takes one step.  strlen.c's strlen goes a word at a time (linked with
+ * -Wl,--wrap=strlen) for that step and the rest of MicroPython. */
+#define MICROPY_MODULE_FROZEN_FIND          qx_frozen_find
 /* The VM state (mp_state_ctx and the few globals beside it, kernel.ld) is
  * copied twice on every switch in whole 128-byte MPU subregions, so its
  * size is paid per switch: 656 bytes were 6 subregions, these bring it to
