@@ -21,17 +21,6 @@
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
 
-static void put_dec(uint32_t v) {
-    char buf[11];
-    int i = sizeof buf;
-    buf[--i] = 0;
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    qx_uart_puts(&buf[i]);
-}
-
 static void __attribute__((noreturn)) recovery(void) {
     qx_uart_puts("boot: no bootable image; staying in recovery\n");
     for (;;) {
@@ -63,13 +52,13 @@ static const qx_img_key_t key = {qx_boot_key_spki, sizeof qx_boot_key_spki};
 
 static void put_version(const qx_img_info_t *info) {
     qx_uart_puts("v");
-    put_dec(info->major);
+    qx_uart_put_dec(info->major);
     qx_uart_puts(".");
-    put_dec(info->minor);
+    qx_uart_put_dec(info->minor);
     qx_uart_puts(".");
-    put_dec(info->revision);
+    qx_uart_put_dec(info->revision);
     qx_uart_puts("+");
-    put_dec(info->build);
+    qx_uart_put_dec(info->build);
 }
 
 /* What the bootloader learnt of each slot. */
@@ -163,9 +152,9 @@ void __attribute__((noreturn)) boot_main(void) {
             put_version(&slots[i].info);
             if (verdict[i] == QX_SLOT_ROLLED_BACK) {
                 qx_uart_puts(" refused: rolled back (security counter ");
-                put_dec(cand[i].counter);
+                qx_uart_put_dec(cand[i].counter);
                 qx_uart_puts(" < ");
-                put_dec(st.min_counter);
+                qx_uart_put_dec(st.min_counter);
                 qx_uart_puts(")\n");
             } else if (verdict[i] == QX_SLOT_REVERTED) {
                 qx_uart_puts(" refused: its trial boot was never confirmed (reverted)\n");

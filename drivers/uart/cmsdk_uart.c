@@ -138,6 +138,17 @@ void qx_uart_put_hex(uint32_t v) {
     qx_uart_write(buf, sizeof buf);
 }
 
+void qx_uart_put_dec(uint32_t v) {
+    char buf[11];
+    int i = sizeof buf;
+    buf[--i] = 0;
+    do {
+        buf[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    qx_uart_puts(&buf[i]);
+}
+
 uint32_t qx_uart_rx_count(void) {
     return received;
 }

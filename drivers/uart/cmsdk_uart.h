@@ -12,6 +12,7 @@ void qx_uart_write(const char *buf, size_t len);
 void qx_uart_write_cooked(const char *buf, size_t len);  /* lone "\n" -> "\r\n" */
 void qx_uart_puts(const char *s);
 void qx_uart_put_hex(uint32_t v);
+void qx_uart_put_dec(uint32_t v);                /* decimal, no padding */
 uint32_t qx_uart_rx_count(void);             /* bytes received since boot */
 uint32_t qx_uart_rx_dropped(void);           /* bytes lost to UART overruns */
 int qx_uart_rx_waiting(void);                /* bytes in the ring? */

@@ -41,17 +41,6 @@ static void put_hex(const uint8_t *p, unsigned n) {
     }
 }
 
-static void put_dec(uint32_t v) {
-    char buf[11];
-    int i = sizeof buf;
-    buf[--i] = 0;
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    qx_uart_puts(&buf[i]);
-}
-
 static int digest_in_steps(int c, const uint8_t *p, size_t len, size_t step, uint8_t out[32]) {
     mbedtls_sha256_context ctx;
     (c ? qx_c_mbedtls_sha256_init : mbedtls_sha256_init)(&ctx);
@@ -73,7 +62,7 @@ static void run(void) {
     for (unsigned i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
         mbedtls_sha256((const uint8_t *)vectors[i], strlen(vectors[i]), d, 0);
         qx_uart_puts("vector ");
-        put_dec(i);
+        qx_uart_put_dec(i);
         qx_uart_puts(" ");
         put_hex(d, 32);
         qx_uart_puts("\n");
@@ -113,9 +102,9 @@ static void run(void) {
         }
     }
     qx_uart_puts("sweep ");
-    put_dec(bad);
+    qx_uart_put_dec(bad);
     qx_uart_puts(" ");
-    put_dec(cases);
+    qx_uart_put_dec(cases);
     qx_uart_puts("\n");
 
     uint32_t t0 = COUNTER;
@@ -128,9 +117,9 @@ static void run(void) {
     qx_uart_puts(" ");
     put_hex(e, 32);
     qx_uart_puts("\nperbyte ");
-    put_dec((t1 - t0) * 40u * 100u / BIG);
+    qx_uart_put_dec((t1 - t0) * 40u * 100u / BIG);
     qx_uart_puts(" ");
-    put_dec((t2 - t1) * 40u * 100u / BIG);
+    qx_uart_put_dec((t2 - t1) * 40u * 100u / BIG);
     qx_uart_puts("\ndone\n");
 }
 
