@@ -70,6 +70,12 @@ def answer(dev):
     return dev.expect_exact("qenex> ", timeout=30).replace("\r\n", "\n")
 
 
+def up(device, mark):
+    """Wait until hello has said it is up since `mark`: its line is printed
+    when it runs, so a command typed before it could be cut by it."""
+    device.wait_line(r"hello: installed task up", since=mark)
+
+
 def test_a_signed_bundle_installs_runs_survives_reboot_and_is_removed(device, hello):
     mark = device.mark()
     out = install(device, hello[1])
@@ -189,7 +195,9 @@ def test_the_confirmation_shows_the_rights_and_no_installs_nothing(device, hello
 
 
 def test_call_reaches_an_installed_task_from_the_shell(device, hello):
+    mark = device.mark()
     install(device, hello[1])
+    up(device, mark)
     assert device.cmd("call hello hi").endswith("hello 1: hi\n")
     assert device.cmd("call hello again").endswith("hello 2: again\n")
 
@@ -287,8 +295,10 @@ def test_a_faulted_stopped_or_exited_bundle_is_removed_and_replaced(device, tmp_
         device.wait_line(r"hello: installed task up", since=mark)
         assert device.cmd("kill hello").startswith("killed task")
     assert device.ps()["hello"]["STATE"] == how
+    mark = device.mark()
     out = install(device, made(HELLO_MANIFEST, version=(2, 0, 0, 0)))
     assert "installed hello v2.0.0+0" in out and "replacing the old version" in out, out
+    up(device, mark)
     assert device.cmd("call hello hi").endswith("hello 1: hi\n")
     assert device.cmd("kill hello").startswith("killed task")
     assert device.cmd("tasks remove hello") == "removed task hello\n"
@@ -304,8 +314,10 @@ def test_a_bundle_whose_code_does_not_fit_is_rolled_back(device, hello):
     assert device.cmd("tasks").startswith("no installed tasks\n")
     assert "hello" not in device.ps()
     install(device, hello[1])                                   # v1 runs; a v2 that does not fit
+    mark = device.mark()
     out = install(device, made(small, code, version=(2, 0, 0, 0)))
     assert "it does not start" in out and "the old version is back" in out, out
+    up(device, mark)
     assert re.search(r" hello +1\.0\.0\+0 ", device.cmd("tasks"))
     assert device.cmd("call hello hi").endswith("hello 1: hi\n")
     device.send("reboot\r")
