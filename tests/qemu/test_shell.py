@@ -134,10 +134,16 @@ def uptime(dev):
 
 
 def test_uptime_advances(device):
+    t0 = time.monotonic()
     first, counts1 = uptime(device)
     time.sleep(0.5)
     second, counts2 = uptime(device)
-    assert 300 <= second - first <= 30000, (first, second)
+    # It advances, and never faster than the host's clock; a loaded host
+    # delivers the timer interrupts it counts late, so it may lag: wait.
+    while second - first < 300 and time.monotonic() - t0 < 20:
+        time.sleep(0.1)
+        second, counts2 = uptime(device)
+    assert 300 <= second - first <= (time.monotonic() - t0) * 1000 + 100, (first, second)
     assert counts1 == counts2 > 0              # boot-to-prompt is a fixed fact
 
 
