@@ -508,9 +508,8 @@ class Kernel(TaskTable):
     def _expire(self, now):
         """Wake sleepers and restart tasks whose time has come, in order of
         time (then sleepers before restarts, then tid); see whether a trial
-        boot can be confirmed (bootctl)."""
-        if not self.sleepers and not self.restart_at and (self.boot is None or self.boot.confirm_at is None):
-            return                          # nothing timed: the common case, on every trip
+        boot can be confirmed (bootctl). step() calls it only when
+        something is timed."""
         if self.boot is not None and self.boot.confirm_at is not None:
             line = self.boot.check(now, self.boot_faults)
             if line:
@@ -535,11 +534,11 @@ class Kernel(TaskTable):
                 self._auto_restart(self.tasks[tid], now)
 
     def _handle(self, t, event):
+        """Every event but a well-formed syscall, which step() dispatches
+        itself (a malformed one is a bad event here)."""
         kind = event[0] if type(event) is tuple and event else None
         n = len(event) if kind is not None else 0
-        if kind == abi.EV_SYSCALL and n == 3:
-            syscalls.dispatch(self, t, event[1], event[2])
-        elif kind == abi.EV_TICK and n == 1:
+        if kind == abi.EV_TICK and n == 1:
             pass                            # charged; timers and pick follow
         elif kind == abi.EV_IRQ and n == 2:
             self._irq(event[1])
