@@ -25,6 +25,8 @@
     qenex compliance reload FILE        send new compliance rules (JSON) to the gateway
     qenex compliance push FILE [--storage F]   write a rules file into a storage image
     qenex audit check                   have the board check its audit log (the HSM verifies the checkpoints)
+    qenex time set                      set the board's UTC clock from this host's over the host link
+                                        (`qenex run` does it once the gateway answers, unless --no-time)
     qenex audit verify [IMAGE] --pubkey HEX   check the gateway's audit chain and its HSM-signed checkpoints
     qenex ledger verify [IMAGE] [--ids]   replay the ledger's log from a storage image, check
                                         the chain and the invariants (IMAGE: build/<board>/storage.bin);
@@ -456,6 +458,49 @@ def cmd_audit_check(args):
     _control(args, 0x43)
 
 
+def time_payload():
+    """The host link's TIME payload: this host's UTC ms since 1970."""
+    import time
+    from drivers.hsm import frame as F
+    return F.fields(b"%d" % (time.time_ns() // 1000000))
+
+
+def cmd_time_set(args):
+    from userland.gateway.link import TIME
+    print(_over_link(args, lambda link: link.control(TIME, time_payload())))
+
+
+def provision_time_when_up(path, key_file, timeout=180):
+    """`qenex run`'s provisioning of the board's clock, in a thread: wait
+    for the gateway's host link (QEMU creates the socket, the gateway
+    answers once it runs), then set the board's clock from this host's.
+    Says what happened in one line; a board without a gateway stays unset."""
+    import threading
+    import time
+
+    def run():
+        from tools import hostlink
+        from userland.gateway.link import TIME
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if os.path.exists(path) and os.path.exists(key_file):
+                try:
+                    link = hostlink.Link(path, read(key_file), timeout=20)
+                    try:
+                        print("\r\nqenex: %s\r" % link.control(TIME, time_payload()), flush=True)
+                    finally:
+                        link.close()
+                    return
+                except (OSError, ConnectionError, TimeoutError):
+                    pass
+            time.sleep(1)
+        print("\r\nqenex: the board's clock was not set: no gateway answered on %s in %d s\r" % (path, timeout),
+              flush=True)
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
 def cmd_send(args):
     from tools import hostlink
     data = read(args.file)
@@ -600,6 +645,8 @@ def cmd_run(args):
         from tools import hostlink
         hostlink.provision(qemu.ensure_storage(qemu.storage_path(args.board), b.STORAGE_SIZE), args.board, link_key)
         print("qenex: host link on %s (qenex send FILE)" % link_sock)
+        if not args.no_time:
+            provision_time_when_up(link_sock, link_key)
         cmd = qemu.command(args.board, flash, serial=serial, icount=args.icount, hsm=sock if hsm else None,
                            hostlink=link_sock) + extra
         try:
@@ -645,7 +692,7 @@ def cmd_console(args):
     print("\r\nqenex: console closed")
 
 
-SUBCOMMANDS = ("imgcmd", "bundlecmd", "hsmcmd", "hlcmd", "aucmd", "cocmd", "ledgercmd")
+SUBCOMMANDS = ("imgcmd", "bundlecmd", "hsmcmd", "hlcmd", "aucmd", "cocmd", "ledgercmd", "timecmd")
 
 
 def command_name(args):
@@ -710,6 +757,9 @@ def _parser():
     r.add_argument("--no-monitor", action="store_true",
                    help="the console without QEMU's monitor and Ctrl-A escapes (the operator's console; "
                         "leave with poweroff)")
+    r.add_argument("--no-time", action="store_true",
+                   help="leave the board's UTC clock unset (by default it is set from this host's once the "
+                        "gateway answers)")
     r.set_defaults(fn=cmd_run)
     c = sub.add_parser("console", help="attach to a console socket")
     c.add_argument("--socket", required=True)
@@ -786,6 +836,11 @@ def _parser():
     av.set_defaults(fn=cmd_audit_verify)
     ac = au.add_parser("check", help="have the board check its audit log over the host link")
     ac.set_defaults(fn=cmd_audit_check)
+    tm = sub.add_parser("time", help="the board's UTC clock").add_subparsers(dest="timecmd", required=True)
+    ts = tm.add_parser("set", help="set the board's clock from this host's over the host link")
+    ts.add_argument("--socket", help="default build/<board>/hostlink.sock")
+    ts.add_argument("--key", help="default build/<board>/hostlink.key")
+    ts.set_defaults(fn=cmd_time_set)
     co = sub.add_parser("compliance", help="the gateway's compliance rules").add_subparsers(dest="cocmd",
                                                                                           required=True)
     cr = co.add_parser("reload", help="send new rules (JSON) to the gateway over the host link")

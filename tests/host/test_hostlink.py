@@ -305,3 +305,59 @@ def test_qenex_run_sets_up_storage_key_and_sockets_the_owners_alone(tmp_path, mo
     monkeypatch.setattr(subprocess, "call", fake_qemu)
     qenex.main(["run"])                              # QEMU's status 0: run returns
     assert seen == {name: 0o600 for name in seen} and len(seen) == 6, seen
+
+
+def test_time_reaches_the_board_only_logged_in_and_well_formed():
+    """TIME: the host's UTC ms, checked by link.host_time, goes to the
+    board's control() (the gateway sets its clock from it); a malformed one
+    is refused with what is wrong, and outside a session nothing reaches
+    the board."""
+    from kernel.clock import Clock
+    from tools.qenex import time_payload
+    board = Board()
+    clock = Clock(lambda: board.clock[0], floor_ms=1700000000000)
+
+    def control(cmd, payload):
+        assert cmd == link.TIME
+        try:
+            clock.set(link.host_time(payload), "host")
+        except ValueError as e:
+            return False, "time: %s" % e
+        return True, "clock %d" % clock.utc_ms()
+    board.server.control = control
+    sock = HostSocket(board)
+    client = hostlink.Link(None, KEY, timeout=2, sock=sock, login=False)
+    with pytest.raises(ConnectionError, match="not logged in"):
+        client.control(link.TIME, F.fields(b"1796169600000"))
+    assert clock.utc_ms() is None
+    client.login()
+    before = __import__("time").time_ns() // 1000000
+    answer = client.control(link.TIME, time_payload())
+    assert abs(int(answer.split()[1]) - before) < 5000 and clock.source == "host"
+    for bad in (b"", b"12a", b"-5", b"1" * 16, b" 1796169600000"):
+        with pytest.raises(ConnectionError, match="1 to 15 ASCII digits"):
+            client.control(link.TIME, F.fields(bad))
+    with pytest.raises(ConnectionError, match="not a plausible time"):
+        client.control(link.TIME, F.fields(b"1000"))
+    assert clock.sets == 1
+
+
+def test_host_time_under_micropython():
+    from tests.host import upy
+    cases = [b"1796169600000", b"", b"12a", b"1" * 16, b"0"]
+    script = """
+from drivers.hsm import frame as F
+from userland.gateway import link
+for t in %r:
+    try:
+        print(link.host_time(F.fields(t)))
+    except F.FrameError as e:
+        print("FrameError", e)
+""" % (cases,)
+    want = []
+    for t in cases:
+        try:
+            want.append(str(link.host_time(F.fields(t))))
+        except F.FrameError as e:
+            want.append("FrameError %s" % e)
+    assert upy.run(script).splitlines() == want

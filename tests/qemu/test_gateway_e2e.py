@@ -116,6 +116,28 @@ def test_stamps_are_a_marker_until_the_clock_is_set_then_utc_in_each_format(gate
     assert 0 <= utc.parse_fix(sent) - set_ms < 30000
 
 
+def test_the_host_provisions_the_clock_over_the_link(gateway):
+    """`qenex time set` (what `qenex run` does once the gateway answers):
+    the board's clock is set from the host's, source "host", and said in
+    the gateway's answer; `date` then agrees with the host within seconds."""
+    import datetime
+    from userland.lib import utc
+    dev, link, storage, pub = gateway
+    assert dev.cmd("date").startswith("date: not set")
+    link.close()                # QEMU's socket takes one host at a time: the command's
+    t0 = int(datetime.datetime.now(datetime.timezone.utc).timestamp() * 1000)
+    r = subprocess.run([sys.executable, "-m", "tools.qenex", "time", "set", "--socket", dev.link_sock,
+                        "--key", str(dev.tmp / "hostlink.key")], cwd=ROOT, capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.fullmatch(r"clock: (\S+) \(set by the host\)\n", r.stdout)
+    assert m, r.stdout
+    assert abs(utc.parse_iso(m.group(1)) - t0) < 10000
+    out = dev.cmd("date")
+    assert "set by host" in out, out
+    assert abs(utc.parse_iso(out.split()[0]) - t0) < 30000, out
+
+
 def test_the_audit_chain_and_its_signed_checkpoints_verify_on_the_host(gateway):
     dev, link, storage, pub = gateway
     for i in range(20):                                 # enough entries for a checkpoint

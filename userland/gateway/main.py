@@ -20,12 +20,12 @@ from userland.audit.log import AuditLog
 from userland.compliance.engine import Engine, rules_from_json
 from userland.compliance.risk import Risk
 from userland.gateway import layout
-from userland.gateway.link import AUDIT, RULES, LinkServer
+from userland.gateway.link import RULES, TIME, LinkServer, host_time
 from userland.gateway.service import Gateway
 from userland.hsm import api as hsm
 from userland.ledger import api as ledger
 from userland.ledger.state import Transfer
-from userland.lib import qenex, utcclock
+from userland.lib import qenex, utc, utcclock
 
 AUDIT_MARGIN = 0x4000       # room kept free in the audit log: one message's entry and a checkpoint
 GC_EVERY = 16384            # collect after this many bytes allocated (gc.threshold), see main()
@@ -184,9 +184,19 @@ def main():
 
     def control(cmd, payload):
         """The operator's commands over the host link: new rules; the audit
-        log checked here (signatures verified by the HSM)."""
+        log checked here (signatures verified by the HSM); the board's UTC
+        clock set from the host's (capability clock: the host provisions it)."""
         if cmd == RULES:
             return load_rules(F.unfields(payload, 1)[0], True)
+        if cmd == TIME:
+            try:
+                st = utcclock.clock(host_time(payload), "host")
+            except qenex.Error as e:
+                return False, "time: %s" % e
+            moved = st["correction_ms"]
+            gw.audit("clock set by the host" + ("" if moved is None else ", moved %+d ms" % moved))
+            return True, "clock: %s (set by the host%s)" % (
+                utc.iso(st["utc_ms"]), "" if moved is None else ", moved %+d ms" % moved)
         return check_audit()
 
     def ipc(msg):
