@@ -13,6 +13,7 @@
 // in flash.  Nothing here writes memory.
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "frozenidx.h"
 
@@ -50,4 +51,16 @@ const char *qx_frozen_find(const char *str, size_t len, size_t *pos) {
     }
     *pos = 0;
     return mp_frozen_names + QX_FROZEN_END;     // the list's end: no entry
+}
+
+// How many names the frozen module `name` binds at module level, as
+// tools/frozenindex.py counted them from its source; 0 for a name that is
+// not a frozen file, or has no count (kernel/port/presize.c uses it).
+unsigned qx_frozen_globals_of(const char *name) {
+    size_t len = strlen(name), pos;
+    const char *e = qx_frozen_find(name, len, &pos);
+    if (e[0] == 0 || e[len] != 0) {
+        return 0;                       // the list's end, or a directory
+    }
+    return qx_frozen_globals[pos];
 }

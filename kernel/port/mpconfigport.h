@@ -50,6 +50,15 @@ static inline int qx_privileged(void) {
  * takes one step.  strlen.c's strlen goes a word at a time (linked with
  * -Wl,--wrap=strlen) for that step and the rest of MicroPython. */
 #define MICROPY_MODULE_FROZEN_FIND          qx_frozen_find
+/* A module's globals dict grew a step at a time while its body ran (py/map.c
+ * rehashes only a full map, by 2 or ~1.3 entries): builtinimport-presize.patch
+ * lets presize.c make it the size the module's names need (counted from its
+ * source at build time) once, before the body runs. No __file__: nothing reads
+ * it, and each import interned its path as a new qstr in the task's heap. */
+struct _mp_obj_dict_t;
+void qx_frozen_presize(struct _mp_obj_dict_t *globals, const char *name);
+#define MICROPY_MODULE_FROZEN_PRESIZE       qx_frozen_presize
+#define MICROPY_PY___FILE__                 (0)
 /* The VM state (mp_state_ctx and the few globals beside it, kernel.ld) is
  * copied twice on every switch in whole 128-byte MPU subregions, so its
  * size is paid per switch: 656 bytes were 6 subregions, these bring it to

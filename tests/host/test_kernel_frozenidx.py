@@ -8,6 +8,7 @@ the same name twice, '.' and '-' sorting before '/', bytes over 0x7F)."""
 import importlib.util
 import os
 import random
+import re
 
 import pytest
 
@@ -39,13 +40,14 @@ def original(blob, query, start=0, offset=0, first_step=False):
     return ((NONE, None), steps == 0) if first_step else (NONE, None)
 
 
-def build(tmp_path, blob, tag):
+def build(tmp_path, blob, tag, names=None):
     import cffi
     inc = tmp_path / tag
     inc.mkdir()
-    (inc / "frozen_index.h").write_text(frozenindex.header(blob))
+    (inc / "frozen_index.h").write_text(frozenindex.header(blob, names))
     ffi = cffi.FFI()
     ffi.cdef("const char *qx_frozen_find(const char *str, size_t len, size_t *pos);"
+             "unsigned qx_frozen_globals_of(const char *name);"
              "extern const char mp_frozen_names[];")
     data = ", ".join(str(b) for b in blob)
     mod = "_qx_frozenidx_" + tag
@@ -108,8 +110,20 @@ def test_real_name_lists(tmp_path, image):
         pytest.fail("firmware not built: run `make build` first")
     with open(path, encoding="utf-8") as f:
         blob = frozenindex.frozen_names_blob(f.read())
-    ffi, c = build(tmp_path, blob, image)
+    dirs = (ROOT, os.path.join(ROOT, "hal", "board", "mps2-an385"), os.path.join(os.path.dirname(path), "..", "gen"))
+    counts = frozenindex.counts(blob, dirs)
+    ffi, c = build(tmp_path, blob, image, counts)
     names, qs = check(ffi, c, blob, 14)
+    # each module's count of names, as the import's presize reads it (a
+    # directory or a miss has none); kernel/abi.py's, counted by hand
+    assert [c.qx_frozen_globals_of(n) for n in names] == counts
+    for q in (b"kernel", b"kernel/", b"nope.py", b"kernel/abi"):
+        assert c.qx_frozen_globals_of(q) == 0
+    with open(os.path.join(ROOT, "kernel", "abi.py")) as f:
+        top = re.findall(r"^([A-Z_][A-Z0-9_]*) *=", f.read(), re.M)
+    assert c.qx_frozen_globals_of(b"kernel/abi.py") == len(set(top)) + 1     # + table()
+    # every frozen file's source was found (the repository, the board, gen/)
+    assert all(frozenindex.source_of(n, dirs) for n in names)
     assert len(names) > 50 and all(n.endswith(b".py") for n in names)
     # every name and directory has its slot, with a free one left to end a probe
     table, end = frozenindex.index(blob)
@@ -149,3 +163,11 @@ def test_the_header_is_parsed_as_c_builds_it():
     assert blob == b"s.py\0t\\u.py\0m/a.py\0m/b.py\0\0"
     with pytest.raises(ValueError):
         frozenindex.frozen_names_blob(src.replace("#endif", ""))
+
+
+def test_globals_count_is_what_the_module_binds():
+    src = ("import os\nfrom a import b, c as d\nX = 1\nY, Z = 2, 3\ndef f():\n    global G\n    G = 1\n    w = 2\n"
+           "class K:\n    q = 1\nfor i in range(3):\n    pass\nif X:\n    W = 4\n")
+    # os, b, d, X, Y, Z, f, G (bound through `global`), K, i, W; not w or q
+    assert frozenindex.globals_count(src) == 11
+    assert frozenindex.globals_count("") == 0
