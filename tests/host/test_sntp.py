@@ -176,3 +176,145 @@ print(sntp.answer(data, nonce, t1, time.time_ns() // 1000000)[0])
 """ % ntp.port, timeout=30)
         # board ms here are UTC ms already (time.time_ns): the offset is ~0
         assert abs(int(out.strip())) < 50
+
+
+SLIRP_HOST = 0x0A000202     # 10.0.2.2: the host, as the board sees it under QEMU's user network
+
+
+class RelayStack:
+    """The UDP half of the `_net` interface (drivers/net/STACK.md) over the
+    host's sockets, the way QEMU's user network carries the board's UDP:
+    10.0.2.2 is 127.0.0.1."""
+
+    def __init__(self):
+        self.socks = {}
+
+    def udp_open(self, port):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", port))
+        s.setblocking(False)
+        uid = len(self.socks) + 7
+        self.socks[uid] = s
+        return uid
+
+    def udp_sendto(self, uid, ip, port, data):
+        assert ip == SLIRP_HOST
+        return self.socks[uid].sendto(data, ("127.0.0.1", port))
+
+    def events(self):
+        out = []
+        for uid, s in self.socks.items():
+            try:
+                data, (host, port) = s.recvfrom(2048)
+            except BlockingIOError:
+                continue
+            out.append(("udp", uid, SLIRP_HOST if host == "127.0.0.1" else 0, port, data))
+        return out
+
+    def close(self):
+        for s in self.socks.values():
+            s.close()
+
+
+def test_the_client_sets_the_clock_from_chronyd_through_the_stack_interface():
+    set_to = []
+    stack = RelayStack()
+    board_ms = lambda: time.monotonic_ns() // 1000000            # noqa: E731 -- the board's ms clock
+    try:
+        with NtpServer() as ntp:
+            c = sntp.Client(stack, SLIRP_HOST, ntp.port, set_to.append, lambda: random.getrandbits(64),
+                            sntp.Poller(interval_ms=60000, retry_ms=500, timeout_ms=1000))
+            deadline = time.monotonic() + 10
+            while not set_to and time.monotonic() < deadline:
+                c.poll(board_ms())
+                for ev in stack.events():
+                    assert ev[0] == "udp" and c.udp(*ev[1:], board_ms())
+                time.sleep(0.005)
+            assert set_to, c.poller.last_error
+            assert abs(set_to[0] - time.time_ns() // 1000000) < 100
+            assert c.poller.answers == 1 and c.last[1] < 200 and not c.poller.due(board_ms())
+    finally:
+        stack.close()
+
+
+class ScriptedStack:
+    """A server that answers as told: what the client sent, what it gets back."""
+
+    def __init__(self):
+        self.sent = []
+
+    def udp_open(self, port):
+        return 3
+
+    def udp_sendto(self, uid, ip, port, data):
+        self.sent.append((uid, ip, port, bytes(data)))
+        return len(data)
+
+
+def test_the_client_refuses_what_is_not_the_answer_it_waits_for():
+    set_to = []
+    st = ScriptedStack()
+    c = sntp.Client(st, SLIRP_HOST, 123, set_to.append, lambda: 0xABCDEF, sntp.Poller(retry_ms=1000, timeout_ms=500))
+    c.poll(1000)
+    assert len(st.sent) == 1 and st.sent[0][3][40:48] == (0xABCDEF).to_bytes(8, "big")
+    good = reply(0xABCDEF, Y2026_12_02, Y2026_12_02 + 1)
+    assert not c.udp(4, SLIRP_HOST, 123, good, 1010)            # another socket: not ours
+    assert c.udp(3, 0x0A000203, 123, good, 1010) and not set_to  # another host: dropped
+    assert c.udp(3, SLIRP_HOST, 124, good, 1010) and not set_to  # another port: dropped
+    assert c.udp(3, SLIRP_HOST, 123, reply(5, Y2026_12_02, Y2026_12_02), 1010) and not set_to
+    assert "not to our request" in c.poller.last_error
+    c.poll(1010)
+    assert len(st.sent) == 1                                    # refused: retry after 1 s, not at once
+    c.poll(2010)
+    assert len(st.sent) == 2
+    c.nonce = lambda: 77
+    c.poll(5000)                                                # the 2nd went unanswered: lost at 2,510
+    assert c.poller.failures == 2 and "no answer" in c.poller.last_error
+    c.poll(4600)
+    c.poller.next_at = 0
+    c.poll(6000)
+    assert c.poller.pending[0] == 77
+    assert c.udp(3, SLIRP_HOST, 123, reply(77, Y2026_12_02, Y2026_12_02 + 2), 9000) and not set_to
+    assert "round trip" in c.poller.last_error                 # 3 s on the wire: no time to set by
+    c.poller.next_at = 0
+    c.poll(10000)
+    # sent at 10,000, back at 10,030, 2 ms in the server: UTC at arrival = its send + half of 28
+    assert c.udp(3, SLIRP_HOST, 123, reply(77, Y2026_12_02 + 10, Y2026_12_02 + 12), 10030)
+    assert set_to == [Y2026_12_02 + 12 + 28 // 2] and c.last == (set_to[0] - 10030, 28, 2)
+
+
+def _client_story(sntp, replies):
+    """A client's life against a scripted server, as a list of what it did;
+    replies: {nonce: reply packet} (the packets built by the caller)."""
+    log = []
+
+    class Stack:
+        def udp_open(self, port):
+            return 3
+
+        def udp_sendto(self, uid, ip, port, data):
+            log.append(["sent", uid, ip, port, data[40:48].hex()])
+            return len(data)
+    nonces = [11, 22, 33]
+    c = sntp.Client(Stack(), 0x0A000202, 123, lambda ms: log.append(["set", ms]), lambda: nonces.pop(0),
+                    sntp.Poller(interval_ms=64000, retry_ms=1000, timeout_ms=500))
+    now = 1000
+    for step in range(12):
+        c.poll(now)
+        if c.poller.pending is not None and c.poller.pending[0] in replies:
+            c.udp(3, 0x0A000202, 123, bytes(replies[c.poller.pending[0]]), now + 20)
+        log.append(["state", c.poller.answers, c.poller.failures, c.poller.last_error, c.poller.next_at])
+        now += 700
+    return log
+
+
+def test_the_client_under_micropython_does_what_it_does_under_cpython():
+    replies = {11: list(reply(11, Y2026_12_02, Y2026_12_02, li=3)),        # refused: unsynchronised
+               33: list(reply(33, Y2026_12_02 + 5, Y2026_12_02 + 6))}      # 22: never answered
+    want = _client_story(sntp, replies)
+    assert ["set", Y2026_12_02 + 6 + 19 // 2] in [x for x in want if x[0] == "set"]
+    src = inspect.getsource(_client_story)
+    got = upy.run("import json\nfrom userland.lib import sntp\n%s\nr = {int(k): v for k, v in "
+                  "json.loads(sys.stdin.read()).items()}\nprint(json.dumps(_client_story(sntp, r)))" % src,
+                  stdin=json.dumps(replies))
+    assert json.loads(got) == json.loads(json.dumps(want))

@@ -150,3 +150,63 @@ class Poller:
         self.last_error = why
         self.next_at = now + self.backoff
         self.backoff = min(self.backoff * 2, self.interval_ms)
+
+
+class Client:
+    """SNTP over the net task's UDP (the `_net` interface, drivers/net/STACK.md):
+    Client(stack, server_ip, server_port, set_utc, nonce) asks server_ip
+    (an int, 10.0.2.2 = 0x0A000202) on the Poller's schedule; set_utc(utc_ms)
+    is called with the UTC ms of the moment an accepted answer arrived (the
+    net task passes it to the kernel's clock, source "sntp", at once);
+    nonce() -> an int below 2**64 that an off-path sender cannot guess.
+
+    poll(now) sends a request when one is due (and counts an unanswered one
+    lost); udp(uid, ip, port, data, now) takes a datagram from events() and
+    returns True when it was this client's. An answer is refused (counted,
+    the reason in .poller.last_error) when it is not from the server, not
+    to our request, fails sntp.answer's checks or took longer than
+    max_delay_ms on the wire."""
+
+    def __init__(self, stack, server_ip, server_port, set_utc, nonce, poller=None, max_delay_ms=2000):
+        self.stack = stack
+        self.server = (server_ip, server_port)
+        self.set_utc = set_utc
+        self.nonce = nonce
+        self.poller = poller or Poller()
+        self.max_delay_ms = max_delay_ms
+        self.uid = None
+        self.last = None            # (offset_ms, delay_ms, stratum) of the last accepted answer
+
+    def poll(self, now):
+        p = self.poller
+        p.expired(now)
+        if not p.due(now):
+            return
+        if self.uid is None:
+            self.uid = self.stack.udp_open(0)
+        n = self.nonce() & ((1 << 64) - 1)
+        p.sent(now, n)
+        try:
+            self.stack.udp_sendto(self.uid, self.server[0], self.server[1], request(n))
+        except OSError as e:
+            p.failed(now, "send: %s" % e)
+
+    def udp(self, uid, ip, port, data, now):
+        if uid != self.uid:
+            return False
+        p = self.poller
+        if (ip, port) != self.server or p.pending is None:
+            return True                 # ours by socket, not an answer we wait for: dropped
+        nonce, t1 = p.pending
+        try:
+            offset, delay, stratum = answer(data, nonce, t1, now)
+        except SntpError as e:
+            p.failed(now, str(e))
+            return True
+        if delay > self.max_delay_ms:
+            p.failed(now, "round trip %d ms is over %d ms" % (delay, self.max_delay_ms))
+            return True
+        p.took(now)
+        self.last = (offset, delay, stratum)
+        self.set_utc(now + offset)
+        return True
