@@ -59,6 +59,12 @@ struct _mp_obj_dict_t;
 void qx_frozen_presize(struct _mp_obj_dict_t *globals, const char *name);
 #define MICROPY_MODULE_FROZEN_PRESIZE       qx_frozen_presize
 #define MICROPY_PY___FILE__                 (0)
+/* A string's qstr: py/qstr.c binary-searches the ROM pools with strncmp (950
+ * instructions a lookup); qstr-port-find.patch lets qstridx.c find the ROM
+ * ones by hash in a const table made at build time (tools/qstrindex.py). */
+#include <stddef.h>
+size_t qx_qstr_find(const char *str, size_t len, size_t hash);
+#define MICROPY_QSTR_PORT_FIND              qx_qstr_find
 /* The VM state (mp_state_ctx and the few globals beside it, kernel.ld) is
  * copied twice on every switch in whole 128-byte MPU subregions, so its
  * size is paid per switch: 656 bytes were 6 subregions, these bring it to
