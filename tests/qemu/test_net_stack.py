@@ -161,3 +161,30 @@ def test_a_task_without_the_grant_faults_memmanage(dev, board, name):
         assert board.NET_RAM_BASE <= addr < board.NET_RAM_BASE + board.NET_RAM_SIZE
     assert "isolation broken" not in dev.text
     connect(dev).close()                     # the echo service is untouched
+
+
+def test_a_restarted_net_task_starts_from_a_clean_stack(dev):
+    """`restart netecho`: the kernel scrubs the net region as the old task
+    ends, the new one's _net.init() writes it from its load image. The old
+    connection is gone from the board (its next segment is answered with a
+    reset, or nothing: never an echo), a new one is served, and the new
+    stack counts from zero."""
+    old = connect(dev)
+    old.sendall(b"before")
+    assert old.recv(100) == b"before"
+    mark = dev.mark()
+    out = dev.cmd("restart netecho")
+    assert "restarted" in out, out
+    dev.wait_line(r"netecho: address 10\.0\.2\.15, echo on tcp and udp port 7", timeout=UP_WAIT, since=mark)
+    new = connect(dev)
+    new.sendall(b"after")
+    assert new.recv(100) == b"after"
+    old.settimeout(5)
+    try:
+        old.sendall(b"lost?")
+        got = old.recv(100)
+    except (ConnectionResetError, BrokenPipeError, socket.timeout):
+        got = b""
+    assert got == b"", "the old incarnation's connection still echoes: %r" % got
+    old.close()
+    new.close()
