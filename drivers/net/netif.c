@@ -87,6 +87,9 @@ int qx_netif_start(const uint8_t mac[6], uint32_t ip, uint32_t mask, uint32_t gw
     if (ip == 0) {
         dhcp_start(&qx_netif);
     }
+    /* The line rises when a frame waits or the link changes: what the
+     * kernel routes to the net task once it routes IRQs to tasks. */
+    qx_lan9118_irq_enable(ETH, QX_LAN9118_INT_RSFL | QX_LAN9118_INT_PHY);
     return 0;
 }
 

@@ -558,7 +558,7 @@ static MP_DEFINE_CONST_FUN_OBJ_1(net_tcp_abort_obj, net_tcp_abort);
 
 static mp_obj_t net_udp_open(mp_obj_t port_in) {
     need_up();
-    uint16_t port = port_arg(port_in, 1);
+    uint16_t port = port_arg(port_in, 1);      /* 0: lwIP picks a free local port */
     int i = slot_new(net.udp, NUDP);
     struct udp_pcb *pcb = i >= 0 ? udp_new_ip_type(IPADDR_TYPE_V4) : NULL;
     if (pcb == NULL) {

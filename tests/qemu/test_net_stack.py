@@ -99,6 +99,12 @@ def test_echo_bulk_both_ways_nothing_lost(dev):
     s.close()
 
 
+def test_net_errors_hold_on_the_board(dev):
+    """netecho's self-check at start (stale ids, ports in use, a second
+    init) printed its verdict before the address line."""
+    assert "netecho: self-check ok" in dev.text, norm(dev.text)
+
+
 def test_sequential_connections(dev):
     port = dev.ports[("tcp", 7)]
     connect(dev).close()

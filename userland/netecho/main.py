@@ -15,6 +15,8 @@ Waiting: until the kernel routes the LAN9118's interrupt to its owner, the
 task polls (`_net.poll`, then a sleep of POLL_MS when nothing happened);
 `idle()` is the one place that changes when it waits on the interrupt's
 notification bit instead."""
+import errno
+
 import _net
 from userland.lib import qenex
 
@@ -88,10 +90,52 @@ class Echo:
                         % (ev[1] >> 24, (ev[1] >> 16) & 255, (ev[1] >> 8) & 255, ev[1] & 255, PORT))
 
 
+def _errno(fn, *args):
+    try:
+        fn(*args)
+    except OSError as e:
+        return e.args[0]
+    return 0
+
+
+def selfcheck(lid, uid):
+    """The errors _net promises (drivers/net/STACK.md), on the live stack:
+    a second init, a port listened already, stale and unknown ids. Returns
+    what did not hold (empty: all did)."""
+    bad = []
+    checks = (
+        ("init twice", errno.EINVAL, _net.init, MAC, IP, MASK, GW),
+        ("listen twice", errno.EADDRINUSE, _net.tcp_listen, PORT),
+        ("udp port twice", errno.EADDRINUSE, _net.udp_open, PORT),
+        ("unknown cid", errno.EBADF, _net.tcp_recv, 5, 10),
+        ("listener id as cid", errno.EBADF, _net.tcp_send, lid, b"x"),
+        ("bad port", errno.EINVAL, _net.tcp_listen, 70000),
+    )
+    for check in checks:
+        name, want, fn, args = check[0], check[1], check[2], check[3:]
+        got = _errno(fn, *args)
+        if got != want:
+            bad.append("%s: errno %d, not %d" % (name, got, want))
+    spare = _net.tcp_listen(PORT + 1)
+    _net.listen_close(spare)
+    if _errno(_net.listen_close, spare) != errno.EBADF:
+        bad.append("a closed listener's id still works")
+    again = _net.tcp_listen(PORT + 1)       # the slot again, a new generation
+    if again == spare or _errno(_net.listen_close, spare) != errno.EBADF:
+        bad.append("a stale listener id names the new one")
+    _net.listen_close(again)
+    info = _net.info()
+    if (info["ip"], info["mask"], info["gw"], info["mac"], info["tcp_listen"]) != (IP, MASK, GW, MAC, 1):
+        bad.append("info %r" % (info,))
+    return bad
+
+
 def main():
     _net.init(MAC, 0 if DHCP else IP, MASK, GW)
-    _net.tcp_listen(PORT)
-    _net.udp_open(PORT)
+    lid = _net.tcp_listen(PORT)
+    uid = _net.udp_open(PORT)
+    bad = selfcheck(lid, uid)
+    qenex.write("netecho: self-check %s\n" % ("ok" if not bad else "FAILED: " + "; ".join(bad)))
     echo = Echo()
     while True:
         _net.poll(qenex.ticks())
