@@ -28,6 +28,7 @@ GUEST_IP = "10.0.2.15"
 SERVICES = (
     ("tcp", 7, "echo (netecho, dev image)"),
     ("udp", 7, "echo (netecho, dev image)"),
+    ("udp", 8, "netecho's busy counters (tools/bench.py)"),
 )
 
 

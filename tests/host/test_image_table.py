@@ -172,5 +172,6 @@ def test_dev_image_is_production_and_the_network_tasks():
     assert {"eth", "net_ram"} <= set(desc["devices"]) and desc["flash"] == "flash-dev.bin"
     from kernel import manifest
     ms = {m.name: m for m in (manifest.parse(t, s) for s, t in found)}
-    # net_ram and eth are the netecho task's alone
-    assert [n for n, m in ms.items() if "net_ram" in m.devices or "eth" in m.devices] == ["netecho"]
+    # net_ram and eth are netecho's, and netdhcp's (started by hand, netecho stopped), alone
+    assert sorted(n for n, m in ms.items() if "net_ram" in m.devices or "eth" in m.devices) == ["netdhcp", "netecho"]
+    assert ms["netdhcp"].start == "manual"

@@ -194,3 +194,19 @@ def test_a_restarted_net_task_starts_from_a_clean_stack(dev):
     assert got == b"", "the old incarnation's connection still echoes: %r" % got
     old.close()
     new.close()
+
+
+def test_dhcp_from_slirp(dev):
+    """netecho stopped, netdhcp asks slirp for an address (`_net.init` with
+    ip 0) and is given the first of its pool; netecho, restarted, serves
+    again (its region written anew: netdhcp's stack does not survive)."""
+    out = dev.cmd("kill netecho")
+    mark = dev.mark()
+    start(dev, "netdhcp")
+    m = dev.wait_line(r"netdhcp: address (\S+) mask (\S+) gw (\S+) dhcp (\w+)", timeout=UP_WAIT, since=mark)
+    assert m.groups() == ("10.0.2.15", "255.255.255.0", "10.0.2.2", "True"), m.group(0)
+    mark = dev.mark()
+    dev.cmd("restart netecho")
+    dev.wait_line(r"netecho: self-check ok", timeout=UP_WAIT, since=mark)
+    s = connect(dev)
+    s.close()

@@ -18,6 +18,8 @@ notification bit instead."""
 import errno
 
 import _net
+import _qx
+import board
 from userland.lib import qenex
 
 IP = 0x0A00020F          # 10.0.2.15
@@ -28,6 +30,8 @@ PORT = 7
 CHUNK = 4096             # bytes read from a connection at a time
 POLL_MS = 2              # the wait when nothing happened (no interrupt yet)
 DHCP = False
+STATS_PORT = 8           # UDP: the busy counters for tools/bench.py (b"reset" / b"read")
+FREE_RUN = board.ETH_BASE + 0x9c   # the LAN9118's 25 MHz free-running counter (virtual time)
 
 
 def idle(busy):
@@ -134,16 +138,30 @@ def main():
     _net.init(MAC, 0 if DHCP else IP, MASK, GW)
     lid = _net.tcp_listen(PORT)
     uid = _net.udp_open(PORT)
+    stats = _net.udp_open(STATS_PORT)
     bad = selfcheck(lid, uid)
     qenex.write("netecho: self-check %s\n" % ("ok" if not bad else "FAILED: " + "; ".join(bad)))
     echo = Echo()
+    # busy: counts of the 25 MHz counter spent in steps that handled events
+    # (under -icount shift=0, 40 guest instructions a count: what the work
+    # cost, without the waits between steps), for tools/bench.py.
+    busy = steps = 0
     while True:
+        t0 = _qx.peek(FREE_RUN)
         _net.poll(qenex.ticks())
         events = _net.events()
         for ev in events:
             try:
+                if ev[0] == "udp" and ev[1] == stats:
+                    if ev[4] == b"reset":
+                        busy = steps = 0
+                    _net.udp_sendto(stats, ev[2], ev[3], b"busy %d steps %d" % (busy, steps))
+                    continue
                 echo.handle(ev)
-            except OSError as e:           # the connection went meanwhile (EBADF): its error event follows
+            except OSError:                # the connection went meanwhile (EBADF): its error event follows
                 if len(ev) > 1:
                     echo.forget(ev[1] if ev[0] != "accept" else ev[2])
+        if events:
+            busy += (_qx.peek(FREE_RUN) - t0) & 0xffffffff
+            steps += 1
         idle(events)

@@ -51,7 +51,7 @@ IMAGES = {
     },
     "dev": {
         "flash": "flash-dev.bin",
-        "tasks": PRODUCTION_TASKS + ("netecho", "peek_eth", "net_rogue"),
+        "tasks": PRODUCTION_TASKS + ("netecho", "netdhcp", "peek_eth", "net_rogue"),
         "devices": ("uart1", "ledger_store", "uart2", "gateway_store", "eth", "net_ram", "fpgaio"),
         "vectors": ("userland/compliance/rules.json",),
     },
