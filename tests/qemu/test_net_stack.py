@@ -210,3 +210,42 @@ def test_dhcp_from_slirp(dev):
     dev.wait_line(r"netecho: self-check ok", timeout=UP_WAIT, since=mark)
     s = connect(dev)
     s.close()
+
+
+def control(dev, msg):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.settimeout(2)
+        s.sendto(msg, ("127.0.0.1", dev.ports[("udp", 8)]))
+        return s.recvfrom(100)[0]
+    finally:
+        s.close()
+
+
+def test_the_board_connects_out_and_is_refused_by_a_closed_port(dev):
+    """tcp_connect to the host (10.0.2.2 is the host's 127.0.0.1 under
+    slirp): "connected" and the echo on that connection; a port nobody
+    listens on gives "error" ECONNREFUSED (111)."""
+    connect(dev).close()
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    srv.settimeout(IO_TIMEOUT)
+    port = srv.getsockname()[1]
+    mark = dev.mark()
+    control(dev, b"connect %d" % port)
+    c, _ = srv.accept()
+    c.settimeout(IO_TIMEOUT)
+    dev.wait_line(r"netecho: connect %d: connected" % port, timeout=IO_TIMEOUT, since=mark)
+    c.sendall(b"from the host")
+    assert c.recv(100) == b"from the host"
+    c.close()
+    srv.close()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    mark = dev.mark()
+    control(dev, b"connect %d" % port)
+    m = dev.wait_line(r"netecho: connect %d: (.*)" % port, timeout=IO_TIMEOUT, since=mark)
+    assert m.group(1) == "error 111", m.group(0)

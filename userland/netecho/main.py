@@ -30,7 +30,8 @@ PORT = 7
 CHUNK = 4096             # bytes read from a connection at a time
 POLL_MS = 2              # the wait when nothing happened (no interrupt yet)
 DHCP = False
-STATS_PORT = 8           # UDP: the busy counters for tools/bench.py (b"reset" / b"read")
+STATS_PORT = 8           # UDP control: the busy counters for tools/bench.py (b"reset" / b"read"),
+                         # b"connect PORT": connect to the host (10.0.2.2) and echo there too
 FREE_RUN = board.ETH_BASE + 0x9c   # the LAN9118's 25 MHz free-running counter (virtual time)
 
 
@@ -49,6 +50,7 @@ class Echo:
     def __init__(self):
         self.pending = {}        # cid -> memoryview of bytes tcp_send has not taken yet
         self.eof = set()
+        self.outgoing = {}       # cid -> port of a tcp_connect not yet answered
 
     def pump(self, cid):
         """Send what waits, then read and send more until the send buffer
@@ -86,7 +88,11 @@ class Echo:
             self.eof.add(ev[1])
             self.pump(ev[1])
         elif kind == "error":
+            if ev[1] in self.outgoing:
+                qenex.write("netecho: connect %d: error %d\n" % (self.outgoing.pop(ev[1]), ev[2]))
             self.forget(ev[1])
+        elif kind == "connected":
+            qenex.write("netecho: connect %d: connected\n" % self.outgoing.pop(ev[1], 0))
         elif kind == "udp":
             _net.udp_sendto(ev[1], ev[2], ev[3], ev[4])
         elif kind == "address":
@@ -155,6 +161,9 @@ def main():
                 if ev[0] == "udp" and ev[1] == stats:
                     if ev[4] == b"reset":
                         busy = steps = 0
+                    elif ev[4].startswith(b"connect "):
+                        port = int(ev[4][8:])
+                        echo.outgoing[_net.tcp_connect(GW, port)] = port
                     _net.udp_sendto(stats, ev[2], ev[3], b"busy %d steps %d" % (busy, steps))
                     continue
                 echo.handle(ev)
