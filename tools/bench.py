@@ -119,6 +119,97 @@ def gateway_messages(board, tmp):
     return out
 
 
+NET_BULK = 1 << 20          # bytes echoed for the bulk figure
+NET_RR = 1000               # request/response round trips on one connection
+NET_CRC = 200               # connect + request + close
+
+
+def net_figures(board):
+    """TCP through lwIP on the LAN9118 (the dev image's netecho, reached
+    through QEMU's user network): guest instructions the echo task's steps
+    that handled events took (its busy counter: 40 instructions a count of
+    the 25 MHz counter under -icount shift=0; the waits between steps, and
+    what other tasks run meanwhile, are not in it), per byte of a bulk echo
+    (each byte received and sent back), per request/response round trip of
+    64 bytes on an open connection, and per connect + request + close."""
+    import socket
+    fwd = qemu.forwards()
+    with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
+        storage = qemu.ensure_storage(os.path.join(tmp, "storage.bin"), load_board(board).STORAGE_SIZE)
+        cmd = qemu.command(board, flash=qemu.flash_path(board, "dev"), serial="stdio", icount=True,
+                           storage=storage, net=fwd)
+        child = pexpect.spawn(cmd[0], cmd[1:], timeout=120, encoding="utf-8", codec_errors="replace")
+        try:
+            child.expect(r"netecho: address 10\.0\.2\.15")
+            stats = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            stats.settimeout(5)
+
+            def counter(op):
+                for _ in range(5):
+                    stats.sendto(op, ("127.0.0.1", fwd[("udp", 8)]))
+                    try:
+                        return int(stats.recvfrom(100)[0].split()[1]) * NS_PER_COUNT
+                    except socket.timeout:
+                        continue
+                raise SystemExit("bench: netecho's counters do not answer")
+
+            def conn():
+                c = socket.create_connection(("127.0.0.1", fwd[("tcp", 7)]), timeout=30)
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return c
+
+            def exchange(c, msg):
+                c.sendall(msg)
+                got = b""
+                while len(got) < len(msg):
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        raise SystemExit("bench: netecho closed")
+                    got += chunk
+                if got != msg:
+                    raise SystemExit("bench: netecho echoed other bytes")
+
+            out = {}
+            c = conn()
+            exchange(c, b"warm up")
+            counter(b"reset")
+            t0 = time.monotonic()
+            exchange(c, bytes(range(256)) * (NET_BULK // 256))
+            out["net_bulk_wall_s"] = time.monotonic() - t0
+            time.sleep(0.3)
+            out["net_echo_per_byte"] = counter(b"read") / NET_BULK
+            msg = b"r" * 64
+            counter(b"reset")
+            for _ in range(NET_RR):
+                exchange(c, msg)
+            time.sleep(0.3)
+            out["net_round_trip"] = counter(b"read") // NET_RR
+            c.close()
+            time.sleep(0.3)
+            counter(b"reset")
+            for _ in range(NET_CRC):
+                c = conn()
+                exchange(c, msg)
+                c.close()
+            time.sleep(0.5)
+            out["net_connect_request_close"] = counter(b"read") // NET_CRC
+            stats.close()
+        finally:
+            child.close(force=True)
+    return out
+
+
+def net_rows(f):
+    n = "{:,}".format
+    return [
+        ("TCP echo through lwIP, per byte (received and sent back; target <= 40 a byte device to host)",
+         "%.1f" % f["net_echo_per_byte"]),
+        ("TCP request/response round trip, 64 bytes, open connection (target <= 60,000)", n(f["net_round_trip"])),
+        ("TCP connect + request + close (target <= 200,000)", n(f["net_connect_request_close"])),
+        ("TCP echo of 1 MiB, host wall time under -icount (s)", "%.2f" % f["net_bulk_wall_s"]),
+    ]
+
+
 PULSE = r"pulse: longest gap (\d+) counts"
 
 
@@ -367,7 +458,12 @@ def main():
     p.add_argument("--board", default="mps2-an385")
     p.add_argument("--switch", action="store_true", help="only the switch figures (bench task alone)")
     p.add_argument("--install", action="store_true", help="only the install figures")
+    p.add_argument("--net", action="store_true", help="only the TCP figures (dev image, netecho)")
     args = p.parse_args()
+    if args.net:
+        for name, value in net_rows(net_figures(args.board)):
+            print("| %s | %s |" % (name, value))
+        return
     if args.switch:
         return switch_only(args.board)
     if args.install:
@@ -380,6 +476,7 @@ def main():
     b = qemu.build_path(args.board, "test")        # `make bench` boots the test image
     k, bl = footprint(b + "/kernel/firmware.elf"), footprint(b + "/boot/boot.elf")
     f = run_device(args.board)
+    f.update(net_figures(args.board))
     over = (f["cpu_task_ms"] - f["cpu_alone_ms"]) * 1000 // f["cpu_alone_ms"]
     n = "{:,}".format
     rows = [
@@ -435,7 +532,7 @@ def main():
          "%s / %s us / %s us" % (f.get("install_check_steps", "-"), n(f["install_check_us"])
                                  if "install_check_us" in f else "-",
                                  n(f["install_longest_step_us"]) if "install_longest_step_us" in f else "-")),
-    ] + host_wait_rows(f) + switch_rows(f)
+    ] + net_rows(f) + host_wait_rows(f) + switch_rows(f)
     print("QENEX OS benchmarks on %s (qemu-system-arm -icount shift=0; guest instructions "
           "unless stated)" % board.NAME)
     w = max(len(r[0]) for r in rows)

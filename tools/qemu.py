@@ -15,8 +15,43 @@ key files; the unix sockets QEMU serves (the host link on UART2, a console
 socket) give access to the board, so QEMU runs under umask 177 and binds
 them 0600 (the command starts with `sh -c 'umask 177 && exec ...'`)."""
 import os
+import socket
 
 from tools.layout import ROOT, load_board
+
+# The board on QEMU's user network (slirp): the LAN9118 (`-nic user,model=
+# lan9118`), the board at GUEST_IP, and the board's services reached from
+# the host through forwards from 127.0.0.1 (`hostfwd`, no root needed). The
+# host ports are picked free at each start (forwards()); `qenex run` prints
+# them, the tests read them from their Device.
+GUEST_IP = "10.0.2.15"
+SERVICES = (
+    ("tcp", 7, "echo (netecho, dev image)"),
+    ("udp", 7, "echo (netecho, dev image)"),
+    ("udp", 8, "netecho's busy counters (tools/bench.py)"),
+)
+
+
+def free_port(proto="tcp"):
+    """A port of 127.0.0.1 nothing listens on now (the kernel's pick)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def forwards(services=SERVICES):
+    """{(proto, board port): host port} for `services`, host ports free now."""
+    return {(proto, port): free_port(proto) for proto, port, _what in services}
+
+
+def nic_args(fwd):
+    """QEMU's options for the LAN9118 on the user network with the forwards `fwd`."""
+    spec = "user,model=lan9118" + "".join(",hostfwd=%s:127.0.0.1:%d-%s:%d" % (proto, host, GUEST_IP, port)
+                                          for (proto, port), host in sorted(fwd.items()))
+    return ["-nic", spec]
 
 
 def flash_path(board, image="production"):
@@ -66,7 +101,7 @@ UMASK = ["sh", "-c", 'umask 177 && exec "$0" "$@"']     # QEMU's sockets are bou
 
 
 def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, storage=None, hsm=None,
-            hostlink=None):
+            hostlink=None, net=None):
     """The qemu-system-arm command that boots `flash` (default: the board's
     images/<board>/flash.bin) with the console on `serial` (a QEMU chardev
     spec: "mon:stdio" for a person, "stdio" for tests, "unix:PATH,server=on,
@@ -78,7 +113,9 @@ def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, st
     (`qenex hsm serve`), which UART1 connects to as a client and reconnects
     to (every second) when it goes away; None leaves UART1 unconnected.
     hostlink: a unix socket QEMU serves UART2 on (the gateway's host link,
-    `qenex send`); None leaves UART2 unconnected."""
+    `qenex send`); None leaves UART2 unconnected. net: the host forwards
+    ({(proto, board port): host port}, forwards()) of the LAN9118's user
+    network; the NIC is there either way."""
     b = load_board(board)
     store = ensure_storage(storage or storage_path(board), b.STORAGE_SIZE)
     cmd = UMASK + ["qemu-system-arm", "-M", b.QEMU_MACHINE, "-display", "none",
@@ -94,6 +131,7 @@ def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, st
         cmd += ["-chardev", "socket,id=hsm,path=%s,reconnect=1" % hsm]
     if hostlink:
         cmd += ["-chardev", "socket,id=hostlink,path=%s,server=on,wait=off" % hostlink]
+    cmd += nic_args(net or {})
     if icount:
         cmd += ["-icount", "shift=0,sleep=off"]   # idle time does not run the clock: exact repeats
     return cmd

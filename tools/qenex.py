@@ -647,8 +647,13 @@ def cmd_run(args):
         print("qenex: host link on %s (qenex send FILE)" % link_sock)
         if not args.no_time:
             provision_time_when_up(link_sock, link_key)
+        fwd = qemu.forwards()
+        what = {(proto, port): w for proto, port, w in qemu.SERVICES}
+        for (proto, port), host in sorted(fwd.items()):
+            print("qenex: net %s 127.0.0.1:%d -> board %s:%d, %s" % (proto, host, qemu.GUEST_IP, port,
+                                                                 what[(proto, port)]))
         cmd = qemu.command(args.board, flash, serial=serial, icount=args.icount, hsm=sock if hsm else None,
-                           hostlink=link_sock) + extra
+                           hostlink=link_sock, net=fwd) + extra
         try:
             rc = subprocess.call(cmd)
         except FileNotFoundError:

@@ -94,6 +94,13 @@ static void end_task(task_t *t) {
     if (t->ctx.size) {
         scrub((void *)t->ctx.base, t->ctx.size);
     }
+    /* The net task's lwIP state (device net_ram) is its memory as much as
+     * its block is: nothing of it outlives the task. */
+    for (int i = 0; i < QX_MPU_DEVICES; i++) {
+        if (t->dev[2 * i + 1] && t->dev[2 * i] == QX_NET_RAM_BASE) {
+            scrub((void *)QX_NET_RAM_BASE, QX_NET_RAM_SIZE);
+        }
+    }
     memset(t->vm, 0, sizeof t->vm);
     memset(t->dev, 0, sizeof t->dev);
     memset(t->mpu, 0, sizeof t->mpu);
@@ -304,14 +311,15 @@ static mp_obj_t trap_create(size_t n_args, const mp_obj_t *args) {
 static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_create_obj, 5, 8, trap_create);
 
 /* grant(tid, base, size): the created task may use [base, base + size): a
- * device's MMIO (a power-of-two aligned block of the APB) or a partition of
- * the storage region. */
+ * device's MMIO (a power-of-two aligned block of the APB, or the LAN9118's),
+ * a partition of the storage region, or the net task's RAM region (whole). */
 static mp_obj_t trap_grant(mp_obj_t tid, mp_obj_t base_in, mp_obj_t size_in) {
     task_t *t = get_task(tid, 1);
     uint32_t base = mp_obj_get_int_truncated(base_in), size = mp_obj_get_int_truncated(size_in);
     int apb = base >= 0x40000000u && base + size <= 0x40100000u;
     int storage = base >= QX_STORAGE_BASE && size <= QX_STORAGE_SIZE && base - QX_STORAGE_BASE <= QX_STORAGE_SIZE - size;
-    if (size < 32 || (size & (size - 1)) || (base & (size - 1)) || !(apb || storage)) {
+    int net = (base == QX_ETH_BASE && size == QX_ETH_SIZE) || (base == QX_NET_RAM_BASE && size == QX_NET_RAM_SIZE);
+    if (size < 32 || (size & (size - 1)) || (base & (size - 1)) || !(apb || storage || net)) {
         mp_raise_ValueError(MP_ERROR_TEXT("a grant is an aligned power-of-two block of the APB or of storage"));
     }
     for (int i = 0; i < QX_MPU_DEVICES; i++) {

@@ -31,8 +31,12 @@ def test_production_image_is_the_five_services():
 
 
 def test_test_image_has_every_task_of_the_tree_in_folder_order():
+    """Every task but those of the dev image alone (the network's and the
+    interrupts' test tasks, which need its devices)."""
     _, found = gm.image_manifests(BOARD, "test")
-    assert [s for s, _ in found] == [s for s, _ in gm.find()]
+    _, dev = gm.image_manifests(BOARD, "dev")
+    dev_only = {s for s, _ in dev} - {s for s, _ in found}
+    assert dev_only and [s for s, _ in found] == [s for s, _ in gm.find() if s not in dev_only]
     tree = dict(gm.find())
     for source, text in found:          # as written, but for the image's own grants (images.py "calls")
         if source != "userland/shell/manifest":
@@ -159,3 +163,15 @@ def test_every_module_a_task_imports_is_frozen_with_it(image):
     for f in ("ledger/shell.py", "ledger/api.py", "hsm/shell.py", "hsm/api.py", "gateway/shell.py",
               "shell/dispatch.py"):
         assert f in seen, f
+
+
+def test_dev_image_is_production_and_the_network_tasks():
+    desc, found = gm.image_manifests(BOARD, "dev")
+    got = names(found)
+    assert set(got) >= {"gateway", "heartbeat", "hsm", "ledger", "shell", "netecho", "peek_eth", "net_rogue"}
+    assert {"eth", "net_ram"} <= set(desc["devices"]) and desc["flash"] == "flash-dev.bin"
+    from kernel import manifest
+    ms = {m.name: m for m in (manifest.parse(t, s) for s, t in found)}
+    # net_ram and eth are netecho's, and netdhcp's (started by hand, netecho stopped), alone
+    assert sorted(n for n, m in ms.items() if "net_ram" in m.devices or "eth" in m.devices) == ["netdhcp", "netecho"]
+    assert ms["netdhcp"].start == "manual"

@@ -2,7 +2,11 @@
 of the MicroPython core that a VM touches must sit in the .vmstate block (the
 one swapped on every switch and the only RW region a task gets besides its own
 memory), and every other writable global must be a known kernel/driver one.
-A module added later that brings a new global fails here until it is placed."""
+A module added later that brings a new global fails here until it is placed.
+The net task's state (lwIP's, the LAN9118 driver's, `_net`'s: the objects
+built from lwIP's tree, drivers/net/ and kernel/port/modnet.c) is the third
+kind: every writable global of those files is in the .net/.netbss sections
+(device net_ram, the net task's alone), and nothing else is."""
 import os
 
 import pytest
@@ -112,9 +116,71 @@ def test_the_mpu_grants_exactly_the_swapped_vm_state(writable, symbols):
             assert name in VM_GLOBALS, "%s in the granted VM-state region" % name
 
 
+NET_SECTIONS = (".net", ".netbss")
+
+
+@pytest.fixture(scope="module")
+def input_sections():
+    """[(addr, size, object file)] of every .data/.bss input section the
+    link placed, from the linker map (firmware.map): which file each
+    writable global comes from."""
+    out = []
+    pending = None
+    placed = False                           # past the discarded sections' list
+    for line in open(ELF[:-4] + ".map"):
+        placed = placed or line.startswith("Linker script and memory map")
+        m = line.split()
+        if not placed:
+            continue
+        if not m:
+            continue
+        if m[0].startswith((".data", ".bss")) and len(m) == 1:
+            pending = m[0]                   # a long name: the numbers follow on the next line
+            continue
+        if pending and len(m) == 3 and m[0].startswith("0x"):
+            m = [pending] + m
+        pending = None
+        if len(m) == 4 and m[0].startswith((".data", ".bss")) and m[1].startswith("0x") and m[3].endswith(".o"):
+            out.append((int(m[1], 16), int(m[2], 16), m[3]))
+    return out
+
+
+def net_object(path):
+    """An object file whose writable globals are the net task's."""
+    return "/lwip/" in path or "/drivers/net/" in path or path.endswith("/modnet.o")
+
+
+def test_net_state_is_in_the_net_region_and_nothing_else_is(writable, input_sections, symbols, board_module):
+    syms, sections = writable
+    b = board_module
+    lo, hi = b.NET_RAM_BASE, b.NET_RAM_BASE + b.NET_RAM_SIZE
+    in_net = {n for n, (sec, _, _) in syms.items() if sec in NET_SECTIONS}
+    assert {"ram_heap", "tcp_active_pcbs", "qx_netif", "net"} <= in_net, sorted(in_net)[:20]
+    for name in in_net:
+        sec, addr, size = syms[name]
+        assert lo <= addr and addr + size <= hi, name
+        assert name not in VM_GLOBALS | KERNEL_GLOBALS, name
+    # Every writable global from lwIP, the driver or _net is in there, and
+    # every one in there is from them.
+    from_net = [(a, n, f) for a, n, f in input_sections if net_object(f)]
+    assert len(from_net) > 50, "no lwIP objects in the map"
+    for a, n, f in input_sections:
+        inside = lo <= a < hi
+        assert inside == net_object(f), "%s at 0x%x: %s the net region" % (f, a, "in" if inside else "outside")
+    # The region is one MPU region, clear of kernel RAM and the task pool.
+    assert b.NET_RAM_SIZE & (b.NET_RAM_SIZE - 1) == 0 and lo % b.NET_RAM_SIZE == 0
+    assert symbols["_estack"] <= lo and hi <= b.TASK_POOL_BASE and hi <= b.BENCH_FLAG_ADDR
+    assert symbols["_snet"] == lo and symbols["_enet"] <= hi
+    for name, (a, z) in sections.items():
+        if name not in NET_SECTIONS and a < z and a < hi and lo < z and a >= b.RAM_BASE:
+            pytest.fail("section %s (0x%x..0x%x) lies in the net region" % (name, a, z))
+    assert ("net_ram", lo, b.NET_RAM_SIZE) in [d[:3] for d in b.DEVICES]
+
+
 def test_no_writable_global_is_unaccounted_for(writable):
     syms, _ = writable
-    unknown = sorted(n for n in syms if n not in VM_GLOBALS | KERNEL_GLOBALS)
+    unknown = sorted(n for n, (sec, _, _) in syms.items()
+                     if n not in VM_GLOBALS | KERNEL_GLOBALS and sec not in NET_SECTIONS)
     assert not unknown, ("writable globals not audited: %s — a VM's state goes in .vmstate "
                          "(hal/board/*/kernel.ld), kernel state in KERNEL_GLOBALS here" % unknown)
     in_vmstate = sorted(n for n, (sec, _, _) in syms.items() if sec == ".vmstate")

@@ -47,15 +47,16 @@ def manifests():
 @pytest.fixture
 def boot(flash_bin):
     """Factory: boot(flash=None, storage=None, hsm=None, hostlink=None,
-    qemu_args=()) starts QEMU on
+    qemu_args=(), net=None) starts QEMU on
     `flash` (default: the built test image, flash-test.bin) with the storage file `storage`
     (default: a new erased one), UART1 on the HSM socket `hsm` and UART2
-    served on the socket `hostlink` (defaults: none) and returns its Device
+    served on the socket `hostlink` (defaults: none), the board's network
+    services forwarded from free host ports if `net` (Device.ports), and returns its Device
     without waiting for anything."""
     devices = []
 
-    def start(flash=None, storage=None, hsm=None, hostlink=None, qemu_args=()):
-        dev = Device(flash or flash_bin, storage, hsm, hostlink, qemu_args)
+    def start(flash=None, storage=None, hsm=None, hostlink=None, qemu_args=(), net=None):
+        dev = Device(flash or flash_bin, storage, hsm, hostlink, qemu_args, net)
         devices.append(dev)
         return dev
 

@@ -35,6 +35,7 @@ BOOT_TIMEOUT = 30      # seconds from spawn to the prompt
 IMAGE = "test"         # the tests boot the test image (hal/board/<board>/images.py) ...
 FLASH = qemu.flash_path(BOARD, IMAGE)
 BUILD = qemu.build_path(BOARD, IMAGE)
+DEV_FLASH = qemu.flash_path(BOARD, "dev")   # ... and the dev image for the network's
 PRODUCTION_FLASH = qemu.flash_path(BOARD)   # ... but for those of production (test_readme, test_images)
 
 
@@ -111,10 +112,12 @@ class Device:
     replaced), used only to read and to end the process. text: everything
     read from the console so far; pos: the cursor."""
 
-    def __init__(self, flash, storage=None, hsm=None, hostlink=None, qemu_args=()):
+    def __init__(self, flash, storage=None, hsm=None, hostlink=None, qemu_args=(), net=None):
         """storage: the storage file (tools/qemu.py) to boot with; default a
         new, erased one of its own (factory state), removed at terminate().
-        qemu_args: more QEMU options (e.g. "-S", "-gdb" for gdb_remote)."""
+        qemu_args: more QEMU options (e.g. "-S", "-gdb" for gdb_remote).
+        net: True to forward the board's services (tools/qemu.py SERVICES)
+        from free host ports, in self.ports {(proto, board port): host port}."""
         self.flash = flash
         self.text = ""
         self.pos = 0
@@ -125,7 +128,9 @@ class Device:
             os.close(fd)
             os.unlink(storage)
         self.storage = storage
-        cmd = qemu.command(BOARD, flash, serial="stdio", storage=storage, hsm=hsm, hostlink=hostlink)
+        self.ports = qemu.forwards() if net else {}
+        cmd = qemu.command(BOARD, flash, serial="stdio", storage=storage, hsm=hsm, hostlink=hostlink,
+                           net=self.ports)
         cmd += list(qemu_args)
         self.child = pexpect.spawn(cmd[0], cmd[1:], timeout=10, encoding="utf-8",
                                    codec_errors="replace", echo=False, preexec_fn=_raw_stdio,

@@ -64,7 +64,11 @@ void qx_mpu_task_regions(uint32_t *regs, uint32_t base, uint32_t size, const uin
         r[1] = 0;                                   /* disabled: no device */
         if (dev[2 * i + 1]) {
             r[0] |= dev[2 * i];
-            r[1] = AP_FULL | RASR_XN | MEM_DEVICE | size_field(dev[2 * i + 1]) | RASR_ENABLE;
+            /* Memory granted as a device (storage, the net task's RAM) is
+             * normal memory: lwIP's packed headers are read unaligned,
+             * which Device memory does not allow. */
+            uint32_t type = dev[2 * i] < 0x40000000u ? MEM_NORMAL_WBWA : MEM_DEVICE;
+            r[1] = AP_FULL | RASR_XN | type | size_field(dev[2 * i + 1]) | RASR_ENABLE;
         }
     }
 }

@@ -81,6 +81,15 @@ TIMER1_BASE = 0x40001000
 TIMER1_IRQ = 9
 DUALTIMER_BASE = 0x40002000
 FPGAIO_BASE = 0x40028000      # free-running 25 MHz counter at +0x18
+ETH_BASE = 0x40200000         # SMSC LAN9118 (QEMU hw/arm/mps2.c), registers in its first 256 bytes
+ETH_SIZE = 0x00001000
+ETH_IRQ = 13
+# The net task's lwIP state (drivers/net/STACK.md): lwIP's, the LAN9118 driver's
+# and `_net`'s .data and .bss, linked here (the .net section of kernel.ld), one
+# MPU region (aligned to its size) between the kernel's RAM below and
+# BENCH_FLAG_ADDR above; granted as device `net_ram` to the net task alone.
+NET_RAM_BASE = 0x20100000
+NET_RAM_SIZE = 0x00020000
 TICK_HZ = 1000
 
 # Devices a task may be granted (manifest `devices`): name, MMIO base, size
@@ -92,6 +101,8 @@ DEVICES = (
     ("uart2", UART2_BASE, 0x1000, "host link"),
     ("gateway_store", STORAGE_BASE + GATEWAY_STORE_OFFSET, GATEWAY_STORE_SIZE, "host link key and audit log"),
     ("fpgaio", FPGAIO_BASE, 0x1000, "FPGA I/O: the 25 MHz counter, for bench timing"),
+    ("eth", ETH_BASE, ETH_SIZE, "LAN9118 Ethernet"),
+    ("net_ram", NET_RAM_BASE, NET_RAM_SIZE, "the net task's lwIP state (RAM)"),
 )
 
 MEMORY_MAP = (
@@ -101,7 +112,9 @@ MEMORY_MAP = (
     ("slot B", SLOT_B_BASE, SLOT_SIZE, "kernel image, second slot (flash)"),
     ("storage", STORAGE_BASE, STORAGE_SIZE, "persistent store (PSRAM, file-backed in QEMU)"),
     ("ram", RAM_BASE, RAM_SIZE, "SSRAM2/3: kernel data, heap, stack"),
+    ("net", NET_RAM_BASE, NET_RAM_SIZE, "lwIP's state, the net task's (in ram)"),
     ("tasks", TASK_POOL_BASE, TASK_POOL_SIZE, "task RAM pool (in ram)"),
     ("apb", 0x40000000, 0x00010000, "CMSDK timers, UARTs"),
     ("fpgaio", FPGAIO_BASE, 0x00001000, "FPGA I/O, 25 MHz counter"),
+    ("eth", ETH_BASE, ETH_SIZE, "LAN9118 Ethernet"),
 )

@@ -17,6 +17,10 @@ the image maps, and the tasks' memory blocks fit the task pool. The shell's
                 bench, demo and check tasks, their test vectors, the
                 bench partition and the FPGA counter (`fpgaio`, which
                 `bench` reads); the QEMU tests and `make bench` boot it
+    dev         images/mps2-an385/flash-dev.bin: production, the tasks that
+                test interrupts and the network (netecho: lwIP's echo
+                service on the LAN9118) and the FPGA counter; the QEMU
+                tests of those boot it
 """
 
 PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat")
@@ -44,5 +48,11 @@ IMAGES = {
         "vectors": ("tests/vectors/money.txt", "tests/vectors/gateway/pacs008.xml",
                     "tests/vectors/gateway/pain001.xml", "tests/vectors/gateway/mt103.txt",
                     "userland/compliance/rules.json"),
+    },
+    "dev": {
+        "flash": "flash-dev.bin",
+        "tasks": PRODUCTION_TASKS + ("netecho", "netdhcp", "peek_eth", "net_rogue"),
+        "devices": ("uart1", "ledger_store", "uart2", "gateway_store", "eth", "net_ram", "fpgaio"),
+        "vectors": ("userland/compliance/rules.json",),
     },
 }
