@@ -74,7 +74,13 @@ UART1_BASE = 0x40005000       # reserved: HSM link
 UART2_BASE = 0x40006000       # reserved: host link
 UART0_RX_IRQ = 0
 UART0_TX_IRQ = 1
+UART1_RX_IRQ = 2
+UART1_TX_IRQ = 3
+UART2_RX_IRQ = 4
+UART2_TX_IRQ = 5
 UART_OVERFLOW_IRQ = 12
+ETH_BASE = 0x40200000         # LAN9118 (QEMU's mps2 model: hw/arm/mps2.c)
+ETH_IRQ = 13
 TIMER0_BASE = 0x40000000      # kernel tick
 TIMER0_IRQ = 8
 TIMER1_BASE = 0x40001000
@@ -93,6 +99,22 @@ DEVICES = (
     ("gateway_store", STORAGE_BASE + GATEWAY_STORE_OFFSET, GATEWAY_STORE_SIZE, "host link key and audit log"),
     ("fpgaio", FPGAIO_BASE, 0x1000, "FPGA I/O: the 25 MHz counter, for bench timing"),
 )
+
+# Interrupts a task may be granted (manifest `irqs = NAME:BIT`): name, the
+# NVIC interrupt numbers behind it, how the kernel serves them, what.
+#   raw   the trap layer's generic handler masks the IRQ in the NVIC and the
+#         kernel raises the owner's notification bit; it stays masked until
+#         the owner acknowledges it (SYS_IRQ IRQ_ACK)
+#   uart  the kernel's UART driver fills the receive ring and drains the
+#         transmit ring (SYS_UART, device number = the UART's): the owner's
+#         bit is raised when data arrives on a ring it found empty, or space
+#         frees in one it found full; nothing to acknowledge
+IRQS = (
+    ("uart1", (UART1_RX_IRQ, UART1_TX_IRQ), "uart", "HSM link (UART1): receive and transmit rings"),
+    ("uart2", (UART2_RX_IRQ, UART2_TX_IRQ), "uart", "host link (UART2): receive and transmit rings"),
+    ("eth", (ETH_IRQ,), "raw", "LAN9118 Ethernet"),
+)
+TASK_UARTS = (("uart1", 1, UART1_BASE), ("uart2", 2, UART2_BASE))  # name, SYS_UART device number, MMIO base
 
 MEMORY_MAP = (
     # (name, base, size, what)
