@@ -53,16 +53,21 @@ length 0 (then the pointer is not looked at).
                                                               IRQ_OWNED: r0 = the bits of the
                                                               caller's IRQ grants; NOT_PERMITTED
                                                               when a bit is no IRQ of the caller's
-  14  SYS_UART    (op, dev, ptr, len)                         bulk I/O on a task-owned UART (dev =
-                                                              1, 2: uart1, uart2; the caller's
+  14  SYS_UART    (op, dev, ptr, len, wake_at)                bulk I/O on a task-owned UART (dev =
+                                                              1..3: uart1..uart3; the caller's
                                                               manifest grants its irqs): UART_READ
                                                               moves up to len received bytes to
                                                               ptr, UART_WRITE up to len bytes from
                                                               ptr into the transmit ring; r0 = the
-                                                              count (0: empty / full: the grant's
-                                                              notification bit is raised when that
-                                                              changes); never blocks. Answered in
-                                                              the trap layer for the owner
+                                                              count; never blocks. A read leaving
+                                                              fewer than wake_at (0: 1) bytes, or
+                                                              a write finding the ring full, arms
+                                                              the grant's notification bit: raised
+                                                              at wake_at bytes (or bytes and a
+                                                              quiet line for a tick) / at space;
+                                                              len = 0: arm only, r0 = the bytes
+                                                              waiting. Answered in the trap layer
+                                                              for the owner
 
 Events, as trap.resume() returns them (tuples):
   (EV_SYSCALL, no, args)        args: tuple of NARGS ints

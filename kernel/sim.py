@@ -371,14 +371,18 @@ class Sim:
         self.irq_latched = set()    # raised while masked: pending again at the ack
         self.irq_pending = 0        # bits by NVIC number, for irq_take()
         self.irq_at = []            # [(ms, n)] raise_irq to come, by time
-        self.uart_irqs = {1: (2, 3), 2: (4, 5)}     # device -> (RX, TX) NVIC numbers
-        self.rx = {1: bytearray(), 2: bytearray()}  # the receive rings
-        self.wire = {1: [], 2: []}  # [(ms, byte)] on the way in, by time
-        self.tx = {1: bytearray(), 2: bytearray()}  # the transmit rings
-        self.sent = {1: bytearray(), 2: bytearray()}
-        self.tx_hold = {1: False, 2: False}
-        self.rx_want = {1: False, 2: False}         # the owner found the ring empty
-        self.tx_want = {1: False, 2: False}         # ... or full
+        self.uart_irqs = {1: (2, 3), 2: (4, 5), 3: (18, 19)}   # device -> (RX, TX) NVIC numbers
+        self.rx, self.wire, self.tx, self.sent = {}, {}, {}, {}
+        self.tx_hold, self.rx_want, self.tx_want = {}, {}, {}
+        for dev in self.uart_irqs:
+            self.rx[dev] = bytearray()      # the receive ring
+            self.wire[dev] = []             # [(ms, byte)] on the way in, by time
+            self.tx[dev] = bytearray()      # the transmit ring
+            self.sent[dev] = bytearray()
+            self.tx_hold[dev] = False
+            self.rx_want[dev] = False       # the owner found the ring empty
+            self.tx_want[dev] = False       # ... or full
+        self.rx_min = {}                    # device -> bytes its owner waits for
         if fastpath:                # the kernel looks for fasttab() to use the fast path
             from tools import ipcfast_host
             self._ffi, self._lib = ipcfast_host.claim(self)
@@ -612,7 +616,8 @@ class Sim:
             while w and w[0][0] <= now and len(ring) < abi.UART_RING:
                 ring.append(w.pop(0)[1])
                 moved = True
-            if moved and self.rx_want[dev]:
+            quiet = not (w and w[0][0] <= now)  # the line's due bytes are all in: it is quiet
+            if ring and self.rx_want[dev] and (len(ring) >= self.rx_min.get(dev, 1) or quiet):
                 self.rx_want[dev] = False
                 self.irq_pending |= 1 << rx_irq
         if tx_irq in self.irq_owners and not self.tx_hold[dev] and self.tx[dev]:
@@ -622,15 +627,18 @@ class Sim:
                 self.tx_want[dev] = False
                 self.irq_pending |= 1 << tx_irq
 
-    def uart_read(self, dev, n):
+    def uart_read(self, dev, n, least=1):
         self._uart_move(dev)
         ring = self.rx[dev]
+        least = min(max(least, 1), abi.UART_RING)
         out = bytes(ring[:n])
         self.rx[dev] = ring[n:]             # (MicroPython's bytearray has no slice deletion)
-        if len(out) < n:
+        if len(self.rx[dev]) < least:
             self.rx_want[dev] = True
+            self.rx_min[dev] = least
+        waiting = len(self.rx[dev])
         self._uart_move(dev)        # room again: the held-back bytes come in
-        return out
+        return out if n else waiting
 
     def uart_write(self, dev, data):
         ring = self.tx[dev]

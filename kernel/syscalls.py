@@ -281,6 +281,7 @@ def sys_uart(k, t, a):
     dev = word(a[1], "uart device")
     ptr = word(a[2], "uart ptr")
     n = word(a[3], "uart len")
+    least = word(a[4], "uart wake at")
     taskmem.check(t, ptr, n, "uart buffer", k.readonly if op == abi.UART_WRITE else (), op == abi.UART_WRITE)
     name = k.uarts.get(dev)
     if name is None:
@@ -290,7 +291,9 @@ def sys_uart(k, t, a):
     if n > abi.UART_RING:
         n = abi.UART_RING
     if op == abi.UART_READ:
-        data = k.trap.uart_read(dev, n)
+        if n == 0:
+            return (k.trap.uart_read(dev, 0, least), 0)     # arm only: the count waiting
+        data = k.trap.uart_read(dev, n, least)
         if data and not k.copy_out(t, ptr, data):
             return None
         return (len(data), 0)

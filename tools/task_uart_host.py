@@ -21,7 +21,7 @@ SOURCES = [os.path.join(UART, f) for f in ("task_uart.c", "task_uart.h")]
 NAME = "_qx_task_uart"
 
 CDEF = """
-#define QX_TUARTS 2
+#define QX_TUARTS 3
 #define QX_TUART_RING 4096
 typedef struct { uint32_t DATA, STATE, CTRL, INTSTATUS, BAUDDIV; } qx_tuart_regs_t;
 typedef struct {
@@ -29,16 +29,18 @@ typedef struct {
     uint32_t rx_irq, tx_irq;
     uint32_t rx_head, rx_tail, tx_head, tx_tail;
     uint8_t rx_want, tx_want, rx_paused, open;
+    uint32_t rx_min, rx_quiet;
     uint32_t received, sent, overruns, events;
     ...;
 } qx_tuart_t;
-extern qx_tuart_t qx_tuarts[2];
+extern qx_tuart_t qx_tuarts[3];
 void qx_tuart_setup(int dev, uint32_t base, uint32_t rx_irq, uint32_t tx_irq);
 void qx_tuart_open(int dev, uint32_t bauddiv);
 void qx_tuart_close(int dev);
 void qx_tuart_rx_isr(int dev);
 void qx_tuart_tx_isr(int dev);
-uint32_t qx_tuart_read(int dev, uint8_t *dst, uint32_t n);
+uint32_t qx_tuart_read(int dev, uint8_t *dst, uint32_t n, uint32_t min);
+void qx_tuart_tick(void);
 uint32_t qx_tuart_write(int dev, const uint8_t *src, uint32_t n);
 extern uint32_t events[32];
 extern uint8_t wire_in[];

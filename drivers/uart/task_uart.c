@@ -60,6 +60,7 @@ void qx_tuart_open(int dev, uint32_t bauddiv) {
     uint32_t s = qx_tuart_lock();
     u->rx_head = u->rx_tail = u->tx_head = u->tx_tail = 0;
     u->rx_want = u->tx_want = u->rx_paused = 0;
+    u->rx_min = 1;
     u->open = 1;
     WR(u->regs, BAUDDIV, bauddiv);
     WR(u->regs, INTSTATUS, INT_TX | INT_RX);
@@ -109,7 +110,7 @@ static void rx_drain(qx_tuart_t *u) {
     }
     u->rx_head = head;
     u->received += moved;
-    if (moved && u->rx_want) {
+    if (moved && u->rx_want && head - u->rx_tail >= u->rx_min) {
         u->rx_want = 0;
         event(u, u->rx_irq);
     }
@@ -156,10 +157,27 @@ void qx_tuart_tx_isr(int dev) {
     }
 }
 
-uint32_t qx_tuart_read(int dev, uint8_t *dst, uint32_t n) {
+void qx_tuart_tick(void) {
+    for (int i = 0; i < QX_TUARTS; i++) {
+        qx_tuart_t *u = &qx_tuarts[i];
+        if (u->open && u->rx_want && u->rx_head != u->rx_tail && u->rx_head == u->rx_quiet) {
+            u->rx_want = 0;
+            event(u, u->rx_irq);
+        }
+        u->rx_quiet = u->rx_head;
+    }
+}
+
+uint32_t qx_tuart_read(int dev, uint8_t *dst, uint32_t n, uint32_t min) {
     qx_tuart_t *u = get(dev);
     if (!u || !u->open) {
         return 0;
+    }
+    if (min == 0) {
+        min = 1;
+    }
+    if (min > QX_TUART_RING) {
+        min = QX_TUART_RING;            /* a full ring is as much as can wait */
     }
     uint32_t s = qx_tuart_lock();
     uint32_t tail = u->rx_tail, avail = u->rx_head - tail;
@@ -167,11 +185,14 @@ uint32_t qx_tuart_read(int dev, uint8_t *dst, uint32_t n) {
     if (first > k) {
         first = k;
     }
-    memcpy(dst, u->rx + off, first);
-    memcpy(dst + first, u->rx, k - first);
+    if (k) {
+        memcpy(dst, u->rx + off, first);
+        memcpy(dst + first, u->rx, k - first);
+    }
     u->rx_tail = tail + k;
-    if (k < n) {
+    if (avail - k < min) {
         u->rx_want = 1;
+        u->rx_min = min;
     }
     if (u->rx_paused && k) {
         /* Room again: take what the UART held, and let it interrupt again
@@ -184,7 +205,7 @@ uint32_t qx_tuart_read(int dev, uint8_t *dst, uint32_t n) {
         }
     }
     qx_tuart_unlock(s);
-    return k;
+    return n ? k : avail;
 }
 
 uint32_t qx_tuart_write(int dev, const uint8_t *src, uint32_t n) {

@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define QX_TUARTS 2             /* SYS_UART devices 1 and 2 */
+#define QX_TUARTS 3             /* SYS_UART devices 1..3: uart1, uart2, uart3 */
 #define QX_TUART_RING 4096      /* bytes each way (kernel/abi.py UART_RING); a power of two */
 
 typedef struct {
@@ -25,6 +25,8 @@ typedef struct {
     uint8_t rx_want, tx_want;       /* the owner found the ring empty / full: tell it when that changes */
     uint8_t rx_paused;              /* the receive ring is full: the RX interrupt is off, the sender held */
     uint8_t open;
+    uint32_t rx_min;                /* the owner waits for this many bytes (or a quiet line) */
+    uint32_t rx_quiet;              /* rx_head at the last tick: unchanged means the line is quiet */
     uint32_t received, sent, overruns, events;
     uint8_t rx[QX_TUART_RING];
     uint8_t tx[QX_TUART_RING];
@@ -41,9 +43,15 @@ void qx_tuart_close(int dev);
 /* The interrupt path. */
 void qx_tuart_rx_isr(int dev);
 void qx_tuart_tx_isr(int dev);
+/* Every tick (the timer interrupt): the event of an owner waiting for more
+ * than a line that went quiet delivered. */
+void qx_tuart_tick(void);
 /* Bulk copies for the owner (interrupts masked around the ring update): the
- * count moved; fewer than n arms the owner's event. */
-uint32_t qx_tuart_read(int dev, uint8_t *dst, uint32_t n);
+ * count moved. A read that leaves fewer than `min` bytes (0 counts as 1) in
+ * the ring arms the owner's event: raised when the ring holds min bytes, or
+ * holds some and the line was quiet for a tick. n = 0: only that arming;
+ * the count the ring holds is returned. */
+uint32_t qx_tuart_read(int dev, uint8_t *dst, uint32_t n, uint32_t min);
 uint32_t qx_tuart_write(int dev, const uint8_t *src, uint32_t n);
 /* Reported to the trap layer: event on NVIC number irq (defined there). */
 void qx_tuart_event(uint32_t irq);

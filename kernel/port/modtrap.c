@@ -186,6 +186,7 @@ void qx_trap_setup(void) {
     qx_trap_init();
     qx_tuart_setup(1, QX_UART1_BASE, QX_UART1_RX_IRQ, QX_UART1_TX_IRQ);
     qx_tuart_setup(2, QX_UART2_BASE, QX_UART2_RX_IRQ, QX_UART2_TX_IRQ);
+    qx_tuart_setup(3, QX_UART3_BASE, QX_UART3_RX_IRQ, QX_UART3_TX_IRQ);
     qx_mpu_init(QX_FLASH_BASE, QX_FLASH_SIZE, (uint32_t)_svmstate,
         (uint32_t)_qx_vmstate_rasr_size, (uint32_t)_qx_vmstate_rasr_srd);
 }
@@ -204,6 +205,7 @@ void qx_trap_reset(void) {
 
 /* Interrupt hooks of the drivers. */
 void qx_on_tick(uint64_t ticks) {
+    qx_tuart_tick();
     qx_trap_tick((uint32_t)qx_ticks_to_ms(ticks));
 }
 void qx_on_uart_rx(void) {
@@ -293,20 +295,25 @@ static mp_obj_t trap_irq_ack(mp_obj_t n_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(trap_irq_ack_obj, trap_irq_ack);
 
-/* uart_read(dev, n) -> bytes, uart_write(dev, data) -> count: SYS_UART's
- * copies when the kernel makes them (the trap layer answers the owner's
- * own calls itself, trap.c uart_fast). */
-static mp_obj_t trap_uart_read(mp_obj_t dev_in, mp_obj_t n_in) {
+/* uart_read(dev, n, min) -> bytes (n = 0: the count waiting, an int),
+ * uart_write(dev, data) -> count: SYS_UART's copies when the kernel makes
+ * them (the trap layer answers the owner's own calls itself, trap.c
+ * uart_fast). */
+static mp_obj_t trap_uart_read(mp_obj_t dev_in, mp_obj_t n_in, mp_obj_t min_in) {
     mp_int_t dev = mp_obj_get_int(dev_in), n = mp_obj_get_int(n_in);
+    uint32_t min = mp_obj_get_int_truncated(min_in);
     if (n < 0 || n > QX_TUART_RING) {
         mp_raise_ValueError(MP_ERROR_TEXT("bad length"));
     }
+    if (n == 0) {
+        return mp_obj_new_int_from_uint(qx_tuart_read(dev, NULL, 0, min));
+    }
     vstr_t v;
     vstr_init_len(&v, n);
-    v.len = qx_tuart_read(dev, (uint8_t *)v.buf, n);
+    v.len = qx_tuart_read(dev, (uint8_t *)v.buf, n, min);
     return mp_obj_new_bytes_from_vstr(&v);
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(trap_uart_read_obj, trap_uart_read);
+static MP_DEFINE_CONST_FUN_OBJ_3(trap_uart_read_obj, trap_uart_read);
 
 static mp_obj_t trap_uart_write(mp_obj_t dev_in, mp_obj_t data) {
     mp_buffer_info_t buf;

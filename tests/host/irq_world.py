@@ -16,8 +16,10 @@ IRQS = (
     ("uart1", (2, 3), "uart", "HSM link"),
     ("uart2", (4, 5), "uart", "host link"),
     ("eth", (13,), "raw", "LAN9118"),
+    ("uart3", (18, 19), "uart", "UART3"),
+    ("timer1", (9,), "raw", "timer 1"),
 )
-UARTS = (("uart1", 1, 0x40005000), ("uart2", 2, 0x40006000))
+UARTS = (("uart1", 1, 0x40005000), ("uart2", 2, 0x40006000), ("uart3", 3, 0x40007000))
 ETH = 13
 
 

@@ -48,7 +48,7 @@ def nvic(lib, rounds=1):
 
 def read(ffi, lib, n):
     buf = ffi.new("uint8_t[]", max(n, 1))
-    k = lib.qx_tuart_read(1, buf, n)
+    k = lib.qx_tuart_read(1, buf, n, 0)
     return bytes(ffi.buffer(buf, k))
 
 
@@ -86,6 +86,27 @@ def test_an_event_only_after_a_read_found_the_ring_empty(uart):
     nvic(lib, 10)
     assert lib.events[RX_IRQ] == 1                      # one event per wait
     assert read(ffi, lib, 2) == b"de"
+
+
+def test_a_reader_waiting_for_more_is_told_at_that_many_or_when_the_line_goes_quiet(uart):
+    ffi, lib = uart
+    buf = ffi.new("uint8_t[]", 16)
+    assert lib.qx_tuart_read(1, buf, 0, 100) == 0       # arm only: it wants 100 bytes
+    feed(ffi, lib, b"x" * 60)
+    nvic(lib, 100)
+    assert lib.events[RX_IRQ] == 0                      # 60 < 100: not yet
+    lib.qx_tuart_tick()
+    assert lib.events[RX_IRQ] == 0                      # bytes came since the last tick
+    lib.qx_tuart_tick()
+    assert lib.events[RX_IRQ] == 1                      # a quiet tick with bytes waiting: told
+    assert lib.qx_tuart_read(1, buf, 0, 100) == 60      # the count waiting
+    feed(ffi, lib, b"y" * 40)
+    nvic(lib, 100)
+    assert lib.events[RX_IRQ] == 2                      # 100 now
+    assert lib.qx_tuart_read(1, buf, 0, 50) == 100      # enough waits: not armed
+    lib.qx_tuart_tick()
+    lib.qx_tuart_tick()
+    assert lib.events[RX_IRQ] == 2
 
 
 def test_the_transmit_ring_fills_drains_and_tells_the_writer_once(uart):

@@ -210,7 +210,8 @@ def main():
         s["audit"] = {"end": audit.wal.end, "size": audit_region.size}
         return json.dumps(s)
 
-    link = LinkServer(RingPort(2, LINK_BIT), key, binascii.crc32, _crypto.hmac_sha256, fresh,
+    port = RingPort(2, LINK_BIT)
+    link = LinkServer(port, key, binascii.crc32, _crypto.hmac_sha256, fresh,
                       stats=stats, now_ms=qenex.ticks, control=control)
     record("gateway start" + (" (stored compliance rules ignored: they fail their checks)" if ignored else ""))
     qenex.write("gateway: host link open (audit log at record %d)\n" % audit.wal.seq)
@@ -226,6 +227,9 @@ def main():
         # notification; the read that found the ring empty armed it) or a
         # call, whichever comes first; mid-frame, no longer than the link's
         # stale-frame time, so a line that stopped mid-frame is resynced.
+        need = link.reader.need()
+        if need > 1 and port.arm(need) >= need:
+            continue                        # the rest of the frame is in already
         sender, msg = qenex.recv(mask=LINK_MASK, timeout_ms=STALE_MS if link.reader.buf else IDLE_MS)
         if sender:
             ok, text = ipc(msg)

@@ -132,28 +132,6 @@ def irq_owned():
     return _sys(abi.SYS_IRQ, abi.IRQ_OWNED)
 
 
-_UART = abi.SYS_UART
-
-
-def uart_read_into(dev, buf, n):
-    """Move up to n received bytes of task UART dev (1, 2) into buf (a
-    bytearray of at least n); the count, 0 when none waits (then the grant's
-    bit comes when some arrive). Allocates nothing."""
-    r0 = _syscall(_UART, abi.UART_READ, dev, _qx.addr(buf), n)
-    if r0 < 0:
-        raise Error(-r0)
-    return r0
-
-
-def uart_write(dev, data, off=0):
-    """Put data[off:] into task UART dev's transmit ring: the count taken,
-    0 when the ring is full (then the grant's bit comes when space frees)."""
-    r0 = _syscall(_UART, abi.UART_WRITE, dev, _qx.addr(data) + off, len(data) - off)
-    if r0 < 0:
-        raise Error(-r0)
-    return r0
-
-
 def sleep(ms):
     _sys(abi.SYS_SLEEP, ms)
 

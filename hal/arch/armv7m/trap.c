@@ -112,6 +112,8 @@ void UART1_RX_Handler(void) { qx_tuart_rx_isr(1); }
 void UART1_TX_Handler(void) { qx_tuart_tx_isr(1); }
 void UART2_RX_Handler(void) { qx_tuart_rx_isr(2); }
 void UART2_TX_Handler(void) { qx_tuart_tx_isr(2); }
+void UART3_RX_Handler(void) { qx_tuart_rx_isr(3); }
+void UART3_TX_Handler(void) { qx_tuart_tx_isr(3); }
 
 /* SYS_UART for the owner of the device, with a range inside its block,
  * answered here (the kernel answers the rest: refusals, and sources in
@@ -131,7 +133,7 @@ static uint32_t uart_fast(uint32_t *frame, const uint32_t *a) {
     if (len > QX_UART_RING) {
         len = QX_UART_RING;
     }
-    frame[0] = op == QX_UART_READ ? qx_tuart_read((int)dev, (uint8_t *)ptr, len)
+    frame[0] = op == QX_UART_READ ? qx_tuart_read((int)dev, (uint8_t *)ptr, len, a[4])
                                   : qx_tuart_write((int)dev, (const uint8_t *)ptr, len);
     frame[1] = 0;
     qx_fast_syscalls[tid]++;

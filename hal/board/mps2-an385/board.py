@@ -72,12 +72,15 @@ BOOT_INFO_ADDR = 0x201F0100   # the bootloader's hand-over to the kernel (boot/b
 UART0_BASE = 0x40004000       # console
 UART1_BASE = 0x40005000       # reserved: HSM link
 UART2_BASE = 0x40006000       # reserved: host link
+UART3_BASE = 0x40007000       # free: the dev image's UART tests (QEMU's fourth -serial)
 UART0_RX_IRQ = 0
 UART0_TX_IRQ = 1
 UART1_RX_IRQ = 2
 UART1_TX_IRQ = 3
 UART2_RX_IRQ = 4
 UART2_TX_IRQ = 5
+UART3_RX_IRQ = 18
+UART3_TX_IRQ = 19
 UART_OVERFLOW_IRQ = 12
 ETH_BASE = 0x40200000         # LAN9118 (QEMU's mps2 model: hw/arm/mps2.c)
 ETH_IRQ = 13
@@ -98,6 +101,7 @@ DEVICES = (
     ("uart2", UART2_BASE, 0x1000, "host link"),
     ("gateway_store", STORAGE_BASE + GATEWAY_STORE_OFFSET, GATEWAY_STORE_SIZE, "host link key and audit log"),
     ("fpgaio", FPGAIO_BASE, 0x1000, "FPGA I/O: the 25 MHz counter, for bench timing"),
+    ("timer1", TIMER1_BASE, 0x1000, "CMSDK timer 1 (its interrupt: irqs timer1)"),
 )
 
 # Interrupts a task may be granted (manifest `irqs = NAME:BIT`): name, the
@@ -113,8 +117,11 @@ IRQS = (
     ("uart1", (UART1_RX_IRQ, UART1_TX_IRQ), "uart", "HSM link (UART1): receive and transmit rings"),
     ("uart2", (UART2_RX_IRQ, UART2_TX_IRQ), "uart", "host link (UART2): receive and transmit rings"),
     ("eth", (ETH_IRQ,), "raw", "LAN9118 Ethernet"),
+    ("uart3", (UART3_RX_IRQ, UART3_TX_IRQ), "uart", "UART3 (free): receive and transmit rings"),
+    ("timer1", (TIMER1_IRQ,), "raw", "CMSDK timer 1 (free; its registers: device timer1)"),
 )
-TASK_UARTS = (("uart1", 1, UART1_BASE), ("uart2", 2, UART2_BASE))  # name, SYS_UART device number, MMIO base
+# name, SYS_UART device number, MMIO base
+TASK_UARTS = (("uart1", 1, UART1_BASE), ("uart2", 2, UART2_BASE), ("uart3", 3, UART3_BASE))
 
 MEMORY_MAP = (
     # (name, base, size, what)

@@ -17,6 +17,10 @@ the image maps, and the tasks' memory blocks fit the task pool. The shell's
                 bench, demo and check tasks, their test vectors, the
                 bench partition and the FPGA counter (`fpgaio`, which
                 `bench` reads); the QEMU tests and `make bench` boot it
+    dev         images/mps2-an385/flash-dev.bin: production and the tasks of
+                the tests of what the test image has no room for (task
+                interrupts and UARTs: userland/irqtest/), and the FPGA
+                counter; tests/qemu/test_task_irq.py boots it
 """
 
 PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat")
@@ -44,5 +48,13 @@ IMAGES = {
         "vectors": ("tests/vectors/money.txt", "tests/vectors/gateway/pacs008.xml",
                     "tests/vectors/gateway/pain001.xml", "tests/vectors/gateway/mt103.txt",
                     "userland/compliance/rules.json"),
+    },
+    "dev": {
+        "flash": "flash-dev.bin",
+        "tasks": PRODUCTION_TASKS + (
+            "uartecho", "irqtimer", "irqsnoop",                   # task interrupts and UARTs (userland/irqtest/)
+        ),
+        "devices": ("ledger_store", "gateway_store", "fpgaio", "timer1"),
+        "vectors": ("userland/compliance/rules.json",),
     },
 }
