@@ -339,6 +339,12 @@ class Kernel(TaskTable):
                     self.irq_owner.pop(n, None)
                 self.trap.irq_own(n, owner)
 
+    def _irq_name(self, n):
+        for name in self.irqs:
+            if n in self.irqs[name][0]:
+                return name
+        return None
+
     def irq_bits(self, t):
         """name -> notification bit of t's interrupt grants."""
         out = {}
@@ -773,6 +779,11 @@ class Kernel(TaskTable):
         self.buddy.check()
         self.ipc.check()
         assert len(self.readers) == len(set(self.readers)), "reader twice: %r" % (self.readers,)
+        for n in self.irq_owner:
+            tid, bit = self.irq_owner[n]
+            t = self.tasks.get(tid)
+            assert t is not None and t.status == LIVE and (self.irq_bits(t).get(self._irq_name(n)) == bit), \
+                "IRQ %d owned by %r at bit %d" % (n, t, bit)
         for tid in self.want_console:
             assert tid in self.readers, "task %d waits for the console but is no reader" % tid
         assert self.console_owner is None or self.console_owner in self.tasks

@@ -11,9 +11,9 @@ is how many more the line takes before the transmitter stays full. The
 test plays the NVIC: it calls the ISRs while the model says the UART
 interrupts (qx_model_rx_irq / qx_model_tx_irq). Events the driver reports
 (qx_tuart_event) are counted per NVIC number in `events`."""
-import hashlib
-import importlib.util
 import os
+
+from tools import cffi_cache
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UART = os.path.join(ROOT, "drivers", "uart")
@@ -107,27 +107,12 @@ _mod = None
 def build():
     """(ffi, lib), built once per source version."""
     global _mod
-    if _mod is not None:
-        return _mod
-    h = hashlib.sha256()
-    for p in SOURCES + [os.path.abspath(__file__)]:
-        h.update(open(p, "rb").read())
-    outdir = os.path.join(ROOT, "build", "host", "task_uart-" + h.hexdigest()[:16])
-    found = [f for f in os.listdir(outdir) if f.startswith(NAME) and f.endswith((".so", ".pyd"))] \
-        if os.path.isdir(outdir) else []
-    if found:
-        path = os.path.join(outdir, found[0])
-    else:
-        import cffi
-        ffi = cffi.FFI()
-        ffi.cdef(CDEF)
-        ffi.set_source(NAME, MODEL, sources=[os.path.join(UART, "task_uart.c")], include_dirs=[UART],
-                       define_macros=[("QX_TUART_HOST", "1")],
-                       extra_compile_args=["-O1", "-Wall", "-Werror"])
-        os.makedirs(outdir, exist_ok=True)
-        path = ffi.compile(tmpdir=outdir)
-    spec = importlib.util.spec_from_file_location(NAME, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    _mod = (mod.ffi, mod.lib)
+    if _mod is None:
+        def configure(ffi):
+            ffi.cdef(CDEF)
+            ffi.set_source(NAME, MODEL, sources=[os.path.join(UART, "task_uart.c")], include_dirs=[UART],
+                           define_macros=[("QX_TUART_HOST", "1")],
+                           extra_compile_args=["-O1", "-Wall", "-Werror"])
+        mod = cffi_cache.load(NAME, "task_uart", SOURCES + [os.path.abspath(__file__)], configure)
+        _mod = (mod.ffi, mod.lib)
     return _mod

@@ -43,6 +43,16 @@ def uart_write(dev, data, off=0, end=None):
     return r0
 
 
+def irq_owned():
+    """The notification bits of this task's interrupt grants (SYS_IRQ
+    IRQ_OWNED; here, beside the other driver calls, to keep
+    userland/lib/qenex.py, which every task imports, small)."""
+    r0 = _syscall(abi.SYS_IRQ, abi.IRQ_OWNED)
+    if r0 < 0:
+        raise qenex.Error(-r0)
+    return r0
+
+
 CHUNK = 4096            # bytes a read asks for at most (the ring's size, abi.UART_RING)
 
 

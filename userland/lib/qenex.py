@@ -127,10 +127,6 @@ def irq_ack(bits):
     _sys(abi.SYS_IRQ, abi.IRQ_ACK, bits)
 
 
-def irq_owned():
-    """The notification bits of this task's interrupt grants."""
-    return _sys(abi.SYS_IRQ, abi.IRQ_OWNED)
-
 
 def sleep(ms):
     _sys(abi.SYS_SLEEP, ms)

@@ -16,7 +16,7 @@ def tried(what, f, *args):
 
 
 def main():
-    tried("owned", qenex.irq_owned)
+    tried("owned", ring.irq_owned)
     tried("ack bit 4", qenex.irq_ack, 1 << 4)
     tried("wait bit 4", qenex.wait, 1 << 4, 300)        # irqtimer's bit: never raised for this task
     buf = bytearray(16)
