@@ -31,15 +31,43 @@ length 0 (then the pointer is not looked at).
                                                               console's owner ever gets a byte
   6   SYS_CALL    (dest, msg_ptr, msg_len, reply_ptr, reply_cap)
                                                               r0 = reply length (blocks)
-  7   SYS_RECV    (buf_ptr, buf_cap, poll)                    r0 = length, r1 = sender (blocks,
-                                                              unless poll = 1: then r0 = r1 = 0
-                                                              at once when nobody calls)
+  7   SYS_RECV    (buf_ptr, buf_cap, poll, notify_mask, timeout_ms)
+                                                              a call: r0 = length, r1 = sender
+                                                              (blocks, unless poll = 1: then
+                                                              r0 = r1 = 0 at once when nothing
+                                                              waits); a notification of
+                                                              notify_mask pending: r1 = 0, r0 =
+                                                              the bits taken (they come first);
+                                                              timeout_ms passed (0: none): r0 =
+                                                              r1 = 0
   8   SYS_REPLY   (sender, ptr, len)                          r0 = 0
   9   SYS_NOTIFY  (dest, bits)                                r0 = 0
-  10  SYS_WAIT    (mask)                                      r0 = pending bits & mask (blocks)
+  10  SYS_WAIT    (mask, timeout_ms)                          r0 = pending bits & mask (blocks;
+                                                              timeout_ms = 0: no timeout; r0 = 0
+                                                              when the timeout passed)
   11  SYS_LOOKUP  (name_ptr, name_len)                        r0 = tid of the named task
   12  SYS_KCTL    (op, arg, buf_ptr, buf_cap)                 r0 = reply length (JSON in buf);
                                                               capability kernel
+  13  SYS_IRQ     (op, bits)                                  IRQ_ACK: unmask the caller's IRQs
+                                                              behind notification `bits` (r0 = 0);
+                                                              IRQ_OWNED: r0 = the bits of the
+                                                              caller's IRQ grants; NOT_PERMITTED
+                                                              when a bit is no IRQ of the caller's
+  14  SYS_UART    (op, dev, ptr, len, wake_at)                bulk I/O on a task-owned UART (dev =
+                                                              1..3: uart1..uart3; the caller's
+                                                              manifest grants its irqs): UART_READ
+                                                              moves up to len received bytes to
+                                                              ptr, UART_WRITE up to len bytes from
+                                                              ptr into the transmit ring; r0 = the
+                                                              count; never blocks. A read leaving
+                                                              fewer than wake_at (0: 1) bytes, or
+                                                              a write finding the ring full, arms
+                                                              the grant's notification bit: raised
+                                                              at wake_at bytes (or bytes and a
+                                                              quiet line for a tick) / at space;
+                                                              len = 0: arm only, r0 = the bytes
+                                                              waiting. Answered in the trap layer
+                                                              for the owner
 
 Events, as trap.resume() returns them (tuples):
   (EV_SYSCALL, no, args)        args: tuple of NARGS ints
@@ -69,10 +97,12 @@ SYS_NOTIFY = 9
 SYS_WAIT = 10
 SYS_LOOKUP = 11
 SYS_KCTL = 12
-NSYSCALLS = 13
+SYS_IRQ = 13
+SYS_UART = 14
+NSYSCALLS = 15
 
 SYSCALL_NAMES = ("exit", "yield", "sleep", "ticks", "write", "read", "call",
-                 "recv", "reply", "notify", "wait", "lookup", "kctl")
+                 "recv", "reply", "notify", "wait", "lookup", "kctl", "irq", "uart")
 
 NARGS = 5                   # argument words per syscall
 
@@ -110,6 +140,17 @@ EVENT_NAMES = ("syscall", "tick", "irq", "fault", "exit")
 # --- device events (bits of EV_IRQ, trap.watch, trap.idle) ----------------
 
 IRQ_CONSOLE = 1 << 0        # console input is waiting (trap.console_read)
+IRQ_TASK = 1 << 1           # a task-owned interrupt fired, or a task UART's ring
+                            # changed for a waiting owner (trap.irq_take() says which);
+                            # always watched
+
+# --- SYS_IRQ and SYS_UART operations ------------------------------------
+
+IRQ_ACK = 0         # bits: unmask the IRQs behind these notification bits
+IRQ_OWNED = 1       # r0 = the notification bits of the caller's IRQ grants
+UART_READ = 0       # received bytes out of the ring into (ptr, len)
+UART_WRITE = 1      # (ptr, len) into the transmit ring
+UART_RING = 4096    # bytes of each task UART's receive ring, and of its transmit ring
 
 # --- fault reasons the trap layer reports (besides "exception: ...") -------
 

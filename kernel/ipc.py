@@ -92,6 +92,7 @@ class Ipc:
         self.queues = {}        # callee tid -> [caller tid, ...] FIFO (queued calls only)
         self.receivers = {}     # tid -> (buf_ptr, buf_cap): blocked in recv
         self.waiters = {}       # tid -> mask: blocked in wait
+        self.recv_masks = {}    # tid -> mask: a receiver that also takes these notification bits
         self.bits = {}          # tid -> pending notification bits (absent when 0)
         self.counts = {}        # tid -> [sent, received, replied, notified, peer_died]
         self.seq = 0            # calls accepted so far (the last Call.seq)
@@ -161,6 +162,7 @@ class Ipc:
                 q.append(caller)
             return []
         del self.receivers[dest]
+        self.recv_masks.pop(dest, None)
         return [self._deliver(c, got[0])]
 
     def _deliver(self, c, buf_ptr):
@@ -173,14 +175,22 @@ class Ipc:
         self._count(c.dest, _RECEIVED)
         return wake(c.dest, len(data), self.handle_of(c.caller), buf_ptr, data)
 
-    def recv(self, tid, buf_ptr, buf_cap):
-        """tid receives into (buf_ptr, buf_cap). Returns (delivery, wakes):
-        delivery is tid's own wake (length, sender, the copy) when a message
-        was queued, else None and tid is now a receiver (the kernel blocks
-        it); wakes answer queued callers whose messages did not fit."""
+    def recv(self, tid, buf_ptr, buf_cap, mask=0):
+        """tid receives into (buf_ptr, buf_cap), and takes the notification
+        bits of mask too. Returns (delivery, wakes): delivery is tid's own
+        wake -- (bits taken, 0) when bits of mask are pending (they come
+        first: a stream of calls never holds an interrupt back), else
+        (length, sender, the copy) when a message was queued -- or None
+        and tid is now a receiver (the kernel blocks it); wakes answer
+        queued callers whose messages did not fit."""
         if tid in self.receivers or tid in self.waiters or tid in self.calls:
             raise KernelError(BAD_STATE, "task %d is already blocked" % tid)
         wakes = []
+        if mask:
+            pending = self.bits.get(tid, 0)
+            if pending & mask:
+                self._set_bits(tid, pending & ~mask)
+                return wake(tid, pending & mask, 0), wakes
         self.dirty.add(tid)
         q = self.queues.get(tid)
         while q:
@@ -196,12 +206,25 @@ class Ipc:
         if q is not None:
             del self.queues[tid]
         self.receivers[tid] = (buf_ptr, buf_cap)
+        if mask:
+            self.recv_masks[tid] = mask
         return None, wakes
 
     def cancel_recv(self, tid):
         """tid polled (recv with poll = 1) and nobody called: it is no
         receiver after all."""
         del self.receivers[tid]
+        self.recv_masks.pop(tid, None)
+
+    def cancel(self, tid):
+        """tid's recv or wait timed out: it waits no more (nothing was
+        delivered). True if it was waiting."""
+        was = self.receivers.pop(tid, None) is not None
+        self.recv_masks.pop(tid, None)
+        if self.waiters.pop(tid, None) is not None:
+            was = True
+        self.dirty.add(tid)
+        return was
 
     def check_reply(self, tid, sender, current=False):
         """Raise BAD_STATE unless sender has a call served by tid, or died
@@ -249,8 +272,11 @@ class Ipc:
     # --- notifications --------------------------------------------------
 
     def notify(self, src, dest, bits):
-        """Set bits on dest; returns its wake when it waits for one of them."""
-        self._count(src, _NOTIFIED)
+        """Set bits on dest; returns its wake when it waits for one of them
+        (in wait, or in a recv whose mask has them). src None: the kernel
+        (an interrupt), counted for nobody."""
+        if src is not None:
+            self._count(src, _NOTIFIED)
         pending = self.bits.get(dest, 0) | bits
         mask = self.waiters.get(dest)
         if mask is not None and pending & mask:
@@ -259,6 +285,14 @@ class Ipc:
             pending &= ~mask
             self._set_bits(dest, pending)
             return [wake(dest, got)]
+        mask = self.recv_masks.get(dest)
+        if mask is not None and pending & mask:
+            del self.recv_masks[dest]
+            del self.receivers[dest]
+            self.dirty.add(dest)
+            got = pending & mask
+            self._set_bits(dest, pending & ~mask)
+            return [wake(dest, got, 0)]
         self._set_bits(dest, pending)
         return []
 
@@ -287,6 +321,7 @@ class Ipc:
         of its callee's queue; wake every caller of tid with PEER_DIED (queue
         order first, then served callers by tid). Returns the wakes."""
         self.receivers.pop(tid, None)
+        self.recv_masks.pop(tid, None)
         self.waiters.pop(tid, None)
         self.bits.pop(tid, None)
         self.dirty.add(tid)
@@ -322,6 +357,7 @@ class Ipc:
         waited in recv (the message is already in dest's buffer)."""
         assert caller not in self.calls and dest in self.receivers, (caller, dest)
         del self.receivers[dest]
+        self.recv_masks.pop(dest, None)
         self.seq += 1
         c = Call(self.seq, caller, dest, None, reply_ptr, reply_cap)
         c.state = SERVED
@@ -399,6 +435,10 @@ class Ipc:
             assert tid not in self.receivers, "task %r both waits and receives" % (tid,)
             assert self.bits.get(tid, 0) & self.waiters[tid] == 0, \
                 "task %r waits for bits that are pending" % (tid,)
+        for tid in self.recv_masks:
+            assert tid in self.receivers, "task %r has a recv mask but does not receive" % (tid,)
+            assert self.recv_masks[tid] and self.bits.get(tid, 0) & self.recv_masks[tid] == 0, \
+                "task %r receives for bits that are pending" % (tid,)
         for tid in self.bits:
             assert self.bits[tid], "zero bits kept for %r" % (tid,)
         return True

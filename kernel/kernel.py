@@ -27,6 +27,18 @@ watch(IRQ_CONSOLE) while the console's owner is blocked reading it, or
 while a task other than the console task owns it (the kernel then reads
 the UART itself, for Ctrl-Z).
 
+Interrupts. A manifest grants a task interrupts of the board (`irqs =
+NAME:BIT`, board IRQS: name, NVIC numbers, kind): while the task is live
+the kernel tells the trap layer it owns them (trap.irq_own(n, tid); 0 when
+it ends: masked and forgotten). The trap layer's handler masks a raw one
+and records it pending, a task UART's driver records a ring event
+(kernel/abi.py IRQ_TASK, always watched); the kernel takes them
+(trap.irq_take()) and raises the owner's notification bit as a notify
+from nobody would. A raw IRQ stays masked until its owner acknowledges
+it (SYS_IRQ, trap.irq_ack(n)); no other task can acknowledge, unmask or
+see it. A wait or recv may carry a timeout (timeouts: tid -> ms); the
+first of its wake-ups and the timer wins, and the other is dropped.
+
 The console. One task owns console input (console_owner): the console
 task (the task named "shell"; console_tid), or the task the operator
 handed it to (KCTL_FG). Only the owner's SYS_READ gets bytes; a read from
@@ -90,11 +102,19 @@ class Kernel(TaskTable):
     """
 
     def __init__(self, trap, pool_base, pool_size, manifests, slice_ticks=10, now=None, devices=(),
-                 console_task="shell"):
+                 console_task="shell", irqs=(), uarts=()):
         self.trap = trap
         self.devices = {}           # name -> (MMIO base, size) a manifest may ask for
         for name, base, size, _what in devices:
             self.devices[name] = (base, size)
+        self.irqs = {}              # name -> (NVIC numbers, kind) a manifest may ask for (board IRQS)
+        for name, nums, kind, _what in irqs:
+            self.irqs[name] = (tuple(nums), kind)
+        self.uarts = {}             # SYS_UART device number -> interrupt name (board TASK_UARTS)
+        for name, dev, _base in uarts:
+            self.uarts[dev] = name
+        self.irq_owner = {}         # NVIC number -> (tid, bit) of its live owner
+        self.timeouts = {}          # tid -> ms its wait or recv times out
         self.now = now if now is not None else trap.ticks_ms
         self.readonly = ()          # (base, size) ranges tasks may pass as message sources
         self.counter = None         # board cycle counter (device: _hal.counter), for boot figures
@@ -148,7 +168,8 @@ class Kernel(TaskTable):
             if len(m.devices) > 2:
                 raise ManifestError(m.source, "devices", "a task may be granted two devices, not %d"
                                     % len(m.devices))
-        return check_system(manifests, pool_size, list(self.devices) if self.devices else None)
+        return check_system(manifests, pool_size, list(self.devices) if self.devices else None,
+                            list(self.irqs) if self.irqs else None)
 
     # --- the task table (kernel/tasks.py), with the scheduler's view ---------
 
@@ -259,7 +280,9 @@ class Kernel(TaskTable):
             created = True
             for name in m.devices:
                 self.trap.grant(t.tid, self.devices[name][0], self.devices[name][1])
+            self._own_irqs(t, t.tid)
         except (MemoryError, ValueError, OSError) as e:
+            self._own_irqs(t, 0)
             if created:             # kill() zeroes what create() wrote (a failed create wrote nothing)
                 self.trap.kill(t.tid)
             self.buddy.free(base, t.tid)
@@ -283,8 +306,10 @@ class Kernel(TaskTable):
         assert t.status == LIVE, "ending %r" % (t,)
         tid = t.tid
         self.trap.kill(tid)
+        self._own_irqs(t, 0)
         self.buddy.free_owner(tid)
         self.sleepers.pop(tid, None)
+        self.timeouts.pop(tid, None)
         if tid in self.readers:
             self.readers.remove(tid)
         if tid in self.want_console:
@@ -298,6 +323,47 @@ class Kernel(TaskTable):
             self.installer.task_ended(tid)      # an install it was making is dropped
         if tid == self.console_owner and tid != self.console_tid:
             self._console_back("%s ended" % t.name)
+
+    def _own_irqs(self, t, owner):
+        """Tell the trap layer who owns t's interrupts: t (owner = its tid,
+        at its start) or nobody (0, at its end: masked, anything pending
+        forgotten)."""
+        for name, bit in t.manifest.irqs:
+            got = self.irqs.get(name)
+            if got is None:
+                continue
+            for n in got[0]:
+                if owner:
+                    self.irq_owner[n] = (owner, bit)
+                else:
+                    self.irq_owner.pop(n, None)
+                self.trap.irq_own(n, owner)
+
+    def _irq_name(self, n):
+        for name in self.irqs:
+            if n in self.irqs[name][0]:
+                return name
+        return None
+
+    def irq_bits(self, t):
+        """name -> notification bit of t's interrupt grants."""
+        out = {}
+        for name, bit in t.manifest.irqs:
+            out[name] = bit
+        return out
+
+    def _task_irqs(self):
+        """Turn what the trap layer recorded (task-owned IRQs that fired,
+        task UART ring events) into the owners' notification bits."""
+        pend = self.trap.irq_take()
+        n = 0
+        while pend:
+            if pend & 1:
+                got = self.irq_owner.get(n)
+                if got is not None and self.tasks[got[0]].status == LIVE:
+                    self.apply(self.ipc.notify(None, got[0], 1 << got[1]))
+            pend >>= 1
+            n += 1
 
     def exit(self, t, code):
         self.end(t)
@@ -364,7 +430,7 @@ class Kernel(TaskTable):
         sched = self.sched
         boot = self.boot
         now = self.now()
-        timed = self.sleepers or self.restart_at or (boot is not None and boot.confirm_at is not None)
+        timed = self.sleepers or self.restart_at or self.timeouts or (boot is not None and boot.confirm_at is not None)
         if timed:
             self._expire(now)               # (nothing timed, the common case: no call)
         tid = sched.running                 # pick()'s common case, inline: the running
@@ -444,6 +510,8 @@ class Kernel(TaskTable):
                 self._charge(a, ms - t0)
                 t0 = ms
                 self.ipc.fast_call(a, b, d, e)
+                if self.timeouts:
+                    self.timeouts.pop(b, None)      # its recv ended with the call
                 self.tasks[a].syscalls += 1
                 self.sched.block(a, "call %d" % b)
                 self.sched.wake(b)
@@ -500,6 +568,10 @@ class Kernel(TaskTable):
             r = min(self.restart_at.values())
             if best is None or r < best:
                 best = r
+        if self.timeouts:
+            r = min(self.timeouts.values())
+            if best is None or r < best:
+                best = r
         if self.boot is not None and self.boot.confirm_at is not None:
             if best is None or self.boot.confirm_at < best:
                 best = self.boot.confirm_at
@@ -521,6 +593,9 @@ class Kernel(TaskTable):
         for tid in self.restart_at:
             if self.restart_at[tid] <= now:
                 due.append((self.restart_at[tid], 1, tid))
+        for tid in self.timeouts:
+            if self.timeouts[tid] <= now:
+                due.append((self.timeouts[tid], 2, tid))
         if not due:
             return
         due.sort()
@@ -529,6 +604,11 @@ class Kernel(TaskTable):
                 del self.sleepers[tid]
                 self.trap.set_result(tid, 0, 0)
                 self.sched.wake(tid)
+            elif kind == 2:
+                del self.timeouts[tid]
+                if self.ipc.cancel(tid):            # still waiting: r0 = r1 = 0, the timeout
+                    self.trap.set_result(tid, 0, 0)
+                    self.sched.wake(tid)
             else:
                 del self.restart_at[tid]
                 self._auto_restart(self.tasks[tid], now)
@@ -551,6 +631,8 @@ class Kernel(TaskTable):
             self.fault(t, "bad event %s" % (repr(event)[:40],), 0, 0)
 
     def _irq(self, bits):
+        if is_int(bits) and bits & abi.IRQ_TASK:
+            self._task_irqs()
         if is_int(bits) and bits & abi.IRQ_CONSOLE:
             self._console_feed()
 
@@ -663,8 +745,12 @@ class Kernel(TaskTable):
     # --- what syscalls and IPC wake-ups do to tasks -----------------------
 
     def apply(self, wakes):
-        """Carry out ipc's wake-ups: copy, set the result, make ready."""
+        """Carry out ipc's wake-ups: copy, set the result, make ready (a
+        timeout the woken task had is dropped)."""
+        timeouts = self.timeouts
         for tid, r0, r1, ptr, data in wakes:
+            if timeouts:
+                timeouts.pop(tid, None)
             w = self.tasks[tid]
             if data is not None and not self.copy_out(w, ptr, data):
                 continue
@@ -693,6 +779,11 @@ class Kernel(TaskTable):
         self.buddy.check()
         self.ipc.check()
         assert len(self.readers) == len(set(self.readers)), "reader twice: %r" % (self.readers,)
+        for n in self.irq_owner:
+            tid, bit = self.irq_owner[n]
+            t = self.tasks.get(tid)
+            assert t is not None and t.status == LIVE and (self.irq_bits(t).get(self._irq_name(n)) == bit), \
+                "IRQ %d owned by %r at bit %d" % (n, t, bit)
         for tid in self.want_console:
             assert tid in self.readers, "task %d waits for the console but is no reader" % tid
         assert self.console_owner is None or self.console_owner in self.tasks
@@ -718,6 +809,8 @@ class Kernel(TaskTable):
                 "%r's block 0x%x+%d is %r" % (t, t.base, t.size, got)
             assert self.buddy.used_by(tid) == t.size, "%r owns other blocks" % (t,)
             assert tid not in self.restart_at
+            assert tid not in self.timeouts or blocked in ("recv", "wait"), \
+                "%r has a timeout but waits in %r" % (t, blocked)
             waits = []
             if blocked is not None:
                 waits.append(blocked)

@@ -91,6 +91,7 @@ def main():
             raise ValueError("%d tasks, the board holds %d" % (len(manifests), board.MAX_TASKS - 1))
         devices = tuple(d for d in board.DEVICES if d[0] in _image.DEVICES)   # what this image maps
         k = Kernel(_trap, board.TASK_POOL_BASE, board.TASK_POOL_SIZE, manifests, devices=devices,
+                   irqs=board.IRQS, uarts=board.TASK_UARTS,
                    now=_hal.ticks_ms)     # the same clock as _trap.ticks_ms, without a long int
     except Exception as e:  # ManifestError, KernelError, too many: a bad system table
         recovery(console, "bad system table: %s" % e)

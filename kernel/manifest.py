@@ -27,7 +27,12 @@ every error name its field.
                                    # (SYS_KCTL: ps, kill, start...): the shell
     clock      = false             # true: may set the board's UTC clock
                                    # (KCTL_TIME; the shell: `date set`; SNTP)
-    devices    = uart1             # devices whose MMIO it is granted
+    devices    = ledger_store      # devices whose MMIO it is granted
+    irqs       = uart1:0, eth:1    # interrupts it is granted (the board's IRQS), each
+                                   # to one of its notification bits 0..30 (as Hubris's
+                                   # app.toml): the kernel raises the bit when the
+                                   # interrupt fires; the owner acknowledges it
+                                   # (SYS_IRQ) and no other task can
     hsm_keys   = ledger-sign:sign+verify, ledger-kek:wrap
     arena      = 196608            # bytes of raw RAM outside the GC heap (_qx.arena())
     gc_threshold = 8192            # collect after this many bytes allocated (gc.threshold)
@@ -65,8 +70,9 @@ LIMIT_MAX = 1000000
 HSM_OPS = ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap")
 
 REQUIRED = ("name", "entry", "priority", "heap", "stack", "restart")
-OPTIONAL = ("backoff_ms", "calls", "console", "kernel", "clock", "devices", "hsm_keys", "start", "arena",
+OPTIONAL = ("backoff_ms", "calls", "console", "kernel", "clock", "devices", "irqs", "hsm_keys", "start", "arena",
             "gc_threshold")
+IRQ_BIT_MAX = 30                    # notification bits 0..30 (kernel/abi.py NOTIFY_MASK)
 ARENA_MAX = 262144                  # bytes of raw RAM outside the task's GC heap
 GC_THRESHOLD_MIN = 1024             # bytes; 0 (the default): collect only when the heap is full
 FIELDS = REQUIRED + OPTIONAL
@@ -108,6 +114,7 @@ class Manifest:
         self.clock = False         # may set the UTC clock (kernel/clock.py)
         self.start = "boot"        # boot: started at boot; manual: by `start NAME`
         self.devices = []
+        self.irqs = []             # [(interrupt name, notification bit)]
         self.hsm_keys = []
         self.arena = 0             # raw RAM beside the heap, never scanned by the GC (_qx.arena())
         self.gc_threshold = 0      # bytes allocated between collections (gc.threshold); 0: heap full
@@ -126,7 +133,8 @@ class Manifest:
             "heap": self.heap, "stack": self.stack, "restart": self.restart,
             "restart_limit": self.restart_limit, "backoff_ms": self.backoff_ms,
             "calls": list(self.calls), "console": self.console,
-            "kernel": self.kernel, "clock": self.clock, "devices": list(self.devices), "hsm_keys": keys,
+            "kernel": self.kernel, "clock": self.clock, "devices": list(self.devices),
+            "irqs": [(n, b) for n, b in self.irqs], "hsm_keys": keys,
             "start": self.start, "arena": self.arena, "gc_threshold": self.gc_threshold,
         }
 
@@ -151,6 +159,8 @@ class Manifest:
         lines.append("clock = %s" % ("true" if self.clock else "false"))
         lines.append("start = %s" % self.start)
         lines.append("devices = %s" % ", ".join(self.devices))
+        if self.irqs:
+            lines.append("irqs = %s" % ", ".join("%s:%d" % (n, b) for n, b in self.irqs))
         keys = []
         for k in self.hsm_keys:
             keys.append("%s:%s" % (k["label"], "+".join(k["ops"])))
@@ -192,6 +202,7 @@ def from_dict(d, source):
     m.clock = d["clock"]
     m.start = d["start"]
     m.devices = d["devices"]
+    m.irqs = [(n, b) for n, b in d["irqs"]]
     m.hsm_keys = d["hsm_keys"]
     m.arena = d["arena"]
     m.gc_threshold = d["gc_threshold"]
@@ -285,6 +296,8 @@ def parse(text, source="userland/x/manifest", folder=None):
         m.start = raw["start"]
     if "devices" in raw:
         m.devices = _names(source, "devices", raw["devices"])
+    if "irqs" in raw:
+        m.irqs = _irqs(source, raw["irqs"])
     if "hsm_keys" in raw:
         m.hsm_keys = _hsm_keys(source, raw["hsm_keys"])
     if "arena" in raw:
@@ -416,6 +429,27 @@ def _names(source, field, s):
     return names
 
 
+def _irqs(source, s):
+    """`name:bit, ...`: each interrupt once, each bit once."""
+    out = []
+    for item in _items(source, "irqs", s):
+        colon = item.find(":")
+        name = item[:colon].strip() if colon >= 0 else item
+        bit = _int_or_none(item[colon + 1:].strip()) if colon >= 0 else None
+        if colon < 0 or not _is_identifier(name) or len(name) > NAME_MAX:
+            raise ManifestError(source, "irqs", "%r is not name:bit (an interrupt of the board, "
+                                "a notification bit 0..%d)" % (item, IRQ_BIT_MAX))
+        if bit is None or bit > IRQ_BIT_MAX:
+            raise ManifestError(source, "irqs", "%r: the bit is not 0..%d" % (item, IRQ_BIT_MAX))
+        for n, b in out:
+            if n == name:
+                raise ManifestError(source, "irqs", "%r listed twice" % name)
+            if b == bit:
+                raise ManifestError(source, "irqs", "bit %d given to %s and %s" % (bit, n, name))
+        out.append((name, bit))
+    return out
+
+
 def _hsm_keys(source, s):
     keys = []
     labels = []
@@ -451,14 +485,16 @@ def _hsm_keys(source, s):
 
 # --- the system ---------------------------------------------------------
 
-def check_system(manifests, pool_size, devices=None):
+def check_system(manifests, pool_size, devices=None, irqs=None):
     """Validate a set of manifests as one system and return the capability
     table: dict task name -> set of task names it may call.
 
     Checks, first failure wins: unique names; no task calls itself; every
     `calls` target has a manifest; every device is in `devices` (when given,
-    the board's device names); the tasks' regions (region_size()) sum to at
-    most pool_size bytes."""
+    the board's device names); every interrupt is in `irqs` (when given,
+    the board's interrupt names) and granted to one task only (a bit twice
+    in one manifest parse() refuses already); the tasks' regions
+    (region_size()) sum to at most pool_size bytes."""
     by_name = {}
     for m in manifests:
         other = by_name.get(m.name)
@@ -466,6 +502,7 @@ def check_system(manifests, pool_size, devices=None):
             raise ManifestError(m.source, "name", "%r is also the name in %s" % (m.name, other.source))
         by_name[m.name] = m
     table = {}
+    owners = {}                 # interrupt name -> the task granted it
     for m in manifests:
         callees = set()
         for callee in m.calls:
@@ -478,6 +515,13 @@ def check_system(manifests, pool_size, devices=None):
             for d in m.devices:
                 if d not in devices:
                     raise ManifestError(m.source, "devices", "%r is not a device of this board" % d)
+        for name, bit in m.irqs:
+            if irqs is not None and name not in irqs:
+                raise ManifestError(m.source, "irqs", "%r is not an interrupt of this board" % name)
+            other = owners.get(name)
+            if other is not None:
+                raise ManifestError(m.source, "irqs", "%r is granted to %s already" % (name, other))
+            owners[name] = m.name
         table[m.name] = callees
     sizes = [m.region_size() for m in manifests]
     need = sum(sizes)

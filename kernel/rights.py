@@ -15,6 +15,7 @@ limited here; an installed task's manifest is limited by RIGHTS.
                                                     its reads wait and never take a byte)
     hsm_keys  none                                  any: an HSM key policy is granted to built-in tasks only
     devices   none                                  any
+    irqs      none                                  any: interrupts reach built-in drivers only
     kernel    false                                 true
     clock     false                                 true (the board's UTC clock is the operator's and SNTP's)
 
@@ -37,6 +38,8 @@ RIGHTS = (
      "keystrokes go to the console's one owner, the shell unless the operator hands it over"),
     ("hsm_keys", "none", "HSM key policies are granted to built-in tasks only"),
     ("devices", "none", "device MMIO is granted to built-in drivers only"),
+    ("irqs", "none", "interrupts are granted to built-in drivers only (an installed task holding one could "
+     "keep it masked, or take another driver's data)"),
     ("kernel", "false", "only the shell controls the kernel"),
     ("clock", "false", "the board's UTC clock is set by the operator and SNTP only"),
 )
@@ -59,6 +62,9 @@ def check(m):
         out.append("hsm_keys: HSM key policies are granted to built-in tasks only")
     if m.devices:
         out.append("devices %s: an installed task may not be granted devices" % ", ".join(m.devices))
+    if m.irqs:
+        out.append("irqs %s: an installed task may not be granted interrupts"
+                   % ", ".join(n for n, _ in m.irqs))
     if m.kernel:
         out.append("kernel: an installed task may not hold the kernel capability")
     if m.clock:

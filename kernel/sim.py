@@ -46,6 +46,15 @@ wrappers use scratch buffers at the bottom of the heap: sys.out (1024 bytes,
 messages going out), sys.inbuf (1024, replies and received messages),
 sys.kbuf (the rest of the heap, KCTL replies).
 
+Interrupts: Sim models the board's task-owned interrupts as the trap layer
+keeps them (irq_own, irq_take, irq_ack; a raw IRQ is masked when it fires
+and latched while masked) and the task UARTs' rings (uart_read, uart_write,
+UART_RING bytes each way). Test controls: raise_irq(n, at_ms) asserts IRQ n,
+uart_feed(dev, data, at_ms) puts bytes on a UART's receive wire (what the
+ring cannot take waits there: the sender is held back), uart_sent(dev) is
+what the UART transmitted, tx_hold[dev] = True stops the transmitter (its
+ring fills) until uart_release(dev).
+
 Determinism: Sim(seed) draws every choice from Rng(seed): the extra cost of
 each step (jitter_us), spurious EV_TICKs (tick_rate per mille of steps) and
 injected crashes (crash_rate per mille of steps). A given seed gives the
@@ -256,8 +265,32 @@ class SimSys:
     def notify(self, dest, bits):
         _check((yield self.raw(abi.SYS_NOTIFY, dest, bits)))
 
-    def wait(self, mask):
-        r0, r1 = _check((yield self.raw(abi.SYS_WAIT, mask)))
+    def wait(self, mask, timeout_ms=0):
+        """The bits taken; 0 when timeout_ms (0: none) passed first."""
+        r0, r1 = _check((yield self.raw(abi.SYS_WAIT, mask, timeout_ms)))
+        return r0
+
+    def recv_any(self, cap=abi.MSG_MAX, poll=False, mask=0, timeout_ms=0):
+        """A call, (sender, message bytes); notifications of mask, (0, bits);
+        nothing (poll, or the timeout), (0, 0)."""
+        r0, r1 = _check((yield self.raw(abi.SYS_RECV, self.inbuf, cap, 1 if poll else 0, mask, timeout_ms)))
+        if r1:
+            return r1, self.get(self.inbuf, r0)
+        return 0, r0
+
+    def irq_ack(self, bits):
+        _check((yield self.raw(abi.SYS_IRQ, abi.IRQ_ACK, bits)))
+
+    def irq_owned(self):
+        r0, r1 = _check((yield self.raw(abi.SYS_IRQ, abi.IRQ_OWNED)))
+        return r0
+
+    def uart_read(self, dev, n=SCRATCH):
+        r0, r1 = _check((yield self.raw(abi.SYS_UART, abi.UART_READ, dev, self.inbuf, n)))
+        return self.get(self.inbuf, r0)
+
+    def uart_write(self, dev, data):
+        r0, r1 = _check((yield self.raw(abi.SYS_UART, abi.UART_WRITE, dev, self.put(self.out, data), len(data))))
         return r0
 
     def lookup(self, name):
@@ -333,6 +366,23 @@ class Sim:
         self.fastpath = fastpath
         self.limit = 0              # ticks the running task may spin before EV_TICK
         self.hook_error = None
+        self.irq_owners = {}        # NVIC number -> owner tid (irq_own)
+        self.irq_masked = set()     # raw IRQs masked after firing, until acknowledged
+        self.irq_latched = set()    # raised while masked: pending again at the ack
+        self.irq_pending = 0        # bits by NVIC number, for irq_take()
+        self.irq_at = []            # [(ms, n)] raise_irq to come, by time
+        self.uart_irqs = {1: (2, 3), 2: (4, 5), 3: (18, 19)}   # device -> (RX, TX) NVIC numbers
+        self.rx, self.wire, self.tx, self.sent = {}, {}, {}, {}
+        self.tx_hold, self.rx_want, self.tx_want = {}, {}, {}
+        for dev in self.uart_irqs:
+            self.rx[dev] = bytearray()      # the receive ring
+            self.wire[dev] = []             # [(ms, byte)] on the way in, by time
+            self.tx[dev] = bytearray()      # the transmit ring
+            self.sent[dev] = bytearray()
+            self.tx_hold[dev] = False
+            self.rx_want[dev] = False       # the owner found the ring empty
+            self.tx_want[dev] = False       # ... or full
+        self.rx_min = {}                    # device -> bytes its owner waits for
         if fastpath:                # the kernel looks for fasttab() to use the fast path
             from tools import ipcfast_host
             self._ffi, self._lib = ipcfast_host.claim(self)
@@ -363,6 +413,25 @@ class Sim:
     def crash(self, tid, reason="exception: Crash: injected", pc=0, addr=0):
         """Task tid faults at its next step."""
         self._get(tid).crash = (reason, pc, addr)
+
+    def raise_irq(self, n, at_ms=None):
+        """IRQ n asserts at at_ms (default now)."""
+        at = self.ticks_ms() if at_ms is None else at_ms
+        self.irq_at.append((at, n))
+        self.irq_at.sort()
+
+    def uart_feed(self, dev, data, at_ms=None):
+        """Bytes arriving on task UART dev's receive wire from at_ms."""
+        at = self.ticks_ms() if at_ms is None else at_ms
+        for b in data:
+            self.wire[dev].append((at, b))
+
+    def uart_sent(self, dev):
+        return bytes(self.sent[dev])
+
+    def uart_release(self, dev):
+        self.tx_hold[dev] = False
+        self._uart_move(dev)
 
     def fail_next_create(self, n=1):
         self.fail_create = n
@@ -470,13 +539,117 @@ class Sim:
         if self.watched & abi.IRQ_CONSOLE and self.input:
             if wake is None or self.input[0][0] < wake:
                 wake = self.input[0][0]
+        later = [self.irq_at[0][0]] if self.irq_at else []
+        for dev in self.wire:
+            if self.wire[dev] and self.rx_want[dev]:
+                later.append(self.wire[dev][0][0])
+        for at in later:
+            if wake is None or at < wake:
+                wake = at
+        if self._irqs() & abi.IRQ_TASK:
+            wake = now
         if wake is None:
             self.stalls += 1        # nothing can ever wake it: let 1 ms pass
             wake = now + 1
         if wake > now:
             self.us = wake * 1000
         self.trace.append((self.ticks_ms(), None, "idle", deadline_ms))
-        return self._irqs() & self.watched
+        return self._irqs() & (self.watched | abi.IRQ_TASK)
+
+    # --- task-owned interrupts and UARTs (the trap layer's, modelled) ----
+
+    def irq_own(self, n, tid):
+        if tid:
+            self.irq_owners[n] = tid
+        else:
+            self.irq_owners.pop(n, None)
+        self.irq_masked.discard(n)
+        self.irq_latched.discard(n)
+        self.irq_pending &= ~(1 << n)
+        for dev in self.uart_irqs:
+            if n == self.uart_irqs[dev][0]:
+                self.rx[dev] = bytearray()
+                self.rx_want[dev] = self.tx_want[dev] = False
+                self._uart_move(dev)
+            if n == self.uart_irqs[dev][1]:
+                self.tx[dev] = bytearray()
+
+    def irq_take(self):
+        self._irq_due()
+        p = self.irq_pending
+        self.irq_pending = 0
+        return p
+
+    def irq_ack(self, n):
+        if n in self.irq_masked:
+            self.irq_masked.discard(n)
+            if n in self.irq_latched:
+                self.irq_latched.discard(n)
+                self._fire(n)
+
+    def _fire(self, n):
+        if n not in self.irq_owners:
+            return
+        if n in self.irq_masked:
+            self.irq_latched.add(n)
+            return
+        self.irq_masked.add(n)
+        self.irq_pending |= 1 << n
+
+    def _irq_due(self):
+        now = self.ticks_ms()
+        while self.irq_at and self.irq_at[0][0] <= now:
+            self._fire(self.irq_at.pop(0)[1])
+        for dev in self.wire:
+            if self.wire[dev] and self.wire[dev][0][0] <= now:
+                self._uart_move(dev)
+
+    def _uart_move(self, dev):
+        """The UART's interrupt path: the wire into the receive ring while
+        it has room, the transmit ring out unless held; a ring event for an
+        owner that found the ring empty (full)."""
+        rx_irq, tx_irq = self.uart_irqs[dev]
+        if rx_irq in self.irq_owners:
+            now = self.ticks_ms()
+            w, ring = self.wire[dev], self.rx[dev]
+            moved = False
+            while w and w[0][0] <= now and len(ring) < abi.UART_RING:
+                ring.append(w.pop(0)[1])
+                moved = True
+            quiet = not (w and w[0][0] <= now)  # the line's due bytes are all in: it is quiet
+            if ring and self.rx_want[dev] and (len(ring) >= self.rx_min.get(dev, 1) or quiet):
+                self.rx_want[dev] = False
+                self.irq_pending |= 1 << rx_irq
+        if tx_irq in self.irq_owners and not self.tx_hold[dev] and self.tx[dev]:
+            self.sent[dev].extend(self.tx[dev])
+            self.tx[dev] = bytearray()
+            if self.tx_want[dev]:
+                self.tx_want[dev] = False
+                self.irq_pending |= 1 << tx_irq
+
+    def uart_read(self, dev, n, least=1):
+        self._uart_move(dev)
+        ring = self.rx[dev]
+        least = min(max(least, 1), abi.UART_RING)
+        out = bytes(ring[:n])
+        self.rx[dev] = ring[n:]             # (MicroPython's bytearray has no slice deletion)
+        if len(self.rx[dev]) < least:
+            self.rx_want[dev] = True
+            self.rx_min[dev] = least
+        waiting = len(self.rx[dev])
+        self._uart_move(dev)        # room again: the held-back bytes come in
+        return out if n else waiting
+
+    def uart_write(self, dev, data):
+        ring = self.tx[dev]
+        n = abi.UART_RING - len(ring)
+        if n > len(data):
+            n = len(data)
+        ring.extend(data[:n])
+        if n < len(data):
+            self.tx_want[dev] = True
+        self._uart_move(dev)
+        return n
 
     # --- the IPC fast path (fastpath=True): kernel/port/ipcfast.c itself ----
 
@@ -586,9 +759,11 @@ class Sim:
         return addr - s.base
 
     def _irqs(self):
+        self._irq_due()
+        bits = abi.IRQ_TASK if self.irq_pending else 0
         if self.input and self.input[0][0] <= self.ticks_ms():
-            return abi.IRQ_CONSOLE
-        return 0
+            bits |= abi.IRQ_CONSOLE
+        return bits
 
     def _cost(self):
         us = self.step_us
@@ -611,7 +786,7 @@ class Sim:
         while True:
             if self.deadline is not None and self.ticks_ms() >= self.deadline:
                 return (abi.EV_TICK,)
-            bits = self._irqs() & self.watched
+            bits = self._irqs() & (self.watched | abi.IRQ_TASK)
             if bits:
                 return (abi.EV_IRQ, bits)
             if ticks >= self.limit:

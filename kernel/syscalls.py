@@ -154,21 +154,33 @@ def sys_call(k, t, a):
     return None
 
 
+def _mask(v, what):
+    """A notification mask word: 0 (none) or bits of NOTIFY_MASK."""
+    v = word(v, what)
+    if v & ~abi.NOTIFY_MASK:
+        raise KernelError(BAD_ARGUMENT, "%s 0x%x is not 0..0x%x" % (what, v, abi.NOTIFY_MASK))
+    return v
+
+
 def sys_recv(k, t, a):
     bptr = word(a[0], "recv buffer ptr")
     bcap = word(a[1], "recv buffer cap")
     taskmem.check(t, bptr, bcap, "recv buffer")
     poll = word(a[2], "recv poll")
-    got, wakes = k.ipc.recv(t.tid, bptr, bcap)
+    mask = _mask(a[3], "recv notify mask")
+    timeout = word(a[4], "recv timeout ms", abi.SLEEP_MAX)
+    got, wakes = k.ipc.recv(t.tid, bptr, bcap, mask)
     k.apply(wakes)
     if got is None:
-        if poll == 1:                       # nobody calls: do not wait
+        if poll == 1:                       # nothing waits: do not wait
             k.ipc.cancel_recv(t.tid)
             return (0, 0)
         k.sched.block(t.tid, "recv")
+        if timeout:
+            k.timeouts[t.tid] = k.now() + timeout
         return None
     tid, r0, r1, ptr, data = got
-    if not k.copy_out(t, ptr, data):
+    if data is not None and not k.copy_out(t, ptr, data):
         return None
     return (r0, r1)
 
@@ -212,10 +224,13 @@ def sys_wait(k, t, a):
     mask = word(a[0], "wait mask")
     if mask == 0 or mask & ~abi.NOTIFY_MASK:
         raise KernelError(BAD_ARGUMENT, "wait mask 0x%x is not 1..0x%x" % (mask, abi.NOTIFY_MASK))
+    timeout = word(a[1], "wait timeout ms", abi.SLEEP_MAX)
     got = k.ipc.wait(t.tid, mask)
     if got is not None:
         return (got, 0)
     k.sched.block(t.tid, "wait")
+    if timeout:
+        k.timeouts[t.tid] = k.now() + timeout
     return None
 
 
@@ -232,7 +247,60 @@ def sys_lookup(k, t, a):
     raise KernelError(NO_SUCH_TASK, "no task named %r" % (name,))
 
 
+def sys_irq(k, t, a):
+    """The caller's interrupts: IRQ_ACK unmasks the raw IRQs behind `bits`
+    (a UART's need none: its driver never masks them), IRQ_OWNED tells
+    the bits of its grants. A bit that is none of the caller's IRQs is
+    NOT_PERMITTED: a task learns nothing of another's interrupts."""
+    op = word(a[0], "irq op", abi.IRQ_OWNED)
+    mine = k.irq_bits(t)
+    owned = 0
+    for name in mine:
+        owned |= 1 << mine[name]
+    if op == abi.IRQ_OWNED:
+        return (owned, 0)
+    bits = word(a[1], "irq bits")
+    if bits == 0 or bits & ~abi.NOTIFY_MASK:
+        raise KernelError(BAD_ARGUMENT, "irq bits 0x%x are not 1..0x%x" % (bits, abi.NOTIFY_MASK))
+    if bits & ~owned:
+        raise KernelError(NOT_PERMITTED, "task %s owns no interrupt at bits 0x%x" % (t.name, bits & ~owned))
+    for name in mine:
+        got = k.irqs.get(name)
+        if bits >> mine[name] & 1 and got is not None and got[1] == "raw":
+            for n in got[0]:
+                k.trap.irq_ack(n)
+    return (0, 0)
+
+
+def sys_uart(k, t, a):
+    """Bulk I/O on a task UART the caller owns (its `irqs` grant). The trap
+    layer answers the owner's well-formed calls itself (the same rules,
+    hal/arch/armv7m/trap.c); this is the rest: the refusals, and the
+    simulator. Never blocks."""
+    op = word(a[0], "uart op", abi.UART_WRITE)
+    dev = word(a[1], "uart device")
+    ptr = word(a[2], "uart ptr")
+    n = word(a[3], "uart len")
+    least = word(a[4], "uart wake at")
+    taskmem.check(t, ptr, n, "uart buffer", k.readonly if op == abi.UART_WRITE else (), op == abi.UART_WRITE)
+    name = k.uarts.get(dev)
+    if name is None:
+        raise KernelError(BAD_ARGUMENT, "uart device %d is not a task UART of this board" % dev)
+    if name not in k.irq_bits(t):
+        raise KernelError(NOT_PERMITTED, "task %s does not own %s" % (t.name, name))
+    if n > abi.UART_RING:
+        n = abi.UART_RING
+    if op == abi.UART_READ:
+        if n == 0:
+            return (k.trap.uart_read(dev, 0, least), 0)     # arm only: the count waiting
+        data = k.trap.uart_read(dev, n, least)
+        if data and not k.copy_out(t, ptr, data):
+            return None
+        return (len(data), 0)
+    return (k.trap.uart_write(dev, k.read(t, ptr, n)), 0)
+
+
 SYSCALLS = (sys_exit, sys_yield, sys_sleep, sys_ticks, sys_write, sys_read, sys_call,
-            sys_recv, sys_reply, sys_notify, sys_wait, sys_lookup, sys_kctl)
+            sys_recv, sys_reply, sys_notify, sys_wait, sys_lookup, sys_kctl, sys_irq, sys_uart)
 
 assert len(SYSCALLS) == abi.NSYSCALLS

@@ -63,6 +63,57 @@ def run_device(board):
         out.update(install_hold(board, tmp))
     with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
         out.update(gateway_messages(board, tmp))
+    with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
+        out.update(task_irq_figures(board, tmp))
+    return out
+
+
+TASK_UART_BYTES = 262144     # uartecho reports every 256 KiB
+
+
+def task_irq_figures(board, tmp):
+    """The dev image (userland/irqtest/): irqtimer's interrupt-to-task
+    latency (timer 1 ticks from its interrupt to the owner running after
+    its SYS_WAIT, 40 instructions a tick), and uartecho's SYS_UART costs a
+    byte over a 256 KiB echo through UART3 (its own counter timing of its
+    read and write calls: the bulk copies, not the UART's interrupt path)."""
+    import socket
+    import threading
+    sock = os.path.join(tmp, "uart3.sock")
+    cmd = qemu.command(board, flash=qemu.flash_path(board, "dev"), serial="stdio", icount=True,
+                       storage=os.path.join(tmp, "storage.bin"))
+    cmd += ["-serial", "chardev:u3", "-chardev", "socket,id=u3,path=%s,server=on,wait=off" % sock]
+    child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
+    out = {}
+    try:
+        up = False
+        while not up or "irq_to_task_min" not in out:      # the two lines come in either order
+            if child.expect([r"irqtimer: (\d+) irqs, latency ticks min (\d+) median (\d+) max (\d+)",
+                             r"uartecho: up"]) == 0:
+                out["irq_to_task_min"] = int(child.match.group(2)) * NS_PER_COUNT
+                out["irq_to_task_median"] = int(child.match.group(3)) * NS_PER_COUNT
+            else:
+                up = True
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(sock)
+        data = os.urandom(TASK_UART_BYTES)
+        t = threading.Thread(target=s.sendall, args=(data,), daemon=True)
+        t.start()
+        got = bytearray()
+        s.settimeout(300)
+        while len(got) < len(data):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        if bytes(got) != data:
+            raise SystemExit("bench: UART3's echo lost or changed bytes (%d of %d back)" % (len(got), len(data)))
+        child.expect(r"uartecho: %d bytes, syscalls read_x100 (\d+) write_x100 (\d+)" % TASK_UART_BYTES)
+        out["uart_read_x100"] = int(child.match.group(1))
+        out["uart_write_x100"] = int(child.match.group(2))
+        s.close()
+    finally:
+        child.close(force=True)
     return out
 
 
@@ -532,6 +583,12 @@ def main():
          "%s / %s us / %s us" % (f.get("install_check_steps", "-"), n(f["install_check_us"])
                                  if "install_check_us" in f else "-",
                                  n(f["install_longest_step_us"]) if "install_longest_step_us" in f else "-")),
+        ("task UART receive in bulk: SYS_UART read, instructions a byte (target <= 60; polled: ~2,500)",
+         "%.2f" % (f["uart_read_x100"] / 100)),
+        ("task UART transmit in bulk: SYS_UART write, instructions a byte (target <= 60; polled: ~800)",
+         "%.2f" % (f["uart_write_x100"] / 100)),
+        ("interrupt to the owning task running (timer 1 to its SYS_WAIT returning): min / median "
+         "(target <= 1,500)", "%s / %s" % (n(f["irq_to_task_min"]), n(f["irq_to_task_median"]))),
     ] + net_rows(f) + host_wait_rows(f) + switch_rows(f)
     print("QENEX OS benchmarks on %s (qemu-system-arm -icount shift=0; guest instructions "
           "unless stated)" % board.NAME)

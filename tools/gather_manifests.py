@@ -89,7 +89,8 @@ def image_manifests(board, image):
     if len(chosen) >= b.MAX_TASKS:
         raise SystemExit("images: %s: %d tasks, the board holds %d" % (image, len(chosen), b.MAX_TASKS - 1))
     try:
-        manifest.check_system([m for _, _, m in chosen], b.TASK_POOL_SIZE, tuple(desc["devices"]))
+        manifest.check_system([m for _, _, m in chosen], b.TASK_POOL_SIZE, tuple(desc["devices"]),
+                              tuple(i[0] for i in getattr(b, "IRQS", ())))
     except manifest.ManifestError as e:
         raise SystemExit("images: %s: %s" % (image, e))
     return desc, [(s, t) for s, t, _ in chosen]

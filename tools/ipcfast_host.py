@@ -8,11 +8,11 @@ holds the module (claim()). It does not simulate anything itself: the C
 follows the tables the kernel writes (kernel/fasttab.py) exactly as on the
 device. One module, so one Sim drives it at a time.
 """
-import hashlib
-import importlib.util
 import os
 import re
 import sys
+
+from tools import cffi_cache
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PORT = os.path.join(ROOT, "kernel", "port")
@@ -57,28 +57,15 @@ def build():
     global _mod
     if _mod is not None:
         return _mod
-    h = hashlib.sha256()
-    for p in SOURCES + [os.path.abspath(__file__)]:
-        h.update(open(p, "rb").read())
-    outdir = os.path.join(ROOT, "build", "host", "ipcfast-" + h.hexdigest()[:16])
-    found = [f for f in os.listdir(outdir) if f.startswith(NAME) and f.endswith((".so", ".pyd"))] \
-        if os.path.isdir(outdir) else []
-    if found:
-        path = os.path.join(outdir, found[0])
-    else:
-        import cffi
-        ffi = cffi.FFI()
+
+    def configure(ffi):
         struct, _ = struct_cdef()
         ffi.cdef(struct + CDEF_TAIL)
         ffi.set_source(NAME, '#include "ipcfast.h"\nvolatile int32_t qx_current;\nvolatile uint32_t qx_slice_left;\n',
                        sources=[os.path.join(PORT, "ipcfast.c")], include_dirs=[PORT],
                        extra_compile_args=["-O1", "-Wall", "-Werror", "-Wno-discarded-qualifiers",
                                            "-Wno-unused-function"])
-        os.makedirs(outdir, exist_ok=True)
-        path = ffi.compile(tmpdir=outdir)
-    spec = importlib.util.spec_from_file_location(NAME, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = cffi_cache.load(NAME, "ipcfast", SOURCES + [os.path.abspath(__file__)], configure)
     _hooks(mod.ffi)
     _mod = (mod.ffi, mod.lib)
     return _mod

@@ -1,7 +1,9 @@
 """The HSM driver proper: requests over the framed link with timeouts,
 retries and resynchronisation, and the PIN session. Transport-agnostic plain
-Python: on the device `port` is the UART1 port of drivers/uart/polled.py, in the
-host tests an in-process emulator.
+Python: on the device `port` is UART1's RingPort (drivers/uart/ring.py), in
+the host tests an in-process emulator. A port with wait(ms, need) is waited on
+between reads (the kernel's notification when the bytes the frame in
+progress needs have come); one without is polled every sleep_ms(1).
 
 A request is sent, then the answer awaited for timeout_ms (doubled on each
 try with backoff=True); on silence the same frame (same sequence number)
@@ -93,7 +95,14 @@ class Client:
                     continue
                 if now >= deadline:
                     break
-                self.sleep_ms(1)
+                wait = getattr(self.port, "wait", None)
+                if wait is None:
+                    self.sleep_ms(1)
+                    continue
+                ms = deadline - now
+                if self.reader.buf and self.quiet_ms - (now - last_byte) < ms:
+                    ms = self.quiet_ms - (now - last_byte)
+                wait(ms if ms > 0 else 1, self.reader.need())
         self.stats["timeouts"] += 1
         self.codec.key = None                    # whatever session there was is gone
         self.reader.reset()

@@ -164,6 +164,18 @@ class Reader:
         self.dropped += len(self.buf)
         self.buf = bytearray()
 
+    def need(self):
+        """Bytes still to come for the frame in progress to be whole (a
+        header's worth when none has started): what a reader may wait for
+        before it looks again."""
+        n = len(self.buf)
+        if n < HEADER:
+            return HEADER - n
+        size = u16(self.buf, 6)
+        if self.buf[2] != VERSION or size > MAX_PAYLOAD or n >= OVERHEAD + size:
+            return 1
+        return OVERHEAD + size - n
+
     def feed(self, data):
         self.buf += data
         out = []

@@ -1,2 +1,3 @@
-"""The CMSDK UART: the interrupt-driven console driver (C, cmsdk_uart.c) and a
-polled port for task-owned UARTs (polled.py)."""
+"""The CMSDK UART: the interrupt-driven console driver (C, cmsdk_uart.c), the
+task-owned UARTs' rings and interrupt path (C, task_uart.c) and their
+owners' port (ring.py)."""

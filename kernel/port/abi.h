@@ -16,6 +16,8 @@
 #define QX_SYS_WAIT     10
 #define QX_SYS_LOOKUP   11
 #define QX_SYS_KCTL     12
+#define QX_SYS_IRQ      13
+#define QX_SYS_UART     14
 
 #define QX_EV_SYSCALL   0
 #define QX_EV_TICK      1
@@ -24,6 +26,13 @@
 #define QX_EV_EXIT      4
 
 #define QX_IRQ_CONSOLE  1
+#define QX_IRQ_TASK     2
+
+#define QX_IRQ_ACK      0
+#define QX_IRQ_OWNED    1
+#define QX_UART_READ    0
+#define QX_UART_WRITE   1
+#define QX_UART_RING    4096
 
 #define QX_FAST_CALL    1
 #define QX_FAST_REPLY   2

@@ -291,8 +291,8 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
     if (no == QX_SYS_RECV) {
         uint32_t buf = a[0], cap = a[1], b = best_prio();
         int next = b < NO_PRIO ? head(b) : -1;
-        if (a[2] || next < 0 || FT.queued[me] || FT.state[me] != QX_FT_NONE || !qx_task_may_copy(me, buf, cap, 1)) {
-            return 0;                    /* polling, nobody ready (the kernel idles), or a caller queued */
+        if (a[2] || a[3] || a[4] || next < 0 || FT.queued[me] || FT.state[me] != QX_FT_NONE || !qx_task_may_copy(me, buf, cap, 1)) {
+            return 0;                    /* polling, notifications or a timeout, nobody ready (the kernel idles), or a caller queued */
         }
         uint32_t now = qx_fast_ms();
         FT.state[me] = QX_FT_RECV;

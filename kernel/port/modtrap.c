@@ -18,6 +18,7 @@
 #include "ipcfast.h"
 #include "layout.h"
 #include "../../drivers/uart/cmsdk_uart.h"
+#include "../../drivers/uart/task_uart.h"
 #include "../../drivers/timer/cmsdk_timer.h"
 
 #define STACK_PAINT 0xdeadbeefu
@@ -190,6 +191,9 @@ void qx_trap_setup(void) {
         qx_panic("VM-state block does not fit its buffers", VMSTATE_LEN, 0, 0);
     }
     qx_trap_init();
+    qx_tuart_setup(1, QX_UART1_BASE, QX_UART1_RX_IRQ, QX_UART1_TX_IRQ);
+    qx_tuart_setup(2, QX_UART2_BASE, QX_UART2_RX_IRQ, QX_UART2_TX_IRQ);
+    qx_tuart_setup(3, QX_UART3_BASE, QX_UART3_RX_IRQ, QX_UART3_TX_IRQ);
     qx_mpu_init(QX_FLASH_BASE, QX_FLASH_SIZE, (uint32_t)_svmstate,
         (uint32_t)_qx_vmstate_rasr_size, (uint32_t)_qx_vmstate_rasr_srd);
 }
@@ -208,15 +212,122 @@ void qx_trap_reset(void) {
 
 /* Interrupt hooks of the drivers. */
 void qx_on_tick(uint64_t ticks) {
+    qx_tuart_tick();
     qx_trap_tick((uint32_t)qx_ticks_to_ms(ticks));
 }
 void qx_on_uart_rx(void) {
     qx_trap_irq(QX_IRQ_CONSOLE);
 }
 
+extern volatile uint32_t qx_irq_pending;
+extern uint8_t qx_irq_owner[32];
+
+/* What the kernel is told of: console input while watched, and always what
+ * fired for a task-owned interrupt (QX_IRQ_TASK). */
 static uint32_t pending_irqs(void) {
-    return qx_uart_rx_waiting() ? QX_IRQ_CONSOLE : 0;
+    return ((qx_uart_rx_waiting() ? QX_IRQ_CONSOLE : 0) & qx_irq_watch) | (qx_irq_pending ? QX_IRQ_TASK : 0);
 }
+
+/* The task UART behind NVIC number n, as (device, is its RX irq), or 0. */
+static int tuart_of(uint32_t n, int *rx) {
+    for (int d = 1; d <= QX_TUARTS; d++) {
+        const qx_tuart_t *u = &qx_tuarts[d - 1];
+        if (u->regs && (u->rx_irq == n || u->tx_irq == n)) {
+            *rx = u->rx_irq == n;
+            return d;
+        }
+    }
+    return 0;
+}
+
+static uint32_t irq_number(mp_obj_t n_in) {
+    mp_int_t n = mp_obj_get_int(n_in);
+    /* the timer's and the console's are the kernel's own */
+    if (n < 0 || n >= 32 || n == QX_TIMER0_IRQ || n == QX_UART0_RX_IRQ || n == QX_UART0_TX_IRQ
+        || n == QX_UART_OVERFLOW_IRQ) {
+        mp_raise_ValueError(MP_ERROR_TEXT("not an interrupt a task may own"));
+    }
+    return (uint32_t)n;
+}
+
+/* irq_own(n, tid): NVIC number n is tid's from now on (enabled, a task
+ * UART opened), or nobody's (tid 0: masked, its pending state and a task
+ * UART's rings forgotten). The kernel's table, kernel/kernel.py _own_irqs. */
+static mp_obj_t trap_irq_own(mp_obj_t n_in, mp_obj_t tid_in) {
+    uint32_t n = irq_number(n_in);
+    mp_int_t tid = mp_obj_get_int(tid_in);
+    if (tid < 0 || tid >= QX_MAX_TASKS) {
+        mp_raise_ValueError(MP_ERROR_TEXT("task id out of range"));
+    }
+    int rx = 0, dev = tuart_of(n, &rx);
+    qx_irq_disable(n);
+    uint32_t s = qx_irq_save();
+    qx_irq_owner[n] = (uint8_t)tid;
+    qx_irq_pending &= ~(1u << n);
+    qx_irq_restore(s);
+    NVIC_ICPR0 = 1u << n;
+    if (dev && rx) {
+        if (tid) {
+            qx_tuart_open(dev, QX_SYSCLK_HZ / 115200);
+        } else {
+            qx_tuart_close(dev);
+        }
+    }
+    if (tid) {
+        qx_irq_enable(n);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(trap_irq_own_obj, trap_irq_own);
+
+/* irq_take() -> the NVIC numbers that fired for their owners since the last
+ * call (bit n: number n); the record is emptied. */
+static mp_obj_t trap_irq_take(void) {
+    uint32_t s = qx_irq_save();
+    uint32_t p = qx_irq_pending;
+    qx_irq_pending = 0;
+    qx_irq_restore(s);
+    return mp_obj_new_int_from_uint(p);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(trap_irq_take_obj, trap_irq_take);
+
+/* irq_ack(n): the owner acknowledged n: unmasked (if the device still
+ * asserts it, it fires again at once). */
+static mp_obj_t trap_irq_ack(mp_obj_t n_in) {
+    uint32_t n = irq_number(n_in);
+    if (qx_irq_owner[n]) {
+        qx_irq_enable(n);
+    }
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(trap_irq_ack_obj, trap_irq_ack);
+
+/* uart_read(dev, n, min) -> bytes (n = 0: the count waiting, an int),
+ * uart_write(dev, data) -> count: SYS_UART's copies when the kernel makes
+ * them (the trap layer answers the owner's own calls itself, trap.c
+ * uart_fast). */
+static mp_obj_t trap_uart_read(mp_obj_t dev_in, mp_obj_t n_in, mp_obj_t min_in) {
+    mp_int_t dev = mp_obj_get_int(dev_in), n = mp_obj_get_int(n_in);
+    uint32_t min = mp_obj_get_int_truncated(min_in);
+    if (n < 0 || n > QX_TUART_RING) {
+        mp_raise_ValueError(MP_ERROR_TEXT("bad length"));
+    }
+    if (n == 0) {
+        return mp_obj_new_int_from_uint(qx_tuart_read(dev, NULL, 0, min));
+    }
+    vstr_t v;
+    vstr_init_len(&v, n);
+    v.len = qx_tuart_read(dev, (uint8_t *)v.buf, n, min);
+    return mp_obj_new_bytes_from_vstr(&v);
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(trap_uart_read_obj, trap_uart_read);
+
+static mp_obj_t trap_uart_write(mp_obj_t dev_in, mp_obj_t data) {
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(data, &buf, MP_BUFFER_READ);
+    return mp_obj_new_int_from_uint(qx_tuart_write(mp_obj_get_int(dev_in), buf.buf, buf.len));
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(trap_uart_write_obj, trap_uart_write);
 
 static task_t *get_task(mp_obj_t tid_in, int must_live) {
     mp_int_t tid = mp_obj_get_int(tid_in);
@@ -410,7 +521,7 @@ static mp_obj_t syscall_event(const qx_event_t *e) {
 /* resume(tid) -> event tuple (see kernel/abi.py) */
 static mp_obj_t trap_resume(mp_obj_t tid_in) {
     task_t *t = get_task(tid_in, 1);
-    uint32_t irqs = pending_irqs() & qx_irq_watch;
+    uint32_t irqs = pending_irqs();
     if (irqs) {
         return tuple(2, MP_OBJ_NEW_SMALL_INT(QX_EV_IRQ), INT(irqs), 0, 0);
     }
@@ -513,7 +624,7 @@ static mp_obj_t trap_idle(mp_obj_t deadline_in) {
     uint64_t deadline = has_deadline ? (uint64_t)mp_obj_get_int(deadline_in) : 0;
     for (;;) {
         uint32_t s = qx_irq_save();
-        uint32_t irqs = pending_irqs() & qx_irq_watch;
+        uint32_t irqs = pending_irqs();
         uint64_t now = qx_ticks_ms();
         if (irqs || (has_deadline && now >= deadline)) {
             qx_irq_restore(s);
@@ -663,6 +774,11 @@ static const mp_rom_map_elem_t trap_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_console_write), MP_ROM_PTR(&trap_console_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_console_read), MP_ROM_PTR(&trap_console_read_obj) },
     { MP_ROM_QSTR(MP_QSTR_task_stats), MP_ROM_PTR(&trap_task_stats_obj) },
+    { MP_ROM_QSTR(MP_QSTR_irq_own), MP_ROM_PTR(&trap_irq_own_obj) },
+    { MP_ROM_QSTR(MP_QSTR_irq_take), MP_ROM_PTR(&trap_irq_take_obj) },
+    { MP_ROM_QSTR(MP_QSTR_irq_ack), MP_ROM_PTR(&trap_irq_ack_obj) },
+    { MP_ROM_QSTR(MP_QSTR_uart_read), MP_ROM_PTR(&trap_uart_read_obj) },
+    { MP_ROM_QSTR(MP_QSTR_uart_write), MP_ROM_PTR(&trap_uart_write_obj) },
     { MP_ROM_QSTR(MP_QSTR_VMSTATE_SIZE), MP_ROM_INT(VMSTATE_MAX) },
 };
 static MP_DEFINE_CONST_DICT(trap_globals, trap_globals_table);

@@ -61,7 +61,7 @@ def test_parse_full_manifest():
         "name": "ledger", "entry": "userland.ledger.main", "priority": 3,
         "heap": 16384, "stack": 4096, "restart": "limit", "restart_limit": 5,
         "backoff_ms": 500, "calls": ["audit", "hsm"], "console": False,
-        "kernel": False, "clock": False, "devices": ["uart1"],
+        "kernel": False, "clock": False, "devices": ["uart1"], "irqs": [],
         "hsm_keys": [{"label": "ledger-sign", "ops": ["sign", "verify"]},
                      {"label": "ledger-kek", "ops": ["wrap"]}], "start": "boot", "arena": 0,
         "gc_threshold": 0,
@@ -237,7 +237,7 @@ def test_hsm_keys_errors():
 def test_unknown_field():
     assert error_of(LEDGER + "colour = red\n") == (
         "%s: colour: unknown field (line 13); fields are name, entry, priority, heap, stack, "
-        "restart, backoff_ms, calls, console, kernel, clock, devices, hsm_keys, start, arena, gc_threshold" % SRC)
+        "restart, backoff_ms, calls, console, kernel, clock, devices, irqs, hsm_keys, start, arena, gc_threshold" % SRC)
 
 
 def test_field_given_twice():
@@ -416,7 +416,7 @@ def test_from_dict_sets_every_field_as_dict_has():
     as_dict() but not to from_dict would be caught here."""
     fields = {"name": "t", "entry": "userland.t.main", "priority": 3, "heap": 8192, "stack": 4096,
               "restart": "limit", "restart_limit": 4, "backoff_ms": 250, "calls": ["a"], "console": "read",
-              "kernel": True, "clock": True, "start": "manual", "devices": ["uart1"],
+              "kernel": True, "clock": True, "start": "manual", "devices": ["uart1"], "irqs": [("eth", 3)],
               "hsm_keys": [{"label": "k", "ops": ["sign"]}], "arena": 64, "gc_threshold": 2048}
     m = manifest.from_dict(fields, "src")
     assert m.as_dict() == fields and set(fields) == set(manifest.Manifest("x").as_dict())

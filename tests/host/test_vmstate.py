@@ -26,7 +26,8 @@ KERNEL_GLOBALS = {
     "ticks", "hz", "timer",                                          # drivers/timer
     "qx_current", "qx_event", "qx_slice", "qx_slice_left", "qx_deadline_ms", "qx_irq_watch",
     "qx_cur_ctx", "qx_next_ctx", "qx_kernel_msp", "pend_kind", "pend_bits",
-    "qx_fast_syscalls",                                              # trap.c
+    "qx_fast_syscalls", "qx_irq_pending", "qx_irq_owner",            # trap.c
+    "qx_tuarts",                                                     # drivers/uart/task_uart.c
     "qx_fasttab", "qx_fastlog", "qx_fastlog_len", "qx_fast_enabled",  # ipcfast.c
     "tasks", "kernel_vm", "ev_args", "ev_syscall",                   # modtrap.c (ev_*: the reused syscall event)
     "region", "region_size", "sector_size",                          # drivers/flash

@@ -14,13 +14,13 @@ import _vectors
 import board
 from drivers.flash.region import Region
 from drivers.hsm import frame as F
-from drivers.uart.polled import UartPort
+from drivers.uart.ring import RingPort
 from userland.audit import log as audit_log
 from userland.audit.log import AuditLog
 from userland.compliance.engine import Engine, rules_from_json
 from userland.compliance.risk import Risk
 from userland.gateway import layout
-from userland.gateway.link import RULES, TIME, LinkServer, host_time
+from userland.gateway.link import RULES, STALE_MS, TIME, LinkServer, host_time
 from userland.gateway.service import Gateway
 from userland.hsm import api as hsm
 from userland.ledger import api as ledger
@@ -28,6 +28,9 @@ from userland.ledger.state import Transfer
 from userland.lib import qenex, utc, utcclock
 
 AUDIT_MARGIN = 0x4000       # room kept free in the audit log: one message's entry and a checkpoint
+LINK_BIT = 0                # manifest: irqs = uart2:0 (the host link's ring events)
+LINK_MASK = 1 << LINK_BIT
+IDLE_MS = 1000              # an idle link is looked at this often anyway (a lost event costs no more)
 GC_EVERY = 16384            # collect after this many bytes allocated (gc.threshold), see main()
 
 
@@ -217,7 +220,8 @@ def main():
         s["audit"] = {"end": audit.wal.end, "size": audit_region.size}
         return json.dumps(s)
 
-    link = LinkServer(UartPort(board.UART2_BASE, board.SYSCLK_HZ), key, binascii.crc32, _crypto.hmac_sha256, fresh,
+    port = RingPort(2, LINK_BIT)
+    link = LinkServer(port, key, binascii.crc32, _crypto.hmac_sha256, fresh,
                       stats=stats, now_ms=qenex.ticks, control=control)
     record("gateway start" + (" (stored compliance rules ignored: they fail their checks)" if ignored else ""))
     qenex.write("gateway: host link open (audit log at record %d)\n" % audit.wal.seq)
@@ -227,14 +231,16 @@ def main():
         return gw.submit(kind, message)
 
     while True:
-        busy = link.poll(submit)
-        if link.reader.buf:                 # mid-frame: the link first (a poll costs a kernel trip)
-            continue
-        sender, msg = qenex.recv(poll=True)
+        if link.poll(submit):
+            continue                        # answered frames: more may wait already
+        # Nothing complete: wait for the host link's bytes (the kernel's
+        # notification; the read that found the ring empty armed it) or a
+        # call, whichever comes first; mid-frame, no longer than the link's
+        # stale-frame time, so a line that stopped mid-frame is resynced.
+        need = link.reader.need()
+        if need > 1 and port.arm(need) >= need:
+            continue                        # the rest of the frame is in already
+        sender, msg = qenex.recv(mask=LINK_MASK, timeout_ms=STALE_MS if link.reader.buf else IDLE_MS)
         if sender:
             ok, text = ipc(msg)
             qenex.reply(sender, (b"\x00" if ok else b"\x01") + text.encode()[:250])
-            busy = 1
-        if not busy:
-            # Mid-frame: poll again at once (the UART holds one byte); idle: sleep.
-            qenex.sleep(0 if link.reader.buf else 2)

@@ -1,5 +1,6 @@
 """hsm: the HSM service task. It owns the link to the HSM (drivers/hsm on
-UART1, the one device its manifest is granted) and serves other tasks.
+UART1, whose interrupt its manifest is granted: the kernel's rings,
+drivers/uart/ring.py) and serves other tasks.
 
 Requests are IPC messages of fields (drivers/hsm/frame.fields): an
 operation name and its arguments; the reply is a status byte (0 ok, 1
@@ -29,15 +30,15 @@ import json
 
 import _crypto
 import _manifests
-import board
 from drivers.hsm import frame as F
 from drivers.hsm.client import Client, HsmError
-from drivers.uart.polled import UartPort
+from drivers.uart.ring import RingPort
 from kernel import manifest as kmanifest
 from userland.hsm.policy import Policy
 from userland.lib import qenex
 
 PIECE = 240
+LINK_BIT = 0            # manifest: irqs = uart1:0
 
 
 def crc32(data):
@@ -54,7 +55,7 @@ class Service:
                 self.names[qenex.lookup(m.name) & 0xFF] = m.name       # by task id (a handle's low byte)
             except qenex.Error:
                 pass
-        port = UartPort(board.UART1_BASE, board.SYSCLK_HZ)
+        port = RingPort(1, LINK_BIT)
         self.hsm = Client(port, crc32, _crypto.hmac_sha256, qenex.ticks, qenex.sleep)
         self.big = b""
 

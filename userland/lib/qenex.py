@@ -80,11 +80,19 @@ def call(dest, msg):
     return bytes(memoryview(_cbuf)[:n])
 
 
-def recv(poll=False):
-    """Wait for a call: (sender id, message). With poll, return at once:
-    (0, b"") when nobody calls."""
-    n = _sys(abi.SYS_RECV, _raddr, MSG_MAX, 1 if poll else 0)
-    return _r1(), bytes(memoryview(_rbuf)[:n])
+def recv(poll=False, mask=0, timeout_ms=0):
+    """Wait for a call: (sender handle, message bytes). With mask, a pending
+    notification of mask ends the wait too: (0, bits) -- an int, where a
+    call gives bytes, and sender 0, which no caller has. With poll, return
+    at once; with timeout_ms (0: none), at the latest then: (0, b"") when
+    nothing came."""
+    n = _sys(abi.SYS_RECV, _raddr, MSG_MAX, 1 if poll else 0, mask, timeout_ms)
+    sender = _r1()
+    if sender:
+        return sender, bytes(memoryview(_rbuf)[:n])
+    if n:
+        return 0, n
+    return 0, b""
 
 
 def reply(sender, msg):
@@ -107,9 +115,17 @@ def notify(dest, bits):
     _sys(abi.SYS_NOTIFY, dest, bits)
 
 
-def wait(mask):
-    """Wait until one of the notification bits in mask is set; returns them (cleared)."""
-    return _sys(abi.SYS_WAIT, mask)
+def wait(mask, timeout_ms=0):
+    """Wait until one of the notification bits in mask is set; returns them
+    (cleared); 0 when timeout_ms (0: none) passed first."""
+    return _sys(abi.SYS_WAIT, mask, timeout_ms)
+
+
+def irq_ack(bits):
+    """Acknowledge the interrupts granted at notification bits `bits`
+    (manifest irqs): they are unmasked and may fire again."""
+    _sys(abi.SYS_IRQ, abi.IRQ_ACK, bits)
+
 
 
 def sleep(ms):

@@ -61,6 +61,13 @@ void UART0_RX_Handler(void) WEAK_IRQ;
 void UART0_TX_Handler(void) WEAK_IRQ;
 void TIMER0_Handler(void) WEAK_IRQ;
 void UART_OVF_Handler(void) WEAK_IRQ;
+void UART1_RX_Handler(void) WEAK_IRQ;
+void UART1_TX_Handler(void) WEAK_IRQ;
+void UART2_RX_Handler(void) WEAK_IRQ;
+void UART2_TX_Handler(void) WEAK_IRQ;
+void UART3_RX_Handler(void) WEAK_IRQ;
+void UART3_TX_Handler(void) WEAK_IRQ;
+void qx_task_irq(void) WEAK_IRQ;      /* trap.c: the generic handler of a task-owned IRQ */
 
 /* 16 system exceptions + 32 external interrupts of the AN385. */
 __attribute__((section(".isr_vector"), used, aligned(256)))
@@ -78,6 +85,14 @@ const uint32_t qx_vectors[48] = {
     [15] = (uint32_t)SysTick_Handler,
     [16 + 0] = (uint32_t)UART0_RX_Handler,
     [16 + 1] = (uint32_t)UART0_TX_Handler,
+    [16 + 2] = (uint32_t)UART1_RX_Handler,
+    [16 + 3] = (uint32_t)UART1_TX_Handler,
+    [16 + 4] = (uint32_t)UART2_RX_Handler,
+    [16 + 5] = (uint32_t)UART2_TX_Handler,
+    [16 + 9] = (uint32_t)qx_task_irq,         /* TIMER1 (board.py IRQS: timer1) */
+    [16 + 13] = (uint32_t)qx_task_irq,        /* LAN9118 (board.py IRQS: eth) */
+    [16 + 18] = (uint32_t)UART3_RX_Handler,
+    [16 + 19] = (uint32_t)UART3_TX_Handler,
     [16 + 8] = (uint32_t)TIMER0_Handler,
     [16 + 12] = (uint32_t)UART_OVF_Handler,
 };

@@ -20,6 +20,7 @@
 #include "abi.h"
 #include "layout.h"
 #include "../../../drivers/timer/cmsdk_timer.h"
+#include "../../../drivers/uart/task_uart.h"
 
 #define ICSR_PENDSVSET (1u << 28)
 #define ICSR_PENDSVCLR (1u << 27)
@@ -60,11 +61,83 @@ void qx_trap_tick(uint32_t now_ms) {
 }
 
 void qx_trap_irq(uint32_t bits) {
-    if (qx_current >= 0 && (qx_irq_watch & bits)) {
+    if (qx_current >= 0 && ((qx_irq_watch | QX_IRQ_TASK) & bits)) {    /* IRQ_TASK: always watched */
         pend_kind = QX_EV_IRQ;
         pend_bits |= bits;
         SCB_ICSR = ICSR_PENDSVSET;
     }
+}
+
+/* Task-owned interrupts. The kernel writes qx_irq_owner (NVIC number ->
+ * owner tid, 0: nobody; kernel/kernel.py _own_irqs through _trap.irq_own);
+ * what fired for an owner is recorded in qx_irq_pending (bit n: NVIC number
+ * n) until the kernel takes it (_trap.irq_take) and raises the owner's
+ * notification bit. A raw IRQ (the LAN9118's) is masked in the NVIC by the
+ * generic handler below and stays masked until the owner acknowledges it
+ * (SYS_IRQ: _trap.irq_ack); a task UART's (drivers/uart/task_uart.c) is
+ * served by its driver and reports ring events here. */
+volatile uint32_t qx_irq_pending;
+uint8_t qx_irq_owner[32];
+
+static void irq_pend(uint32_t n) {
+    qx_irq_pending |= 1u << n;
+    qx_trap_irq(QX_IRQ_TASK);
+}
+
+void qx_task_irq(void) {
+    uint32_t n = (SCB_ICSR & 0x1ffu) - 16u;
+    if (n < 32) {
+        qx_irq_disable(n);
+        if (qx_irq_owner[n]) {
+            irq_pend(n);
+        }
+    }
+}
+
+void qx_tuart_event(uint32_t irq) {
+    if (irq < 32 && qx_irq_owner[irq]) {
+        irq_pend(irq);
+    }
+}
+
+uint32_t qx_tuart_lock(void) {
+    return qx_irq_save();
+}
+
+void qx_tuart_unlock(uint32_t s) {
+    qx_irq_restore(s);
+}
+
+void UART1_RX_Handler(void) { qx_tuart_rx_isr(1); }
+void UART1_TX_Handler(void) { qx_tuart_tx_isr(1); }
+void UART2_RX_Handler(void) { qx_tuart_rx_isr(2); }
+void UART2_TX_Handler(void) { qx_tuart_tx_isr(2); }
+void UART3_RX_Handler(void) { qx_tuart_rx_isr(3); }
+void UART3_TX_Handler(void) { qx_tuart_tx_isr(3); }
+
+/* SYS_UART for the owner of the device, with a range inside its block,
+ * answered here (the kernel answers the rest: refusals, and sources in
+ * flash): the bulk copy of task_uart.c, about a word's move a byte. 0: to
+ * the kernel, 2: answered. */
+static uint32_t uart_fast(uint32_t *frame, const uint32_t *a) {
+    uint32_t op = a[0], dev = a[1], ptr = a[2], len = a[3];
+    if (op > QX_UART_WRITE || dev < 1 || dev > QX_TUARTS) {
+        return 0;
+    }
+    const qx_tuart_t *u = &qx_tuarts[dev - 1];
+    int32_t tid = qx_cur_ctx->tid;
+    if (!u->regs || u->rx_irq >= 32 || qx_irq_owner[u->rx_irq] != (uint32_t)tid
+        || !qx_ctx_owns(qx_cur_ctx, ptr, len)) {
+        return 0;
+    }
+    if (len > QX_UART_RING) {
+        len = QX_UART_RING;
+    }
+    frame[0] = op == QX_UART_READ ? qx_tuart_read((int)dev, (uint8_t *)ptr, len, a[4])
+                                  : qx_tuart_write((int)dev, (const uint8_t *)ptr, len);
+    frame[1] = 0;
+    qx_fast_syscalls[tid]++;
+    return 2;
 }
 
 /* Is psp a stack pointer of the running task under which the kernel may save
@@ -130,6 +203,12 @@ uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
     /* The fast path reads the argument words where they are (the task is
      * stopped, and what it copies goes to other blocks); only a syscall
      * left to the kernel has them copied into the event. */
+    if (no == QX_SYS_UART) {
+        uint32_t r = uart_fast(frame, (const uint32_t *)argp);
+        if (r) {
+            return r;
+        }
+    }
     uint32_t fast = qx_ipc_fast(frame, (const uint32_t *)argp);
     if (fast) {
         return fast;

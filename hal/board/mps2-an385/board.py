@@ -72,9 +72,18 @@ BOOT_INFO_ADDR = 0x201F0100   # the bootloader's hand-over to the kernel (boot/b
 UART0_BASE = 0x40004000       # console
 UART1_BASE = 0x40005000       # reserved: HSM link
 UART2_BASE = 0x40006000       # reserved: host link
+UART3_BASE = 0x40007000       # free: the dev image's UART tests (QEMU's fourth -serial)
 UART0_RX_IRQ = 0
 UART0_TX_IRQ = 1
+UART1_RX_IRQ = 2
+UART1_TX_IRQ = 3
+UART2_RX_IRQ = 4
+UART2_TX_IRQ = 5
+UART3_RX_IRQ = 18
+UART3_TX_IRQ = 19
 UART_OVERFLOW_IRQ = 12
+ETH_BASE = 0x40200000         # LAN9118 (QEMU's mps2 model: hw/arm/mps2.c)
+ETH_IRQ = 13
 TIMER0_BASE = 0x40000000      # kernel tick
 TIMER0_IRQ = 8
 TIMER1_BASE = 0x40001000
@@ -103,7 +112,27 @@ DEVICES = (
     ("fpgaio", FPGAIO_BASE, 0x1000, "FPGA I/O: the 25 MHz counter, for bench timing"),
     ("eth", ETH_BASE, ETH_SIZE, "LAN9118 Ethernet"),
     ("net_ram", NET_RAM_BASE, NET_RAM_SIZE, "the net task's lwIP state (RAM)"),
+    ("timer1", TIMER1_BASE, 0x1000, "CMSDK timer 1 (its interrupt: irqs timer1)"),
 )
+
+# Interrupts a task may be granted (manifest `irqs = NAME:BIT`): name, the
+# NVIC interrupt numbers behind it, how the kernel serves them, what.
+#   raw   the trap layer's generic handler masks the IRQ in the NVIC and the
+#         kernel raises the owner's notification bit; it stays masked until
+#         the owner acknowledges it (SYS_IRQ IRQ_ACK)
+#   uart  the kernel's UART driver fills the receive ring and drains the
+#         transmit ring (SYS_UART, device number = the UART's): the owner's
+#         bit is raised when data arrives on a ring it found empty, or space
+#         frees in one it found full; nothing to acknowledge
+IRQS = (
+    ("uart1", (UART1_RX_IRQ, UART1_TX_IRQ), "uart", "HSM link (UART1): receive and transmit rings"),
+    ("uart2", (UART2_RX_IRQ, UART2_TX_IRQ), "uart", "host link (UART2): receive and transmit rings"),
+    ("eth", (ETH_IRQ,), "raw", "LAN9118 Ethernet"),
+    ("uart3", (UART3_RX_IRQ, UART3_TX_IRQ), "uart", "UART3 (free): receive and transmit rings"),
+    ("timer1", (TIMER1_IRQ,), "raw", "CMSDK timer 1 (free; its registers: device timer1)"),
+)
+# name, SYS_UART device number, MMIO base
+TASK_UARTS = (("uart1", 1, UART1_BASE), ("uart2", 2, UART2_BASE), ("uart3", 3, UART3_BASE))
 
 MEMORY_MAP = (
     # (name, base, size, what)

@@ -17,10 +17,11 @@ the image maps, and the tasks' memory blocks fit the task pool. The shell's
                 bench, demo and check tasks, their test vectors, the
                 bench partition and the FPGA counter (`fpgaio`, which
                 `bench` reads); the QEMU tests and `make bench` boot it
-    dev         images/mps2-an385/flash-dev.bin: production, the tasks that
-                test interrupts and the network (netecho: lwIP's echo
-                service on the LAN9118) and the FPGA counter; the QEMU
-                tests of those boot it
+    dev         images/mps2-an385/flash-dev.bin: production, the tasks of
+                the tests the test image has no room for (the network's:
+                netecho, lwIP's echo service on the LAN9118; task
+                interrupts and UARTs: userland/irqtest/) and the FPGA
+                counter; the QEMU tests of those boot it
 """
 
 PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat")
@@ -51,8 +52,11 @@ IMAGES = {
     },
     "dev": {
         "flash": "flash-dev.bin",
-        "tasks": PRODUCTION_TASKS + ("netecho", "netdhcp", "peek_eth", "net_rogue"),
-        "devices": ("uart1", "ledger_store", "uart2", "gateway_store", "eth", "net_ram", "fpgaio"),
+        "tasks": PRODUCTION_TASKS + (
+            "netecho", "netdhcp", "peek_eth", "net_rogue",        # the network (lwIP on the LAN9118)
+            "uartecho", "irqtimer", "irqsnoop",                   # task interrupts and UARTs (userland/irqtest/)
+        ),
+        "devices": ("ledger_store", "gateway_store", "eth", "net_ram", "fpgaio", "timer1"),
         "vectors": ("userland/compliance/rules.json",),
     },
 }
