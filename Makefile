@@ -7,19 +7,21 @@
 #   make flash   print how to write images/$(BOARD)/flash.bin to a board
 # BOARD=mps2-an385 (default). MICROPYTHON_SRC=/path uses your own v1.25.0 tree.
 #
-# Two images from the same sources, described in hal/board/$(BOARD)/images.py:
-# production (images/$(BOARD)/flash.bin, build/$(BOARD)/: `make run`, `make flash`)
-# and test (images/$(BOARD)/flash-test.bin, build/$(BOARD)-test/: the QEMU tests,
-# `make bench`). They differ only in the frozen tasks, manifests, vectors and devices.
-# `make build` builds both; IMAGE=production|test selects one for the file targets.
+# Three images from the same sources, described in hal/board/$(BOARD)/images.py:
+# production (images/$(BOARD)/flash.bin, build/$(BOARD)/: `make run`, `make flash`),
+# test (images/$(BOARD)/flash-test.bin, build/$(BOARD)-test/: the QEMU tests,
+# `make bench`) and dev (flash-dev.bin, build/$(BOARD)-dev/: QEMU tests whose tasks
+# no longer fit the test image). They differ only in the frozen tasks, manifests,
+# vectors and devices. `make build` builds all; IMAGE=production|test|dev selects
+# one for the file targets.
 
 BOARD ?= mps2-an385
 IMAGE ?= production
 VERSION := $(shell cat VERSION)
-B := build/$(BOARD)$(if $(filter test,$(IMAGE)),-test)
+B := build/$(BOARD)$(if $(filter-out production,$(IMAGE)),-$(IMAGE))
 GEN := $(B)/gen
 IMG := images/$(BOARD)
-FLASH := $(IMG)/flash$(if $(filter test,$(IMAGE)),-test).bin
+FLASH := $(IMG)/flash$(if $(filter-out production,$(IMAGE)),-$(IMAGE)).bin
 MPY_TREE := $(shell . tools/deps/micropython.lock && echo $$TREE)
 ifdef MICROPYTHON_SRC
 USER_MPY_SRC := $(MICROPYTHON_SRC)
@@ -60,6 +62,7 @@ deps:
 build: deps $(UPY)
 	@$(MAKE) --no-print-directory IMAGE=production $(IMG)/flash.bin $(SHA256_HARNESS)
 	@$(MAKE) --no-print-directory IMAGE=test $(IMG)/flash-test.bin
+	@$(MAKE) --no-print-directory IMAGE=dev $(IMG)/flash-dev.bin
 
 # Generated: layout constants from board.py; build facts frozen into the kernel.
 $(GEN)/layout.ld $(GEN)/layout.h: hal/board/$(BOARD)/board.py tools/layout.py
@@ -216,4 +219,4 @@ flash: build
 	@echo "Write $(IMG)/flash.bin at the start of the board's flash (see README, 'Flash layout and flashing a board')."
 
 clean:
-	rm -rf build/$(BOARD) build/$(BOARD)-test $(IMG)
+	rm -rf build/$(BOARD) build/$(BOARD)-test build/$(BOARD)-dev $(IMG)

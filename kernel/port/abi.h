@@ -16,6 +16,9 @@
 #define QX_SYS_WAIT     10
 #define QX_SYS_LOOKUP   11
 #define QX_SYS_KCTL     12
+/* 13, 14: SYS_WAIT / SYS_RECV with timeouts (irq-uart) */
+#define QX_SYS_CALL_LEASE 15
+#define QX_SYS_BORROW   16
 
 #define QX_EV_SYSCALL   0
 #define QX_EV_TICK      1

@@ -17,6 +17,9 @@ the image maps, and the tasks' memory blocks fit the task pool. The shell's
                 bench, demo and check tasks, their test vectors, the
                 bench partition and the FPGA counter (`fpgaio`, which
                 `bench` reads); the QEMU tests and `make bench` boot it
+    dev         images/mps2-an385/flash-dev.bin: production, the FPGA counter
+                and the tasks of QEMU tests that no longer fit the test image
+                (31 task ids); the tests that need them boot it
 """
 
 PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat")
@@ -44,5 +47,13 @@ IMAGES = {
         "vectors": ("tests/vectors/money.txt", "tests/vectors/gateway/pacs008.xml",
                     "tests/vectors/gateway/pain001.xml", "tests/vectors/gateway/mt103.txt",
                     "userland/compliance/rules.json"),
+    },
+    "dev": {
+        "flash": "flash-dev.bin",
+        "tasks": PRODUCTION_TASKS + (
+            "leaser", "leasesrv",                                 # leases (tests/qemu/test_leases.py)
+        ),
+        "devices": ("uart1", "ledger_store", "uart2", "gateway_store", "fpgaio"),
+        "vectors": ("userland/compliance/rules.json",),
     },
 }
