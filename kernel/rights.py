@@ -26,7 +26,7 @@ Pure Python, runs under MicroPython and CPython."""
 
 PRIORITY_FLOOR = 4              # numerically: 0 is the highest priority (kernel/sched.py)
 BLOCK_MAX = 65536               # bytes of an installed task's memory block
-CALLABLE = ("heartbeat", "ponger")   # built-in tasks an installed task may call
+CALLABLE = ("heartbeat", "ponger", "net")   # built-in tasks an installed task may call (net: sockets)
 PORT_FLOOR = 1024               # ports below are the built-in services'
 CALLERS = ("shell",)            # built-in tasks that may call every installed task
 
