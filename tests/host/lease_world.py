@@ -255,10 +255,3 @@ def peer():
 
 SCENARIOS = ("bulk", "refusals", "caller_dies", "callee_dies", "peer")
 
-
-def all_logs():
-    out = {}
-    g = globals()
-    for name in SCENARIOS:
-        out[name] = g[name]()
-    return out

@@ -439,10 +439,3 @@ def loop():
 
 SCENARIOS = ("echo", "timeouts", "grants", "deaths", "flow", "pair", "loop")
 
-
-def all_logs():
-    out = {}
-    g = globals()
-    for name in SCENARIOS:
-        out[name] = g[name]()
-    return out

@@ -5,14 +5,12 @@ documented order, a lease ending with the reply, with the caller's death
 (and its restart: the old handle's lease is PEER_DIED) and with the callee's.
 The scenarios (tests/host/lease_world.py) run under CPython here and under
 MicroPython's unix port, which must log the same."""
-import json
-import os
 
 from kernel import abi
 from tests.host import lease_world as w
+from tests.host import scenarios
 from tests.host import upy
 
-DATA = w.pattern(4096, 7)
 
 
 def test_bulk_reads_and_writes_through_leases():
@@ -66,43 +64,14 @@ def test_a_server_learns_its_callers_ports_and_their_end():
 def test_the_same_with_the_c_fast_path():
     """Leased calls go through the kernel; their replies may take the C fast
     path (kernel/port/ipcfast.c), which must end the lease as any reply does."""
-    want = w.all_logs()
+    want = scenarios.logs(w)
     w.FAST = True
     try:
-        got = w.all_logs()
+        got = scenarios.logs(w)
     finally:
         w.FAST = False
     assert got == want
 
 
-def _canon(x):
-    if isinstance(x, (bytes, bytearray)):
-        return "b:" + bytes(x).hex()
-    if isinstance(x, (list, tuple)):
-        return [_canon(y) for y in x]
-    if isinstance(x, dict):
-        return {k: _canon(v) for k, v in x.items()}
-    return x
-
-
 def test_micropython_logs_the_same():
-    script = """
-import json
-sys.path.insert(0, %r)
-import lease_world
-
-
-def canon(x):
-    if isinstance(x, (bytes, bytearray)):
-        return "b:" + "".join("%%02x" %% c for c in x)
-    if isinstance(x, (list, tuple)):
-        return [canon(y) for y in x]
-    if isinstance(x, dict):
-        return {k: canon(x[k]) for k in x}
-    return x
-
-
-print(json.dumps(canon(lease_world.all_logs())))
-""" % os.path.dirname(os.path.abspath(__file__))
-    got = json.loads(upy.run(script, timeout=240))
-    assert got == _canon(w.all_logs())
+    upy.same_logs("lease_world")

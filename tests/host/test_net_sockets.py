@@ -6,8 +6,6 @@ timeouts; port grants refused; another task's socket refused; a dead task's
 sockets freed, in a call or not; partial sends and flow control; 1 MiB
 through a socket pair with nothing lost. Each scenario runs under CPython
 here and under MicroPython's unix port, which must log the same."""
-import json
-import os
 
 from tests.host import net_world as w
 from tests.host import upy
@@ -87,33 +85,5 @@ def test_the_socket_table_imports_no_stack_and_no_kernel():
     assert [i[1] for i in imports] == ["errno", "json", "userland.lib"], imports
 
 
-def _canon(x):
-    if isinstance(x, (bytes, bytearray)):
-        return "b:" + bytes(x).hex()
-    if isinstance(x, (list, tuple)):
-        return [_canon(y) for y in x]
-    if isinstance(x, dict):
-        return {k: _canon(v) for k, v in x.items()}
-    return x
-
-
 def test_micropython_logs_the_same():
-    script = """
-import json
-from tests.host import net_world
-
-
-def canon(x):
-    if isinstance(x, (bytes, bytearray)):
-        return "b:" + "".join("%02x" % c for c in x)
-    if isinstance(x, (list, tuple)):
-        return [canon(y) for y in x]
-    if isinstance(x, dict):
-        return {k: canon(x[k]) for k in x}
-    return x
-
-
-print(json.dumps(canon(net_world.all_logs())))
-"""
-    got = json.loads(upy.run(script, timeout=300))
-    assert got == _canon(w.all_logs())
+    upy.same_logs("net_world")

@@ -16,6 +16,15 @@ from userland.net.sockets import Gone
 _ENDED = (errors.PEER_DIED, errors.NOT_RUNNING, errors.NO_SUCH_TASK)
 
 
+def _borrow(f, sender, off, buf):
+    try:
+        return f(sender, off, buf)
+    except qenex.Error as e:
+        if e.code in _ENDED or e.code == errors.BAD_STATE:
+            raise Gone()            # the caller ended (or its call did): nobody to answer
+        raise
+
+
 class Kern:
     def reply(self, sender, data):
         return qenex.reply(sender, data)
@@ -31,20 +40,10 @@ class Kern:
             raise
 
     def borrow_read(self, sender, off, buf):
-        try:
-            return qenex.borrow_read(sender, off, buf)
-        except qenex.Error as e:
-            if e.code in _ENDED or e.code == errors.BAD_STATE:
-                raise Gone()
-            raise
+        return _borrow(qenex.borrow_read, sender, off, buf)
 
     def borrow_write(self, sender, off, data):
-        try:
-            return qenex.borrow_write(sender, off, data)
-        except qenex.Error as e:
-            if e.code in _ENDED or e.code == errors.BAD_STATE:
-                raise Gone()
-            raise
+        return _borrow(qenex.borrow_write, sender, off, data)
 
     def peer(self, handle):
         try:

@@ -226,10 +226,14 @@ class Service:
             raise Refuse(P.EINVAL)
         if s.backlog:
             self._hand_over(s, sender)
-        elif timeout == 0:
-            raise Refuse(P.EAGAIN)
         else:
-            s.held = Held(P.ACCEPT, sender, deadline)
+            self._hold(s, P.ACCEPT, sender, timeout, deadline)
+
+    def _hold(self, s, op, sender, timeout, deadline):
+        """Nothing to answer yet: hold the call, or EAGAIN for timeout 0."""
+        if timeout == 0:
+            raise Refuse(P.EAGAIN)
+        s.held = Held(op, sender, deadline)
 
     def _hand_over(self, s, sender):
         """The listener's oldest waiting connection becomes sender's socket."""
@@ -265,10 +269,8 @@ class Service:
         n = self._push(s, sender)
         if n:
             self._answer(sender, n)
-        elif timeout == 0:
-            raise Refuse(P.EAGAIN)
         else:
-            s.held = Held(P.SEND, sender, deadline)
+            self._hold(s, P.SEND, sender, timeout, deadline)
 
     def _lease(self, sender, right):
         n, rights = self.kern.lease(sender)
@@ -302,10 +304,8 @@ class Service:
             self._answer(sender, 0)
         elif s.error:
             raise Refuse(s.error)
-        elif timeout == 0:
-            raise Refuse(P.EAGAIN)
         else:
-            s.held = Held(P.RECV, sender, deadline)
+            self._hold(s, P.RECV, sender, timeout, deadline)
 
     def _pull(self, s, sender):
         """Copy what the stack holds for s into the lease, up to its length."""
