@@ -85,5 +85,43 @@ def test_the_socket_table_imports_no_stack_and_no_kernel():
     assert [i[1] for i in imports] == ["errno", "json", "userland.lib"], imports
 
 
+def test_the_board_transport_finds_net_again_after_it_restarts():
+    from kernel import errors
+
+    class KernelRefused(Exception):
+        def __init__(self, code):
+            self.code = code
+            self.name = errors.name_of(code)
+
+    class FakeQenex:
+        Error = KernelRefused
+        looked = 0
+        answer = None
+
+        def lookup(self, name):
+            assert name == "net"
+            self.looked += 1
+            return 5 | self.looked << 8
+
+        def call(self, dest, msg):
+            if dest != 5 | 2 << 8:
+                raise KernelRefused(errors.PEER_DIED)      # the net of the first lookup restarted
+            return P.reply(0)
+
+    t = net._Qenex.__new__(net._Qenex)
+    t.q, t.dest = FakeQenex(), None
+    net.use(t)
+    try:
+        try:
+            net.Socket(3).close()
+            raise AssertionError("no NetDown")
+        except net.NetDown as e:
+            assert e.name == "ENETDOWN" and t.dest is None
+        net.Socket(3).close()                       # looked up again: the new net answers
+        assert t.q.looked == 2
+    finally:
+        net.use(None)
+
+
 def test_micropython_logs_the_same():
     upy.same_logs("net_world")

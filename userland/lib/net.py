@@ -23,7 +23,9 @@ WouldBlock (EAGAIN), Refused (ECONNREFUSED), Reset (ECONNRESET), NotConnected
 (EBADF: closed, never opened, or another task's), TooManySockets (EMFILE),
 NoMemory (ENOMEM), NetDown (ENETDOWN), Busy (EBUSY), InvalidArgument
 (EINVAL). The classes are also reachable by errno name (net.ETIMEDOUT).
-A task's sockets close when it ends, however it ends.
+A task's sockets close when it ends, however it ends. NetDown also says
+that net itself ended during the call or is not running: its sockets are
+gone with it (their ids are then BadSocket), the next call finds the new net.
 
 The transport is qenex (call, call_lease) unless a test sets another with
 use(): an object with call(msg) and call_lease(msg, lease, rights) that
@@ -122,10 +124,20 @@ class _Qenex:
         return self.dest
 
     def call(self, msg):
-        return self.q.call(self._dest(), msg)
+        return self._do(self.q.call, msg)
 
     def call_lease(self, msg, lease, rights):
-        return self.q.call_lease(self._dest(), msg, lease, rights)
+        return self._do(self.q.call_lease, msg, lease, rights)
+
+    def _do(self, f, *args):
+        try:
+            return f(self._dest(), *args)
+        except self.q.Error as e:
+            from kernel import errors
+            if e.code in (errors.PEER_DIED, errors.NOT_RUNNING, errors.NO_SUCH_TASK):
+                self.dest = None        # net restarted (its sockets with it) or is down
+                raise NetDown(P.ENETDOWN, "net: %s" % e.name)
+            raise
 
 
 _t = None
