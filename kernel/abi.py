@@ -58,7 +58,7 @@ without a round trip per MSG_MAX bytes. While the callee holds the call
   op BORROW_WRITE  the callee's (ptr, len) -> the lease at offset
   op BORROW_INFO   r0 = the lease's length, r1 = its rights (ptr, len unused)
 `sender` is the handle recv gave. The kernel copies between the two tasks'
-blocks itself, at most LEASE_CHUNK bytes at a time through its heap, every
+blocks itself (trap.copy: one memmove, no buffer in the kernel heap), every
 range checked by kernel/taskmem.py: the lease when the call is made (a
 read-only lease may lie in flash, as a message may; a writable one must be
 the caller's RAM), the callee's range at each borrow. Refusals, in this order:
@@ -136,7 +136,6 @@ LEASE_REPLY_SHIFT = 16      # call word: msg_len | reply_cap << 16
 BORROW_READ = 0             # SYS_BORROW ops
 BORROW_WRITE = 1
 BORROW_INFO = 2
-LEASE_CHUNK = 1024          # bytes the kernel copies through its heap at a time
 
 # --- IPC handles ------------------------------------------------------------
 # An IPC handle (the sender recv returns, the dest of call/notify/reply, what

@@ -451,6 +451,9 @@ class Sim:
         off = self._span(s, addr, len(data))
         s.mem[off:off + len(data)] = data
 
+    def copy(self, src, saddr, dst, daddr, n):
+        self.write(dst, daddr, self.read(src, saddr, n))
+
     def set_slice(self, ticks):
         if not isinstance(ticks, int) or ticks < 1:
             raise SimProtocolError("set_slice(%r)" % (ticks,))

@@ -23,7 +23,7 @@ Hubris:
 SYS_KCTL's operations are a table of their own (kernel/kctl.py). Leases
 (SYS_CALL_LEASE, SYS_BORROW) are documented with their refusal order in
 kernel/abi.py; SYS_BORROW copies between two tasks' blocks only through
-kernel/taskmem.py, LEASE_CHUNK bytes at a time.
+kernel/taskmem.py (copy: both ranges checked, then one trap.copy).
 
 Holds the handlers, SYSCALLS (indexed by abi.SYS_*) and dispatch(). It
 does not check task memory (kernel/taskmem.py), keep IPC or scheduling
@@ -287,17 +287,10 @@ def sys_borrow(k, t, a):
             sender, "readable" if need == abi.LEASE_READ else "writable"))
     if off + n > llen:
         raise KernelError(BAD_ARGUMENT, "borrow %d+%d is past the lease's %d bytes" % (off, n, llen))
-    done = 0
-    while done < n:                 # bounded copies through the kernel heap
-        chunk = n - done
-        if chunk > abi.LEASE_CHUNK:
-            chunk = abi.LEASE_CHUNK
-        if op == abi.BORROW_READ:
-            if not k.copy_out(t, ptr + done, k.read(s, lptr + off + done, chunk)):
-                return None
-        elif not taskmem.write(k.trap, s, lptr + off + done, k.read(t, ptr + done, chunk)):
-            raise KernelError(BAD_ARGUMENT, "lease 0x%x+%d refused by the trap layer" % (lptr, llen))
-        done += chunk
+    if op == abi.BORROW_READ:
+        taskmem.copy(k.trap, s, lptr + off, t, ptr, n, k.readonly)
+    else:
+        taskmem.copy(k.trap, t, ptr, s, lptr + off, n, k.readonly)
     return (n, 0)
 
 

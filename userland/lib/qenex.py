@@ -82,8 +82,8 @@ def call(dest, msg):
     return bytes(memoryview(_cbuf)[:n])
 
 
-_lbuf = bytearray(MSG_MAX)      # call_lease's message out and reply back
-_laddr = _qx.addr(_lbuf)
+_lbuf = None     # call_lease's message out and reply back, made at its first use:
+                 # a task that lends nothing keeps its heap (some have 8 KiB)
 LEASE_READ = abi.LEASE_READ
 LEASE_WRITE = abi.LEASE_WRITE
 
@@ -94,13 +94,16 @@ def call_lease(dest, msg, lease, rights):
     call: it may copy from it (rights & LEASE_READ) and into it (rights &
     LEASE_WRITE) with borrow_read / borrow_write until it replies. The reply
     (bytes)."""
+    global _lbuf
     if isinstance(dest, str):
         dest = lookup(dest)
     msg = _bytes(msg)
+    if _lbuf is None:
+        _lbuf = bytearray(MSG_MAX)
     n = len(msg)
     _lbuf[:n] = msg
     lp = _qx.addr(lease) if len(lease) else 0
-    r = _sys(abi.SYS_CALL_LEASE, dest, _laddr, n | MSG_MAX << abi.LEASE_REPLY_SHIFT, lp,
+    r = _sys(abi.SYS_CALL_LEASE, dest, _qx.addr(_lbuf), n | MSG_MAX << abi.LEASE_REPLY_SHIFT, lp,
              len(lease) << abi.LEASE_RIGHTS_BITS | rights)
     return bytes(memoryview(_lbuf)[:r])
 

@@ -47,7 +47,7 @@ from userland.lib import netproto as P
 SLOTS = 32              # sockets in all (the stack's own limit is its own)
 PER_TASK = 8            # sockets one task may hold
 BACKLOG = 4             # connections a listener holds until accepted
-CHUNK = 2048            # bytes copied per borrow through the net task's buffer
+CHUNK = 8192            # bytes per borrow: one costs ~100k guest instructions, its bytes ~1 each
 SWEEP_MS = 250          # how often owners are checked for being alive
 LEASE_READ, LEASE_WRITE = 1, 2
 
