@@ -8,13 +8,13 @@
 #   make flash   print how to write images/$(BOARD)/flash.bin to a board
 # BOARD=mps2-an385 (default). MICROPYTHON_SRC=/path uses your own v1.25.0 tree.
 #
-# Two images from the same sources, described in hal/board/$(BOARD)/images.py:
-# production (images/$(BOARD)/flash.bin, build/$(BOARD)/: `make run`, `make flash`)
-# and test (images/$(BOARD)/flash-test.bin, build/$(BOARD)-test/: the QEMU tests,
-# `make bench`). They differ only in the frozen tasks, manifests, vectors and devices.
-# A third, dev (images/$(BOARD)/flash-dev.bin, build/$(BOARD)-dev/), carries the
-# interrupt and network test tasks. `make build` builds all three;
-# IMAGE=production|test|dev selects one for the file targets.
+# Three images from the same sources, described in hal/board/$(BOARD)/images.py:
+# production (images/$(BOARD)/flash.bin, build/$(BOARD)/: `make run`, `make flash`),
+# test (images/$(BOARD)/flash-test.bin, build/$(BOARD)-test/: the QEMU tests,
+# `make bench`) and dev (flash-dev.bin, build/$(BOARD)-dev/: the QEMU tests of the network
+# and task interrupts, whose tasks no longer fit the test image). They differ only in the frozen tasks, manifests,
+# vectors and devices. `make build` builds all; IMAGE=production|test|dev selects
+# one for the file targets.
 
 BOARD ?= mps2-an385
 IMAGE ?= production

@@ -68,6 +68,44 @@ length 0 (then the pointer is not looked at).
                                                               len = 0: arm only, r0 = the bytes
                                                               waiting. Answered in the trap layer
                                                               for the owner
+  15  SYS_CALL_LEASE (dest, buf_ptr, msg_len | reply_cap << 16, lease_ptr,
+                  lease_len << 2 | rights)                    r0 = reply length (blocks); the
+                                                              reply lands in buf (at most
+                                                              reply_cap bytes)
+  16  SYS_BORROW  (op, sender, offset, ptr, len)              r0 = bytes copied (READ, WRITE),
+                                                              or lease length, r1 = rights (INFO)
+
+Leases (SYS_CALL_LEASE, SYS_BORROW), as Hubris's: a call that also lends the
+callee one range of the caller's own memory, lease_ptr + lease_len, for the
+duration of that one call. rights (LEASE_READ, LEASE_WRITE, or both) say what
+the callee may do with it. The message itself is an ordinary call's (at most
+MSG_MAX, copied at the call); the lease moves bulk data without that limit and
+without a round trip per MSG_MAX bytes. While the callee holds the call
+(received it, not replied yet) it copies with SYS_BORROW:
+  op BORROW_READ   len bytes of the lease at offset -> the callee's (ptr, len)
+  op BORROW_WRITE  the callee's (ptr, len) -> the lease at offset
+  op BORROW_INFO   r0 = the lease's length, r1 = its rights (ptr, len unused)
+`sender` is the handle recv gave. The kernel copies between the two tasks'
+blocks itself (trap.copy: one memmove, no buffer in the kernel heap), every
+range checked by kernel/taskmem.py: the lease when the call is made (a
+read-only lease may lie in flash, as a message may; a writable one must be
+the caller's RAM), the callee's range at each borrow. Refusals, in this order:
+  BAD_ARGUMENT   a word out of range, op unknown, rights 0 or > 3, a range not
+                 the task's own (caller's lease and message at the call,
+                 callee's buffer at the borrow)
+  NO_SUCH_TASK   sender names no task
+  PEER_DIED      sender is an earlier incarnation, or the caller is no longer
+                 running (its lease died with it)
+  BAD_STATE      the callee holds no call from sender (never received, or
+                 replied already: a lease ends with the reply), or that call
+                 carries no lease
+  NOT_PERMITTED  the lease does not grant the op (BORROW_WRITE to a read lease)
+  BAD_ARGUMENT   offset + len past the lease's end (nothing copied)
+A lease is only ever looked at through the call that carries it, so it ends
+exactly when the call does: reply, the caller's death (the server's reply is
+dropped as for any call), or the callee's death (the caller gets PEER_DIED).
+Leased calls never take the trap layer's fast path (the C handles SYS_CALL
+only); their replies may, which ends the lease as any reply does.
 
 Events, as trap.resume() returns them (tuples):
   (EV_SYSCALL, no, args)        args: tuple of NARGS ints
@@ -99,10 +137,13 @@ SYS_LOOKUP = 11
 SYS_KCTL = 12
 SYS_IRQ = 13
 SYS_UART = 14
-NSYSCALLS = 15
+SYS_CALL_LEASE = 15
+SYS_BORROW = 16
+NSYSCALLS = 17
 
 SYSCALL_NAMES = ("exit", "yield", "sleep", "ticks", "write", "read", "call",
-                 "recv", "reply", "notify", "wait", "lookup", "kctl", "irq", "uart")
+                 "recv", "reply", "notify", "wait", "lookup", "kctl", "irq", "uart",
+                 "call_lease", "borrow")
 
 NARGS = 5                   # argument words per syscall
 
@@ -115,6 +156,15 @@ NOTIFY_MASK = 0x7FFFFFFF    # notification bits 0..30 (bit 31 would make
                             # SYS_WAIT's r0 negative, i.e. an error)
 SLEEP_MAX = 0x7FFFFFFF      # ms
 NAME_MAX = 15               # bytes of a task name (SYS_LOOKUP), as manifest
+
+# --- leases (SYS_CALL_LEASE, SYS_BORROW) -------------------------------------
+LEASE_READ = 1              # rights: the callee may read the lease
+LEASE_WRITE = 2             # rights: the callee may write it
+LEASE_RIGHTS_BITS = 2       # lease word: length << 2 | rights
+LEASE_REPLY_SHIFT = 16      # call word: msg_len | reply_cap << 16
+BORROW_READ = 0             # SYS_BORROW ops
+BORROW_WRITE = 1
+BORROW_INFO = 2
 
 # --- IPC handles ------------------------------------------------------------
 # An IPC handle (the sender recv returns, the dest of call/notify/reply, what
@@ -198,11 +248,16 @@ KCTL_FAULT = 15     # arg = tid: the task faults now ("injected by the operator"
 KCTL_TIME = 16      # the UTC clock (kernel/clock.py). arg = 0: read, any task: the reply
                     # is Clock.status(); arg = 1: set (capability clock): buf holds
                     # "UTC_MS SOURCE" (decimal ms since 1970; operator, host or sntp)
-NKCTL = 17
+KCTL_PEER = 17      # arg = handle of a task that may call the caller (its manifest's
+                    # `calls` names the caller): {"name", "ports"}; PEER_DIED when the
+                    # handle is an earlier incarnation, NOT_RUNNING when it is not
+                    # running. A server (the net task) learns what a caller was
+                    # granted, and that an owner of its resources has ended.
+NKCTL = 18
 
 KCTL_NAMES = ("ps", "mem", "faults", "ipc", "kill", "start", "restart",
               "reboot", "poweroff", "tasks", "boot", "confirm", "install", "remove", "fg", "fault",
-              "time")
+              "time", "peer")
 
 FAULT_LOG = 16      # faults kept for KCTL_FAULTS
 

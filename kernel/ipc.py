@@ -16,6 +16,10 @@ A call goes through two states:
            until the callee replies (a callee may serve several at once)
 and then it is answered and forgotten. Exactly one of these holds for every
 blocked caller, so a message is never both delivered and pending.
+A call may carry a lease (SYS_CALL_LEASE: the caller's (ptr, len, rights)
+the callee may borrow, kernel/abi.py): it is a field of the Call and nothing
+else, so it is borrowable exactly while the call is served (lease()) and ends
+with it -- reply, either side's death -- with no state of its own to clean up.
 
 Errors the transitions decide (the kernel checks arguments, permissions
 and liveness before calling them):
@@ -71,15 +75,18 @@ def wake(tid, r0, r1=0, ptr=None, data=None):
 
 
 class Call:
-    """One blocked caller's call. msg is None once delivered."""
+    """One blocked caller's call. msg is None once delivered. lease is
+    None or (ptr, len, rights): the caller's memory the callee may borrow
+    while it serves this call (abi.py, Leases); it ends with the call."""
 
-    def __init__(self, seq, caller, dest, msg, reply_ptr, reply_cap):
+    def __init__(self, seq, caller, dest, msg, reply_ptr, reply_cap, lease=None):
         self.seq = seq
         self.caller = caller
         self.dest = dest
         self.msg = msg
         self.reply_ptr = reply_ptr
         self.reply_cap = reply_cap
+        self.lease = lease
         self.state = QUEUED
 
     def __repr__(self):
@@ -139,9 +146,10 @@ class Ipc:
 
     # --- calls ----------------------------------------------------------
 
-    def call(self, caller, dest, msg, reply_ptr, reply_cap):
-        """caller sends msg (bytes) to dest and blocks for the reply.
-        Returns the wakes (dest's delivery when it waits in recv)."""
+    def call(self, caller, dest, msg, reply_ptr, reply_cap, lease=None):
+        """caller sends msg (bytes) to dest and blocks for the reply, lending
+        it `lease` ((ptr, len, rights) or None). Returns the wakes (dest's
+        delivery when it waits in recv)."""
         if caller in self.calls:
             raise KernelError(BAD_STATE, "task %d is already calling" % caller)
         got = self.receivers.get(dest)
@@ -149,7 +157,7 @@ class Ipc:
             raise KernelError(MSG_TOO_LARGE, "message of %d bytes, task %d receives at most %d"
                               % (len(msg), dest, got[1]))
         self.seq += 1
-        c = Call(self.seq, caller, dest, msg, reply_ptr, reply_cap)
+        c = Call(self.seq, caller, dest, msg, reply_ptr, reply_cap, lease)
         self.calls[caller] = c
         self.dirty.add(caller)
         self.dirty.add(dest)
@@ -260,6 +268,17 @@ class Ipc:
         if len(data) > c.reply_cap:
             return wake(sender, -MSG_TOO_LARGE, len(data))
         return wake(sender, len(data), 0, c.reply_ptr, data)
+
+    def lease(self, tid, sender):
+        """The lease of sender's call served by tid: (ptr, len, rights), or
+        BAD_STATE when tid serves no call from sender (none, still queued,
+        answered) or that call lends nothing."""
+        c = self.calls.get(sender)
+        if c is None or c.dest != tid or c.state != SERVED:
+            raise KernelError(BAD_STATE, "task %d holds no call from task %d" % (tid, sender))
+        if c.lease is None:
+            raise KernelError(BAD_STATE, "task %d's call to task %d lends nothing" % (sender, tid))
+        return c.lease
 
     def drop_orphan(self, tid, sender):
         """tid replied to an earlier incarnation of sender (the kernel refuses

@@ -38,7 +38,8 @@ import json
 
 from kernel import abi, bundles, rights, taskmem
 from kernel.buddy import is_int
-from kernel.errors import KernelError, BAD_ARGUMENT, BAD_STATE, MSG_TOO_LARGE, BAD_BUNDLE
+from kernel.errors import KernelError, BAD_ARGUMENT, BAD_STATE, MSG_TOO_LARGE, BAD_BUNDLE, NO_SUCH_TASK, \
+    NOT_PERMITTED, NOT_RUNNING
 from kernel.tasks import LIVE, RESTARTING
 
 
@@ -255,9 +256,28 @@ def kctl_time(k, t, arg, bptr, bcap):
     return k.clock.status()
 
 
+def kctl_peer(k, t, arg, bptr, bcap):
+    """What a task that may call the caller was granted: {"name", "ports"}.
+    Any task may ask, about its own callers only (NOT_PERMITTED otherwise,
+    before anything of the target's state is told): a server checks a
+    client's port grant against the signed manifest, not the client's word,
+    and a stale or stopped handle (PEER_DIED, NOT_RUNNING) tells it an owner
+    of its resources has ended."""
+    tid = arg & abi.HANDLE_ID_MASK
+    target = k.tasks.get(tid)
+    if target is None or arg >> abi.HANDLE_ID_BITS > abi.HANDLE_GEN_MASK:
+        raise KernelError(NO_SUCH_TASK, "no task 0x%x" % arg)
+    if t.name not in k.caps.get(target.name, ()):
+        raise KernelError(NOT_PERMITTED, "task %s does not call %s" % (target.name, t.name))
+    k.current(target, arg)
+    if target.status != LIVE:
+        raise KernelError(NOT_RUNNING, "task %d (%s) is %s" % (tid, target.name, target.status))
+    return {"name": target.name, "ports": list(target.manifest.ports)}
+
+
 OPS = (kctl_ps, kctl_mem, kctl_faults, kctl_ipc, kctl_kill, kctl_start, kctl_restart,
        kctl_reboot, kctl_poweroff, kctl_tasks, kctl_boot, kctl_confirm, kctl_install,
-       kctl_remove, kctl_fg, kctl_fault, kctl_time)
+       kctl_remove, kctl_fg, kctl_fault, kctl_time, kctl_peer)
 
 assert len(OPS) == abi.NKCTL     # in abi.KCTL_* order (tests/host/test_kernel_kctl.py)
 

@@ -36,6 +36,8 @@ every error name its field.
     hsm_keys   = ledger-sign:sign+verify, ledger-kek:wrap
     arena      = 196608            # bytes of raw RAM outside the GC heap (_qx.arena())
     gc_threshold = 8192            # collect after this many bytes allocated (gc.threshold)
+    ports      = 7, 8080           # TCP/UDP ports it may listen on through the net task
+                                   # (1..65535; no port is granted to two tasks)
 
 Required: name, entry, priority, heap, stack, restart. The rest default to
 nothing granted (backoff_ms to 100 when restart is not never). Unknown and
@@ -71,8 +73,9 @@ HSM_OPS = ("sign", "verify", "encrypt", "decrypt", "wrap", "unwrap")
 
 REQUIRED = ("name", "entry", "priority", "heap", "stack", "restart")
 OPTIONAL = ("backoff_ms", "calls", "console", "kernel", "clock", "devices", "irqs", "hsm_keys", "start", "arena",
-            "gc_threshold")
+            "gc_threshold", "ports")
 IRQ_BIT_MAX = 30                    # notification bits 0..30 (kernel/abi.py NOTIFY_MASK)
+PORT_MAX = 65535
 ARENA_MAX = 262144                  # bytes of raw RAM outside the task's GC heap
 GC_THRESHOLD_MIN = 1024             # bytes; 0 (the default): collect only when the heap is full
 FIELDS = REQUIRED + OPTIONAL
@@ -118,6 +121,7 @@ class Manifest:
         self.hsm_keys = []
         self.arena = 0             # raw RAM beside the heap, never scanned by the GC (_qx.arena())
         self.gc_threshold = 0      # bytes allocated between collections (gc.threshold); 0: heap full
+        self.ports = []            # ports it may listen on (the net task asks the kernel: KCTL_PEER)
 
     def region_size(self):
         """Bytes of the task's one memory block: stack + heap + arena,
@@ -136,6 +140,7 @@ class Manifest:
             "kernel": self.kernel, "clock": self.clock, "devices": list(self.devices),
             "irqs": [(n, b) for n, b in self.irqs], "hsm_keys": keys,
             "start": self.start, "arena": self.arena, "gc_threshold": self.gc_threshold,
+            "ports": list(self.ports),
         }
 
     def to_text(self):
@@ -168,6 +173,8 @@ class Manifest:
         lines.append("arena = %d" % self.arena)
         if self.gc_threshold:
             lines.append("gc_threshold = %d" % self.gc_threshold)
+        if self.ports:
+            lines.append("ports = %s" % ", ".join(["%d" % p for p in self.ports]))
         return "\n".join(lines) + "\n"
 
     def __eq__(self, other):
@@ -206,6 +213,7 @@ def from_dict(d, source):
     m.hsm_keys = d["hsm_keys"]
     m.arena = d["arena"]
     m.gc_threshold = d["gc_threshold"]
+    m.ports = d.get("ports", [])
     return m
 
 
@@ -315,7 +323,24 @@ def parse(text, source="userland/x/manifest", folder=None):
             raise ManifestError(source, "gc_threshold", "%s is not 0 or %d..%d (the heap)"
                                 % (_show(raw["gc_threshold"], th), GC_THRESHOLD_MIN, m.heap))
         m.gc_threshold = th
+    if "ports" in raw:
+        m.ports = _ports(source, raw["ports"])
     return m
+
+
+def _ports(source, text):
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        p = _int_or_none(item)
+        if p is None or not (1 <= p <= PORT_MAX):
+            raise ManifestError(source, "ports", "%r is not a port 1..%d" % (item, PORT_MAX))
+        if p in out:
+            raise ManifestError(source, "ports", "%d is listed twice" % p)
+        out.append(p)
+    return out
 
 
 _SELF_CALL = "a task may not call itself (%r)"
@@ -493,8 +518,9 @@ def check_system(manifests, pool_size, devices=None, irqs=None):
     `calls` target has a manifest; every device is in `devices` (when given,
     the board's device names); every interrupt is in `irqs` (when given,
     the board's interrupt names) and granted to one task only (a bit twice
-    in one manifest parse() refuses already); the tasks' regions
-    (region_size()) sum to at most pool_size bytes."""
+    in one manifest parse() refuses already); no port is granted to two
+    tasks; the tasks' regions (region_size()) sum to at most pool_size
+    bytes."""
     by_name = {}
     for m in manifests:
         other = by_name.get(m.name)
@@ -523,6 +549,13 @@ def check_system(manifests, pool_size, devices=None, irqs=None):
                 raise ManifestError(m.source, "irqs", "%r is granted to %s already" % (name, other))
             owners[name] = m.name
         table[m.name] = callees
+    port_of = {}
+    for m in manifests:
+        for p in m.ports:
+            other = port_of.get(p)
+            if other is not None:
+                raise ManifestError(m.source, "ports", "%d is also granted to %s" % (p, other))
+            port_of[p] = m.name
     sizes = [m.region_size() for m in manifests]
     need = sum(sizes)
     if need > pool_size:

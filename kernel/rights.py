@@ -18,6 +18,8 @@ limited here; an installed task's manifest is limited by RIGHTS.
     irqs      none                                  any: interrupts reach built-in drivers only
     kernel    false                                 true
     clock     false                                 true (the board's UTC clock is the operator's and SNTP's)
+    ports     PORT_FLOOR..65535                     1..1023: the built-in services' (and no port another
+                                                    task holds: check_system, when it is added)
 
 check(m) lists what a manifest asks for beyond this; requested(m) is what
 the shell shows the operator before an install is confirmed.
@@ -25,7 +27,8 @@ Pure Python, runs under MicroPython and CPython."""
 
 PRIORITY_FLOOR = 4              # numerically: 0 is the highest priority (kernel/sched.py)
 BLOCK_MAX = 65536               # bytes of an installed task's memory block
-CALLABLE = ("heartbeat", "ponger")   # built-in tasks an installed task may call
+CALLABLE = ("heartbeat", "ponger", "net")   # built-in tasks an installed task may call (net: sockets)
+PORT_FLOOR = 1024               # ports below are the built-in services'
 CALLERS = ("shell",)            # built-in tasks that may call every installed task
 
 RIGHTS = (
@@ -42,6 +45,7 @@ RIGHTS = (
      "keep it masked, or take another driver's data)"),
     ("kernel", "false", "only the shell controls the kernel"),
     ("clock", "false", "the board's UTC clock is set by the operator and SNTP only"),
+    ("ports", "%d..65535" % PORT_FLOOR, "ports below %d are the built-in services'" % PORT_FLOOR),
 )
 
 
@@ -69,16 +73,23 @@ def check(m):
         out.append("kernel: an installed task may not hold the kernel capability")
     if m.clock:
         out.append("clock: an installed task may not set the board's clock")
+    low = [p for p in m.ports if p < PORT_FLOOR]
+    if low:
+        out.append("ports %s: an installed task may listen only on %d..65535"
+                   % (", ".join(["%d" % p for p in low]), PORT_FLOOR))
     return out
 
 
 def requested(m):
     """What manifest m asks for, as the operator confirms it: {"calls",
     "priority", "memory" (block bytes), "console" ("write", "read" or "none"),
-    "start", "restart"}."""
+    "start", "restart"}, and "ports" when it asks for any."""
     restart = m.restart
     if restart == "limit":
         restart = "limit %d" % m.restart_limit
-    return {"calls": list(m.calls), "priority": m.priority, "memory": m.region_size(),
-            "console": m.console or "none", "start": m.start, "restart": restart}
+    out = {"calls": list(m.calls), "priority": m.priority, "memory": m.region_size(),
+           "console": m.console or "none", "start": m.start, "restart": restart}
+    if m.ports:
+        out["ports"] = list(m.ports)
+    return out
 

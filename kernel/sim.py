@@ -24,7 +24,7 @@ A task is a generator function of one argument, registered under the entry
 What a task yields, one step each:
   yield from sys.call(dest, msg) ...   syscall wrappers (generators): exit,
                 yield_, sleep, ticks, write, read, call, recv, reply,
-                notify, wait, lookup, kctl. They put arguments into the
+                notify, wait, lookup, kctl, call_lease, borrow. They put arguments into the
                 task's memory, make the syscall and return its result;
                 r0 < 0 raises SysError(code), as the device's task library
                 raises an exception with the code.
@@ -299,6 +299,19 @@ class SimSys:
         r0, r1 = _check((yield self.raw(abi.SYS_LOOKUP, self.put(self.out, name), len(name))))
         return r0
 
+    def call_lease(self, dest, msg, lease_ptr, lease_len, rights, cap=abi.MSG_MAX):
+        """A call lending (lease_ptr, lease_len) of this task's memory with
+        rights (abi.LEASE_*): the reply (bytes; msg and reply share sys.out)."""
+        ptr = self.put(self.out, msg)
+        r0, r1 = _check((yield self.raw(abi.SYS_CALL_LEASE, dest, ptr,
+                                        len(msg) | cap << abi.LEASE_REPLY_SHIFT, lease_ptr,
+                                        lease_len << abi.LEASE_RIGHTS_BITS | rights)))
+        return self.get(self.out, r0)
+
+    def borrow(self, op, sender, offset, ptr, n):
+        """SYS_BORROW (abi.BORROW_*): (r0, r1)."""
+        return _check((yield self.raw(abi.SYS_BORROW, op, sender, offset, ptr, n)))
+
     def kctl(self, op, arg=0, cap=None):
         """The KCTL reply bytes (JSON for queries, b"" for controls)."""
         if cap is None:
@@ -506,6 +519,9 @@ class Sim:
         s = self._get(tid).sys
         off = self._span(s, addr, len(data))
         s.mem[off:off + len(data)] = data
+
+    def copy(self, src, saddr, dst, daddr, n):
+        self.write(dst, daddr, self.read(src, saddr, n))
 
     def set_slice(self, ticks):
         if not isinstance(ticks, int) or ticks < 1:

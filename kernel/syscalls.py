@@ -20,7 +20,10 @@ Hubris:
                   tuple that is not NARGS words: the caller is faulted
                   ("bad syscall N") and the supervisor decides; a handler
                   may also raise faults.Fault.
-SYS_KCTL's operations are a table of their own (kernel/kctl.py).
+SYS_KCTL's operations are a table of their own (kernel/kctl.py). Leases
+(SYS_CALL_LEASE, SYS_BORROW) are documented with their refusal order in
+kernel/abi.py; SYS_BORROW copies between two tasks' blocks only through
+kernel/taskmem.py (copy: both ranges checked, then one trap.copy).
 
 Holds the handlers, SYSCALLS (indexed by abi.SYS_*) and dispatch(). It
 does not check task memory (kernel/taskmem.py), keep IPC or scheduling
@@ -32,7 +35,8 @@ public methods). Pure Python, runs under MicroPython and CPython.
 from kernel import abi, taskmem
 from kernel.abi import NARGS, NSYSCALLS
 from kernel.buddy import is_int
-from kernel.errors import KernelError, BAD_ARGUMENT, NO_SUCH_TASK, NOT_PERMITTED, MSG_TOO_LARGE, NOT_RUNNING
+from kernel.errors import KernelError, BAD_ARGUMENT, NO_SUCH_TASK, NOT_PERMITTED, MSG_TOO_LARGE, NOT_RUNNING, \
+    PEER_DIED
 from kernel.faults import Fault
 from kernel.kctl import sys_kctl, word
 from kernel.tasks import LIVE
@@ -134,13 +138,38 @@ def sys_read(k, t, a):
 
 def sys_call(k, t, a):
     h = word(a[0], "call dest")
-    dest = h & abi.HANDLE_ID_MASK
     mptr = word(a[1], "call msg ptr")
     mlen = word(a[2], "call msg len")
     rptr = word(a[3], "call reply ptr")
     rcap = word(a[4], "call reply cap")
     taskmem.check(t, mptr, mlen, "call message", k.readonly, True)
     taskmem.check(t, rptr, rcap, "call reply buffer")
+    return _call(k, t, h, mptr, mlen, rptr, rcap, None)
+
+
+def sys_call_lease(k, t, a):
+    h = word(a[0], "call dest")
+    bptr = word(a[1], "call buffer ptr")
+    lens = word(a[2], "call lengths")
+    mlen = lens & 0xFFFF
+    rcap = lens >> abi.LEASE_REPLY_SHIFT
+    lptr = word(a[3], "lease ptr")
+    lword = word(a[4], "lease word")
+    rights = lword & ((1 << abi.LEASE_RIGHTS_BITS) - 1)
+    llen = lword >> abi.LEASE_RIGHTS_BITS
+    if rights == 0:
+        raise KernelError(BAD_ARGUMENT, "lease rights 0: neither read nor write")
+    taskmem.check(t, bptr, mlen, "call message", k.readonly, True)
+    taskmem.check(t, bptr, rcap, "call reply buffer")
+    if rights & abi.LEASE_WRITE:
+        taskmem.check(t, lptr, llen, "lease")
+    else:
+        taskmem.check(t, lptr, llen, "lease", k.readonly, True)
+    return _call(k, t, h, bptr, mlen, bptr, rcap, (lptr, llen, rights))
+
+
+def _call(k, t, h, mptr, mlen, rptr, rcap, lease):
+    dest = h & abi.HANDLE_ID_MASK
     d = k.callee(t, dest, h)
     k.current(d, h)
     if mlen > abi.MSG_MAX:
@@ -148,7 +177,7 @@ def sys_call(k, t, a):
     if d.status != LIVE:
         raise KernelError(NOT_RUNNING, "task %d (%s) is %s" % (dest, d.name, d.status))
     msg = k.read(t, mptr, mlen)
-    wakes = k.ipc.call(t.tid, dest, msg, rptr, rcap)
+    wakes = k.ipc.call(t.tid, dest, msg, rptr, rcap, lease)
     k.sched.block(t.tid, "call %d" % dest)
     k.apply(wakes)
     return None
@@ -300,7 +329,41 @@ def sys_uart(k, t, a):
     return (k.trap.uart_write(dev, k.read(t, ptr, n)), 0)
 
 
+def sys_borrow(k, t, a):
+    op = word(a[0], "borrow op", abi.BORROW_INFO)
+    h = word(a[1], "borrow sender")
+    off = word(a[2], "borrow offset")
+    ptr = word(a[3], "borrow ptr")
+    n = word(a[4], "borrow len")
+    if op == abi.BORROW_WRITE:
+        taskmem.check(t, ptr, n, "borrow source", k.readonly, True)
+    elif op == abi.BORROW_READ:
+        taskmem.check(t, ptr, n, "borrow buffer")
+    sender = h & abi.HANDLE_ID_MASK
+    s = k.tasks.get(sender)
+    if s is None or h >> abi.HANDLE_ID_BITS > abi.HANDLE_GEN_MASK:
+        raise KernelError(NO_SUCH_TASK, "no task 0x%x" % h)
+    k.current(s, h)
+    if s.status != LIVE:
+        raise KernelError(PEER_DIED, "task %d (%s) is %s: its lease ended" % (sender, s.name, s.status))
+    lptr, llen, rights = k.ipc.lease(t.tid, sender)
+    if op == abi.BORROW_INFO:
+        return (llen, rights)
+    need = abi.LEASE_READ if op == abi.BORROW_READ else abi.LEASE_WRITE
+    if not rights & need:
+        raise KernelError(NOT_PERMITTED, "task %d's lease is not %s" % (
+            sender, "readable" if need == abi.LEASE_READ else "writable"))
+    if off + n > llen:
+        raise KernelError(BAD_ARGUMENT, "borrow %d+%d is past the lease's %d bytes" % (off, n, llen))
+    if op == abi.BORROW_READ:
+        taskmem.copy(k.trap, s, lptr + off, t, ptr, n, k.readonly)
+    else:
+        taskmem.copy(k.trap, t, ptr, s, lptr + off, n, k.readonly)
+    return (n, 0)
+
+
 SYSCALLS = (sys_exit, sys_yield, sys_sleep, sys_ticks, sys_write, sys_read, sys_call,
-            sys_recv, sys_reply, sys_notify, sys_wait, sys_lookup, sys_kctl, sys_irq, sys_uart)
+            sys_recv, sys_reply, sys_notify, sys_wait, sys_lookup, sys_kctl, sys_irq, sys_uart,
+            sys_call_lease, sys_borrow)
 
 assert len(SYSCALLS) == abi.NSYSCALLS

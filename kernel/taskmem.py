@@ -1,12 +1,14 @@
 """Checked access to task memory: the only place the Python kernel decides
 whether a (pointer, length) a task passed may be read or written.
 
-Holds the rule and the two copies that use it:
+Holds the rule and the copies that use it:
   inside(base, size, ptr, n)   [ptr, ptr + n) lies in the block base+size
   check(t, ptr, n, what, readonly, source)  BAD_ARGUMENT unless the range is
                                t's (or, for a source, in a read-only range)
   read(trap, t, ptr, n, readonly)   the checked bytes, copied out of the task
   write(trap, t, ptr, data)    trap.write into a range checked earlier
+  copy(trap, src, sptr, dst, dptr, n, readonly)  task to task (a lease):
+                               both ranges checked, then trap.copy
 The rule: a range is the task's when it lies wholly inside the task's memory
 block; a length of 0 is any pointer's (nothing is copied); every sum is
 taken on unbounded ints and a range is refused if it would pass the top of
@@ -73,6 +75,20 @@ def read(trap, t, ptr, n, readonly=()):
         return bytes(trap.read(t.tid, ptr, n))
     except ValueError:
         raise KernelError(BAD_ARGUMENT, "buffer 0x%x+%d refused by the trap layer" % (ptr, n))
+
+
+def copy(trap, src, sptr, dst, dptr, n, readonly=()):
+    """n bytes of src's memory at sptr (checked as a source) into dst's at
+    dptr, in one trap.copy (no kernel buffer): BAD_ARGUMENT if a range is not
+    its task's, or if the trap layer refuses it anyway."""
+    check(src, sptr, n, "lease source", readonly, True)
+    check(dst, dptr, n, "lease destination")
+    if n == 0:
+        return
+    try:
+        trap.copy(src.tid, sptr, dst.tid, dptr, n)
+    except ValueError:
+        raise KernelError(BAD_ARGUMENT, "copy 0x%x+%d -> 0x%x refused by the trap layer" % (sptr, n, dptr))
 
 
 def write(trap, t, ptr, data):

@@ -18,6 +18,8 @@
 #define QX_SYS_KCTL     12
 #define QX_SYS_IRQ      13
 #define QX_SYS_UART     14
+#define QX_SYS_CALL_LEASE 15
+#define QX_SYS_BORROW   16
 
 #define QX_EV_SYSCALL   0
 #define QX_EV_TICK      1

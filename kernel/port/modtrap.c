@@ -609,6 +609,27 @@ static mp_obj_t trap_write(mp_obj_t tid_in, mp_obj_t addr_in, mp_obj_t data) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(trap_write_obj, trap_write);
 
+/* copy(src_tid, src_addr, dst_tid, dst_addr, n): n bytes from one task's
+ * memory (or flash, as read() allows) into another's, each range checked as
+ * read() and write() check theirs: SYS_BORROW's lease copies, with no buffer
+ * in the kernel heap (kernel/taskmem.py copy() checked both first). */
+static mp_obj_t trap_copy(size_t n_args, const mp_obj_t *args) {
+    (void)n_args;
+    task_t *src = get_task(args[0], 0);
+    uint32_t saddr = mp_obj_get_int_truncated(args[1]);
+    task_t *dst = get_task(args[2], 0);
+    uint32_t daddr = mp_obj_get_int_truncated(args[3]);
+    mp_int_t len = mp_obj_get_int(args[4]);
+    if (len < 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("negative length"));
+    }
+    check_range(src, saddr, len, 0);
+    check_range(dst, daddr, len, 1);
+    memmove((void *)daddr, (const void *)saddr, len);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_copy_obj, 5, 5, trap_copy);
+
 /* kill(tid): the task's context ends and its block and VM state are zeroed
  * (end_task). The kernel frees the block only after this. */
 static mp_obj_t trap_kill(mp_obj_t tid_in) {
@@ -761,6 +782,7 @@ static const mp_rom_map_elem_t trap_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_set_result), MP_ROM_PTR(&trap_set_result_obj) },
     { MP_ROM_QSTR(MP_QSTR_read), MP_ROM_PTR(&trap_read_obj) },
     { MP_ROM_QSTR(MP_QSTR_write), MP_ROM_PTR(&trap_write_obj) },
+    { MP_ROM_QSTR(MP_QSTR_copy), MP_ROM_PTR(&trap_copy_obj) },
     { MP_ROM_QSTR(MP_QSTR_kill), MP_ROM_PTR(&trap_kill_obj) },
     { MP_ROM_QSTR(MP_QSTR_idle), MP_ROM_PTR(&trap_idle_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_slice), MP_ROM_PTR(&trap_set_slice_obj) },

@@ -43,6 +43,7 @@ def test_hello_asks_for_nothing_it_may_not_have():
     (dict(calls="hsm, ponger, ledger"), "calls hsm, ledger: "),
     (dict(hsm_keys="k:sign"), "hsm_keys: "),
     (dict(devices="uart1"), "devices uart1: "),
+    (dict(ports="80, 8080"), "ports 80: "),
     (dict(kernel="true"), "kernel: "),
 ])
 def test_each_right_beyond_the_table_is_refused_by_name(fields, why):
@@ -53,7 +54,8 @@ def test_each_right_beyond_the_table_is_refused_by_name(fields, why):
 def test_the_table_names_every_right_once_and_the_floor_is_below_every_service():
     names = [r[0] for r in rights.RIGHTS]
     assert len(names) == len(set(names))
-    assert set(names) == {"priority", "memory", "calls", "callers", "console", "hsm_keys", "devices", "irqs", "kernel", "clock"}
+    assert set(names) == {"priority", "memory", "calls", "callers", "console", "hsm_keys", "devices", "irqs", "kernel",
+                         "clock", "ports"}
     from tools import gather_manifests
     for source, text in gather_manifests.find():
         m = manifest.parse(text, source)

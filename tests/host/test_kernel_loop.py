@@ -74,7 +74,8 @@ def test_abi_numbers_are_the_documented_ones():
     assert [abi.SYS_EXIT, abi.SYS_YIELD, abi.SYS_SLEEP, abi.SYS_TICKS, abi.SYS_WRITE, abi.SYS_READ,
             abi.SYS_CALL, abi.SYS_RECV, abi.SYS_REPLY, abi.SYS_NOTIFY, abi.SYS_WAIT, abi.SYS_LOOKUP,
             abi.SYS_KCTL, abi.SYS_IRQ, abi.SYS_UART] == list(range(15))
-    assert abi.MSG_MAX == 256 and abi.NARGS == 5 and abi.NSYSCALLS == 15
+    assert [abi.SYS_CALL_LEASE, abi.SYS_BORROW] == [15, 16]
+    assert abi.MSG_MAX == 256 and abi.NARGS == 5 and abi.NSYSCALLS == 17
     assert [abi.EV_SYSCALL, abi.EV_TICK, abi.EV_IRQ, abi.EV_FAULT, abi.EV_EXIT] == [0, 1, 2, 3, 4]
     assert abi.IRQ_CONSOLE == 1
     assert [abi.KCTL_PS, abi.KCTL_MEM, abi.KCTL_FAULTS, abi.KCTL_IPC, abi.KCTL_KILL, abi.KCTL_START,

@@ -64,7 +64,7 @@ def test_parse_full_manifest():
         "kernel": False, "clock": False, "devices": ["uart1"], "irqs": [],
         "hsm_keys": [{"label": "ledger-sign", "ops": ["sign", "verify"]},
                      {"label": "ledger-kek", "ops": ["wrap"]}], "start": "boot", "arena": 0,
-        "gc_threshold": 0,
+        "gc_threshold": 0, "ports": [],
     }
     assert m.source == SRC
     assert m.region_size() == 32768        # 16384 + 4096 rounded up
@@ -237,7 +237,7 @@ def test_hsm_keys_errors():
 def test_unknown_field():
     assert error_of(LEDGER + "colour = red\n") == (
         "%s: colour: unknown field (line 13); fields are name, entry, priority, heap, stack, "
-        "restart, backoff_ms, calls, console, kernel, clock, devices, irqs, hsm_keys, start, arena, gc_threshold" % SRC)
+        "restart, backoff_ms, calls, console, kernel, clock, devices, irqs, hsm_keys, start, arena, gc_threshold, ports" % SRC)
 
 
 def test_field_given_twice():
@@ -417,6 +417,21 @@ def test_from_dict_sets_every_field_as_dict_has():
     fields = {"name": "t", "entry": "userland.t.main", "priority": 3, "heap": 8192, "stack": 4096,
               "restart": "limit", "restart_limit": 4, "backoff_ms": 250, "calls": ["a"], "console": "read",
               "kernel": True, "clock": True, "start": "manual", "devices": ["uart1"], "irqs": [("eth", 3)],
-              "hsm_keys": [{"label": "k", "ops": ["sign"]}], "arena": 64, "gc_threshold": 2048}
+              "hsm_keys": [{"label": "k", "ops": ["sign"]}], "arena": 64, "gc_threshold": 2048, "ports": [7, 8080]}
     m = manifest.from_dict(fields, "src")
     assert m.as_dict() == fields and set(fields) == set(manifest.Manifest("x").as_dict())
+
+
+def test_ports_are_parsed_checked_and_unique_in_a_system():
+    base = "name = t\nentry = userland.t.main\npriority = 3\nheap = 8192\nstack = 4096\nrestart = never\n"
+    assert manifest.parse(base, SRC).ports == []
+    m = manifest.parse(base + "ports = 7, 8080\n", SRC)
+    assert m.ports == [7, 8080] and manifest.parse(m.to_text(), SRC) == m
+    assert "ports" not in manifest.parse(base, SRC).to_text()      # old texts unchanged
+    for bad, why in (("0", "'0' is not a port 1..65535"), ("65536", "'65536' is not a port 1..65535"),
+                     ("x", "'x' is not a port 1..65535"), ("7, 7", "7 is listed twice")):
+        assert error_of(base + "ports = %s\n" % bad) == "%s: ports: %s" % (SRC, why)
+    other = manifest.parse(base.replace("name = t", "name = u") + "ports = 8080\n", "userland/u/manifest")
+    with pytest.raises(manifest.ManifestError) as e:
+        manifest.check_system([m, other], 1 << 20)
+    assert str(e.value) == "userland/u/manifest: ports: 8080 is also granted to t"

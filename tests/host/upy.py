@@ -51,3 +51,14 @@ def call_each_cpython(mod, calls):
         except Exception as e:
             out.append([False, [type(e).__name__, str(e)]])
     return out
+
+
+def same_logs(module, timeout=300):
+    """Assert that tests.host.<module>'s scenarios (tests/host/scenarios.py)
+    log the same under MicroPython as under CPython."""
+    import importlib
+    from tests.host import scenarios
+    script = ("import json\nfrom tests.host import scenarios, %s as m\n"
+              "print(json.dumps(scenarios.logs(m)))\n" % module)
+    got = json.loads(run(script, timeout=timeout))
+    assert got == scenarios.logs(importlib.import_module("tests.host." + module))

@@ -205,8 +205,8 @@ def test_call_reaches_an_installed_task_from_the_shell(device, hello):
 @pytest.mark.parametrize("fields,why", [
     (dict(priority="0"), "priority 0: an installed task runs at 4..7 (below the shell and the services)"),
     (dict(priority="3"), "priority 3: an installed task runs at 4..7 (below the shell and the services)"),
-    (dict(calls="shell"), "calls shell: an installed task may call only heartbeat, ponger"),
-    (dict(calls="ledger, heartbeat"), "calls ledger: an installed task may call only heartbeat, ponger"),
+    (dict(calls="shell"), "calls shell: an installed task may call only heartbeat, ponger, net"),
+    (dict(calls="ledger, heartbeat"), "calls ledger: an installed task may call only heartbeat, ponger, net"),
     (dict(devices="uart1"), "devices uart1: an installed task may not be granted devices"),
     (dict(kernel="true"), "kernel: an installed task may not hold the kernel capability"),
     (dict(hsm_keys="txn-sign:sign"), "hsm_keys: HSM key policies are granted to built-in tasks only"),

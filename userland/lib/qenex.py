@@ -4,7 +4,9 @@ kernel and to other tasks. Each function is one syscall through `_qx`
 from the kernel raises `Error` with its code and name (kernel/errors.py).
 
 Messages are bytes of at most abi.MSG_MAX; the kernel copies them between the
-tasks' heaps, nothing is shared."""
+tasks' heaps, nothing is shared. Bulk data goes by lease (call_lease,
+borrow_read, borrow_write; kernel/abi.py, Leases): the caller lends one of its
+buffers for one call, the callee copies through the kernel while it holds it."""
 import _qx
 
 from kernel import abi, errors
@@ -78,6 +80,51 @@ def call(dest, msg):
     msg = _bytes(msg)
     n = _sys(abi.SYS_CALL, dest, _qx.addr(msg), len(msg), _caddr, MSG_MAX)
     return bytes(memoryview(_cbuf)[:n])
+
+
+_lbuf = None     # call_lease's message out and reply back, made at its first use:
+                 # a task that lends nothing keeps its heap (some have 8 KiB)
+LEASE_READ = abi.LEASE_READ
+LEASE_WRITE = abi.LEASE_WRITE
+
+
+def call_lease(dest, msg, lease, rights):
+    """call(dest, msg), lending `lease` (a buffer: bytes for LEASE_READ,
+    a bytearray or memoryview of one to write) to the callee for this one
+    call: it may copy from it (rights & LEASE_READ) and into it (rights &
+    LEASE_WRITE) with borrow_read / borrow_write until it replies. The reply
+    (bytes)."""
+    global _lbuf
+    if isinstance(dest, str):
+        dest = lookup(dest)
+    msg = _bytes(msg)
+    if _lbuf is None:
+        _lbuf = bytearray(MSG_MAX)
+    n = len(msg)
+    _lbuf[:n] = msg
+    lp = _qx.addr(lease) if len(lease) else 0
+    r = _sys(abi.SYS_CALL_LEASE, dest, _qx.addr(_lbuf), n | MSG_MAX << abi.LEASE_REPLY_SHIFT, lp,
+             len(lease) << abi.LEASE_RIGHTS_BITS | rights)
+    return bytes(memoryview(_lbuf)[:r])
+
+
+def borrow_read(sender, offset, buf):
+    """Copy len(buf) bytes of sender's lease at offset into buf (a writable
+    buffer); sender is the handle recv gave, its call not yet replied to."""
+    return _sys(abi.SYS_BORROW, abi.BORROW_READ, sender, offset, _qx.addr(buf) if len(buf) else 0, len(buf))
+
+
+def borrow_write(sender, offset, data):
+    """Copy data (a buffer) into sender's lease at offset."""
+    return _sys(abi.SYS_BORROW, abi.BORROW_WRITE, sender, offset, _qx.addr(data) if len(data) else 0,
+                len(data))
+
+
+def lease_info(sender):
+    """(length, rights) of the lease sender's held call carries; Error
+    BAD_STATE when it carries none."""
+    n = _sys(abi.SYS_BORROW, abi.BORROW_INFO, sender)
+    return n, _r1()
 
 
 def recv(poll=False, mask=0, timeout_ms=0):

@@ -18,10 +18,10 @@ the image maps, and the tasks' memory blocks fit the task pool. The shell's
                 bench partition and the FPGA counter (`fpgaio`, which
                 `bench` reads); the QEMU tests and `make bench` boot it
     dev         images/mps2-an385/flash-dev.bin: production, the tasks of
-                the tests the test image has no room for (the network's:
-                netecho, lwIP's echo service on the LAN9118; task
-                interrupts and UARTs: userland/irqtest/) and the FPGA
-                counter; the QEMU tests of those boot it
+                the tests the test image has no room for (31 task ids):
+                the network's (netecho, lwIP's echo service on the
+                LAN9118), task interrupts and UARTs (userland/irqtest/),
+                leases; and the FPGA counter; the QEMU tests of those boot it
 """
 
 PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat")
@@ -55,6 +55,7 @@ IMAGES = {
         "tasks": PRODUCTION_TASKS + (
             "netecho", "netdhcp", "peek_eth", "net_rogue",        # the network (lwIP on the LAN9118)
             "uartecho", "irqtimer", "irqsnoop",                   # task interrupts and UARTs (userland/irqtest/)
+            "leaser", "leasesrv",                                 # leases (tests/qemu/test_leases.py)
         ),
         "devices": ("ledger_store", "gateway_store", "eth", "net_ram", "fpgaio", "timer1"),
         "vectors": ("userland/compliance/rules.json",),
