@@ -251,6 +251,17 @@ def connect(ip, port, timeout_ms=None):
     return Socket(v, (P.ip_text(ip), port))
 
 
+def sntp(ip, port=123):
+    """Have net keep the board's clock by SNTP against ip:port (a dotted
+    quad or an int; 0: stop). The console task alone may (PortNotGranted
+    otherwise: EACCES)."""
+    if isinstance(ip, str):
+        ip = P.ip_int(ip)
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InvalidArgument(P.EINVAL, "port %r is not 1..65535" % (port,))
+    _ask(P.request(P.SNTP, ip, 0, port), what="sntp")
+
+
 def info(cap=2048):
     """net's state as JSON text: the stack's counters and every socket
     (owner, kind, port, state), for the shell's `net`."""

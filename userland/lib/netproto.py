@@ -17,6 +17,9 @@ INFO lend the buffer to fill (a write lease); kernel/abi.py, Leases.
     RECV      -      sid      timeout_ms   write: buffer  bytes written (0: the peer closed)
     CLOSE     -      sid      -            -              0
     INFO      -      -        -            write: buffer  bytes of JSON written
+    SNTP      port   ip       -            -              0: the board's clock is kept by SNTP
+                                                          against ip:port (ip 0: stop); the
+                                                          console task alone (EACCES)
 
 timeout_ms: 0 never waits (EAGAIN when nothing is ready), FOREVER waits
 without end; anything else is how long the net task holds the call before it
@@ -27,10 +30,10 @@ import struct
 
 from userland.lib import asciinum
 
-LISTEN, ACCEPT, CONNECT, SEND, RECV, CLOSE, INFO = 1, 2, 3, 4, 5, 6, 7
-OPS = (LISTEN, ACCEPT, CONNECT, SEND, RECV, CLOSE, INFO)
+LISTEN, ACCEPT, CONNECT, SEND, RECV, CLOSE, INFO, SNTP = 1, 2, 3, 4, 5, 6, 7, 8
+OPS = (LISTEN, ACCEPT, CONNECT, SEND, RECV, CLOSE, INFO, SNTP)
 OP_NAMES = {LISTEN: "listen", ACCEPT: "accept", CONNECT: "connect", SEND: "send", RECV: "recv",
-            CLOSE: "close", INFO: "info"}
+            CLOSE: "close", INFO: "info", SNTP: "sntp"}
 
 FOREVER = 0xFFFFFFFF
 REQ = "<BBHII"

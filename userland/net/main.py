@@ -17,26 +17,19 @@ WAIT_MAX = 100                  # ms: _net.poll at least this often
 
 
 def _recv(wait_ms):
-    """(sender, message) of the next call, or (0, b"") when the interrupt or
-    the timeout came first.
-
-    STAND-IN until irq-uart's SYS_RECV(buf, cap, poll, notify_mask,
-    timeout_ms) is on main: the integrator replaces this body with
-        return qenex.recv(poll=wait_ms == 0, mask=ETH_BIT, timeout_ms=wait_ms)
-    (r1 = sender, or 0 for a notification or the timeout). Until then net
-    polls for a call and sleeps a millisecond, so the stack is polled every
-    ms whether or not a frame came."""
+    """(sender, message) of the next call, or (0, bits or b"") when the
+    controller's interrupt or the timeout came first (SYS_RECV with a
+    notification mask and a timeout: net never polls)."""
     from userland.lib import qenex
-    sender, msg = qenex.recv(poll=True)
-    if not sender and wait_ms:
-        qenex.sleep(1)
-    return sender, msg
+    return qenex.recv(poll=wait_ms == 0, mask=ETH_BIT, timeout_ms=wait_ms)
 
 
-def serve(stack, svc, recv, ticks, turns=-1):
+def serve(stack, svc, recv, ticks, turns=-1, ack=None, clock=None):
     """The loop: recv(wait_ms) -> (sender, msg), sender 0 for an interrupt
-    or the timeout; ticks() -> ms. turns: stop after that many (tests);
-    -1: never."""
+    or the timeout; ticks() -> ms; ack(): the controller's interrupt
+    acknowledged (it stays masked until then), after the stack has taken
+    what it signalled; clock: an sntp.Client (or None), given its datagrams
+    and its turns. turns: stop after that many (tests); -1: never."""
     while turns:
         turns -= 1
         now = ticks()
@@ -46,13 +39,70 @@ def serve(stack, svc, recv, ticks, turns=-1):
         if sender:
             svc.request(sender, msg, now)
         stack.poll(now)
-        svc.events(stack.events())
+        if ack is not None and not sender and msg:
+            ack()
+        evs = stack.events()
+        if clock is not None:
+            evs = [e for e in evs if e[0] != "udp" or not clock.udp(e[1], e[2], e[3], e[4], now)]
+            clock.poll(now)
+        svc.events(evs)
         svc.tick(now)
+
+
+class Sntp:
+    """The board's clock kept by SNTP (userland/lib/sntp.py), configured by
+    the console task (`net sntp IP [PORT]`, netproto SNTP): its server, the
+    client, what it last did."""
+
+    def __init__(self, stack, ticks, set_utc, console, nonce):
+        self.stack, self.ticks, self.set_utc, self.console, self.nonce = stack, ticks, set_utc, console, nonce
+        self.client = None
+
+    def control(self, sender, ip, port):
+        from userland.lib import netproto as P
+        from userland.lib.sntp import Client
+        if (sender & 0xFF) != (self.console() & 0xFF):
+            return P.EACCES
+        if not port:
+            return P.EINVAL
+        self.client = Client(self.stack, ip, port, self.set_utc, self.nonce) if ip else None
+        return 0
+
+    def status(self):
+        c = self.client
+        if c is None:
+            return {"sntp": None}
+        p = c.poller
+        return {"sntp": {"server": [c.server[0], c.server[1]], "answers": p.answers, "failures": p.failures,
+                         "last_error": p.last_error, "offset_delay_stratum": list(c.last) if c.last else None}}
+
+    # the loop's view of the clock: udp() and poll() of the client, if any
+    def udp(self, uid, ip, port, data, now):
+        return self.client is not None and self.client.udp(uid, ip, port, data, now)
+
+    def poll(self, now):
+        if self.client is not None:
+            self.client.poll(now)
 
 
 def main():
     import _net                 # the board's modules: serve() runs on the host without them
-    from userland.lib import qenex
+    import random
+    from userland.lib import qenex, utcclock
     from userland.net.kern import Kern
     _net.init(MAC, IP, MASK, GW)
-    serve(_net, sockets.Service(_net, Kern()), _recv, qenex.ticks)
+    svc = sockets.Service(_net, Kern())
+
+    def set_utc(ms):
+        try:
+            utcclock.clock(ms, "sntp")
+        except qenex.Error as e:
+            qenex.write("net: sntp: the clock refused %d: %s\n" % (ms, e))
+
+    def nonce():
+        return random.getrandbits(32) << 32 | random.getrandbits(16) << 16 | (qenex.ticks() & 0xFFFF)
+    random.seed(qenex.ticks() ^ _net.info()["rx_frames"])
+    clock = Sntp(_net, qenex.ticks, set_utc, lambda: qenex.lookup("shell"), nonce)
+    svc.control = clock.control
+    svc.extra = clock.status
+    serve(_net, svc, _recv, qenex.ticks, ack=lambda: qenex.irq_ack(ETH_BIT), clock=clock)

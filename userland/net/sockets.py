@@ -127,6 +127,8 @@ class Service:
         self.link = None
         self.address = None
         self.closed_for_death = 0   # sockets freed because their owner ended
+        self.control = None         # control(sender, ip, port) -> 0 or an error code: SNTP (main.py)
+        self.extra = None           # extra() -> dict merged into INFO's answer (main.py: "sntp")
 
     # --- requests -----------------------------------------------------
 
@@ -151,6 +153,11 @@ class Service:
             elif op == P.CLOSE:
                 self._close(self._mine(sender, a))
                 self._answer(sender, 0)
+            elif op == P.SNTP:
+                if self.control is None:
+                    raise Refuse(P.EINVAL)
+                code = self.control(sender, a, port)
+                self._answer(sender, -code if code else 0)
             else:
                 self._info(sender)
         except Refuse as e:
@@ -354,7 +361,10 @@ class Service:
         for s in self.slots:
             if s is not None:
                 socks.append([s.owner, s.sid, s.kind, s.port, s.state(), s.rx, s.tx])
-        text = json.dumps({"stack": stack, "sockets": socks, "freed_for_death": self.closed_for_death}).encode()
+        out = {"stack": stack, "sockets": socks, "freed_for_death": self.closed_for_death}
+        if self.extra is not None:
+            out.update(self.extra())
+        text = json.dumps(out).encode()
         n = self._lease(sender, LEASE_WRITE)
         k = len(text) if len(text) < n else n
         if k:

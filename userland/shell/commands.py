@@ -22,6 +22,10 @@ from userland.shell.dispatch import (  # noqa: F401 (handed on: the shell's one 
 from userland.gateway import shell as gateway_shell  # noqa: E402
 from userland.hsm import shell as hsm_shell  # noqa: E402
 from userland.ledger import shell as ledger_shell  # noqa: E402
+try:                                                # an image without the net task (test, dev)
+    from userland.net import shell as net_shell     # has no `net` command
+except ImportError:
+    net_shell = None
 
 
 @command("help [CMD]", "list commands, or describe one", 1)
@@ -342,8 +346,8 @@ def _tasks(ctx, args):
 
 
 # The services' commands, from beside each service, in `help`'s order.
-for _module in (hsm_shell, ledger_shell, gateway_shell):
-    for _c in _module.COMMANDS:
+for _module in (hsm_shell, ledger_shell, gateway_shell, net_shell):
+    for _c in _module.COMMANDS if _module is not None else ():
         register(*_c)
 
 

@@ -24,18 +24,23 @@ the image maps, and the tasks' memory blocks fit the task pool. The shell's
                 leases; and the FPGA counter; the QEMU tests of those boot it
 """
 
-PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat")
+PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat", "net")
+# The test and dev images carry production's tasks but net: the test image
+# has no task id to spare, and the dev image gives the LAN9118 to the
+# network's test tasks (netecho), which test the stack below the sockets.
+BASE_TASKS = tuple(t for t in PRODUCTION_TASKS if t != "net")
 
 IMAGES = {
     "production": {
         "flash": "flash.bin",
         "tasks": PRODUCTION_TASKS,
-        "devices": ("uart1", "ledger_store", "uart2", "gateway_store"),
+        "devices": ("uart1", "ledger_store", "uart2", "gateway_store", "eth", "net_ram"),
+        "calls": {"shell": ("net",)},          # the shell's `net` (only this image has net)
         "vectors": ("userland/compliance/rules.json",),
     },
     "test": {
         "flash": "flash-test.bin",
-        "tasks": PRODUCTION_TASKS + (
+        "tasks": BASE_TASKS + (
             "ponger", "pinger",                                   # IPC peers of the tests
             "bench", "benchpeer", "hsmbench", "ledgerbench",      # `make bench`
             "hsmdemo", "hsmrogue", "ledgerload",                  # demos, attacks on the HSM
@@ -52,7 +57,7 @@ IMAGES = {
     },
     "dev": {
         "flash": "flash-dev.bin",
-        "tasks": PRODUCTION_TASKS + (
+        "tasks": BASE_TASKS + (
             "netecho", "netdhcp", "peek_eth", "net_rogue",        # the network (lwIP on the LAN9118)
             "uartecho", "irqtimer", "irqsnoop",                   # task interrupts and UARTs (userland/irqtest/)
             "leaser", "leasesrv",                                 # leases (tests/qemu/test_leases.py)

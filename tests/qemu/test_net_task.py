@@ -1,0 +1,64 @@
+"""The production image's net task in QEMU: lwIP on the LAN9118 behind the
+socket service (userland/net/), waiting on the controller's interrupt; the
+shell's `net` shows its address, link, counters and sockets; SNTP keeps the
+board's clock against a real NTP server (Debian's chronyd, started here on
+127.0.0.1 at a free port, which the board reaches as 10.0.2.2 through QEMU's
+user network), and only the operator names the server."""
+import os
+import re
+import sys
+import time
+
+import pytest
+
+from qemu_console import PRODUCTION_FLASH, Device, norm
+from tools.ntpserver import NtpServer
+from userland.lib import utc
+
+SNTP_WAIT = 30          # seconds for the first answer to set the clock
+
+
+@pytest.fixture
+def board():
+    if not os.path.isfile(PRODUCTION_FLASH):
+        pytest.fail("%s does not exist: run `make build` first" % PRODUCTION_FLASH, pytrace=False)
+    d = Device(PRODUCTION_FLASH, net=True)
+    try:
+        d.wait_prompt()
+        yield d
+    finally:
+        d.terminate()
+        sys.stdout.write("---- console ----\n%s\n" % norm(d.text))
+
+
+def test_net_shows_the_stack_and_no_sockets(board):
+    out = board.cmd("net")
+    assert re.search(r"^address 10\.0\.2\.15/255\.255\.255\.0 gateway 10\.0\.2\.2, link up, mac 02:51:58:00:00:01$",
+                     out, re.M), out
+    m = re.search(r"^frames: (\d+) in, (\d+) out, 0 dropped; TCP: 0 connections, 0 listening; "
+                  r"stack memory free (\d+)$", out, re.M)
+    assert m and int(m.group(3)) > 0, out
+    assert "sntp: off" in out and "no sockets" in out, out
+    assert "net  " in board.cmd("ps")          # a live task of the production image
+    assert "usage" in board.cmd("net sntp 10.0.2").lower()
+
+
+def test_sntp_sets_the_clock_from_chronyd(board):
+    assert board.cmd("date").startswith("date: not set")
+    with NtpServer() as ntp:
+        out = board.cmd("net sntp 10.0.2.2 %d" % ntp.port)
+        assert out == "net: the clock is kept by SNTP against 10.0.2.2:%d\n" % ntp.port, out
+        deadline = time.monotonic() + SNTP_WAIT
+        while True:
+            out = board.cmd("date")
+            if "set by sntp" in out or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert "set by sntp" in out, out + board.cmd("net")
+        now = time.time_ns() // 1000000
+        assert abs(utc.parse_iso(out.split()[0]) - now) < 5000, out
+        st = board.cmd("net")
+        m = re.search(r"^sntp: 10\.0\.2\.2:%d, (\d+) answers, \d+ refused or lost; last: offset [+-]\d+ ms, "
+                      r"delay (\d+) ms, stratum (\d+)" % ntp.port, st, re.M)
+        assert m and int(m.group(1)) >= 1 and int(m.group(3)) == 8, st   # chronyd serves its local stratum
+    assert board.cmd("net sntp off") == "net: SNTP off\n"
