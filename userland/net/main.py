@@ -59,9 +59,10 @@ class Sntp:
         self.client = None
 
     def control(self, sender, ip, port):
+        from kernel import abi
         from userland.lib import netproto as P
         from userland.lib.sntp import Client
-        if (sender & 0xFF) != (self.console() & 0xFF):
+        if (sender & abi.HANDLE_ID_MASK) != (self.console() & abi.HANDLE_ID_MASK):
             return P.EACCES
         if not port:
             return P.EINVAL
