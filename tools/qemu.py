@@ -29,6 +29,7 @@ SERVICES = (
     ("tcp", 7, "echo (netecho, dev image)"),
     ("udp", 7, "echo (netecho, dev image)"),
     ("udp", 8, "netecho's busy counters (tools/bench.py)"),
+    ("tcp", 4700, "host link (hostnet, production image: qenex send --tcp)"),
 )
 
 

@@ -22,6 +22,8 @@
     qenex hsm audit-verify [--state F]  check the HSM's hash-chained audit log
     qenex hostlink provision [--storage F]  put a host link key into a storage image (kept in build/)
     qenex send [--kind K] [--timeout S] FILE   submit a message to the gateway over the host link
+                                        (UART2's socket, or --tcp HOST:PORT: hostnet, production image;
+                                        --tcp works for each host link command below)
     qenex compliance reload FILE        send new compliance rules (JSON) to the gateway
     qenex compliance push FILE [--storage F]   write a rules file into a storage image
     qenex audit check                   have the board check its audit log (the HSM verifies the checkpoints)
@@ -386,7 +388,10 @@ def _link(args):
     wrong: no board at the socket, no gateway answering on it."""
     from tools import hostlink
     sock, key_path = hostlink_paths(args.board)
+    tcp = getattr(args, "tcp", None)
     path = getattr(args, "socket", None) or sock
+    if tcp:
+        return _tcp_link(args, tcp, key_path)
     shown = os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path
     timeout = getattr(args, "timeout", None) or 30
     what = "qenex %s" % command_name(args)
@@ -409,6 +414,42 @@ def _link(args):
         raise SystemExit("%s: %s: %s" % (what, path, e)) from None
     except OSError as e:
         raise SystemExit("%s: cannot connect to %s: %s" % (what, path, e.strerror or e)) from None
+
+
+def _tcp_link(args, where, key_path):
+    """The host link over TCP (the production image's hostnet task, board
+    port 4700; `qenex run` prints its host port): HOST:PORT."""
+    import socket
+    from tools import hostlink
+    what = "qenex %s" % command_name(args)
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SystemExit("%s: --tcp takes HOST:PORT (e.g. 127.0.0.1:4700), not %r" % (what, where))
+    timeout = getattr(args, "timeout", None) or 30
+    key_file = getattr(args, "key", None) or key_path
+    if not os.path.exists(key_file):
+        raise SystemExit("%s: no host link key at %s (`qenex run` or `qenex hostlink provision` makes it)"
+                         % (what, key_file))
+    try:
+        s = socket.create_connection((host, int(port)), timeout=timeout)
+    except OSError as e:
+        raise SystemExit("%s: cannot connect to %s: %s" % (what, where, e.strerror or e)) from None
+    try:
+        return hostlink.Link(None, read(key_file), timeout=timeout, sock=s)
+    except TimeoutError:
+        s.close()
+        raise SystemExit("%s: the board at %s does not answer in %d s (is the hostnet task running? `ps` at "
+                         "the shell)" % (what, where, timeout)) from None
+    except ConnectionError as e:
+        s.close()
+        raise SystemExit("%s: %s: %s" % (what, where, e)) from None
+
+
+def link_options(sp):
+    """The options of a command that goes over the host link."""
+    sp.add_argument("--socket", help="UART2's unix socket (default build/<board>/hostlink.sock)")
+    sp.add_argument("--tcp", metavar="HOST:PORT", help="over TCP instead (hostnet; `qenex run` prints the port)")
+    sp.add_argument("--key", help="default build/<board>/hostlink.key")
 
 
 def _over_link(args, fn):
@@ -829,8 +870,7 @@ def _parser():
     hp.set_defaults(fn=cmd_hostlink_provision)
     sd = sub.add_parser("send", help="submit a message to the gateway over the host link")
     sd.add_argument("--kind", choices=("pacs.008", "pain.001", "MT103", "FIX"))
-    sd.add_argument("--socket", help="default build/<board>/hostlink.sock")
-    sd.add_argument("--key", help="default build/<board>/hostlink.key")
+    link_options(sd)
     sd.add_argument("--timeout", type=int, default=30, help="seconds to wait for the answer (default 30)")
     sd.add_argument("file")
     sd.set_defaults(fn=cmd_send)
@@ -840,16 +880,17 @@ def _parser():
     av.add_argument("--pubkey", required=True, help="the HSM audit key's public part (hex DER, `hsm pubkey audit`)")
     av.set_defaults(fn=cmd_audit_verify)
     ac = au.add_parser("check", help="have the board check its audit log over the host link")
+    link_options(ac)
     ac.set_defaults(fn=cmd_audit_check)
     tm = sub.add_parser("time", help="the board's UTC clock").add_subparsers(dest="timecmd", required=True)
     ts = tm.add_parser("set", help="set the board's clock from this host's over the host link")
-    ts.add_argument("--socket", help="default build/<board>/hostlink.sock")
-    ts.add_argument("--key", help="default build/<board>/hostlink.key")
+    link_options(ts)
     ts.set_defaults(fn=cmd_time_set)
     co = sub.add_parser("compliance", help="the gateway's compliance rules").add_subparsers(dest="cocmd",
                                                                                           required=True)
     cr = co.add_parser("reload", help="send new rules (JSON) to the gateway over the host link")
     cr.add_argument("file")
+    link_options(cr)
     cr.set_defaults(fn=cmd_compliance_reload)
     cp = co.add_parser("push", help="write a rules file into a storage image (then `compliance reload`)")
     cp.add_argument("file")

@@ -1,6 +1,6 @@
 """The two images of hal/board/mps2-an385/images.py as the board runs them:
 production (what `make run` boots and `make flash` writes) carries exactly
-its five tasks, none of the fault, bench, demo or check tasks, leaves the
+its seven tasks, none of the fault, bench, demo or check tasks, leaves the
 task ids and the task RAM to bundles, and maps no bench partition; the test
 image (what the other QEMU tests boot) carries them all."""
 import re
@@ -10,7 +10,7 @@ import pytest
 from qemu_console import PRODUCTION_FLASH
 
 pytestmark = pytest.mark.timeout(120)
-PRODUCTION = {"shell", "hsm", "ledger", "gateway", "heartbeat", "net"}
+PRODUCTION = {"shell", "hsm", "ledger", "gateway", "heartbeat", "net", "hostnet"}
 
 
 @pytest.fixture
@@ -22,10 +22,10 @@ def production(boot):
 
 
 def test_production_image_has_exactly_the_production_tasks(production):
-    assert re.search(r"\nkernel: 6 tasks, 6 started: ", production.boot_output), production.boot_output
+    assert re.search(r"\nkernel: 7 tasks, 7 started: ", production.boot_output), production.boot_output
     ps = production.ps()
     assert set(ps) == PRODUCTION
-    assert sorted(int(r["ID"]) for r in ps.values()) == [1, 2, 3, 4, 5, 6]
+    assert sorted(int(r["ID"]) for r in ps.values()) == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_production_image_has_no_test_task_and_no_bench_partition(production):
@@ -38,14 +38,14 @@ def test_production_image_has_no_test_task_and_no_bench_partition(production):
 def test_production_image_leaves_ids_and_ram_for_eight_bundles(production, board):
     out = production.cmd("tasks image")
     lines = out.split("\n")
-    free_ids = int(re.search(r"task ids 6 used, (\d+) free for bundles \(of 31\)", lines[0]).group(1))
-    assert free_ids == board.MAX_TASKS - 1 - 6 >= 8
+    free_ids = int(re.search(r"task ids 7 used, (\d+) free for bundles \(of 31\)", lines[0]).group(1))
+    assert free_ids == board.MAX_TASKS - 1 - 7 >= 8
     ram = re.search(r"RAM for bundles: (\d+)K free of the 2048K task pool", out)
     assert ram and int(ram.group(1)) * 1024 >= 8 * 64 * 1024, out
-    rows = {r.split()[1]: r.split() for r in lines[2:8]}
+    rows = {r.split()[1]: r.split() for r in lines[2:9]}
     assert set(rows) == PRODUCTION
     assert rows["shell"][2:4] == ["0", "64K"] and rows["shell"][6] == "yes"   # priority, block, kernel
-    assert [r[6] for n, r in rows.items() if n != "shell"] == ["-"] * 5      # only the shell holds the kernel right
+    assert [r[6] for n, r in rows.items() if n != "shell"] == ["-"] * 6      # only the shell holds the kernel right
     assert rows["gateway"][-1] == "audit:sign+verify"
 
 

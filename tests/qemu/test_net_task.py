@@ -25,6 +25,7 @@ def board():
     d = Device(PRODUCTION_FLASH, net=True)
     try:
         d.wait_prompt()
+        d.wait_line(r"hostnet: host link on TCP port 4700", since=0, timeout=30)   # its listener is up
         yield d
     finally:
         d.terminate()
@@ -35,10 +36,13 @@ def test_net_shows_the_stack_and_no_sockets(board):
     out = board.cmd("net")
     assert re.search(r"^address 10\.0\.2\.15/255\.255\.255\.0 gateway 10\.0\.2\.2, link up, mac 02:51:58:00:00:01$",
                      out, re.M), out
-    m = re.search(r"^frames: (\d+) in, (\d+) out, 0 dropped; TCP: 0 connections, 0 listening; "
+    m = re.search(r"^frames: (\d+) in, (\d+) out, 0 dropped; TCP: 0 connections, 1 listening; "
                   r"stack memory free (\d+)$", out, re.M)
     assert m and int(m.group(3)) > 0, out
-    assert "sntp: off" in out and "no sockets" in out, out
+    assert "sntp: off" in out, out
+    hostnet = board.ps()["hostnet"]["ID"]          # its listener (the host link over TCP), nobody else's
+    rows = [r.split() for r in out.split("\n") if re.match(r"\d+ +\d+ +listen", r)]
+    assert rows == [[hostnet, rows[0][1], "listen", "4700", "listen", "0", "0"]], out
     assert "net  " in board.cmd("ps")          # a live task of the production image
     assert "usage" in board.cmd("net sntp 10.0.2").lower()
 

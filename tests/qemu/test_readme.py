@@ -65,7 +65,7 @@ _SUBS = [
     (r"\b\d+ counts\b", "<n> counts"),
     (r"\(\d+ guest instructions", "(<n> guest instructions"),
     (r"text \d+, data \d+, bss \d+ bytes", "text <n>, data <n>, bss <n> bytes"),
-    (r"(?<=  )(?:running|ready|blocked\([a-z_]+\))(?=  )", "<live>"),
+    (r"(?<=  )(?:running|ready|blocked\([a-z_]+(?: \d+)?\))(?=  )", "<live>"),   # blocked(call 6) too
     (r" {2,}", "  "),
 ]
 _SUBS = [(re.compile(p), r) for p, r in _SUBS]

@@ -29,6 +29,21 @@ STALE_MS = 200             # a partial frame with no byte for this long is dropp
 MAX_TRIES = 5
 KINDS = (b"pacs.008", b"pain.001", b"MT103", b"FIX")     # SUBMIT's kind field: anything else is BAD_ARG
 
+# The host link over TCP (userland/hostnet/, production image): hostnet
+# accepts the connection through net and calls the gateway, which alone
+# holds the key and the session, once per whole frame. Calls (IPC, only
+# from the task named RELAY_TASK):
+#   RELAY_OPEN                  a new connection: the TCP session ends (the
+#                               login's wrong tries are kept)
+#   RELAY_FRAME + "<H" length   lease (read + write): the frame at 0; the
+#                               answer frame is written back at 0
+# Reply: b"\x00" + "<H" answer length (0: nothing to answer), or b"\x01" and why not.
+RELAY_TASK = "hostnet"
+RELAY_PORT = 4700
+RELAY_OPEN = b"relay open"
+RELAY_FRAME = b"relay frame"
+RELAY_LEASE = F.OVERHEAD + F.MAX_PAYLOAD     # room for any frame, either way
+
 
 def host_time(payload):
     """TIME's payload: fields(UTC ms since 1970 as 1 to 15 ASCII digits) ->
@@ -83,7 +98,7 @@ class LinkServer:
         for fr in frames:
             if fr[3] & F.RESPONSE:
                 continue
-            self.port.write(self._answer(fr, submit))
+            self.port.write(self.answer(fr, submit))
         if frames:
             self.last_byte = self.now_ms()         # time spent answering is not the line going quiet
         return len(frames)
@@ -97,8 +112,9 @@ class LinkServer:
             status, body = F.BAD_ARG, ("the answer (%d bytes) does not fit a frame" % len(body)).encode()
         return self.codec.encode(cmd | F.RESPONSE, seq, bytes((status,)) + body)
 
-    def _answer(self, fr, submit):
-        """The answer frame to one request frame."""
+    def answer(self, fr, submit):
+        """The answer frame to one request frame (whole, its CRC checked:
+        F.Reader's); poll() for the UART, the TCP relay (RELAY_FRAME) directly."""
         cmd, seq, payload = F.parse(fr)
         if cmd in F.OPEN_COMMANDS:
             if self.open_cache is not None and self.open_cache[0] == fr:
@@ -162,3 +178,31 @@ class LinkServer:
             return F.UNKNOWN, b"unknown command"
         except F.FrameError as e:
             return F.BAD_ARG, str(e).encode()
+
+
+def relay(link, msg, lease_len, borrow, lend, submit):
+    """The gateway's reply to a RELAY_* call from hostnet (its task checked
+    by the caller) for the TCP side's LinkServer `link`: msg, the call's
+    message; lease_len, its lease's length; borrow(n) -> the lease's first n
+    bytes; lend(data) writes data at the lease's start. hostnet is not
+    trusted: the frame is checked whole again (sync, version, length, CRC)."""
+    if msg == RELAY_OPEN:
+        link.end_session()
+        link.open_cache = None
+        return b"\x00\x00\x00"
+    if len(msg) != len(RELAY_FRAME) + 2 or msg[:len(RELAY_FRAME)] != RELAY_FRAME:
+        return b"\x01unknown relay call (relay open, relay frame)"
+    if lease_len < RELAY_LEASE:
+        return b"\x01" + ("the lease is %d bytes: a frame's answer needs %d" % (lease_len, RELAY_LEASE)).encode()
+    n = msg[-2] | msg[-1] << 8
+    if not F.OVERHEAD <= n <= RELAY_LEASE:
+        return b"\x01" + ("a frame of %d bytes: a frame is %d..%d" % (n, F.OVERHEAD, RELAY_LEASE)).encode()
+    fr = borrow(n)
+    got = F.Reader(link.reader.crc32).feed(fr)
+    if len(got) != 1 or len(got[0]) != n:
+        return b"\x01not one whole frame (sync, version, length and CRC are checked)"
+    if fr[3] & F.RESPONSE:
+        return b"\x00\x00\x00"              # an answer sent to the board: nothing to answer (as on UART2)
+    ans = link.answer(got[0], submit)
+    lend(ans)
+    return b"\x00" + bytes((len(ans) & 0xFF, len(ans) >> 8))

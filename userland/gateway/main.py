@@ -12,6 +12,7 @@ import _crypto
 import _qx
 import _vectors
 import board
+from kernel import abi
 from drivers.flash.region import Region
 from drivers.hsm import frame as F
 from drivers.uart.ring import RingPort
@@ -20,7 +21,7 @@ from userland.audit.log import AuditLog
 from userland.compliance.engine import Engine, rules_from_json
 from userland.compliance.risk import Risk
 from userland.gateway import layout
-from userland.gateway.link import RULES, STALE_MS, TIME, LinkServer, host_time
+from userland.gateway.link import RELAY_TASK, RULES, STALE_MS, TIME, LinkServer, host_time, relay
 from userland.gateway.service import Gateway
 from userland.hsm import api as hsm
 from userland.ledger import api as ledger
@@ -223,6 +224,32 @@ def main():
     port = RingPort(2, LINK_BIT)
     link = LinkServer(port, key, binascii.crc32, _crypto.hmac_sha256, fresh,
                       stats=stats, now_ms=qenex.ticks, control=control)
+    # The same link over TCP (userland/hostnet/ relays its frames, where the
+    # image has it): a session and login tries of its own.
+    tcp = LinkServer(None, key, binascii.crc32, _crypto.hmac_sha256, fresh,
+                     stats=stats, now_ms=qenex.ticks, control=control)
+    relay_id = [None]
+
+    def relayed(sender, msg):
+        """A RELAY_* call's reply, from hostnet only (any other caller is
+        refused, as is every call where the image has no hostnet)."""
+        if relay_id[0] is None:
+            try:
+                relay_id[0] = qenex.lookup(RELAY_TASK) & abi.HANDLE_ID_MASK
+            except qenex.Error:
+                relay_id[0] = -1
+        if sender & abi.HANDLE_ID_MASK != relay_id[0]:
+            return b"\x01" + ("only %s relays host link frames" % RELAY_TASK).encode()
+        try:
+            n = qenex.lease_info(sender)[0]
+        except qenex.Error:
+            n = 0
+
+        def borrow(k):
+            buf = bytearray(k)
+            qenex.borrow_read(sender, 0, buf)
+            return bytes(buf)
+        return relay(tcp, msg, n, borrow, lambda data: qenex.borrow_write(sender, 0, data), submit)
     record("gateway start" + (" (stored compliance rules ignored: they fail their checks)" if ignored else ""))
     qenex.write("gateway: host link open (audit log at record %d)\n" % audit.wal.seq)
 
@@ -241,6 +268,11 @@ def main():
         if need > 1 and port.arm(need) >= need:
             continue                        # the rest of the frame is in already
         sender, msg = qenex.recv(mask=LINK_MASK, timeout_ms=STALE_MS if link.reader.buf else IDLE_MS)
-        if sender:
+        if sender and msg[:6] == b"relay ":
+            try:
+                qenex.reply(sender, relayed(sender, msg))
+            except qenex.Error:
+                pass                        # hostnet ended mid-call: nobody to answer
+        elif sender:
             ok, text = ipc(msg)
             qenex.reply(sender, (b"\x00" if ok else b"\x01") + text.encode()[:250])
