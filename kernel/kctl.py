@@ -362,7 +362,8 @@ def tasks_table(k):
     """KCTL_TASKS: the system as declared: {"tasks": [{"id", "name",
     "entry", "prio", "heap", "stack", "block" (bytes of its memory
     block), "restart" ("never", "always" or "limit N"), "backoff_ms",
-    "calls", "console", "kernel", "devices", "hsm_keys" (["label:op+op"]),
+    "calls", "console", "kernel", "devices", "irqs" (["name:bit"]), "ports",
+    "hsm_keys" (["label:op+op"]),
     "state" (as ps), "bundle" (an installed task's {"slot", "version",
     "counter"}, else null)}, ...], "safe_mode", "pool" (task pool bytes),
     "bundle_ram" (Kernel.bundle_ram()), "block_max" (rights.BLOCK_MAX),
@@ -377,6 +378,7 @@ def tasks_table(k):
                      "heap": m.heap, "stack": m.stack, "block": m.region_size(),
                      "restart": restart, "backoff_ms": m.backoff_ms, "calls": list(m.calls),
                      "console": m.console, "kernel": m.kernel, "devices": list(m.devices),
+                     "irqs": ["%s:%d" % (n, b) for n, b in m.irqs], "ports": list(m.ports),
                      "hsm_keys": ["%s:%s" % (h["label"], "+".join(h["ops"])) for h in m.hsm_keys],
                      "state": k.state_of(tid),
                      "bundle": k.installer.describe(m.name) if k.installer else None})

@@ -978,7 +978,7 @@ def test_kctl_queries_return_json():
     t = replies[abi.KCTL_TASKS]["tasks"]
     assert t[1] == {"id": 2, "name": "shell", "entry": "shell", "prio": 4, "heap": 8192, "stack": 1024,
                     "block": 16384, "restart": "never", "backoff_ms": None, "calls": ["w"],
-                    "console": "write", "kernel": True, "devices": [], "hsm_keys": [], "state": "running",
+                    "console": "write", "kernel": True, "devices": [], "irqs": [], "ports": [], "hsm_keys": [], "state": "running",
                     "bundle": None}
     assert replies[abi.KCTL_TASKS]["max_tid"] == k.max_tid
     assert replies[abi.KCTL_TASKS]["bundle_ram"] == (1 << 16) - sum(r["block"] for r in t)

@@ -44,8 +44,10 @@ def test_production_image_leaves_ids_and_ram_for_eight_bundles(production, board
     assert ram and int(ram.group(1)) * 1024 >= 8 * 64 * 1024, out
     rows = {r.split()[1]: r.split() for r in lines[2:9]}
     assert set(rows) == PRODUCTION
-    assert rows["shell"][2:4] == ["0", "64K"] and rows["shell"][6] == "yes"   # priority, block, kernel
-    assert [r[6] for n, r in rows.items() if n != "shell"] == ["-"] * 6      # only the shell holds the kernel right
+    assert rows["shell"][2:4] == ["0", "64K"] and rows["shell"][8] == "yes"   # priority, block, kernel
+    assert [r[8] for n, r in rows.items() if n != "shell"] == ["-"] * 6      # only the shell holds the kernel right
+    assert rows["net"][6:8] == ["eth:0", "-"] and rows["hostnet"][6:8] == ["-", "4700"]   # IRQS, PORTS
+    assert rows["gateway"][6] == "uart2:0" and rows["hsm"][6] == "uart1:0"
     assert rows["gateway"][-1] == "audit:sign+verify"
 
 

@@ -300,13 +300,16 @@ def _tasks_image(ctx, t):
     """`tasks image`: the image's task and capability table as the kernel
     declares it (KCTL_TASKS), one row per built-in task: priority, memory
     block (heap + stack), the tasks it may call, the devices it maps, the
-    kernel and console rights, its HSM keys; then what is left for bundles."""
+    interrupts it owns (name:notification bit), the ports it may listen on,
+    the kernel and console rights, its HSM keys; then what is left for bundles."""
     rows = [r for r in t["tasks"] if not r["bundle"]]
     ctx.write("image %s: %d tasks; task ids %d used, %d free for bundles (of %d)\n" % (
         _image_name(), len(rows), len(t["tasks"]), t["max_tid"] - len(t["tasks"]), t["max_tid"]))
-    table(ctx, ["ID", "NAME", "PRIO", "BLOCK", "CALLS", "DEVICES", "KERNEL", "CONSOLE", "HSM KEYS"],
+    table(ctx, ["ID", "NAME", "PRIO", "BLOCK", "CALLS", "DEVICES", "IRQS", "PORTS", "KERNEL", "CONSOLE",
+                "HSM KEYS"],
           [[str(r["id"]), r["name"], str(r["prio"]), fmt_size(r["block"]), _list(r["calls"]),
-            _list(r["devices"]), "yes" if r["kernel"] else "-", r["console"] or "-", _list(r["hsm_keys"])]
+            _list(r["devices"]), _list(r["irqs"]), _list(["%d" % p for p in r["ports"]]),
+            "yes" if r["kernel"] else "-", r["console"] or "-", _list(r["hsm_keys"])]
            for r in rows])
 
 
