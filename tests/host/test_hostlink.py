@@ -7,6 +7,7 @@ restarted gateway answering `not logged in` at once, the session ending
 before its sequence numbers wrap; and the files and sockets that hold or
 give access to the link key created the owner's alone."""
 import os
+import re
 import socket
 import stat
 import subprocess
@@ -282,9 +283,10 @@ def test_qemu_binds_its_sockets_the_owners_alone(tmp_path):
     assert mode(path) & 0o077 == 0
 
 
-def test_qenex_run_sets_up_storage_key_and_sockets_the_owners_alone(tmp_path, monkeypatch):
+def test_qenex_run_sets_up_storage_key_and_sockets_the_owners_alone(tmp_path, monkeypatch, capsys):
     """`qenex run`'s set-up, with QEMU replaced by a program that binds the
-    sockets QEMU would (the HSM emulator is the real one)."""
+    sockets QEMU would (the HSM emulator is the real one), and the network
+    forwards it prints."""
     from tools import qenex
     d = tmp_path / "build"
     d.mkdir()
@@ -301,10 +303,19 @@ def test_qenex_run_sets_up_storage_key_and_sockets_the_owners_alone(tmp_path, mo
         for name in ("storage.bin", "hostlink.key", "hostlink.sock", "hsm.sock", "hsm-state.json",
                      "hsm-state.json.master"):
             seen[name] = mode(str(d / name))
+        seen["nic"] = cmd[cmd.index("-nic") + 1]
         return 0
     monkeypatch.setattr(subprocess, "call", fake_qemu)
-    qenex.main(["run"])                              # QEMU's status 0: run returns
+    qenex.main(["run", "--no-time"])                 # QEMU's status 0: run returns
+    nic = seen.pop("nic")
     assert seen == {name: 0o600 for name in seen} and len(seen) == 6, seen
+    # the forwards it printed are the ones QEMU was given, one per service
+    out = capsys.readouterr().out
+    printed = re.findall(r"^qenex: net (tcp|udp) 127\.0\.0\.1:(\d+) -> board 10\.0\.2\.15:(\d+), ", out, re.M)
+    assert sorted((p, int(b)) for p, h, b in printed) == sorted((p, b) for p, b, w in qemu.SERVICES), out
+    for proto, host, board in printed:
+        assert "hostfwd=%s:127.0.0.1:%s-10.0.2.15:%s" % (proto, host, board) in nic, nic
+    assert ("tcp", 4700) in [(p, int(b)) for p, h, b in printed]      # the host link over TCP
 
 
 def test_time_reaches_the_board_only_logged_in_and_well_formed():
