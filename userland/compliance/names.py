@@ -1,20 +1,45 @@
 """Name matching for sanctions screening: normalisation and Jaro-Winkler
 similarity, in plain Python (runs on the device)."""
 
-_FOLD = {"À": "A", "Á": "A", "Â": "A", "Ã": "A", "Ä": "A", "Å": "A", "Ç": "C", "È": "E", "É": "E", "Ê": "E",
-         "Ë": "E", "Ì": "I", "Í": "I", "Î": "I", "Ï": "I", "Ñ": "N", "Ò": "O", "Ó": "O", "Ô": "O", "Õ": "O",
-         "Ö": "O", "Ø": "O", "Ù": "U", "Ú": "U", "Û": "U", "Ü": "U", "Ý": "Y", "ß": "SS", "Æ": "AE", "Œ": "OE"}
+# Folding by code point, never str.upper(): MicroPython's changes ASCII
+# letters only, so a table keyed by capitals let "Iván Sanctiónov" through on
+# the board while the host rejected it. Each code point of Latin-1
+# Supplement (U+00C0..U+00FF) and Latin Extended-A (U+0100..U+017F) maps to
+# the ASCII capitals a sanctions list spells it with ("-": a separator, for
+# the signs), upper and lower case alike; ASCII lower case is shifted by
+# arithmetic; anything else is a separator.
+_L1 = ("A A A A A A AE C E E E E I I I I D N O O O O O - O U U U U Y TH SS "     # U+00C0..U+00DF
+       "A A A A A A AE C E E E E I I I I D N O O O O O - O U U U U Y TH Y").split()  # U+00E0..U+00FF
+_LA = ("A A A A A A C C C C C C C C D D D D E E E E E E E E E E G G G G G G G G H H H H "
+       "I I I I I I I I I I IJ IJ J J K K K L L L L L L L L L L N N N N N N N N N "
+       "O O O O O O OE OE R R R R R R S S S S S S S S T T T T T T U U U U U U U U U U U U "
+       "W W Y Y Y Z Z Z Z Z Z S").split()                                          # U+0100..U+017F
+
+
+def fold(c):
+    """One character as ASCII capitals or digits, or " " (a separator)."""
+    o = ord(c)
+    if 97 <= o <= 122:
+        return chr(o - 32)
+    if 65 <= o <= 90 or 48 <= o <= 57:
+        return c
+    if 0xC0 <= o <= 0xFF:
+        f = _L1[o - 0xC0]
+    elif 0x100 <= o <= 0x17F:
+        f = _LA[o - 0x100]
+    else:
+        return " "
+    return " " if f == "-" else f
+
+
 LEGAL_FORMS = ("LTD", "LIMITED", "LLC", "INC", "CORP", "CO", "COMPANY", "GMBH", "AG", "SA", "SAS", "SPA", "BV",
                "NV", "PLC", "KK", "OY", "AB", "AS", "LLP", "THE", "AND")
 
 
 def normalise(name):
-    """Upper case, accents folded, punctuation to spaces, legal forms and
-    filler words dropped, tokens sorted: "The Acme Co., Ltd." -> "ACME"."""
-    out = []
-    for c in name.upper():
-        c = _FOLD.get(c, c)
-        out.append(c if ("A" <= c <= "Z") or ("0" <= c <= "9") else " ")
+    """Case and accents folded (fold()), punctuation to spaces, legal forms
+    and filler words dropped, tokens sorted: "The Acme Co., Ltd." -> "ACME"."""
+    out = [fold(c) for c in name]
     tokens = [t for t in "".join(out).split() if t not in LEGAL_FORMS]
     tokens.sort()
     return " ".join(tokens)

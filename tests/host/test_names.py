@@ -1,0 +1,61 @@
+"""Sanctions-name folding (userland/compliance/names.py) means the same on
+the board and the host: each code point of Latin-1 Supplement and Latin
+Extended-A folds to what Unicode's decomposition gives (its base letter, in
+capitals), or to the transliteration a sanctions list uses for the letters
+that have none (ß, æ, ø, đ, ł...); case never matters; and MicroPython's
+unix port (built from the firmware's tree) folds every one of them, and
+scores the variants of a listed name, exactly as CPython does."""
+import json
+import unicodedata
+
+from tests.host import upy
+from userland.compliance import names
+
+# the letters Unicode does not decompose to a base letter
+TRANSLIT = {"Æ": "AE", "æ": "AE", "Ð": "D", "ð": "D", "Ø": "O", "ø": "O", "Þ": "TH", "þ": "TH", "ß": "SS",
+            "Đ": "D", "đ": "D", "Ħ": "H", "ħ": "H", "ĸ": "K", "Ŀ": "L", "ŀ": "L", "Ł": "L", "ł": "L",
+            "ŉ": "N", "Ŋ": "N", "ŋ": "N", "Œ": "OE", "œ": "OE", "Ŧ": "T", "ŧ": "T", "ı": "I",
+            "×": " ", "÷": " "}
+CODE_POINTS = list(range(0x20, 0x7F)) + list(range(0xC0, 0x180))
+VARIANTS = ["Ivan Sanctionov", "IVAN SANCTIONOV", "ivan sanctionov", "Iván Sanctiónov", "IVÁN SANCTIÓNOV",
+            "iván sanctiónov", "Ívàn Šänčtîõnøv", "Sanctionov, Ivan"]
+
+
+def expected(c):
+    if c in TRANSLIT:
+        return TRANSLIT[c]
+    if c.isascii():
+        return c.upper() if c.isalnum() else " "
+    base = "".join(x for x in unicodedata.normalize("NFKD", c) if not unicodedata.combining(x))
+    assert base.isascii() and base.isalpha(), (hex(ord(c)), base)       # Ĳ ĳ: IJ
+    return base.upper()
+
+
+def test_every_code_point_folds_to_its_base_letter_or_transliteration():
+    for cp in CODE_POINTS:
+        c = chr(cp)
+        assert names.fold(c) == expected(c), hex(cp)
+    assert names.fold("Ж") == " " and names.fold("€") == " "       # outside the tables: a separator
+
+
+def test_case_and_accents_do_not_change_a_score():
+    listed = [names.normalise("Ivan Sanctionov")]
+    assert {names.best_match(v, listed)[0] for v in VARIANTS} == {1000}
+    assert names.normalise("Łukasz Große-Østergård") == "GROSSE LUKASZ OSTERGARD"
+
+
+def test_micropython_folds_and_scores_the_same():
+    script = """
+import json
+from userland.compliance import names
+cps = json.loads(sys.stdin.readline())
+variants = json.loads(sys.stdin.readline())
+listed = [names.normalise("Ivan Sanctionov")]
+print(json.dumps([names.fold(chr(cp)) for cp in cps]))
+print(json.dumps([[names.normalise(v), names.best_match(v, listed)[0]] for v in variants]))
+"""
+    out = upy.run(script, json.dumps(CODE_POINTS) + "\n" + json.dumps(VARIANTS) + "\n").splitlines()
+    listed = [names.normalise("Ivan Sanctionov")]
+    assert json.loads(out[0]) == [names.fold(chr(cp)) for cp in CODE_POINTS]
+    assert json.loads(out[1]) == [[names.normalise(v), names.best_match(v, listed)[0]] for v in VARIANTS]
+    assert {s for n, s in json.loads(out[1])} == {1000}
