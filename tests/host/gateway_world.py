@@ -29,6 +29,9 @@ def _fix(seq, mtype, pairs):
     return (head + body + "10=%03d\x01" % total).encode()
 
 
+CCY_AMOUNTS = {"JPY": ("125050", "1250.5", "0"), "BHD": ("1250.505", "1.5055", "0.001")}
+
+
 def run(root, seed, n):
     rng = Rng(seed)
     rules = json.loads(_read(root, "userland", "compliance", "rules.json"))
@@ -36,6 +39,9 @@ def run(root, seed, n):
     pacs, pain, mt = _read(*vec + ("pacs008.xml",)), _read(*vec + ("pain001.xml",)), _read(*vec + ("mt103.txt",))
     L = Ledger()
     L.create_accounts([Account(i, 1, 1) for i in (1, 2, 3)])
+    # each currency's ledger (rules.json) has accounts L*10+1 and L*10+2
+    L.create_accounts([Account(l * 10 + j, l, 1) for c, l in sorted(rules["ledgers"].items()) if c != "USD"
+                       for j in (1, 2)])
     audit = []
     clock = [1795687200000]
 
@@ -55,8 +61,14 @@ def run(root, seed, n):
             msg = pacs.replace("QX-20261126-0001", "M-%d-%d" % (seed, rng.below(40)))
             msg = msg.replace(">1250.50<", ">%s<" % rng.choice(amounts))
             msg = msg.replace("Bob Example Ltd", rng.choice(names))
-            if rng.chance(200):
-                msg = msg.replace("USD", rng.choice(("EUR", "JPY", "XXX", "usd")))
+            if rng.chance(300):             # another currency, on its own ledger's accounts, its own decimals
+                ccy = rng.choice(("EUR", "JPY", "BHD", "GBP", "XXX", "usd"))
+                msg = msg.replace('"USD"', '"%s"' % ccy)
+                if ccy in rules["ledgers"]:
+                    l = rules["ledgers"][ccy]
+                    msg = msg.replace("<Id>1</Id>", "<Id>%d</Id>" % (l * 10 + 1))
+                    msg = msg.replace("<Id>2</Id>", "<Id>%d</Id>" % (l * 10 + 2))
+                    msg = msg.replace(">1250.50<", ">%s<" % rng.choice(CCY_AMOUNTS.get(ccy, ("1250.50",))))
             k = "pacs.008"
         elif kind == 1:
             msg, k = pain.replace(">1250.50<", ">%s<" % rng.choice(amounts)), "pain.001"
@@ -81,5 +93,5 @@ def run(root, seed, n):
             msg = msg[:rng.below(len(msg) + 1)]     # cut short
         out.append(g.submit(k, msg))
     balances = [[a, L.accounts[a].debits_posted, L.accounts[a].credits_posted,
-                 L.accounts[a].debits_pending, L.accounts[a].credits_pending] for a in (1, 2, 3)]
+                 L.accounts[a].debits_pending, L.accounts[a].credits_pending] for a in sorted(L.accounts)]
     return {"answers": out, "audit": audit, "balances": balances, "stats": g.stats()}

@@ -37,3 +37,7 @@ def test_message_streams_give_the_same_answers_on_micropython_and_cpython():
                     seen.add(word)
     # the streams went through acceptance, rejection, holds, FIX executions and refusals
     assert {"ACSC", "RJCT", "PDNG", "35=8", "MT103 rejected"} <= seen, seen
+    # and posted in other currencies than USD, on their own ledgers' accounts (JPY, BHD: 0 and 3 decimals)
+    posted = {a for want in [gateway_world.run(upy.ROOT, s, N) for s in SEEDS]
+              for a, debits, credits, _, _ in want["balances"] if debits or credits}
+    assert {21, 22} <= posted and ({41, 42} & posted or {61, 62} & posted), posted

@@ -39,3 +39,34 @@ def test_pre_trade_checks(symbol, qty, price, rule):
 def test_bad_limits_are_refused():
     with pytest.raises(RiskError):
         Risk(dict(LIMITS, max_notional="lots"))
+
+
+PER_CCY = dict({k: v for k, v in LIMITS.items() if "exposure" not in k},
+               exposure={"EUR": {"account": "100.00", "counterparty": "150.00"},
+                         "JPY": {"account": "10000", "counterparty": "20000"}})
+
+
+def test_exposure_per_currency_and_other_currencies_held_or_refused():
+    r = Risk(PER_CCY)
+    assert r.check_payment(pay("100.00 EUR")) is None
+    r.take(pay("100.00 EUR"))
+    assert r.check_payment(pay("10000 JPY")) is None             # JPY's own limit, untouched by EUR's use
+    assert r.check_payment(pay("0.01 EUR"))[::2] == ("R-RISK-ACCOUNT", "reject")
+    assert r.check_payment(pay("50.01 EUR", acct="2"))[::2] == ("R-RISK-COUNTERPARTY", "reject")
+    assert r.check_payment(pay("1.00 USD")) == ("R-RISK-CCY", "no exposure limits for USD (limits in EUR, JPY)", "hold")
+    assert Risk(dict(PER_CCY, other_currencies="reject")).check_payment(pay("1.00 USD"))[2] == "reject"
+
+
+@pytest.mark.parametrize("change,says", [
+    ({"exposure": {"EUR": {"account": "1.00"}}}, "exposure.EUR must be"),
+    ({"exposure": {"JPY": {"account": "1.5", "counterparty": "2"}}}, "decimals"),
+    ({"exposure": {"EUR": {"account": "0", "counterparty": "1"}}}, "exposure.EUR.account must be above zero"),
+    ({"exposure": {"XYZ": {"account": "1", "counterparty": "1"}}}, "XYZ"),
+    ({"exposure": []}, "exposure must be an object"),
+    ({"exposure": {}}, "no exposure limits"),
+    ({"other_currencies": "allow"}, "other_currencies must be"),
+])
+def test_bad_per_currency_limits_are_refused_with_what_is_wrong(change, says):
+    with pytest.raises(RiskError) as e:
+        Risk(dict(PER_CCY, **change))
+    assert says in str(e.value)

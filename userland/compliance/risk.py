@@ -1,7 +1,15 @@
 """Risk limits: exposure per debtor account and per counterparty for
-payments, and pre-trade checks for FIX orders (maximum order size, maximum
-notional, a price band around a reference price). Integers and decimal
-text only. check_* return None (within limits) or (rule id, reason)."""
+payments, per currency, and pre-trade checks for FIX orders (maximum order
+size, maximum notional, a price band around a reference price). Integers
+and decimal text only.
+
+Exposure is kept per currency, each against that currency's own limits (no
+conversion: a rate is the compliance rules' business, not risk's). A payment
+in a currency with no limits is held for review (R-RISK-CCY), or refused
+where the rules say `"other_currencies": "reject"`.
+
+check_payment returns None (within limits) or (rule id, reason, action),
+action "hold" or "reject"; check_order None or (tag, rule id, reason)."""
 from userland.lib.asciinum import is_int
 from userland.lib.money import Money, MoneyError, parse_decimal, round_div
 
@@ -34,18 +42,50 @@ def _amount(limits, key):
     return m
 
 
+OTHER = ("hold", "reject")
+
+
+def _exposure(limits):
+    """{currency: (account limit, counterparty limit)} from "exposure"
+    ({"CCY": {"account": "AMOUNT", "counterparty": "AMOUNT"}}) and the pair
+    "account_exposure"/"counterparty_exposure" ("AMOUNT CCY" each: one more
+    currency)."""
+    out = {}
+    if "account_exposure" in limits or "counterparty_exposure" in limits:
+        a, c = _amount(limits, "account_exposure"), _amount(limits, "counterparty_exposure")
+        _need(a.currency == c.currency, "account and counterparty exposure limits must be in one currency")
+        out[a.currency] = (a, c)
+    per = limits.get("exposure", {})
+    _need(isinstance(per, dict), "exposure must be an object {\"CCY\": {\"account\": .., \"counterparty\": ..}}")
+    for ccy, pair in per.items():
+        _need(isinstance(pair, dict) and sorted(pair) == ["account", "counterparty"],
+              "exposure.%s must be {\"account\": \"AMOUNT\", \"counterparty\": \"AMOUNT\"}" % ccy[:16])
+        _need(ccy not in out, "exposure.%s is given twice" % ccy)
+        got = []
+        for side in ("account", "counterparty"):
+            v = pair[side]
+            _need(isinstance(v, str), "exposure.%s.%s must be decimal text, not %s" % (ccy, side, show(v)))
+            m = Money.parse(v, ccy)
+            _need(m.minor > 0, "exposure.%s.%s must be above zero" % (ccy, side))
+            got.append(m)
+        out[ccy] = (got[0], got[1])
+    _need(out, "no exposure limits: give \"exposure\" or account_exposure and counterparty_exposure")
+    return out
+
+
 def parse_limits(limits):
     """The limits as Risk uses them, checked (RiskError naming the fault):
-    {"account_exposure": "AMOUNT CCY", "counterparty_exposure": "AMOUNT CCY",
-    "max_order_qty": int, "max_notional": "AMOUNT CCY", "price_band_pct": "5",
+    {"exposure": {"CCY": {"account": "AMOUNT", "counterparty": "AMOUNT"}},
+    "account_exposure": "AMOUNT CCY", "counterparty_exposure": "AMOUNT CCY",
+    "other_currencies": "hold" | "reject", "max_order_qty": int,
+    "max_notional": "AMOUNT CCY", "price_band_pct": "5",
     "reference_prices": {"SYMBOL": "PRICE"}}"""
     _need(isinstance(limits, dict), "the risk limits must be an object")
     try:
-        out = {"account": _amount(limits, "account_exposure"),
-               "counterparty": _amount(limits, "counterparty_exposure"),
-               "notional": _amount(limits, "max_notional")}
-        _need(out["account"].currency == out["counterparty"].currency,
-              "account and counterparty exposure limits must be in one currency")
+        out = {"exposure": _exposure(limits), "notional": _amount(limits, "max_notional")}
+        other = limits.get("other_currencies", "hold")
+        _need(other in OTHER, "other_currencies must be \"hold\" or \"reject\", not %s" % show(other))
+        out["other"] = other
         q = limits.get("max_order_qty")
         _need(is_int(q) and 0 < q < 10 ** 9, "max_order_qty must be a whole number in 1..999999999, not %s" % show(q))
         out["qty"] = q
@@ -71,40 +111,44 @@ class Risk:
         """limits: see parse_limits."""
         self.set(parse_limits(limits))
         self.account_used = {}          # (account, currency) -> minor units taken, MAX_EXPOSURES of them
-        self.counterparty_used = {}
+        self.counterparty_used = {}     # (agent BIC, currency) -> minor units taken, as many
 
     def set(self, r):
         """New limits, as parse_limits returned them (the exposure taken so
         far stays)."""
-        self.account_limit, self.counterparty_limit = r["account"], r["counterparty"]
+        self.exposure, self.other = r["exposure"], r["other"]
         self.max_qty, self.max_notional = r["qty"], r["notional"]
         self.band, self.reference = r["band"], r["reference"]
 
     def check_payment(self, p):
-        """Exposure after this payment, against the limits (same currency
-        as the limit; another currency is held for review: R-RISK-CCY)."""
-        if p.amount.currency != self.account_limit.currency:
-            return "R-RISK-CCY", "exposure limits are in %s, not %s" % (self.account_limit.currency,
-                                                                        p.amount.currency)
-        k = p.debtor_account or p.debtor
+        """Exposure after this payment against its currency's limits."""
+        ccy = p.amount.currency
+        limits = self.exposure.get(ccy)
+        if limits is None:
+            return "R-RISK-CCY", "no exposure limits for %s (limits in %s)" % (
+                ccy, ", ".join(sorted(self.exposure))), self.other
+        account_limit, counterparty_limit = limits
+        k, g = (p.debtor_account or p.debtor, ccy), (p.creditor_agent, ccy)
         if (k not in self.account_used and len(self.account_used) >= MAX_EXPOSURES) or \
-                (p.creditor_agent not in self.counterparty_used and len(self.counterparty_used) >= MAX_EXPOSURES):
-            return "R-RISK-TABLE", "exposure is tracked for %d accounts and counterparties at most" % MAX_EXPOSURES
+                (g not in self.counterparty_used and len(self.counterparty_used) >= MAX_EXPOSURES):
+            return "R-RISK-TABLE", "exposure is tracked for %d accounts and counterparties at most" % \
+                MAX_EXPOSURES, "reject"
         a = self.account_used.get(k, 0) + p.amount.minor
-        if a > self.account_limit.minor:
+        if a > account_limit.minor:
             return "R-RISK-ACCOUNT", "account %s exposure %s above its limit %s" % (
-                p.debtor_account or p.debtor, Money(a, p.amount.currency), self.account_limit)
-        c = self.counterparty_used.get(p.creditor_agent, 0) + p.amount.minor
-        if c > self.counterparty_limit.minor:
+                k[0], Money(a, ccy), account_limit), "reject"
+        c = self.counterparty_used.get(g, 0) + p.amount.minor
+        if c > counterparty_limit.minor:
             return "R-RISK-COUNTERPARTY", "counterparty %s exposure %s above its limit %s" % (
-                p.creditor_agent, Money(c, p.amount.currency), self.counterparty_limit)
+                p.creditor_agent, Money(c, ccy), counterparty_limit), "reject"
         return None
 
     def take(self, p):
         """Record an accepted payment's exposure."""
-        k = p.debtor_account or p.debtor
+        ccy = p.amount.currency
+        k, g = (p.debtor_account or p.debtor, ccy), (p.creditor_agent, ccy)
         self.account_used[k] = self.account_used.get(k, 0) + p.amount.minor
-        self.counterparty_used[p.creditor_agent] = self.counterparty_used.get(p.creditor_agent, 0) + p.amount.minor
+        self.counterparty_used[g] = self.counterparty_used.get(g, 0) + p.amount.minor
 
     def check_order(self, symbol, qty, price=None):
         """Pre-trade: (tag, rule id, reason) for FIX or None. qty an int,

@@ -248,15 +248,12 @@ class Gateway:
             self.audit("reject " + tag)
             return p.end_to_end_id, "RJCT", "RR04"
         if d.action == "hold":
-            if len(self.held) >= MAX_HELD:
-                self.audit("reject %s hold queue full (%d held for review)" % (tag, MAX_HELD))
-                return p.end_to_end_id, "RJCT", "NARR"
-            self.held.append(p)
-            self.audit("hold " + tag)
-            return p.end_to_end_id, "PDNG", None
+            return self._hold(p, tag)
         why = self.risk.check_payment(p) if self.risk else None
         if why:
-            self.audit("reject %s %s" % (tag, why[0]))
+            if why[2] == "hold":
+                return self._hold(p, "%s %s: %s" % (tag, why[0], why[1]))
+            self.audit("reject %s %s: %s" % (tag, why[0], why[1]))
             return p.end_to_end_id, "RJCT", "AM02"
         ledger = self.ledgers.get(p.amount.currency)
         if ledger is None:
@@ -277,6 +274,15 @@ class Gateway:
             return p.end_to_end_id, "PDNG", LEDGER_PENDING[r]
         self.audit("reject %s ledger=%s" % (tag, r))
         return p.end_to_end_id, "RJCT", LEDGER_REASONS.get(r, "NARR")
+
+    def _hold(self, p, tag):
+        """Held for review (PDNG), while the queue has room."""
+        if len(self.held) >= MAX_HELD:
+            self.audit("reject %s hold queue full (%d held for review)" % (tag, MAX_HELD))
+            return p.end_to_end_id, "RJCT", "NARR"
+        self.held.append(p)
+        self.audit("hold " + tag)
+        return p.end_to_end_id, "PDNG", None
 
     # --- FIX orders --------------------------------------------------------------------
     def _order(self, d):
