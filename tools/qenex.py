@@ -26,6 +26,7 @@
                                         --tcp works for each host link command below)
     qenex compliance reload FILE        send new compliance rules (JSON) to the gateway
     qenex compliance push FILE [--storage F]   write a rules file into a storage image
+    qenex accounts load FILE            replace the gateway's account directory (IBAN ACCOUNT [BIC] [STATE] a line)
     qenex audit check                   have the board check its audit log (the HSM verifies the checkpoints)
     qenex time set                      set the board's UTC clock from this host's over the host link
                                         (`qenex run` does it once the gateway answers, unless --no-time)
@@ -495,6 +496,39 @@ def cmd_compliance_push(args):
     print("compliance: %s written to %s; `compliance reload` at the shell loads it" % (args.file, storage))
 
 
+ACCOUNTS_PART = 3500             # bytes of directory text per ACCOUNTS frame (whole lines)
+
+
+def cmd_accounts_load(args):
+    """A whole account directory (userland/gateway/accounts.py's text form)
+    sent over the host link in parts; checked here first, so a bad file is
+    refused before anything is sent, and by the board again."""
+    from drivers.hsm import frame as F
+    from userland.gateway import accounts
+    from userland.gateway.link import ACCOUNTS
+    text = read(args.file)
+    try:
+        d = accounts.parse(text.decode("utf-8"))
+    except (UnicodeError, accounts.AccountError) as e:
+        raise SystemExit("qenex: %s: %s" % (args.file, e))
+    lines = d.to_text().encode().splitlines(True) or [b""]
+    parts, cur = [], b""
+    for line in lines:
+        if cur and len(cur) + len(line) > ACCOUNTS_PART:
+            parts.append(cur)
+            cur = b""
+        cur += line
+    parts.append(cur)
+
+    def send(link):
+        answer = ""
+        for i, part in enumerate(parts):
+            flags = (b"F" if i == 0 else b"") + (b"L" if i == len(parts) - 1 else b"")
+            answer = link.control(ACCOUNTS, F.fields(flags, part))
+        return answer
+    print(_over_link(args, send))
+
+
 def cmd_audit_check(args):
     _control(args, 0x43)
 
@@ -896,13 +930,20 @@ def _parser():
     cp.add_argument("file")
     cp.add_argument("--storage", help="default build/<board>/storage.bin")
     cp.set_defaults(fn=cmd_compliance_push)
+    acc = sub.add_parser("accounts", help="the gateway's account directory (IBAN to ledger account)"
+                         ).add_subparsers(dest="acccmd", required=True)
+    al = acc.add_parser("load", help="replace the directory over the host link: a line per account, "
+                                     "IBAN ACCOUNT [BIC|-] [open|closed|blocked]")
+    al.add_argument("file")
+    link_options(al)
+    al.set_defaults(fn=cmd_accounts_load)
     led = sub.add_parser("ledger", help="the ledger's log").add_subparsers(dest="ledgercmd", required=True)
     lv = led.add_parser("verify", help="replay and check the ledger's log in a storage image")
     lv.add_argument("image", nargs="?")
     lv.add_argument("--ids", action="store_true", help="list the transfer ids in the log")
     lv.add_argument("--pubkey", help="the HSM audit key's public part (hex DER): check the checkpoints' signatures")
     lv.set_defaults(fn=cmd_ledger_verify)
-    for sp in (r, c, i, k, f, v, hv, ha, lv, hp, sd, av, ac, cr, cp):
+    for sp in (r, c, i, k, f, v, hv, ha, lv, hp, sd, av, ac, cr, cp, al):
         sp.add_argument("--board", default=argparse.SUPPRESS)
     return p
 

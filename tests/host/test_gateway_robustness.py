@@ -135,9 +135,9 @@ def test_a_defect_in_the_order_handler_refuses_that_message_and_the_session_goes
     ("<NbOfTxs>1</NbOfTxs>", "<NbOfTxs>%s</NbOfTxs>" % ("1" * 5000), "AM18"),
     (">1250.50<", ">%s<" % ("9" * 5000), "AM02"),
     (">1250.50<", ">1250.5\u00b2<", "AM02"),
-    ("<Id>1</Id>", "<Id>\u00b9</Id>", "AC01"),
-    ("<Id>1</Id>", "<Id>%s</Id>" % ("1" * 40), "AC01"),
-    ("<Id>1</Id>", "<Id>0</Id>", "AC01"),
+    ("<Id>1</Id>", "<Id>\u00b9</Id>", "AC02"),
+    ("<Id>1</Id>", "<Id>%s</Id>" % ("1" * 40), "AC02"),
+    ("<Id>1</Id>", "<Id>0</Id>", "AC02"),
     ("<BICFI>QNXBGB2L</BICFI>", "<BICFI>QNXBGB\u00b2L</BICFI>", "RC01"),
 ])
 def test_unicode_digits_and_huge_numbers_in_iso20022_are_rjct(gw, old, new, code):

@@ -161,7 +161,7 @@ def test_the_host_link_logs_in_and_submits(gw):
     client.login()
     answer = client.submit("pacs.008", PACS.encode())
     # the second transaction names no debtor account the ledger can use
-    assert statuses(answer) == ("PART", [("E2E-0001", "ACSC", None), ("E2E-0002", "RJCT", "AC01")])
+    assert statuses(answer) == ("PART", [("E2E-0001", "ACSC", None), ("E2E-0002", "RJCT", "AC02")])
 
 
 def test_a_wrong_key_is_refused_and_five_lock_the_link(gw):

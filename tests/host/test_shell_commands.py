@@ -10,7 +10,7 @@ from shell_fakes import FakeConsole, FakeSystem
 from userland.shell import commands, lineedit, shell
 
 ALL = ["help", "version", "uptime", "date", "ps", "top", "kill", "start", "restart", "fg", "fault", "exit", "mem", "faults", "ipc",
-       "call", "echo", "tasks", "hsm", "ledger", "compliance", "audit", "net", "boot", "reboot", "poweroff"]
+       "call", "echo", "tasks", "hsm", "ledger", "compliance", "audit", "accounts", "net", "boot", "reboot", "poweroff"]
 
 
 def run_line(line, **over):

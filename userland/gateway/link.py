@@ -4,7 +4,7 @@ board now being the one that holds the key (the link key, provisioned into
 the gateway's storage partition). Plain Python.
 
 Commands: INFO, LOGIN_BEGIN, LOGIN (outside a session), SUBMIT 0x40
-(fields: kind, message) -> fields(answer), STATS, RULES, AUDIT and TIME (the
+(fields: kind, message) -> fields(answer), STATS, RULES, AUDIT, ACCOUNTS and TIME (the
 host provisions the board's UTC clock: only a logged-in host can). Five wrong logins lock the link
 until the board restarts.
 
@@ -24,6 +24,7 @@ STATS = 0x41               # -> fields(JSON of the gateway's counters)
 RULES = 0x42               # fields(rules JSON) -> fields(answer): the compliance rules reloaded
 AUDIT = 0x43               # -> fields(answer): the audit log checked on the board
 TIME = 0x44                # fields(host UTC ms, ASCII digits) -> fields(answer): the board's clock set
+ACCOUNTS = 0x45            # fields(flags "F"/"L"/"FL", text): a part of a new account directory -> fields(answer)
 STALE_MS = 200             # a partial frame with no byte for this long is dropped (resync); a busy
                            # host pauses mid-frame for tens of ms, and the host's retry recovers a drop
 MAX_TRIES = 5
@@ -71,7 +72,7 @@ class LinkServer:
         """fresh() -> 16 bytes never handed out before (the login nonce)."""
         self.port, self.key, self.hmac, self.fresh, self.version = port, key, hmac, fresh, version
         self.stats = stats
-        self.control = control      # control(cmd, payload) -> (ok, answer text), for RULES, AUDIT and TIME
+        self.control = control      # control(cmd, payload) -> (ok, answer text), for RULES, AUDIT, ACCOUNTS and TIME
         self.codec = F.Codec(crc32, hmac)
         self.reader = F.Reader(crc32)
         self.nonce_h = None
@@ -172,7 +173,7 @@ class LinkServer:
                 return F.OK, F.fields(submit(kind.decode(), bytes(message)))
             if cmd == STATS and self.stats is not None:
                 return F.OK, F.fields(self.stats())
-            if cmd in (RULES, AUDIT, TIME) and self.control is not None:
+            if cmd in (RULES, AUDIT, TIME, ACCOUNTS) and self.control is not None:
                 ok, text = self.control(cmd, payload)
                 return (F.OK if ok else F.BAD_ARG), (F.fields(text) if ok else text.encode())
             return F.UNKNOWN, b"unknown command"

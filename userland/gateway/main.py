@@ -21,7 +21,8 @@ from userland.audit.log import AuditLog
 from userland.compliance.engine import Engine, rules_from_json
 from userland.compliance.risk import Risk
 from userland.gateway import layout
-from userland.gateway.link import RELAY_TASK, RULES, STALE_MS, TIME, LinkServer, host_time, relay
+from userland.gateway.accounts_store import AccountStore
+from userland.gateway.link import ACCOUNTS, RELAY_TASK, RULES, STALE_MS, TIME, LinkServer, host_time, relay
 from userland.gateway.service import Gateway
 from userland.hsm import api as hsm
 from userland.ledger import api as ledger
@@ -156,6 +157,8 @@ def main():
                  lambda: qenex.ticks() // 1000, utcclock.utc_ms, qenex.ticks, audit_room,
                  lambda text: qenex.write("gateway: %s\n" % text[:200]))
     ignored = saved is None and read_rules(store) is not None
+    directory = AccountStore(store, record, lambda text: qenex.write("gateway: %s\n" % text))
+    gw.accounts = directory                 # resolves through the directory in use
 
     def fresh():
         clock[0] += 1
@@ -192,6 +195,8 @@ def main():
         clock set from the host's (capability clock: the host provisions it)."""
         if cmd == RULES:
             return load_rules(F.unfields(payload, 1)[0], True)
+        if cmd == ACCOUNTS:
+            return directory.load_part(*F.unfields(payload, 2))
         if cmd == TIME:
             try:
                 st = utcclock.clock(host_time(payload), "host")
@@ -211,7 +216,13 @@ def main():
             return load_rules(text if text is not None else _vectors.RULES.encode(), False)
         if msg == b"audit":
             return check_audit()
-        return False, "unknown request %r" % msg
+        if msg[:9] == b"accounts ":
+            try:
+                words = msg[9:].decode().split()
+            except UnicodeError:
+                return False, "accounts: the request is not UTF-8"
+            return directory.request(words)
+        return False, "unknown request %r" % msg[:40]
 
     def stats():
         """The gateway's counters and its heap after a collection (bytes)."""

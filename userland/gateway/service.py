@@ -16,7 +16,7 @@ an audit line and alarm(); submit() never raises. What is kept between
 messages is bounded (MAX_ORDERS, MAX_HELD; the answer within MAX_ANSWER)."""
 import hashlib
 
-from userland.gateway import fix, iso20022, mt103
+from userland.gateway import accounts, fix, iso20022, mt103
 from userland.gateway.payment import Rejected
 from userland.lib import utc
 from userland.lib.asciinum import is_digits
@@ -35,7 +35,6 @@ MAX_ORDERS = 64         # live FIX orders: a new one beyond is rejected (Executi
 MAX_HELD = 32           # payments held for review (PDNG): beyond, a payment to hold is rejected (RJCT NARR)
 MAX_CLORDID = 64        # ClOrdID (11) longer than this: BusinessMessageReject
 QTY_DIGITS = 9          # OrderQty (38): 1 to 9 ASCII digits
-ACCOUNT_MAX = (1 << 128) - 1    # ledger account ids are 128-bit, not zero
 MAX_SYMBOL = 16         # Symbol (55) longer than this: BusinessMessageReject
 MAX_ANSWER = 4093       # the host link's payload (4,096 bytes) less its status byte and field length
 FIX_REPLY_MAX = 600     # the longest answer to one FIX message (every echoed field is bounded)
@@ -43,14 +42,6 @@ FIX_REPLY_MAX = 600     # the longest answer to one FIX message (every echoed fi
 
 def transfer_id(msg_id, e2e):
     return int.from_bytes(hashlib.sha256(("%s/%s" % (msg_id, e2e)).encode()).digest()[:16], "little") >> 1 or 1
-
-
-def account_id(text):
-    """A ledger account id (1 .. 2**128 - 1) from ASCII digits, or None."""
-    if not is_digits(text, 39):
-        return None
-    n = int(text)
-    return n if 0 < n <= ACCOUNT_MAX else None
 
 
 class Gateway:
@@ -85,6 +76,7 @@ class Gateway:
         self.engine, self.risk, self.post = engine, risk, post
         self.ledgers, self.now_s, self.utc_ms = ledgers, now_s, utc_ms
         self.held = []
+        self.accounts = accounts.Directory()    # IBANs to ledger accounts (main.py loads the stored one)
         self.count = 0
         self.fix = fix.Session("QENEX", lambda: self.stamp(utc.fix), self._order, self._cancel)
         self.orders = {}            # ClOrdID -> (order id, symbol, side), at most MAX_ORDERS
@@ -259,10 +251,12 @@ class Gateway:
         if ledger is None:
             self.audit("reject %s no ledger for %s" % (tag, p.amount.currency))
             return p.end_to_end_id, "RJCT", "AM03"
-        debit, credit = account_id(p.debtor_account), account_id(p.creditor_account)
-        if debit is None or credit is None:
-            self.audit("reject %s account ids not 1 to 39 digits 0-9 (a 128-bit id)" % tag)
-            return p.end_to_end_id, "RJCT", "AC01"
+        debit, code, why = self.accounts.resolve(p.debtor_account, True)
+        if code is None:
+            credit, code, why = self.accounts.resolve(p.creditor_account, False)
+        if code is not None:
+            self.audit("reject %s %s: %s" % (tag, code, why))
+            return p.end_to_end_id, "RJCT", code
         r = self.post(transfer_id(p.msg_id, p.end_to_end_id), debit, credit, p.amount.minor, ledger)
         if r in ("ok", "exists"):
             if r == "ok" and self.risk:
