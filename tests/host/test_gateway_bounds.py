@@ -57,11 +57,11 @@ def test_the_order_book_is_bounded_and_says_it_is_full():
     assert parse_fix(g.submit("FIX", cancel(seq, "O0")))[0].get(150) == b"4"
     seq += 1
     out = parse_fix(g.submit("FIX", order(seq, "AGAIN")))[0]
-    assert out.get(150) == b"0" and out.get(37) == b"Q%d" % (service.MAX_ORDERS + 2)    # order ids never repeat
+    assert out.get(150) == b"0" and out.get(37) == b"Q0-%d" % (service.MAX_ORDERS + 2)  # order ids never repeat
     seq += 1
     out = parse_fix(g.submit("FIX", order(seq, "AGAIN")))[0]                           # a live ClOrdID again
     assert out.get(39) == b"8" and b"R-DUPLICATE" in out.get(58)
-    assert g.orders["AGAIN"] == ("Q%d" % (service.MAX_ORDERS + 2), "QNX", "1")          # what a cancel needs
+    assert g.orders["AGAIN"] == ("Q0-%d" % (service.MAX_ORDERS + 2), "QNX", "1")        # what a cancel needs
 
 
 def test_held_payments_are_bounded_and_the_one_beyond_is_rejected():

@@ -176,3 +176,17 @@ def test_a_wrong_key_is_refused_and_five_lock_the_link(gw):
     with pytest.raises(ConnectionError, match="locked"):
         client.login()
 
+
+
+def test_ids_handed_out_never_repeat_across_restarts(gw):
+    """pacs.002 MsgId and FIX OrderID/ExecID are "<epoch>-<n>": a restarted
+    gateway (a new epoch, main.py: its start's audit record) counts from 1
+    again without repeating an id of an earlier start."""
+    g, L, audit = gw
+    seen = set()
+    for epoch in (0, 7, 15):
+        g.epoch, g.count, g.order_seq = epoch, 0, 0
+        for i in range(3):
+            doc = g.submit("pacs.008", PACS.replace("QX-20261126-0001", "R-%d" % i).encode())
+            seen.add(ET.fromstring(doc).find("p:FIToFIPmtStsRpt/p:GrpHdr/p:MsgId", NS).text)
+    assert len(seen) == 9 and "QX-7-1" in seen and all(len(i) <= 35 for i in seen)

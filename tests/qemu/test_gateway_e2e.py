@@ -450,3 +450,73 @@ def test_a_rules_file_the_gateway_cannot_use_is_refused_and_a_stored_one_ignored
     finally:
         link2.close()
     assert gateway_restarts(dev) == 0 and "fault: task gateway" not in dev.text
+
+
+def _by(msg_id, ccy, amount, debtor, creditor):
+    doc = ONE.replace("QX-20261126-0001", msg_id).replace('Ccy="USD">1250.50<', 'Ccy="%s">%s<' % (ccy, amount))
+    doc = doc.replace("<DbtrAcct><Id><Othr><Id>1</Id></Othr></Id></DbtrAcct>",
+                      "<DbtrAcct><Id><IBAN>%s</IBAN></Id></DbtrAcct>" % debtor)
+    return doc.replace("<CdtrAcct><Id><Othr><Id>2</Id></Othr></Id></CdtrAcct>",
+                       "<CdtrAcct><Id><IBAN>%s</IBAN></Id></CdtrAcct>" % creditor)
+
+
+def _reason(doc):
+    root = ET.fromstring(doc)
+    tx = root.find("p:FIToFIPmtStsRpt/p:TxInfAndSts", NS)
+    cd = tx.find("p:StsRsnInf/p:Rsn/p:Cd", NS)
+    return tx.find("p:TxSts", NS).text, None if cd is None else cd.text
+
+
+def test_accounts_by_iban_in_eur_jpy_and_bhd_on_their_ledgers_kept_across_a_reboot(gateway):
+    """The host loads an account directory (`qenex accounts load`), the
+    shell adds and closes accounts; payments by IBAN in EUR, JPY (0
+    decimals) and BHD (3) post on their currencies' ledgers; unknown,
+    closed, blocked and malformed accounts get AC01, AC04, AC06, AC02/AC03;
+    a currency without risk limits (GBP) is held; the directory survives a
+    reboot."""
+    dev, link, storage, pub = gateway
+    for acct, ledger in ((21, 2), (22, 2), (41, 4), (42, 4), (61, 6), (62, 6), (31, 3), (32, 3)):
+        assert dev.cmd("ledger account new %d %d 10" % (acct, ledger)) == "ok\n"
+    path = dev.tmp / "accounts.txt"
+    path.write_text("# EUR\nDE89370400440532013000 21 COBADEFF\nFR1420041010050500013M02606 22\n"
+                    "# JPY, BHD, GBP\nNL91ABNA0417164300 41\nBE68539007547034 42\nCH9300762011623852957 61\n"
+                    "GB82WEST12345698765432 31 WESTGB2L\nNO9386011117947 32 - blocked\n")
+    link.close()                                   # QEMU serves one host connection at a time
+    r = subprocess.run([sys.executable, "-m", "tools.qenex", "accounts", "load", str(path), "--socket",
+                        dev.link_sock, "--key", str(dev.tmp / "hostlink.key")], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert (r.returncode, r.stdout) == (0, "account directory loaded, 7 accounts\n"), r.stdout + r.stderr
+    bad = dev.tmp / "bad.txt"
+    bad.write_text("DE89370400440532013000 21\nDE00370400440532013000 22\n")
+    r = subprocess.run([sys.executable, "-m", "tools.qenex", "accounts", "load", str(bad), "--socket",
+                        dev.link_sock, "--key", str(dev.tmp / "hostlink.key")], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode != 0 and "line 2: the check digits do not match" in r.stderr and "Traceback" not in r.stderr
+    assert dev.cmd("accounts add ch5604835012345678009 62") == \
+        "account CH5604835012345678009 added: ledger account 62\n"
+    assert dev.cmd("accounts close FR1420041010050500013M02606") == "account FR1420041010050500013M02606 closed\n"
+    assert dev.cmd("accounts add CH5604835012345678008 62") == "gateway: accounts: the check digits do not match (mod 97)\n"
+    out = dev.cmd("accounts")
+    assert out.startswith("8 accounts") and "NO9386011117947 32 - blocked" in out, out
+    link = hostlink.Link(dev.link_sock, dev.link_key)
+    try:
+        sub = lambda *a: _reason(link.submit("pacs.008", _by(*a).encode()))   # noqa: E731
+        assert sub("X-1", "EUR", "1250.50", "DE89370400440532013000", "FR1420041010050500013M02606") == ("RJCT", "AC04")
+        assert sub("X-2", "JPY", "125050", "NL91ABNA0417164300", "BE68539007547034") == ("ACSC", None)
+        assert sub("X-3", "BHD", "1250.505", "CH9300762011623852957", "CH5604835012345678009") == ("ACSC", None)
+        assert sub("X-4", "JPY", "1250.5", "NL91ABNA0417164300", "BE68539007547034") == ("RJCT", "CH20")
+        assert sub("X-5", "EUR", "10.00", "DE89370400440532013001", "DE89370400440532013000") == ("RJCT", "AC02")
+        assert sub("X-6", "EUR", "10.00", "DE89370400440532013000", "IT60X0542811101000000123456") == ("RJCT", "AC01")
+        assert sub("X-7", "GBP", "10.00", "NO9386011117947", "GB82WEST12345698765432") == ("RJCT", "AC06")
+        assert sub("X-8", "GBP", "10.00", "GB82WEST12345698765432", "GB82WEST12345698765432") == ("PDNG", None)
+    finally:
+        link.close()
+    assert "debits posted 125050" in dev.cmd("ledger balance 41")
+    assert "credits posted 1250505" in dev.cmd("ledger balance 62")
+    assert "debits posted 0" in dev.cmd("ledger balance 21")
+    mark = dev.mark()
+    dev.send("reboot\r")
+    dev.wait_prompt()
+    dev.wait_line(r"gateway: host link open.*", since=mark, timeout=30)
+    out = dev.cmd("accounts")
+    assert out.startswith("8 accounts") and "FR1420041010050500013M02606 22 - closed" in out, out

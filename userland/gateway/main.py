@@ -261,7 +261,9 @@ def main():
             qenex.borrow_read(sender, 0, buf)
             return bytes(buf)
         return relay(tcp, msg, n, borrow, lambda data: qenex.borrow_write(sender, 0, data), submit)
+    start = audit.wal.seq                   # this start's entry's number: the epoch of the ids handed out
     record("gateway start" + (" (stored compliance rules ignored: they fail their checks)" if ignored else ""))
+    gw.epoch = start
     qenex.write("gateway: host link open (audit log at record %d)\n" % audit.wal.seq)
 
     def submit(kind, message):

@@ -78,6 +78,11 @@ class Gateway:
         self.held = []
         self.accounts = accounts.Directory()    # IBANs to ledger accounts (main.py loads the stored one)
         self.count = 0
+        # The ids the gateway hands out (pacs.002 MsgId, FIX OrderID and ExecID) are
+        # "<epoch>-<n>": n counts this start's messages or orders, epoch is the audit
+        # record of this start's "gateway start" entry (main.py), which only grows over
+        # the board's life, so no id repeats across restarts or reboots.
+        self.epoch = 0
         self.fix = fix.Session("QENEX", lambda: self.stamp(utc.fix), self._order, self._cancel)
         self.orders = {}            # ClOrdID -> (order id, symbol, side), at most MAX_ORDERS
         self.order_seq = 0
@@ -220,15 +225,15 @@ class Gateway:
         if kind == "MT103":
             e2e, st, reason = statuses[0]
             return "MT103 %s %s%s" % (msg_id, st, " " + reason if reason else "")
-        answer = iso20022.status_report("QX-%s-%d" % (msg_id[:20], self.count), self.stamp(utc.iso), msg_id, kind,
+        answer = iso20022.status_report("QX-%d-%d" % (self.epoch, self.count), self.stamp(utc.iso), msg_id, kind,
                                         group, statuses)
         if len(answer.encode()) > MAX_ANSWER:       # too many to list: the group status alone
-            answer = iso20022.status_report("QX-%s-%d" % (msg_id[:20], self.count), self.stamp(utc.iso), msg_id,
+            answer = iso20022.status_report("QX-%d-%d" % (self.epoch, self.count), self.stamp(utc.iso), msg_id,
                                             kind, group, [])
         return answer
 
     def _rejected_whole(self, kind, msg_id, e):
-        return iso20022.status_report("QX-RJCT-%d" % self.count, self.stamp(utc.iso), msg_id, kind, "RJCT",
+        return iso20022.status_report("QX-%d-%d" % (self.epoch, self.count), self.stamp(utc.iso), msg_id, kind, "RJCT",
                                       [(e.end_to_end_id or "NOTPROVIDED", "RJCT", e.code)])
 
     def _payment(self, p):
@@ -239,6 +244,13 @@ class Gateway:
         if d.action == "reject":
             self.audit("reject " + tag)
             return p.end_to_end_id, "RJCT", "RR04"
+        # the accounts before any hold: a payment to a closed account is refused, not reviewed
+        debit, code, why = self.accounts.resolve(p.debtor_account, True)
+        if code is None:
+            credit, code, why = self.accounts.resolve(p.creditor_account, False)
+        if code is not None:
+            self.audit("reject %s %s: %s" % (tag, code, why))
+            return p.end_to_end_id, "RJCT", code
         if d.action == "hold":
             return self._hold(p, tag)
         why = self.risk.check_payment(p) if self.risk else None
@@ -251,12 +263,6 @@ class Gateway:
         if ledger is None:
             self.audit("reject %s no ledger for %s" % (tag, p.amount.currency))
             return p.end_to_end_id, "RJCT", "AM03"
-        debit, code, why = self.accounts.resolve(p.debtor_account, True)
-        if code is None:
-            credit, code, why = self.accounts.resolve(p.creditor_account, False)
-        if code is not None:
-            self.audit("reject %s %s: %s" % (tag, code, why))
-            return p.end_to_end_id, "RJCT", code
         r = self.post(transfer_id(p.msg_id, p.end_to_end_id), debit, credit, p.amount.minor, ledger)
         if r in ("ok", "exists"):
             if r == "ok" and self.risk:
@@ -303,7 +309,7 @@ class Gateway:
         else:
             price = None
         self.order_seq += 1
-        oid = "Q%d" % self.order_seq
+        oid = "Q%d-%d" % (self.epoch, self.order_seq)
         base = [("37", oid), ("11", clid), ("17", "X" + oid), ("55", d["55"]), ("54", d["54"]), ("38", qty)]
         why = self.risk.check_order(d["55"], int(qty), price) if self.risk else None
         if why is None and clid in self.orders:
