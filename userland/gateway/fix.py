@@ -44,7 +44,12 @@ def checksum(data):
 def encode(fields):
     """fields: [(tag, value)] without 8, 9, 10; returns the whole message (str).
     Values are ASCII (the session refuses anything else coming in)."""
-    body = "".join("%s=%s%s" % (t, v, SOH) for t, v in fields)
+    return frame("".join("%s=%s%s" % (t, v, SOH) for t, v in fields))
+
+
+def frame(body):
+    """The whole message around `body` (tag=value fields, each ending in SOH,
+    from 35 on): BeginString, BodyLength, CheckSum."""
     head = "8=%s%s9=%d%s" % (BEGIN, SOH, len(body.encode("latin-1")), SOH)
     return head + body + "10=%s%s" % (checksum(head + body), SOH)
 
