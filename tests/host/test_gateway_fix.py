@@ -54,74 +54,61 @@ def test_the_reader_never_crashes_on_noise(junk):
     assert good.decode("latin-1") in r.feed(good) + r.feed(client_msg(6, "0"))
 
 
-def orders():
-    book = {}
-
-    def on_order(d):
-        if d["55"] == "BAD":
-            raise fix.BusinessReject("55", "2", "unknown security BAD")
-        book[d["11"]] = d
-        return [("8", [("37", "Q" + d["11"]), ("11", d["11"]), ("17", "X" + d["11"]), ("150", "0"), ("39", "0"),
-                       ("55", d["55"]), ("54", d["54"]), ("38", d["38"]), ("151", d["38"]), ("14", "0"),
-                       ("6", "0")])]
-
-    def on_cancel(d):
-        if d["41"] not in book:
-            return [("9", [("37", "NONE"), ("11", d["11"]), ("41", d["41"]), ("39", "8"), ("434", "1"),
-                           ("102", "1")])]
-        o = book.pop(d["41"])
-        return [("8", [("37", "Q" + o["11"]), ("11", d["11"]), ("41", d["41"]), ("17", "C" + d["11"]),
-                       ("150", "4"), ("39", "4"), ("55", o["55"]), ("54", o["54"]), ("151", "0"), ("14", "0"),
-                       ("6", "0")])]
-    return on_order, on_cancel
+def gateway():
+    import json
+    import os
+    from userland.compliance.engine import Engine
+    from userland.compliance.risk import Risk
+    from userland.gateway import service
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    rules = json.load(open(os.path.join(root, "userland", "compliance", "rules.json")))
+    return service.Gateway(Engine(rules), Risk(rules["risk"]), lambda *a: "ok", lambda t: None, rules["ledgers"],
+                           lambda: 0, lambda: 1795687200000)
 
 
-def run(session, *msgs):
-    out = []
-    r = fix.Reader()
+def run(g, *msgs):
+    out = g.submit("FIX", b"".join(msgs))
+    msgs = parse_fix(out)
     for m in msgs:
-        for got in r.feed(m):
-            out += session.receive(got)
-    for m in out:
-        check_frame(m)
-    return [parse_fix(m.encode("latin-1"))[0] for m in out]
+        check_frame(m.encode().decode("latin-1"))
+    return msgs
 
 
-def test_a_whole_session_against_the_simplefix_counterparty():
-    on_order, on_cancel = orders()
-    s = fix.Session("QENEX", lambda: "20261126-09:30:01.000", on_order, on_cancel)
-    order = [(11, "ORD1"), (55, "QNX"), (54, "1"), (38, "100"), (40, "2"), (44, "10.5"),
-             (60, "20261126-09:30:00")]
-    out = run(s, client_msg(1, "A", (98, "0"), (108, "30")), client_msg(2, "D", *order))
+def host(seq, mtype, *pairs, poss_dup=False):
+    return fixmsg(seq, mtype, *pairs, sent="20261126-09:30:00.000", poss_dup=poss_dup)
+
+
+ORDER = [(11, "ORD1"), (55, "QNX"), (54, "1"), (38, "100"), (40, "2"), (44, "100.50"), (60, "20261126-09:30:00")]
+
+
+def test_an_order_s_life_through_the_gateway_new_replace_status_cancel():
+    """NewOrderSingle, OrderCancelReplaceRequest (35=G), OrderStatusRequest
+    (35=H) and OrderCancelRequest through the gateway's order book: OrderID
+    kept across the replace, every ExecID different, TransactTime in UTC."""
+    g = gateway()
+    out = run(g, host(1, "A", (98, "0"), (108, "30")), host(2, "D", *ORDER))
     assert [m.get(35) for m in out] == [b"A", b"8"]
-    assert (out[1].get(150), out[1].get(11), out[1].get(56)) == (b"0", b"ORD1", b"CLIENT")
-    # a required tag missing: a session Reject naming it
-    out = run(s, client_msg(3, "D", (11, "ORD2"), (55, "QNX"), (54, "1"), (40, "1"), (60, "x")))
-    assert [(m.get(35), m.get(371), m.get(373)) for m in out] == [(b"3", b"38", b"1")]
-    # the business refuses a field: BusinessMessageReject with the tag
-    out = run(s, client_msg(4, "D", (11, "ORD3"), (55, "BAD"), (54, "1"), (38, "1"), (40, "1"), (60, "x")))
-    assert out[0].get(35) == b"j" and b"tag 55" in out[0].get(58) and out[0].get(380) == b"2"
-    # a gap: 6 arrives before 5 -> ResendRequest for 5; 5 resent; both applied in order
-    out = run(s, client_msg(6, "F", (41, "ORD1"), (11, "CXL1"), (55, "QNX"), (54, "1"), (60, "x")))
-    assert [(m.get(35), m.get(7)) for m in out] == [(b"2", b"5")]
-    out = run(s, client_msg(5, "1", (112, "PING")))
-    assert [m.get(35) for m in out] == [b"0", b"8"] and out[0].get(112) == b"PING" and out[1].get(150) == b"4"
-    # a duplicate resent with PossDupFlag is dropped silently
-    assert run(s, client_msg(5, "1", (112, "PING"), poss_dup=True)) == []
-    # their ResendRequest: a SequenceReset-GapFill
-    out = run(s, client_msg(7, "2", (7, "1"), (16, "0")))
-    assert out[0].get(35) == b"4" and out[0].get(123) == b"Y" and int(out[0].get(36)) == s.out_seq + 1
-    # cancel of an unknown order
-    out = run(s, client_msg(8, "F", (41, "NOPE"), (11, "CXL2"), (55, "QNX"), (54, "1"), (60, "x")))
-    assert out[0].get(35) == b"9"
-    out = run(s, client_msg(9, "5"))
-    assert [m.get(35) for m in out] == [b"5"] and not s.logged_on
-
-
-def test_a_message_before_logon_or_with_a_low_sequence_ends_the_session():
-    s = fix.Session("QENEX", lambda: "t", *orders())
-    assert [m.get(35) for m in run(s, client_msg(1, "D"))] == [b"5"]
-    s = fix.Session("QENEX", lambda: "t", *orders())
-    run(s, client_msg(1, "A", (98, "0"), (108, "30")), client_msg(2, "0"))
-    out = run(s, client_msg(2, "0"))
-    assert out[0].get(35) == b"5" and b"too low" in out[0].get(58)
+    new = out[1]
+    assert (new.get(150), new.get(39), new.get(11), new.get(151)) == (b"0", b"0", b"ORD1", b"100")
+    assert new.get(60) == b"20261126-10:00:00.000"
+    rep = run(g, host(3, "G", (41, "ORD1"), (11, "ORD1b"), (55, "QNX"), (54, "1"), (38, "200"), (40, "2"),
+                      (44, "101.00"), (60, "x")))[0]
+    assert (rep.get(35), rep.get(150), rep.get(39), rep.get(41), rep.get(11), rep.get(38)) == \
+        (b"8", b"5", b"0", b"ORD1", b"ORD1b", b"200")
+    assert rep.get(37) == new.get(37) and rep.get(17) != new.get(17)
+    st = run(g, host(4, "H", (11, "ORD1b"), (55, "QNX"), (54, "1"), (790, "S1")))[0]
+    assert (st.get(150), st.get(39), st.get(37), st.get(790), st.get(38)) == (b"I", b"0", new.get(37), b"S1", b"200")
+    gone = run(g, host(5, "H", (11, "ORD1"), (55, "QNX"), (54, "1")))[0]       # the old ClOrdID is no order now
+    assert (gone.get(150), gone.get(39)) == (b"I", b"8")
+    bad = run(g, host(6, "G", (41, "NOPE"), (11, "X2"), (55, "QNX"), (54, "1"), (38, "1"), (40, "1"), (60, "x")))[0]
+    assert (bad.get(35), bad.get(434), bad.get(102)) == (b"9", b"2", b"1")
+    far = run(g, host(7, "G", (41, "ORD1b"), (11, "X3"), (55, "QNX"), (54, "1"), (38, "1"), (40, "2"),
+                      (44, "150.00"), (60, "x")))[0]                               # outside the price band
+    assert far.get(35) == b"9" and b"R-RISK-BAND" in far.get(58) and "ORD1b" in g.orders
+    cxl = run(g, host(8, "F", (41, "ORD1b"), (11, "C1"), (55, "QNX"), (54, "1"), (60, "x")))[0]
+    assert (cxl.get(150), cxl.get(39), cxl.get(37)) == (b"4", b"4", new.get(37))
+    ids = [m.get(17) for m in (new, rep, st, gone, cxl)]
+    assert len(set(ids)) == len(ids)
+    nxt = run(g, host(9, "D", *[(t, "ORD2" if t == 11 else v) for t, v in ORDER]))[0]
+    assert nxt.get(37) != new.get(37)                                          # a new order, a new OrderID
+    assert run(g, host(10, "5"))[0].get(35) == b"5"

@@ -14,7 +14,7 @@ from tests.fix_messages import fixmsg, parse_fix
 from userland.compliance import engine as engine_mod
 from userland.compliance.engine import Engine, RulesError
 from userland.compliance.risk import Risk
-from userland.gateway import fix, iso20022, link, mt103, service
+from userland.gateway import fix, fix_session, iso20022, link, mt103, service
 from userland.ledger.state import Account, Ledger, Transfer
 from userland.lib import xmlmini
 
@@ -42,6 +42,17 @@ def gw():
     g.alarms = alarms
     return g, L, audit
 
+
+
+def fix_conn(app=None):
+    """A FIX connection logged on as counterparty C (fix_session), its clock fixed."""
+    table = fix_session.parse_table({"our_id": "QENEX", "sessions": [{"counterparty": "C", "heartbeat_s": 30}]})
+    acc = fix_session.Acceptor(table, fix_session.MemoryStore(), lambda: 0, lambda: "20261126-10:00:00.000",
+                               app or (lambda t, d: []))
+    c = acc.open()
+    assert fix.msg_type(c.receive(fix.encode([("35", "A"), ("49", "C"), ("56", "QENEX"), ("34", "1"),
+                                              ("108", "30")]))[0]) == "A"
+    return c
 
 def logon(g):
     assert [m.get(35) for m in parse_fix(g.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30"))))] == [b"A"]
@@ -91,8 +102,7 @@ def test_a_byte_that_is_not_ascii_gets_a_session_reject_naming_its_tag(gw):
 @pytest.mark.parametrize("field", [(9, None), (10, None), (34, None), (7, "2"), (36, "4")])
 def test_unicode_digits_in_numeric_fields_are_refused_not_raised(field):
     tag, mtype = field
-    s = fix.Session("QENEX", lambda: "t", lambda d: [], lambda d: [])
-    assert [m for m in s.receive(fix.encode([("35", "A"), ("49", "C"), ("56", "QENEX"), ("34", "1")]))]
+    s = fix_conn()
     if tag in (9, 10):
         good = fix.encode([("35", "0"), ("49", "C"), ("56", "QENEX"), ("34", "2")])
         bad = good.replace("\x019=", "\x019=\u00b2", 1) if tag == 9 else good[:-4] + "\u00b2\u00b2\u00b2\x01"
@@ -111,9 +121,12 @@ def test_unicode_digits_in_numeric_fields_are_refused_not_raised(field):
 def test_a_5000_digit_body_length_or_sequence_number_is_garbled_or_rejected():
     r = fix.Reader()
     assert r.feed(b"8=FIX.4.4\x019=" + b"9" * 5000 + b"\x0135=0\x01") == [] and r.garbled >= 1
-    s = fix.Session("QENEX", lambda: "t", lambda d: [])
-    out = s.receive(fix.encode([("35", "A"), ("49", "C"), ("34", "1" * 5000)]))
-    assert parse_fix(out[0])[0].get(371) == b"34"
+    out = fix_conn().acc.open().receive(fix.encode([("35", "A"), ("49", "C"), ("56", "QENEX"), ("34", "1" * 5000)]))
+    m = parse_fix(out[0])[0]
+    assert m.get(35) == b"5" and b"MsgSeqNum (34)" in m.get(58)                  # before a Logon: a Logout
+    s = fix_conn()
+    m = parse_fix(s.receive(fix.encode([("35", "0"), ("49", "C"), ("56", "QENEX"), ("34", "1" * 5000)]))[0])[0]
+    assert (m.get(35), m.get(371)) == (b"3", b"34")
 
 
 def test_a_defect_in_the_order_handler_refuses_that_message_and_the_session_goes_on(gw):
@@ -305,8 +318,12 @@ def test_every_stamp_is_utc_in_its_format_s_syntax_and_a_marker_while_the_clock_
     assert a.get(52) == b"20261126-10:00:00.123"        # FIX UTCTimestamp
     doc = ET.fromstring(g.submit("pacs.008", ONE.encode()))
     assert doc.find(".//p:GrpHdr/p:CreDtTm", NS).text == "2026-11-26T10:00:00.123Z"   # ISODateTime, UTC
-    now[0] = None                                       # a board whose clock nobody set
     out = parse_fix(g.submit("FIX", fixmsg(2, "D", *ORDER)))
-    assert out and all(m.get(52) == b"T+4242ms" for m in out)
+    assert out[0].get(60) == b"20261126-10:00:00.123"   # TransactTime, UTC
+    now[0] = None                                       # a board whose clock nobody set
+    g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), lambda *a: "ok", lambda t: None, RULES["ledgers"],
+                        lambda: 0, lambda: now[0], ticks=lambda: 4242)
+    out = parse_fix(g.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30"))))     # no Logon without a date
+    assert out[0].get(35) == b"5" and b"clock is not set" in out[0].get(58)
     doc = ET.fromstring(g.submit("pacs.008", ONE.encode()))
     assert doc.find(".//p:GrpHdr/p:CreDtTm", NS).text == "T+4242ms"

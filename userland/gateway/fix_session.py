@@ -101,9 +101,10 @@ class MemoryStore:
     (seq -> (MsgType, the original SendingTime, the fields after the header
     as encoded text))."""
 
-    def __init__(self):
+    def __init__(self, most=16):
         self.seqs = {}
         self.sent = {}
+        self.most = most            # messages kept per session: RAM is scarce (a flash store keeps MAX_KEPT)
 
     def load(self, cp):
         return self.seqs.get(cp, (1, 1))
@@ -114,7 +115,7 @@ class MemoryStore:
     def keep(self, cp, seq, mtype, sending_time, body):
         kept = self.sent.setdefault(cp, {})
         kept[seq] = (mtype, sending_time, body)
-        while len(kept) > MAX_KEPT:
+        while len(kept) > self.most:
             del kept[min(kept)]
 
     def kept(self, cp, seq):

@@ -16,7 +16,7 @@ an audit line and alarm(); submit() never raises. What is kept between
 messages is bounded (MAX_ORDERS, MAX_HELD; the answer within MAX_ANSWER)."""
 import hashlib
 
-from userland.gateway import accounts, fix, iso20022, mt103
+from userland.gateway import accounts, fix, fix_session, iso20022, mt103
 from userland.gateway.payment import Rejected
 from userland.lib import utc
 from userland.lib.asciinum import is_digits
@@ -36,6 +36,9 @@ MAX_HELD = 32           # payments held for review (PDNG): beyond, a payment to 
 MAX_CLORDID = 64        # ClOrdID (11) longer than this: BusinessMessageReject
 QTY_DIGITS = 9          # OrderQty (38): 1 to 9 ASCII digits
 MAX_SYMBOL = 16         # Symbol (55) longer than this: BusinessMessageReject
+# The FIX sessions the gateway accepts, unless the rules file says otherwise (its
+# "fix_sessions", read at start): which counterparty may log on, at what heartbeat.
+FIX_SESSIONS = {"our_id": "QENEX", "sessions": [{"counterparty": "HOST", "heartbeat_s": 30}]}
 MAX_ANSWER = 4093       # the host link's payload (4,096 bytes) less its status byte and field length
 FIX_REPLY_MAX = 600     # the longest answer to one FIX message (every echoed field is bounded)
 
@@ -46,7 +49,7 @@ def transfer_id(msg_id, e2e):
 
 class Gateway:
     def __init__(self, engine, risk, post, audit, ledgers, now_s, utc_ms, ticks=None, audit_room=None,
-                 alarm=None):
+                 alarm=None, fix_table=None, fix_store=None):
         """post(transfer_id, debit, credit, amount_minor, ledger) -> ledger
         result code; audit(text) writes one audit entry (each message's
         decisions are one entry, a line each, written before it is
@@ -57,7 +60,10 @@ class Gateway:
         time the stages (stats()); audit_room() -> False when the audit log
         cannot take another message's entry (then every message is refused:
         nothing is decided that cannot be audited); alarm(text): the
-        console, told of every internal error (a defect to look at)."""
+        console, told of every internal error (a defect to look at);
+        fix_table: fix_session.parse_table's answer (FIX_SESSIONS when
+        None); fix_store: the sessions' numbers and sent messages (a
+        fix_session.MemoryStore when None)."""
         self.ticks = ticks or (lambda: 0)
         self.stage_ms = {"parse": 0, "compliance": 0, "ledger": 0, "audit": 0, "fix": 0}
         self.messages = {}
@@ -83,9 +89,32 @@ class Gateway:
         # record of this start's "gateway start" entry (main.py), which only grows over
         # the board's life, so no id repeats across restarts or reboots.
         self.epoch = 0
-        self.fix = fix.Session("QENEX", lambda: self.stamp(utc.fix), self._order, self._cancel)
+        self.fix = fix_session.Acceptor(fix_table or fix_session.parse_table(FIX_SESSIONS),
+                                        fix_store or fix_session.MemoryStore(), self.ticks, self._fix_stamp,
+                                        self._fix_app)
+        self.fix_link = None        # the FIX connection of the host link's SUBMITs (one at a time)
+        self.exec_seq = 0
         self.orders = {}            # ClOrdID -> (order id, symbol, side), at most MAX_ORDERS
         self.order_seq = 0
+
+    def _fix_stamp(self):
+        ms = self.utc_ms()
+        return None if ms is None else utc.fix(ms)
+
+    def _fix_app(self, mtype, d):
+        if mtype == "D":
+            return self._order(d)
+        if mtype == "F":
+            return self._cancel(d)
+        if mtype == "G":
+            return self._replace(d)
+        return self._status(d)
+
+    def fix_connection(self):
+        """The link's FIX connection, a new one once the last has closed."""
+        if self.fix_link is None or self.fix_link.closed:
+            self.fix_link = self.fix.open()
+        return self.fix_link
 
     def stamp(self, form):
         """Now as form(utc ms) gives it (utc.iso for ISO 20022, utc.fix for
@@ -112,7 +141,8 @@ class Gateway:
         """Messages by kind and ms spent per stage since start; what is kept
         against its bound."""
         return {"messages": dict(self.messages), "stage_ms": dict(self.stage_ms), "held": len(self.held),
-                "orders": len(self.orders), "queued": len(self.fix.queued), "errors": self.errors,
+                "orders": len(self.orders), "queued": len(self.fix_link.queued) if self.fix_link else 0,
+                "errors": self.errors,
                 "refused_full": self.refused_full, "ticks": self.ticks()}
 
     def submit(self, kind, message):
@@ -155,10 +185,16 @@ class Gateway:
         except Exception:
             pass
 
+    def _fix_refuse(self, conn, why):
+        """A session Reject (or, before a Logon, a Logout) for a FIX message the gateway failed on."""
+        if conn.session is None:
+            return "".join(conn.logout(why))
+        return conn.reject(0, None, "99", why)
+
     def _refuse(self, kind, message, why):
         """The whole message refused, in its protocol's form."""
         if kind == "FIX":
-            return self.fix.reject(0, None, "99", why)
+            return self._fix_refuse(self.fix_connection(), why)
         if kind == "MT103":
             return "MT103 rejected: NARR %s" % why
         try:
@@ -175,16 +211,19 @@ class Gateway:
             t0 = self.ticks()
             msgs = reader.feed(message)
             unread = 0
+            conn = self.fix_connection()
             for m in msgs:
                 if sum(len(x) for x in out) > MAX_ANSWER - FIX_REPLY_MAX:
                     unread += 1             # not read: the session's next ResendRequest asks for it again
                     continue
+                if conn.closed:             # a Logout ended the connection: the next message opens one
+                    conn = self.fix_connection()
                 try:
-                    out += self.fix.receive(m)
+                    out += conn.receive(m)
                 except Exception as e:    # a defect: this message refused, the session goes on
                     self.errors += 1
                     self._error("error FIX: %s %s" % (type(e).__name__, str(e)[:120]))
-                    out.append(self.fix.reject(0, None, "99", "internal error"))
+                    out.append(self._fix_refuse(conn, "internal error"))
             self.stage_ms["fix"] += self.ticks() - t0
             self.audit("FIX in %d message(s), %d garbled, %d unread, out %s" % (
                 len(msgs), reader.garbled, unread, ",".join(fix.msg_type(m) for m in out) or "-"))
@@ -285,32 +324,49 @@ class Gateway:
         return p.end_to_end_id, "PDNG", None
 
     # --- FIX orders --------------------------------------------------------------------
-    def _order(self, d):
+    # The order book: ClOrdID -> [OrderID, Symbol, Side, OrderQty, Price or None].
+    # OrderID and ExecID are "<epoch>-<n>" (see epoch): unique for the board's life.
+    def _exec_id(self):
+        self.exec_seq += 1
+        return "E%d-%d" % (self.epoch, self.exec_seq)
+
+    def _report(self, oid, clid, exec_type, status, symbol, side, qty, leaves, extra=()):
+        """An ExecutionReport's fields (TransactTime now, UTC)."""
+        return ("8", [("37", oid), ("11", clid), ("17", self._exec_id()), ("150", exec_type), ("39", status),
+                      ("55", symbol), ("54", side), ("38", qty), ("151", leaves), ("14", "0"), ("6", "0"),
+                      ("60", self._fix_stamp() or "")] + list(extra))
+
+    def _checked(self, d):
+        """(ClOrdID, OrderQty, price or None) of a new or replacing order, or BusinessReject."""
         clid = d["11"]
         if len(clid) > MAX_CLORDID:
-            raise fix.BusinessReject("11", "0", "ClOrdID longer than %d characters" % MAX_CLORDID)
+            raise fix_session.BusinessReject("11", "0", "ClOrdID longer than %d characters" % MAX_CLORDID)
         qty = d["38"]
         if not is_digits(qty, QTY_DIGITS):
-            raise fix.BusinessReject("38", "0", "OrderQty must be a whole number of 1 to %d digits 0-9" % QTY_DIGITS)
+            raise fix_session.BusinessReject("38", "0", "OrderQty must be a whole number of 1 to %d digits 0-9"
+                                             % QTY_DIGITS)
         if len(d["55"]) > MAX_SYMBOL:
-            raise fix.BusinessReject("55", "0", "Symbol longer than %d characters" % MAX_SYMBOL)
+            raise fix_session.BusinessReject("55", "0", "Symbol longer than %d characters" % MAX_SYMBOL)
         if len(d["54"]) != 1:
-            raise fix.BusinessReject("54", "0", "Side is one character")
+            raise fix_session.BusinessReject("54", "0", "Side is one character")
         if d["40"] not in ("1", "2"):
-            raise fix.BusinessReject("40", "0", "OrdType must be 1 (market) or 2 (limit)")
+            raise fix_session.BusinessReject("40", "0", "OrdType must be 1 (market) or 2 (limit)")
         price = d.get("44")
         if d["40"] == "2":
             if not price:
-                raise fix.BusinessReject("44", "5", "a limit order needs a Price")
+                raise fix_session.BusinessReject("44", "5", "a limit order needs a Price")
             try:
                 parse_decimal(price, 18)
             except MoneyError:
-                raise fix.BusinessReject("44", "0", "Price must be a decimal number of at most 18 digits 0-9")
+                raise fix_session.BusinessReject("44", "0", "Price must be a decimal number of at most 18 digits 0-9")
         else:
             price = None
+        return clid, qty, price
+
+    def _order(self, d):
+        clid, qty, price = self._checked(d)
         self.order_seq += 1
         oid = "Q%d-%d" % (self.epoch, self.order_seq)
-        base = [("37", oid), ("11", clid), ("17", "X" + oid), ("55", d["55"]), ("54", d["54"]), ("38", qty)]
         why = self.risk.check_order(d["55"], int(qty), price) if self.risk else None
         if why is None and clid in self.orders:
             why = ("11", "R-DUPLICATE", "ClOrdID %s is a live order" % clid)
@@ -318,21 +374,58 @@ class Gateway:
             why = ("11", "R-BOOK-FULL", "order book full (%d live orders): cancel one first" % MAX_ORDERS)
         if why:
             self.audit("FIX order %s rejected %s" % (clid, why[1]))
-            return [("8", base + [("150", "8"), ("39", "8"), ("151", "0"), ("14", "0"), ("6", "0"),
-                                  ("58", "%s: %s" % (why[1], why[2]))])]
-        self.orders[clid] = (oid, d["55"], d["54"])
+            return [self._report(oid, clid, "8", "8", d["55"], d["54"], qty, "0",
+                                 [("58", "%s: %s" % (why[1], why[2]))])]
+        self.orders[clid] = [oid, d["55"], d["54"], qty, price]
         self.audit("FIX order %s accepted %s %s %s" % (clid, d["55"], qty, price or "MKT"))
-        return [("8", base + [("150", "0"), ("39", "0"), ("151", qty), ("14", "0"), ("6", "0")])]
+        return [self._report(oid, clid, "0", "0", d["55"], d["54"], qty, qty)]
+
+    def _cancel_reject(self, d, response_to, reason, text, oid="NONE"):
+        return [("9", [("37", oid), ("11", d["11"][:MAX_CLORDID]), ("41", d["41"][:MAX_CLORDID]), ("39", "8"),
+                       ("434", response_to), ("102", reason), ("58", text)])]
 
     def _cancel(self, d):
-        got = self.orders.pop(d["41"], None)
+        got = self.orders.get(d["41"])
         if got is None:
-            return [("9", [("37", "NONE"), ("11", d["11"][:MAX_CLORDID]), ("41", d["41"][:MAX_CLORDID]), ("39", "8"),
-                           ("434", "1"), ("102", "1")])]
-        oid, symbol, side = got
+            return self._cancel_reject(d, "1", "1", "unknown order %s" % d["41"][:MAX_CLORDID])
+        del self.orders[d["41"]]
+        oid, symbol, side, qty, price = got
         self.audit("FIX order %s cancelled" % d["41"])
-        return [("8", [("37", oid), ("11", d["11"][:MAX_CLORDID]), ("41", d["41"]), ("17", "C" + oid), ("150", "4"),
-                       ("39", "4"), ("55", symbol), ("54", side), ("151", "0"), ("14", "0"), ("6", "0")])]
+        return [self._report(oid, d["11"][:MAX_CLORDID], "4", "4", symbol, side, qty, "0", [("41", d["41"])])]
+
+    def _replace(self, d):
+        """OrderCancelReplaceRequest: the live order OrigClOrdID (41) takes
+        the new ClOrdID, quantity and price, checked as a new order is; its
+        OrderID stays."""
+        got = self.orders.get(d["41"])
+        if got is None:
+            return self._cancel_reject(d, "2", "1", "unknown order %s" % d["41"][:MAX_CLORDID])
+        clid, qty, price = self._checked(d)
+        oid, symbol, side = got[0], got[1], got[2]
+        if d["55"] != symbol or d["54"] != side:
+            return self._cancel_reject(d, "2", "99", "a replace keeps the order's Symbol and Side", oid)
+        if clid != d["41"] and clid in self.orders:
+            return self._cancel_reject(d, "2", "6", "ClOrdID %s is a live order" % clid, oid)
+        why = self.risk.check_order(symbol, int(qty), price) if self.risk else None
+        if why:
+            self.audit("FIX replace %s rejected %s" % (d["41"], why[1]))
+            return self._cancel_reject(d, "2", "99", "%s: %s" % (why[1], why[2]), oid)
+        del self.orders[d["41"]]
+        self.orders[clid] = [oid, symbol, side, qty, price]
+        self.audit("FIX order %s replaced by %s %s %s" % (d["41"], clid, qty, price or "MKT"))
+        return [self._report(oid, clid, "5", "0", symbol, side, qty, qty, [("41", d["41"])])]
+
+    def _status(self, d):
+        """OrderStatusRequest: an ExecutionReport (ExecType I) of the live
+        order, or OrdStatus rejected (8) for one the book does not hold."""
+        clid = d["11"][:MAX_CLORDID]
+        extra = [("790", d["790"][:64])] if d.get("790") else []
+        got = self.orders.get(d["11"])
+        if got is None:
+            return [self._report("NONE", clid, "I", "8", d["55"][:MAX_SYMBOL], d["54"][:1], "0", "0",
+                                 extra + [("58", "unknown order %s" % clid)])]
+        oid, symbol, side, qty, price = got
+        return [self._report(oid, clid, "I", "0", symbol, side, qty, qty, extra)]
 
 
 def _msg_id_of(text):
