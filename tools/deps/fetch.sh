@@ -5,7 +5,8 @@
 #      OpenSSL's SHA-256 for ARM, lwIP),
 #      fetched with `apt-get source`, checked against their SHA-256, unpacked
 #      in build/deps/ (MicroPython skipped when MICROPYTHON_SRC names a tree);
-#   3. the host Python virtualenv build/venv from requirements.txt.
+#   3. the host Python virtualenv build/venv from requirements.txt;
+#   4. QuickFIX's wheel, built once from its sdist (build/wheels).
 # Every step is skipped when already done, so `make` stays quick.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -90,4 +91,28 @@ if [ ! -f "$REQ_MARK" ] || ! cmp -s "$ROOT/requirements.txt" "$REQ_MARK"; then
     say "installing requirements.txt into build/venv"
     "$VENV/bin/pip" install -q --disable-pip-version-check -r "$ROOT/requirements.txt"
     cp "$ROOT/requirements.txt" "$REQ_MARK"
+fi
+
+# 4. QuickFIX, the FIX engine the tests use as the counterparty ---------------
+# PyPI has only its sdist (a C++ engine and its SWIG wrapper: about 7 minutes
+# of CPU on two cores): the wheel is built once into build/wheels and later
+# installs take it from there.
+# The sdist is kept too: its spec/FIX44.xml is the data dictionary QuickFIX
+# checks the board's messages against (build/quickfix/FIX44.xml).
+QUICKFIX=quickfix==1.16.0
+WHEELS=$ROOT/build/wheels
+SDIST=$WHEELS/quickfix-1.16.0.tar.gz
+if [ ! -f "$SDIST" ]; then
+    "$VENV/bin/pip" download -q --disable-pip-version-check --no-deps --no-binary :all: -d "$WHEELS" "$QUICKFIX"
+fi
+if ! "$VENV/bin/python" -c "import quickfix" 2>/dev/null; then
+    if ! ls "$WHEELS"/quickfix-1.16.0-*.whl >/dev/null 2>&1; then
+        say "building $QUICKFIX from its sdist into build/wheels (once; about 7 minutes)"
+        "$VENV/bin/pip" wheel -q --disable-pip-version-check --no-deps -w "$WHEELS" "$SDIST"
+    fi
+    "$VENV/bin/pip" install -q --disable-pip-version-check --no-index --find-links "$WHEELS" "$QUICKFIX"
+fi
+if [ ! -f "$ROOT/build/quickfix/FIX44.xml" ]; then
+    mkdir -p "$ROOT/build/quickfix"
+    tar -xzf "$SDIST" -C "$ROOT/build/quickfix" --strip-components=2 quickfix-1.16.0/spec/FIX44.xml
 fi
