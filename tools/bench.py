@@ -88,7 +88,7 @@ def task_irq_figures(board, tmp):
     try:
         up = False
         while not up or "irq_to_task_min" not in out:      # the two lines come in either order
-            if child.expect([r"irqtimer: (\d+) irqs, latency ticks min (\d+) median (\d+) max (\d+)",
+            if child.expect([r"irqtimer: (\d+) irqs, latency ticks min (\d+) median (\d+) max (\d+) \(spurious \d+\)",
                              r"uartecho: up"]) == 0:
                 out["irq_to_task_min"] = int(child.match.group(2)) * NS_PER_COUNT
                 out["irq_to_task_median"] = int(child.match.group(3)) * NS_PER_COUNT
