@@ -280,6 +280,9 @@ FAST_ROUNDS = 4     # (client, server, n, server's buf, cap): n whole round trip
                     # CALL, REPLY, RECV between the two, folded into one entry
 FAST_YIELDS = 5     # (first yielder, the other, n): n yields passing the CPU
                     # back and forth between two ready tasks of one priority
+FAST_IRQ = 6        # (owner, bit, r0 it was woken with or 0: only pending, NVIC number):
+                    # a task-owned interrupt raised its owner's notification bit
+FAST_RUN = 7        # (task, preempted task or 0: from idle): it runs from now on
 
 
 def table():

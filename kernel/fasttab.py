@@ -8,8 +8,10 @@ ipc's state put in words -- the ready tasks of each priority in order,
 each task's priority, slice left, IPC handle, the tasks it may call (a
 bitmap of `calls`), whether it waits in recv (and where) or in a call
 being served (by whom, reply buffer where), and how many callers are
-queued on it -- plus the fresh slice and when the running task's time
-started. The kernel writes what changed before every resume (sync());
+queued on it, the notification bits it waits for (in wait, or in a recv
+with a mask) -- plus the fresh slice, when the running task's time
+started, and which task's notification bit each owned interrupt raises
+(irq(), from the kernel's irq_owner). The kernel writes what changed before every resume (sync());
 the fast path changes the tables only by the transitions it logs, which
 the kernel replays into sched and ipc (Kernel._replay), so afterwards both
 agree again (check()).
@@ -30,6 +32,8 @@ TASKS = 32                  # task slots (the board's MAX_TASKS)
 NONE = 0
 RECV = 1                    # blocked in recv, nobody queued: BUF/CAP its buffer
 CALL = 2                    # blocked in a call PEER has received: BUF/CAP its reply buffer
+WAIT = 3                    # blocked in wait: NMASK its mask
+IRQS = 32                   # NVIC numbers a task may own
 
 # word offsets (kernel/port/fasttab.h, qx_fasttab_t, in order)
 SLICE_TICKS = 0
@@ -46,13 +50,17 @@ STATE = QUEUED + TASKS
 PEER = STATE + TASKS
 BUF = PEER + TASKS
 CAP = BUF + TASKS
-WORDS = CAP + TASKS
+NMASK = CAP + TASKS                     # WAIT: its mask; RECV: its recv's notification mask
+IRQ_OWNER = NMASK + TASKS               # + NVIC number: its live owner (0: nobody)
+IRQ_BITS = IRQ_OWNER + IRQS             # + NVIC number: the owner's notification bit, a mask
+WORDS = IRQ_BITS + IRQS
 
 FIELDS = (("slice_ticks", SLICE_TICKS, 1), ("start_ms", START_MS, 1), ("ready", READY_BITS, 1),
           ("runq_len", RUNQ_LEN, PRIORITIES), ("runq", RUNQ, PRIORITIES * TASKS), ("slice", SLICE, TASKS),
           ("prio", PRIO, TASKS), ("handle", HANDLE, TASKS), ("callmask", CALLMASK, TASKS),
           ("queued", QUEUED, TASKS), ("state", STATE, TASKS), ("peer", PEER, TASKS), ("buf", BUF, TASKS),
-          ("cap", CAP, TASKS))
+          ("cap", CAP, TASKS), ("nmask", NMASK, TASKS), ("irq_owner", IRQ_OWNER, IRQS),
+          ("irq_bits", IRQ_BITS, IRQS))
 
 MASK32 = 0xFFFFFFFF
 
@@ -145,7 +153,7 @@ class FastTable:
         if not (0 < tid < TASKS):
             return
         t = k.tasks.get(tid)
-        state, peer, buf, cap, queued = NONE, 0, 0, 0, 0
+        state, peer, buf, cap, queued, nmask = NONE, 0, 0, 0, 0, 0
         if t is not None and t.status == LIVE:
             w[HANDLE + tid] = k.handle(tid)
             ipc = k.ipc
@@ -154,13 +162,24 @@ class FastTable:
             c = ipc.calls.get(tid)
             if r is not None:
                 state, buf, cap = RECV, r[0], r[1]
+                nmask = ipc.recv_masks.get(tid, 0)
             elif c is not None and c.state == SERVED:
                 state, peer, buf, cap = CALL, c.dest, c.reply_ptr, c.reply_cap
+            elif tid in ipc.waiters:
+                state, nmask = WAIT, ipc.waiters[tid]
         w[QUEUED + tid] = queued
+        w[NMASK + tid] = nmask
         w[STATE + tid] = state
         w[PEER + tid] = peer
         w[BUF + tid] = buf               # words: the kernel checked them (0..WORD_MAX)
         w[CAP + tid] = cap
+
+    def irq(self, n, tid, bit):
+        """NVIC number n raises notification bit `bit` of task tid from now
+        on (tid 0: nobody's)."""
+        if 0 <= n < IRQS:
+            self.w[IRQ_OWNER + n] = tid if 0 < tid < TASKS else 0
+            self.w[IRQ_BITS + n] = (1 << bit) if tid else 0
 
     def check(self, k):
         """Assert the tables say what k's own state says (after a replay);
@@ -188,14 +207,21 @@ class FastTable:
             c = k.ipc.calls.get(tid)
             live = t.status == LIVE
             if live and r is not None:
-                want = (RECV, 0, r[0] & MASK32, r[1] & MASK32)
+                want = (RECV, 0, r[0] & MASK32, r[1] & MASK32, k.ipc.recv_masks.get(tid, 0))
             elif live and c is not None and c.state == SERVED:
-                want = (CALL, c.dest, c.reply_ptr & MASK32, c.reply_cap & MASK32)
+                want = (CALL, c.dest, c.reply_ptr & MASK32, c.reply_cap & MASK32, 0)
+            elif live and tid in k.ipc.waiters:
+                want = (WAIT, 0, 0, 0, k.ipc.waiters[tid])
             else:
-                want = (NONE, 0, 0, 0)
-            got = (w[STATE + tid], w[PEER + tid], w[BUF + tid], w[CAP + tid])
+                want = (NONE, 0, 0, 0, 0)
+            got = (w[STATE + tid], w[PEER + tid], w[BUF + tid], w[CAP + tid], w[NMASK + tid])
             assert got == want, "task %d: fast path state %r, ipc says %r" % (tid, got, want)
             if live:
                 assert w[HANDLE + tid] == k.handle(tid) & MASK32, "task %d: stale handle" % tid
                 assert w[QUEUED + tid] == len(k.ipc.queues.get(tid, ())), "task %d: queued" % tid
+        for n in range(IRQS):
+            got = k.irq_owner.get(n)
+            want = (got[0], 1 << got[1]) if got is not None and got[0] < TASKS else (0, 0)
+            assert (w[IRQ_OWNER + n], w[IRQ_BITS + n]) == want, "IRQ %d routed to %r, the kernel's %r" % (
+                n, (w[IRQ_OWNER + n], w[IRQ_BITS + n]), want)
         return True

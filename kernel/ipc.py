@@ -300,6 +300,7 @@ class Ipc:
         mask = self.waiters.get(dest)
         if mask is not None and pending & mask:
             del self.waiters[dest]
+            self.dirty.add(dest)
             got = pending & mask
             pending &= ~mask
             self._set_bits(dest, pending)
@@ -325,6 +326,7 @@ class Ipc:
             self._set_bits(tid, pending & ~mask)
             return got
         self.waiters[tid] = mask
+        self.dirty.add(tid)
         return None
 
     def _set_bits(self, tid, bits):
@@ -401,6 +403,7 @@ class Ipc:
         in recv before and waits again now, in buf)."""
         assert client not in self.calls and server in self.receivers, (client, server)
         self.receivers[server] = (buf_ptr, buf_cap)
+        self.recv_masks.pop(server, None)   # the first call ended a recv with a mask; the last recv has none
         self.seq += n
         self._count(client, _SENT, n)
         self._count(server, _RECEIVED, n)

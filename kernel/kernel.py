@@ -337,6 +337,8 @@ class Kernel(TaskTable):
                     self.irq_owner[n] = (owner, bit)
                 else:
                     self.irq_owner.pop(n, None)
+                if self._fast is not None:
+                    self._fast.irq(n, owner, bit)    # the fast path's route, before the IRQ is unmasked
                 self.trap.irq_own(n, owner)
 
     def _irq_name(self, n):
@@ -462,24 +464,32 @@ class Kernel(TaskTable):
         if tid is None:
             if fast is not None:
                 fast.sync(self, None, now)
-            bits = trap.idle(self._earliest())
-            self._charge(None, self.now() - now)
-            if bits:
-                self._irq(bits)
-            return None
-        left = sched.tasks[tid].slice_left  # tid came from pick(): a task of sched's
-        if fast is not None:
-            if sched.qdirty or self.ipc.dirty or self.caps_dirty:
-                fast.sync(self, tid, now)
-            else:                           # only the running task's time changed:
-                fast.w[SLICE + tid] = left if left > 0 else 0       # FastTable.sync's
-                fast.w[START_MS] = now                              # first case, inline
-        if left < 1:
-            left = sched.slice_ticks
-        if left != self._slice:
-            trap.set_slice(left)
-            self._slice = left
-        event = trap.resume(tid)
+            event = trap.idle(self._earliest())
+            if type(event) is int:          # irq bits (0: the deadline)
+                if fast is not None:
+                    log = trap.fastlog()    # interrupts it raised bits for (nobody woken)
+                    if log:
+                        now = self._replay(log, None, now)
+                self._charge(None, self.now() - now)
+                if event:
+                    self._irq(event)
+                return None
+            # else the fast path woke an interrupt's owner and ran it from
+            # idle (FAST_IRQ, FAST_RUN): that task's event, as from resume()
+        else:
+            left = sched.tasks[tid].slice_left  # tid came from pick(): a task of sched's
+            if fast is not None:
+                if sched.qdirty or self.ipc.dirty or self.caps_dirty:
+                    fast.sync(self, tid, now)
+                else:                           # only the running task's time changed:
+                    fast.w[SLICE + tid] = left if left > 0 else 0       # FastTable.sync's
+                    fast.w[START_MS] = now                              # first case, inline
+            if left < 1:
+                left = sched.slice_ticks
+            if left != self._slice:
+                trap.set_slice(left)
+                self._slice = left
+            event = trap.resume(tid)
         if fast is not None:
             log = trap.fastlog()
             if log:
@@ -502,8 +512,10 @@ class Kernel(TaskTable):
         (kernel/port/ipcfast.c), in order: (kind, a, b, c, d, e, ms) with
         kind FAST_CALL (caller, dest, len, reply_ptr, reply_cap), FAST_REPLY
         (replier, caller, len), FAST_RECV (receiver, buf, cap, next),
-        FAST_ROUNDS (client, server, n, buf, cap) or FAST_YIELDS (first
-        yielder, the other, n).
+        FAST_ROUNDS (client, server, n, buf, cap), FAST_YIELDS (first
+        yielder, the other, n), FAST_IRQ (owner, bit, the result it was
+        woken with or 0, NVIC number) or FAST_RUN (task, the task it
+        preempted or 0 from idle).
         Charges the time to the task that ran; returns when the last ran."""
         for kind, a, b, c, d, e, ms in log:
             if kind == abi.FAST_CALL:
@@ -547,6 +559,21 @@ class Kernel(TaskTable):
                 self.tasks[a].syscalls += 1
                 self.sched.block(a, "recv")
                 self.sched.run(d)
+            elif kind == abi.FAST_IRQ:              # as _task_irqs: a notify from nobody
+                wakes = self.ipc.notify(None, a, b)
+                if c:                                # the C woke it (its result set: c)
+                    assert len(wakes) == 1 and wakes[0][0] == a and wakes[0][1] == c, (a, b, c, wakes)
+                    if self.timeouts:
+                        self.timeouts.pop(a, None)
+                    self.sched.wake(a)
+                else:
+                    assert not wakes, (a, b, wakes)
+            elif kind == abi.FAST_RUN:              # a woken owner runs: it preempted b (0: idle)
+                self._charge(b if b else None, ms - t0)
+                t0 = ms
+                if b:
+                    self.sched.preempt(b)
+                self.sched.run(a)
             else:
                 raise AssertionError("fast path log entry %r" % ((kind, a, b, c, d, e, ms),))
         return t0

@@ -190,6 +190,19 @@ class Scheduler:
         t.switches += 1
         self.running = tid
 
+    def preempt(self, tid):
+        """The running task is preempted mid-slice, as pick() does it: back
+        to the FRONT of its queue, slice kept (the kernel's replay of the
+        trap layer's switch to a woken interrupt owner that outranks it)."""
+        t = self.task(tid)
+        if t.state != RUNNING or t.slice_left <= 0:
+            raise KernelError(BAD_STATE, "task %d is %s (slice %d), cannot preempt it"
+                              % (tid, t.state, t.slice_left))
+        t.state = READY
+        self.queues[t.prio].insert(0, tid)
+        self.running = None
+        self.qdirty |= 1 << t.prio
+
     def renew(self, tid):
         """The running task starts a fresh slice where it is: what yield_()
         and run() of it in a row leave, in one step (the kernel's replay of

@@ -401,6 +401,7 @@ class Sim:
             self._ffi, self._lib = ipcfast_host.claim(self)
             self._frame = self._ffi.new("uint32_t[8]")
             self._args = self._ffi.new("uint32_t[5]")
+            self._run_to = self._ffi.new("int32_t *")
             self.fasttab = self._fasttab
             self.fastlog = self._fastlog
 
@@ -570,7 +571,15 @@ class Sim:
         if wake > now:
             self.us = wake * 1000
         self.trace.append((self.ticks_ms(), None, "idle", deadline_ms))
-        return self._irqs() & (self.watched | abi.IRQ_TASK)
+        bits = self._irqs() & (self.watched | abi.IRQ_TASK)
+        if self.fastpath and bits == abi.IRQ_TASK and (deadline_ms is None or self.ticks_ms() < deadline_ms):
+            run = self._irq_fast(0)             # the device's idle loop hands them to the C
+            if run:
+                self.fast_taken += 1
+                return Sim.resume(self, run)    # it entered the woken owner: that task's event
+            if run is not None:
+                return self.idle(deadline_ms)   # raised, nobody woken: it idles on
+        return bits
 
     # --- task-owned interrupts and UARTs (the trap layer's, modelled) ----
 
@@ -736,6 +745,27 @@ class Sim:
             raise SimProtocolError("fast path returned %r (switch %r)" % (r, self._switch))
         return ("switch", self._switch)
 
+    def _irq_fast(self, me):
+        """The task-owned IRQs pending, to the C fast path (qx_irq_fast) as
+        the device's trap layer hands them: me the task running (0: idle).
+        None: not taken (the kernel's, irq_take); else the task to run (0:
+        nobody)."""
+        from tools import ipcfast_host
+        if ipcfast_host.owner() is not self:
+            raise SimProtocolError("another Sim(fastpath=True) holds the C fast path")
+        lib = self._lib
+        self.hook_error = None
+        lib.qx_current = me if me else -1
+        r = lib.qx_irq_fast(self.irq_pending & MASK32, me, self._run_to)
+        if self.hook_error is not None:
+            raise self.hook_error
+        if r == 0:
+            return None
+        if r != 2:
+            raise SimProtocolError("irq fast path returned %r" % (r,))
+        self.irq_pending = 0
+        return self._run_to[0]
+
     def resume(self, tid):
         t = self._get(tid)
         if t.ended:
@@ -804,6 +834,16 @@ class Sim:
                 return (abi.EV_TICK,)
             bits = self._irqs() & (self.watched | abi.IRQ_TASK)
             if bits:
+                if self.fastpath and bits == abi.IRQ_TASK:
+                    run = self._irq_fast(t.sys.tid)     # the device's PendSV (and resume) do
+                    if run is not None:
+                        self.fast_taken += 1
+                        ticks = 0
+                        self.limit = self._lib.qx_slice_left
+                        if run != t.sys.tid:
+                            t = self.tasks[run]
+                            self.cur = run
+                        continue
                 return (abi.EV_IRQ, bits)
             if ticks >= self.limit:
                 return (abi.EV_TICK,)

@@ -27,7 +27,7 @@ def struct_cdef():
     """qx_fasttab_t as cffi reads it: fasttab.h without comments and
     preprocessor lines, its two sizes put in."""
     text = open(os.path.join(PORT, "fasttab.h")).read()
-    sizes = dict(re.findall(r"^#define (QX_FT_TASKS|QX_FT_PRIOS)\s+(\d+)", text, re.M))
+    sizes = dict(re.findall(r"^#define (QX_FT_TASKS|QX_FT_PRIOS|QX_FT_IRQS)\s+(\d+)", text, re.M))
     text = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
     text = re.sub(r"^#.*$", "", text, flags=re.M)
     for name, value in sizes.items():
@@ -43,6 +43,7 @@ extern uint32_t qx_fastlog_len, qx_fast_enabled, qx_slice_left;
 extern int32_t qx_current;
 uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *args);
 uint32_t qx_yield_fast(uint32_t *frame);
+uint32_t qx_irq_fast(uint32_t pending, int32_t me, int32_t *run);
 extern "Python+C" int qx_task_live(int tid);
 extern "Python+C" int qx_task_may_copy(int tid, uint32_t addr, uint32_t len, int writing);
 extern "Python+C" void qx_task_copy(int to, uint32_t dst, int from, uint32_t src, uint32_t len);

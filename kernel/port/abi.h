@@ -41,6 +41,8 @@
 #define QX_FAST_RECV    3
 #define QX_FAST_ROUNDS  4
 #define QX_FAST_YIELDS  5
+#define QX_FAST_IRQ     6
+#define QX_FAST_RUN     7
 
 #define QX_NARGS        5
 #define QX_SYS_NARGS    QX_NARGS

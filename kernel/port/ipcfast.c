@@ -19,7 +19,14 @@
  *   recv   with no caller queued and a task ready: wait, switch to the head
  *          of the best ready queue;
  *   yield  back of its queue with a fresh slice, switch to the head of the
- *          best ready queue (itself, when alone).
+ *          best ready queue (itself, when alone);
+ *   irq    task-owned interrupts that fired (qx_irq_fast, from the trap
+ *          layer's PendSV, resume and idle): each raises its owner's
+ *          notification bit as the kernel's notify from nobody would; an
+ *          owner blocked in wait or in a recv whose mask has the bit is
+ *          woken (back of its queue, a fresh slice) and runs at once when
+ *          it outranks the running task (preempted mid-slice: the front of
+ *          its queue) or the kernel idles.
  * Anything else (and any doubt) goes to the Python kernel, which decides. */
 #include <string.h>
 #include "ipcfast.h"
@@ -252,7 +259,7 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         qx_task_copy((int)dest, FT.buf[dest], me, mptr, mlen);
         qx_task_set_result((int)dest, mlen, FT.handle[me]);   /* the receiver gets the caller's handle */
         FT.state[dest] = QX_FT_NONE;
-        FT.buf[dest] = FT.cap[dest] = 0;
+        FT.buf[dest] = FT.cap[dest] = FT.nmask[dest] = 0;
         FT.state[me] = QX_FT_CALL;
         FT.peer[me] = dest;
         FT.buf[me] = rptr;
@@ -307,4 +314,78 @@ uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *a) {
         return qx_yield_fast(frame);
     }
     return 0;
+}
+
+/* Task-owned interrupts: `pending` (bit n: NVIC number n fired) to their
+ * owners' notification bits by the kernel's routes (irq_owner, irq_bits),
+ * in the order of the kernel's _task_irqs (lowest number first). me: the
+ * task running, or about to be resumed, by the tables (0: the kernel
+ * idles). Taken only when every one of them has a live owner in the
+ * tables, me has slice left, and the log and the queues have room;
+ * otherwise 0 and nothing changed (the kernel takes them, irq_take).
+ * Taken: 2, and *run is the task to run from now on -- me (it goes on,
+ * qx_slice_left what it has left), a woken owner that outranks it (me
+ * preempted: the front of its queue, slice kept; or the head of the best
+ * queue when idle: qx_slice_left its slice), or 0 (idle, nobody ready).
+ * The caller switches (qx_fast_switch) or enters *run itself. */
+uint32_t qx_irq_fast(uint32_t pending, int32_t me, int32_t *run) {
+    uint32_t n = qx_fastlog_len, count = __builtin_popcount(pending), b = best_prio();
+    *run = me;
+    if (!qx_fast_enabled || !pending || n + count + 1 > QX_FASTLOG_MAX || (b < NO_PRIO && head(b) < 0)) {
+        return 0;
+    }
+    uint32_t now = qx_fast_ms();
+    int32_t left = 0;
+    if (me) {
+        if (!is_task((uint32_t)me) || FT.prio[me] >= QX_FT_PRIOS || FT.runq_len[FT.prio[me]] >= QX_FT_TASKS) {
+            return 0;
+        }
+        left = FT.slice[me] - (int32_t)(now - FT.start_ms);
+        if (left <= 0) {
+            return 0;                    /* its slice is spent: who runs next is the kernel's */
+        }
+    }
+    for (uint32_t p = pending; p; p &= p - 1) {
+        uint32_t irq = (uint32_t)__builtin_ctz(p), tid = irq < QX_FT_IRQS ? FT.irq_owner[irq] : 0;
+        if (!is_task(tid) || !FT.irq_bits[irq] || FT.prio[tid] >= QX_FT_PRIOS
+            || FT.runq_len[FT.prio[tid]] + count >= QX_FT_TASKS || !qx_task_live((int)tid)) {
+            return 0;
+        }
+    }
+    for (uint32_t p = pending; p; p &= p - 1) {
+        uint32_t irq = (uint32_t)__builtin_ctz(p), tid = FT.irq_owner[irq], bit = FT.irq_bits[irq];
+        uint32_t st = FT.state[tid], got = bit & FT.nmask[tid];
+        if ((st == QX_FT_WAIT || st == QX_FT_RECV) && got) {
+            qx_task_set_result((int)tid, got, 0);
+            FT.state[tid] = QX_FT_NONE;
+            FT.nmask[tid] = FT.buf[tid] = FT.cap[tid] = 0;
+            push((int)tid);
+        } else {
+            got = 0;                     /* pending: it is not waiting for it */
+        }
+        log_entry(QX_FAST_IRQ, tid, bit, got, irq, 0, now);
+    }
+    b = best_prio();
+    if (me ? b < FT.prio[me] : b < NO_PRIO) {
+        int next = head(b);              /* b's head was checked, or is an owner just woken */
+        if (me) {
+            uint32_t p = FT.prio[me], k = FT.runq_len[p];
+            for (; k > 0; k--) {
+                FT.runq[p][k] = FT.runq[p][k - 1];
+            }
+            FT.runq[p][0] = (uint32_t)me;
+            FT.runq_len[p]++;
+            FT.ready |= 1u << p;
+            FT.slice[me] = left;
+        }
+        pop(b);
+        log_entry(QX_FAST_RUN, (uint32_t)next, (uint32_t)me, 0, 0, 0, now);
+        int32_t s = FT.slice[next];
+        FT.start_ms = now;
+        qx_slice_left = s > 0 ? (uint32_t)s : FT.slice_ticks;
+        *run = next;
+    } else if (me) {
+        qx_slice_left = (uint32_t)left;
+    }
+    return 2;
 }

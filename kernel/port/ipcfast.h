@@ -22,6 +22,10 @@ extern volatile uint32_t qx_fastlog_len, qx_fast_enabled;
 uint32_t qx_ipc_fast(uint32_t *frame, const uint32_t *args);
 /* SYS_YIELD, before the arguments are read (it has none): as qx_ipc_fast. */
 uint32_t qx_yield_fast(uint32_t *frame);
+/* Task-owned interrupts that fired (bit n: NVIC number n) to their owners
+ * (ipcfast.c): 0 not taken (nothing changed), 2 taken, *run the task to
+ * run now (me, another, or 0: nobody, idle). */
+uint32_t qx_irq_fast(uint32_t pending, int32_t me, int32_t *run);
 
 /* From the trap layer (hal/arch/armv7m/trap.c; the simulator's own on the host). */
 extern volatile int32_t qx_current;             /* the running task */

@@ -518,18 +518,46 @@ static mp_obj_t syscall_event(const qx_event_t *e) {
     return tuple(3, MP_OBJ_NEW_SMALL_INT(QX_EV_SYSCALL), INT(e->no), mp_obj_new_tuple(QX_SYS_NARGS, a), 0);
 }
 
-/* resume(tid) -> event tuple (see kernel/abi.py) */
+/* The task-owned interrupts pending, to the fast path (ipcfast.c
+ * qx_irq_fast) with interrupts masked: me the task about to run (0: the
+ * kernel idles). 0: not taken (the kernel takes them, irq_take); else
+ * *run is the task to enter now (0: nobody), qx_slice_left its slice. */
+static uint32_t irq_fast(int32_t me, int32_t *run) {
+    uint32_t s = qx_irq_save();
+    uint32_t p = qx_irq_pending;
+    uint32_t r = qx_irq_fast(p, me, run);
+    if (r) {
+        qx_irq_pending &= ~p;
+    }
+    qx_irq_restore(s);
+    return r;
+}
+
+static mp_obj_t enter(task_t *t);
+
+/* resume(tid) -> event tuple (see kernel/abi.py). Task-owned interrupts
+ * pending go to the fast path first, which may wake an owner that
+ * outranks tid and enter it instead (trap.last() says who ran). */
 static mp_obj_t trap_resume(mp_obj_t tid_in) {
     task_t *t = get_task(tid_in, 1);
     uint32_t irqs = pending_irqs();
     if (irqs) {
-        return tuple(2, MP_OBJ_NEW_SMALL_INT(QX_EV_IRQ), INT(irqs), 0, 0);
+        int32_t run = 0;
+        if (irqs != QX_IRQ_TASK || !irq_fast(t->ctx.tid, &run) || run <= 0) {
+            return tuple(2, MP_OBJ_NEW_SMALL_INT(QX_EV_IRQ), INT(irqs), 0, 0);
+        }
+        return enter(&tasks[run]);
     }
+    qx_slice_left = qx_slice;
+    return enter(t);
+}
+
+/* Run t (its slice in qx_slice_left) until its next event: the event tuple. */
+static mp_obj_t enter(task_t *t) {
     size_t n = VMSTATE_LEN;
     vm_copy(kernel_vm, _svmstate, n);
     vm_copy(_svmstate, t->vm, n);
     qx_mpu_load(t->mpu);
-    qx_slice_left = qx_slice;
     qx_enter(&t->ctx);
     t = &tasks[qx_cur_ctx->tid];          /* the IPC fast path may have switched */
     vm_copy(t->vm, _svmstate, n);
@@ -638,7 +666,11 @@ static mp_obj_t trap_kill(mp_obj_t tid_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(trap_kill_obj, trap_kill);
 
-/* idle(deadline_ms or None) -> pending watched IRQ bits (0: deadline reached).
+/* idle(deadline_ms or None) -> pending watched IRQ bits (0: deadline
+ * reached), or the event of a task: task-owned interrupts alone (nothing
+ * else due) go to the fast path, which raises their owners' bits and, when
+ * that woke one, names the task to run -- entered here, as resume() would
+ * (trap.last() says which; its log, FAST_IRQ and FAST_RUN, says why).
  * Sleeps with WFI; interrupts are masked around the check so none is missed. */
 static mp_obj_t trap_idle(mp_obj_t deadline_in) {
     int has_deadline = deadline_in != mp_const_none;
@@ -647,7 +679,19 @@ static mp_obj_t trap_idle(mp_obj_t deadline_in) {
         uint32_t s = qx_irq_save();
         uint32_t irqs = pending_irqs();
         uint64_t now = qx_ticks_ms();
-        if (irqs || (has_deadline && now >= deadline)) {
+        int due = has_deadline && now >= deadline;
+        if (irqs == QX_IRQ_TASK && !due) {
+            int32_t run = 0;
+            qx_irq_restore(s);
+            if (irq_fast(0, &run)) {
+                if (run > 0) {
+                    return enter(&tasks[run]);
+                }
+                continue;               /* bits raised, nobody woken: idle on */
+            }
+            s = qx_irq_save();
+        }
+        if (irqs || due) {
             qx_irq_restore(s);
             return INT(irqs);
         }

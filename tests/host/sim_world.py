@@ -12,23 +12,50 @@ POOL = 0x20000000
 END_MS = 1500               # each world's history is compared up to here
 
 
-class World:
-    """One seeded random system, run with the fast path on or off."""
+# With irqs: the board's raw interrupts (tests/host/irq_world.py IRQS) a
+# world's drivers own, and how often each fires.
+IRQ_LINES = (("eth", 13), ("timer1", 9))
+IRQ_TABLE = (("eth", (13,), "raw", "LAN9118"), ("timer1", (9,), "raw", "timer 1"))
 
-    def __init__(self, seed, fast):
+
+class World:
+    """One seeded random system, run with the fast path on or off; with
+    irqs, one or two of its tasks own an interrupt each (a random
+    notification bit), which fires at random times, and wait for it
+    (wait, or recv with a mask, with or without a timeout) and acknowledge
+    it, among everything else they do."""
+
+    def __init__(self, seed, fast, irqs=False):
         self.seed = seed
         rng = Rng(seed * 7919 + 17)
         n = rng.randint(3, 6)
         self.names = ["t%d" % i for i in range(n)]
         self.callees, self.servers, ms = random_tasks(rng, n, 600, ["always", "always", "limit 3", "never"],
                                                       (1, 5), lambda i: "prog")
+        self.drivers = {}       # tid -> its interrupt's notification bit
+        if irqs:
+            for name, _n in IRQ_LINES[:rng.randint(1, 2)]:
+                tid = rng.randint(1, n)
+                if tid in self.drivers:
+                    continue
+                bit = rng.randint(0, 7)
+                self.drivers[tid] = bit
+                m = ms[tid - 1]
+                ms[tid - 1] = manifest.parse(m.to_text() + "irqs = %s:%d\n" % (name, bit))
         ms.append(manifest.parse("name = ctl\nentry = ctl\npriority = %d\nheap = 4096\nstack = 1024\n"
                                  "restart = always\nkernel = true\n" % rng.randint(1, 5)))
         self.ctl = n + 1
         self.sim = Sim(seed, step_us=100, jitter_us=400, tick_rate=10, crash_rate=1, fastpath=fast)
         self.sim.program("prog", self.prog)
         self.sim.program("ctl", self.control)
-        self.k = Kernel(self.sim, POOL, 1 << 17, ms, slice_ticks=rng.randint(2, 10))
+        self.k = Kernel(self.sim, POOL, 1 << 17, ms, slice_ticks=rng.randint(2, 10),
+                        irqs=IRQ_TABLE if irqs else ())
+        if irqs:
+            for name, line in IRQ_LINES:
+                at = 0
+                while at < END_MS:
+                    at += rng.randint(1, 25)
+                    self.sim.raise_irq(line, at)
         self.events = []        # (us, tid, what...) as the tasks saw it
         self.console = []       # (us, bytes) the kernel wrote
         real_write = self.sim.console_write
@@ -48,6 +75,27 @@ class World:
                 return real_resume(tid)
             self.sim.resume = resume
 
+    def driver(self, sys, rng, bit):
+        """One turn of a driver: wait for its interrupt's bit (and others),
+        or receive with it in the mask; acknowledge what came."""
+        mask = 1 << bit
+        x = rng.below(10)
+        timeout = rng.choice((0, 0, 1, 3, 20))
+        if x < 5:
+            got = yield from sys.wait(mask | (rng.below(256) if rng.chance(300) else 0), timeout)
+            self.log(sys, "irq wait", got)
+        elif x < 8:
+            sender, got = yield from sys.recv_any(mask=mask, timeout_ms=timeout)
+            self.log(sys, "irq recv", sender, got if not sender else bytes(got))
+            if sender:
+                yield from sys.reply(sender, b"drv")
+                got = 0
+        else:
+            got = mask if rng.chance(500) else 0
+            self.log(sys, "irq ack blind", got)
+        if got & mask:
+            yield from sys.irq_ack(mask)
+
     def log(self, sys, *what):
         self.events.append((self.sim.us, sys.tid) + what)
 
@@ -58,9 +106,12 @@ class World:
         server = me in self.servers
         handles = {}
         n = 0
+        bit = self.drivers.get(me)
         while True:
             r = rng.below(100)
-            if server and r < 35:
+            if bit is not None and rng.chance(400):
+                yield from self.driver(sys, rng, bit)
+            elif server and r < 35:
                 h, msg = yield from sys.recv()
                 self.log(sys, "got", h, msg)
                 x = rng.below(10)

@@ -26,7 +26,7 @@ SEEDS = range(int(os.environ.get("QX_FASTPATH_SEEDS", "40")))
 def test_the_tables_layout_is_the_headers():
     ffi, lib = ipcfast_host.build()
     _, sizes = ipcfast_host.struct_cdef()
-    assert sizes == {"QX_FT_TASKS": fasttab.TASKS, "QX_FT_PRIOS": len(range(8))}
+    assert sizes == {"QX_FT_TASKS": fasttab.TASKS, "QX_FT_PRIOS": len(range(8)), "QX_FT_IRQS": fasttab.IRQS}
     for name, word, n in fasttab.FIELDS:
         assert ffi.offsetof("qx_fasttab_t", name) == 4 * word, name
         assert ffi.sizeof(ffi.typeof("qx_fasttab_t").fields[[f[0] for f in ffi.typeof("qx_fasttab_t").fields]
@@ -75,6 +75,48 @@ def test_random_worlds_give_the_same_history_with_and_without_the_fast_path():
     for what in ("got", "reply", "replied", "call refused PEER_DIED", "call refused NOT_RUNNING",
                  "reply refused PEER_DIED", "notified", "woke", "bad pointer", "kctl", "fault"):
         assert reached.get(what), "no %r in %d worlds: %r" % (what, len(SEEDS), reached)
+
+
+IRQ_SEEDS = range(int(os.environ.get("QX_FASTPATH_IRQ_SEEDS", "40")))
+
+
+def test_random_worlds_with_interrupts_give_the_same_history_with_and_without_the_fast_path():
+    """Worlds whose drivers own interrupts that fire at random times
+    (tests/host/sim_world.py irqs=True): the C's deliveries (qx_irq_fast,
+    from a running task, at a resume and from idle) change no step, result
+    or line of the history; each form was taken."""
+    kinds = {}
+    forms = set()
+    reached = {}
+    for seed in IRQ_SEEDS:
+        fast = World(seed, True, irqs=True)
+        real = fast.sim.fastlog
+
+        def spy():
+            log = real()
+            for e in log:
+                kinds[e[0]] = kinds.get(e[0], 0) + 1
+                if e[0] == abi.FAST_IRQ:
+                    forms.add("woke" if e[3] else "pending")
+                elif e[0] == abi.FAST_RUN:
+                    forms.add("preempt" if e[2] else "from idle")
+            return log
+        fast.sim.fastlog = spy
+        got = fast.run()
+        want = World(seed, False, irqs=True).run()
+        for key in ("runs", "events", "console", "faults"):
+            if got[key] != want[key]:
+                i, g, w = first_difference(got[key], want[key])
+                pytest.fail("seed %d: the %s differ at #%d: with the fast path %r, without %r"
+                            % (seed, key, i, g, w))
+        for e in got["events"]:
+            if e[2].startswith("irq"):
+                what = e[2] + (" bits" if e[-1] else " none")
+                reached[what] = reached.get(what, 0) + 1
+    assert kinds.get(abi.FAST_IRQ, 0) > 10 * len(IRQ_SEEDS), kinds
+    assert forms == {"woke", "pending", "preempt", "from idle"}, forms
+    for what in ("irq wait bits", "irq wait none", "irq recv bits", "irq recv none"):
+        assert reached.get(what), "no %r in %d worlds: %r" % (what, len(IRQ_SEEDS), reached)
 
 
 def test_the_c_checks_what_the_table_points_at():

@@ -44,6 +44,7 @@ void qx_trap_init(void) {
 void qx_enter(qx_ctx_t *ctx) {
     qx_next_ctx = ctx;
     SCB_ICSR = ICSR_PENDSVCLR;
+    pend_kind = pend_bits = 0;              /* (no task runs: no handler writes them now) */
     __asm volatile ("svc 0" ::: "r0", "r1", "r2", "r3", "r12", "lr", "memory");
 }
 
@@ -62,7 +63,9 @@ void qx_trap_tick(uint32_t now_ms) {
 
 void qx_trap_irq(uint32_t bits) {
     if (qx_current >= 0 && ((qx_irq_watch | QX_IRQ_TASK) & bits)) {    /* IRQ_TASK: always watched */
-        pend_kind = QX_EV_IRQ;
+        if (pend_kind != QX_EV_TICK) {      /* a tick due first stays the event (the IRQ waits in qx_irq_pending) */
+            pend_kind = QX_EV_IRQ;
+        }
         pend_bits |= bits;
         SCB_ICSR = ICSR_PENDSVSET;
     }
@@ -221,13 +224,49 @@ uint32_t __attribute__((used)) qx_record_syscall(uint32_t psp) {
     return 0;
 }
 
+/* The port's interrupt fast path (kernel/port/ipcfast.c); none by default. */
+uint32_t __attribute__((weak)) qx_irq_fast(uint32_t pending, int32_t me, int32_t *run) {
+    (void)pending;
+    (void)me;
+    (void)run;
+    return 0;
+}
+void __attribute__((weak)) qx_fast_switch(int tid) {
+    (void)tid;
+}
+
+/* Called by PendSV: 0 = save the context and go to the kernel with
+ * qx_event, 1 = the task is finished, 2 = back to the task, 3 = switch to
+ * qx_next_ctx. An event of task-owned interrupts alone goes to the fast
+ * path first (qx_irq_fast: the owners' bits raised, a woken owner that
+ * outranks the task runs at once); a tick, console input or anything it
+ * does not take goes to the kernel. */
 uint32_t __attribute__((used)) qx_record_pendsv(uint32_t psp) {
     if (!psp_ok(psp)) {
         return task_fault("bad stack pointer", 0, psp);
     }
-    qx_event.kind = pend_kind;
-    qx_event.no = pend_bits;
-    pend_bits = 0;
+    uint32_t s = qx_irq_save();
+    uint32_t kind = pend_kind, bits = pend_bits;
+    pend_kind = pend_bits = 0;
+    if (kind == QX_EV_IRQ && bits == QX_IRQ_TASK) {
+        uint32_t p = qx_irq_pending;
+        int32_t me = qx_cur_ctx->tid, run = me;
+        if (qx_irq_fast(p, me, &run)) {
+            qx_irq_pending &= ~p;
+            qx_irq_restore(s);
+            if (run == me) {
+                return 2;
+            }
+            qx_fast_switch(run);
+            return 3;
+        }
+    }
+    qx_irq_restore(s);
+    if (kind == 0) {
+        return 2;                       /* taken by an earlier pass: nothing to do */
+    }
+    qx_event.kind = kind;
+    qx_event.no = bits;
     return 0;
 }
 
@@ -309,10 +348,16 @@ void __attribute__((naked)) SVC_Handler(void) {
         "b qx_switch_to_kernel\n"
         "2:\n"
         "b qx_abandon_task\n"
-        /* Answered here, and another task runs next: save this one's r4-r11
-         * below its frame, load the other's (its VM state and MPU region
-         * are already in place: qx_fast_switch). */
         "3:\n"
+        "b qx_switch_tasks\n");
+}
+
+/* Answered here (a syscall, or interrupts for their owners), and another
+ * task runs next: save this one's r4-r11 below its frame, load the
+ * other's (its VM state and MPU region are already in place:
+ * qx_fast_switch), back to thread mode on PSP (lr: EXC_RETURN). */
+void __attribute__((naked, used)) qx_switch_tasks(void) {
+    __asm volatile (
         "mrs r0, psp\n"
         "stmdb r0!, {r4-r11}\n"
         "ldr r1, =qx_cur_ctx\n"
@@ -338,7 +383,16 @@ void __attribute__((naked)) PendSV_Handler(void) {
         "it lt\n"
         "bxlt lr\n"                    /* the kernel runs: nothing to switch */
         "mrs r0, psp\n"
+        "push {r1, lr}\n"              /* keep EXC_RETURN for the fast path */
         "bl qx_record_pendsv\n"
+        "pop {r1, lr}\n"
+        "cmp r0, #2\n"
+        "it eq\n"
+        "bxeq lr\n"                    /* the interrupts' owners took them: back to the task */
+        "cmp r0, #3\n"
+        "bne 2f\n"
+        "b qx_switch_tasks\n"          /* an owner that outranks it runs */
+        "2:\n"
         "cbnz r0, 1f\n"
         "b qx_switch_to_kernel\n"
         "1:\n"
