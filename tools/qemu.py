@@ -30,6 +30,7 @@ SERVICES = (
     ("udp", 7, "echo (netecho, dev image)"),
     ("udp", 8, "netecho's busy counters (tools/bench.py)"),
     ("tcp", 4700, "host link (hostnet, production image: qenex send --tcp)"),
+    ("tcp", 9878, "FIX 4.4 (fixnet, production image: SocketConnectPort for QuickFIX)"),
 )
 
 

@@ -22,8 +22,10 @@ from userland.compliance.engine import Engine, rules_from_json
 from userland.compliance.risk import Risk
 from userland.gateway import layout
 from userland.gateway.accounts_store import AccountStore
+from userland.gateway.fixrelay import FIXNET_TASK, FixRelay
 from userland.gateway.link import ACCOUNTS, RELAY_TASK, RULES, STALE_MS, TIME, LinkServer, host_time, relay
-from userland.gateway.service import Gateway
+from userland.gateway import fix_session
+from userland.gateway.service import FIX_SESSIONS, Gateway
 from userland.hsm import api as hsm
 from userland.ledger import api as ledger
 from userland.ledger.state import Transfer
@@ -153,9 +155,11 @@ def main():
     risk = Risk(rules["risk"])
     if engine.risk_limits is not None:
         risk.set(engine.risk_limits)
+    # the FIX session table is the built-in rules' (read at start: a reload does not change it)
     gw = Gateway(engine, risk, post, record, engine.ledgers or rules["ledgers"],
                  lambda: qenex.ticks() // 1000, utcclock.utc_ms, qenex.ticks, audit_room,
-                 lambda text: qenex.write("gateway: %s\n" % text[:200]))
+                 lambda text: qenex.write("gateway: %s\n" % text[:200]),
+                 fix_table=fix_session.parse_table(rules.get("fix_sessions", FIX_SESSIONS)))
     ignored = saved is None and read_rules(store) is not None
     directory = AccountStore(store, record, lambda text: qenex.write("gateway: %s\n" % text))
     gw.accounts = directory                 # resolves through the directory in use
@@ -239,18 +243,26 @@ def main():
     # image has it): a session and login tries of its own.
     tcp = LinkServer(None, key, binascii.crc32, _crypto.hmac_sha256, fresh,
                      stats=stats, now_ms=qenex.ticks, control=control)
-    relay_id = [None]
+    fixrelay = FixRelay(gw)
+    peer_ids = {}
+
+    def called_by(sender, name):
+        """True if the caller is the task `name` (looked up once; an image without it: never)."""
+        if name not in peer_ids:
+            try:
+                peer_ids[name] = qenex.lookup(name) & abi.HANDLE_ID_MASK
+            except qenex.Error:
+                peer_ids[name] = -1
+        return sender & abi.HANDLE_ID_MASK == peer_ids[name]
 
     def relayed(sender, msg):
-        """A RELAY_* call's reply, from hostnet only (any other caller is
-        refused, as is every call where the image has no hostnet)."""
-        if relay_id[0] is None:
-            try:
-                relay_id[0] = qenex.lookup(RELAY_TASK) & abi.HANDLE_ID_MASK
-            except qenex.Error:
-                relay_id[0] = -1
-        if sender & abi.HANDLE_ID_MASK != relay_id[0]:
-            return b"\x01" + ("only %s relays host link frames" % RELAY_TASK).encode()
+        """A RELAY_* call's reply (from hostnet only) or a FIX relay call's
+        (from fixnet only); any other caller is refused, as is every call
+        where the image has no such task."""
+        fixcall = msg[:4] == b"fix "
+        who = FIXNET_TASK if fixcall else RELAY_TASK
+        if not called_by(sender, who):
+            return b"\x01" + ("only %s makes these calls" % who).encode()
         try:
             n = qenex.lease_info(sender)[0]
         except qenex.Error:
@@ -260,7 +272,13 @@ def main():
             buf = bytearray(k)
             qenex.borrow_read(sender, 0, buf)
             return bytes(buf)
-        return relay(tcp, msg, n, borrow, lambda data: qenex.borrow_write(sender, 0, data), submit)
+
+        def lend(data):
+            qenex.borrow_write(sender, 0, data)
+        if fixcall:
+            return fixrelay.call(msg, n, borrow, lend)
+        return relay(tcp, msg, n, borrow, lend, submit)
+
     start = audit.wal.seq                   # this start's entry's number: the epoch of the ids handed out
     record("gateway start" + (" (stored compliance rules ignored: they fail their checks)" if ignored else ""))
     gw.epoch = start
@@ -281,11 +299,11 @@ def main():
         if need > 1 and port.arm(need) >= need:
             continue                        # the rest of the frame is in already
         sender, msg = qenex.recv(mask=LINK_MASK, timeout_ms=STALE_MS if link.reader.buf else IDLE_MS)
-        if sender and msg[:6] == b"relay ":
+        if sender and (msg[:6] == b"relay " or msg[:4] == b"fix "):
             try:
                 qenex.reply(sender, relayed(sender, msg))
             except qenex.Error:
-                pass                        # hostnet ended mid-call: nobody to answer
+                pass                        # hostnet or fixnet ended mid-call: nobody to answer
         elif sender:
             ok, text = ipc(msg)
             qenex.reply(sender, (b"\x00" if ok else b"\x01") + text.encode()[:250])

@@ -145,25 +145,27 @@ class Gateway:
                 "errors": self.errors,
                 "refused_full": self.refused_full, "ticks": self.ticks()}
 
-    def submit(self, kind, message):
+    def submit(self, kind, message, conn=None):
         """The answer (text) to one message. Never raises: a message the
-        gateway fails on is refused in its protocol's way and audited."""
+        gateway fails on is refused in its protocol's way and audited.
+        conn: the FIX connection a TCP peer's messages belong to (fixrelay.py);
+        None for the host link's (fix_connection())."""
         self.count += 1
         if kind not in KINDS:
             kind = "?"
         self.messages[kind] = self.messages.get(kind, 0) + 1
         if not self.audit_room():
             self.refused_full += 1
-            return self._refuse(kind, message, "the audit log is full: nothing is decided until it is archived")
+            return self._refuse(kind, message, "the audit log is full: nothing is decided until it is archived", conn)
         self._lines = []
         try:
             try:
-                return self._submit(kind, message)
+                return self._submit(kind, message, conn)
             except Exception as e:        # a defect, not the sender's: refuse this one message, keep serving
                 self.errors += 1
                 self._error("error %s: %s %s" % (kind, type(e).__name__, str(e)[:120]))
                 try:
-                    return self._refuse(kind, message, "internal error")
+                    return self._refuse(kind, message, "internal error", conn)
                 except Exception:
                     return "internal error"
         finally:
@@ -191,10 +193,10 @@ class Gateway:
             return "".join(conn.logout(why))
         return conn.reject(0, None, "99", why)
 
-    def _refuse(self, kind, message, why):
+    def _refuse(self, kind, message, why, conn=None):
         """The whole message refused, in its protocol's form."""
         if kind == "FIX":
-            return self._fix_refuse(self.fix_connection(), why)
+            return self._fix_refuse(conn or self.fix_connection(), why)
         if kind == "MT103":
             return "MT103 rejected: NARR %s" % why
         try:
@@ -204,19 +206,21 @@ class Gateway:
         msg_id = _msg_id_of(text)
         return self._rejected_whole(kind if kind != "?" else "pacs.008", msg_id, Rejected("NARR", "document", why))
 
-    def _submit(self, kind, message):
+    def _submit(self, kind, message, tcp=None):
         if kind == "FIX":
             out = []
             reader = fix.Reader()
             t0 = self.ticks()
             msgs = reader.feed(message)
             unread = 0
-            conn = self.fix_connection()
+            conn = tcp or self.fix_connection()
             for m in msgs:
                 if sum(len(x) for x in out) > MAX_ANSWER - FIX_REPLY_MAX:
                     unread += 1             # not read: the session's next ResendRequest asks for it again
                     continue
-                if conn.closed:             # a Logout ended the connection: the next message opens one
+                if conn.closed:             # a Logout ended the connection: on the link the next message
+                    if tcp is not None:     # opens one; a TCP peer reconnects
+                        break
                     conn = self.fix_connection()
                 try:
                     out += conn.receive(m)
@@ -225,8 +229,10 @@ class Gateway:
                     self._error("error FIX: %s %s" % (type(e).__name__, str(e)[:120]))
                     out.append(self._fix_refuse(conn, "internal error"))
             self.stage_ms["fix"] += self.ticks() - t0
-            self.audit("FIX in %d message(s), %d garbled, %d unread, out %s" % (
-                len(msgs), reader.garbled, unread, ",".join(fix.msg_type(m) for m in out) or "-"))
+            types = [fix.msg_type(m) for m in msgs] + [fix.msg_type(m) for m in out]
+            if reader.garbled or unread or [t for t in types if t not in ("0", "1")]:
+                self.audit("FIX in %d message(s), %d garbled, %d unread, out %s" % (  # heartbeats: not audited
+                    len(msgs), reader.garbled, unread, ",".join(fix.msg_type(m) for m in out) or "-"))
             return "".join(out)
         if kind == "?":
             self.audit("rejected: unknown kind")

@@ -24,12 +24,12 @@ the image maps, and the tasks' memory blocks fit the task pool. The shell's
                 leases; and the FPGA counter; the QEMU tests of those boot it
 """
 
-PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat", "net", "hostnet")
-# The test and dev images carry production's tasks but net and hostnet (the
-# host link over TCP, net's client): the test image has no task id to spare,
+PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat", "net", "hostnet", "fixnet")
+# The test and dev images carry production's tasks but net and its clients
+# hostnet (the host link over TCP) and fixnet (FIX over TCP): the test image has no task id to spare,
 # and the dev image gives the LAN9118 to the network's test tasks (netecho),
 # which test the stack below the sockets.
-BASE_TASKS = tuple(t for t in PRODUCTION_TASKS if t not in ("net", "hostnet"))
+BASE_TASKS = tuple(t for t in PRODUCTION_TASKS if t not in ("net", "hostnet", "fixnet"))
 
 IMAGES = {
     "production": {
