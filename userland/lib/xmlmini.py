@@ -14,20 +14,20 @@ the prefix's URI.
 The reader works on bytes (str input is encoded to UTF-8 once): on
 MicroPython a str with non-ASCII support finds s[i] and its length by
 walking its UTF-8 from the start, so a reader that indexes a str is
-quadratic. Markup is found with bytes.find, names are compared as bytes
-and decoded once per distinct name, and each text and attribute value is
-decoded to str once, when its element ends; that decoding is the UTF-8
-check (MicroPython's decoder only checks the sequences' shape, so the
-overlong forms, surrogates and code points above U+10FFFF it lets through
-are looked for here). Every byte of a document is in a name (ASCII name
-characters), in markup, in whitespace between elements, or in a piece
-that is decoded.
+quadratic. A document is split at each '<' (one C call); each piece is a
+tag and the text after it. A tag without attributes is looked up in a
+table of the tags seen before (its name read once, shared by all
+documents), so most elements cost a few dict and bytes operations. The
+UTF-8 is checked once over the document (MicroPython's decoder only
+checks the sequences' shape: the overlong forms, surrogates and code
+points above U+10FFFF it lets through are looked for here), and each text
+and attribute value is decoded to str once, when its element ends.
 
 Parser reads a document as it arrives: feed(chunk) any number of times,
-then close() -> the root. Each chunk is read as far as it goes; what is
-left (a tag, comment or CDATA section cut by the chunk's end) waits for
-the next one, and an element is complete, its text decoded, when its end
-tag has been read. parse(data) is Parser().feed(data).close().
+then close() -> the root. Each chunk is read up to its last '<' (what
+follows may be cut short: it waits for the next chunk), and an element is
+complete, its text decoded, once its end tag has been read.
+parse(data) is the same in one call.
 """
 
 MAX_DEPTH = 64
@@ -40,24 +40,34 @@ _HEX = b"0123456789abcdefABCDEF"
 _DEC = b"0123456789"
 _NONE = {}              # the attributes of every element without: shared, never written
 _TOP = {"xml": "http://www.w3.org/XML/1998/namespace"}     # the scope outside the root element
+_BOM = b"\xef\xbb\xbf"
 # UTF-8 that MicroPython's decoder accepts and the standard does not: lead bytes that
 # are never valid, and leads whose second byte must fall in [lo, hi) (RFC 3629).
 _NEVER = (b"\xc0", b"\xc1", b"\xf5", b"\xf6", b"\xf7")
 _SECOND = ((b"\xe0", 0xA0, 0xC0), (b"\xed", 0x80, 0xA0), (b"\xf0", 0x90, 0xC0), (b"\xf4", 0x80, 0x90))
+_CHECK = 4096           # UTF-8 checked in pieces of about this size (no copy of a large document as str)
+# Tags seen before: b"Name" or b"p:Name/" (a start tag without attributes) -> (b"/p:Name",
+# local name, prefix, empty, None, None); b"/p:Name" (an end tag) -> True. Shared by every
+# document, at most _TAGS_MAX entries (a document of new names each time only fills it).
+_TAGS = {}
+_TAGS_MAX = 512
 
 
 class XmlError(ValueError):
     pass
 
 
-class Element:
-    __slots__ = ("tag", "ns", "attrs", "children", "text", "line", "_qname", "_q", "_scope")
+class _More(Exception):
+    """A comment or CDATA section goes on past what has been fed."""
 
-    def __init__(self, tag, ns, attrs, line, qname=None):
-        self.tag, self.ns, self.attrs, self.line = tag, ns, attrs, line
-        self._qname = qname or tag
-        self.children = ()      # a list from the first child on (a leaf holds no list)
-        self.text = ""
+
+class Element:
+    # Set on every element: tag, line; the others only where they differ from these.
+    ns = ""
+    attrs = _NONE
+    children = ()       # a list from the first child on (a leaf holds no list)
+    text = ""
+    _prev = None        # (scope, default namespace) around an element that declares namespaces
 
     def find(self, path):
         node = self
@@ -95,11 +105,24 @@ def utf8_strict(b):
     return True
 
 
+def _utf8(b):
+    """True if b is UTF-8 (RFC 3629), checked the same under MicroPython and CPython."""
+    try:
+        t = b.decode()
+    except UnicodeError:
+        return False
+    return len(t) == len(b) or utf8_strict(b)
+
+
 def _shown(b):
     try:
         return b.decode()
     except UnicodeError:
         return repr(b)
+
+
+def _is_name(b):
+    return b != b"" and b[0] in _NAME_START and not b.strip(_NAME)
 
 
 def _is_char(n):
@@ -109,29 +132,33 @@ def _is_char(n):
 
 class Parser:
     def __init__(self):
-        self.buf = b""          # bytes fed and not yet read (from offset i)
-        self.i = 0
+        self.rest = b""         # fed and not read: from a '<' whose markup may be cut short
         self.size = 0
-        self.line_at, self.line_no = 0, 1       # the line of offset line_at of buf: counted on from there
-        self.stack = []         # the open elements; an open element's text is None, bytes or a list of bytes
+        self.line = 1           # the line of the piece being read
+        self.stack = []         # the open elements: text holds the raw bytes after the start tag
         self.root = None
-        self.names = {}         # the bytes of each start tag without attributes -> (qname bytes, qname, prefix, local, empty)
-        self.pend = None        # text cut by a chunk's end: its pieces, read when the next markup is
-        self.state = 0          # 0: at the start (BOM, XML declaration), 1: in the document
+        self.state = 0          # 0: the BOM and XML declaration may come, 1: in the document
+        self.scope, self.dns = _TOP, ""     # prefixes in force, the default namespace
+        self.amp = self.cdata = False       # whether '&' / ']]>' were in what was fed
 
-    def line(self, i):
-        """The line of offset i of buf. Offsets move forward while reading,
-        so each newline is counted once over the whole document."""
-        if i >= self.line_at:
-            self.line_no += self.buf.count(b"\n", self.line_at, i)
-            self.line_at = i
-            return self.line_no
-        return self.line_no - self.buf.count(b"\n", i, self.line_at)
-
-    def fail(self, what, i):
-        raise XmlError("line %d: %s" % (self.line(i), what))
+    def fail(self, what):
+        raise XmlError("line %d: %s" % (self.line, what))
 
     def feed(self, data):
+        self._feed(data, False)
+        return self
+
+    def close(self, data=b""):
+        """The root element once the whole document has been fed (data:
+        its last bytes)."""
+        self._feed(data, True)
+        if self.stack:
+            self.fail("<%s> is not closed" % self.stack[-1]._end[1:].decode())
+        if self.root is None:
+            raise XmlError("no root element")
+        return self.root
+
+    def _feed(self, data, final):
         if isinstance(data, str):
             data = data.encode()
         elif not isinstance(data, bytes):
@@ -139,300 +166,307 @@ class Parser:
         self.size += len(data)
         if self.size > MAX_SIZE:
             raise XmlError("larger than %d bytes" % MAX_SIZE)
-        if self.i >= len(self.buf):
-            self.line(len(self.buf))
-            self.buf = data
-        else:                           # the rest of a construct cut short: kept, the new bytes after it
-            self.line(self.i)
-            self.buf = self.buf[self.i:] + data
-        self.line_at = 0
-        self.i = 0
-        self._run(False)
-        return self
-
-    def close(self):
-        """The root element once the whole document has been fed."""
-        self._run(True)
-        if self.stack:
-            self.fail("<%s> is not closed" % self.stack[-1]._qname, len(self.buf))
-        if self.root is None:
-            raise XmlError("no root element")
-        return self.root
-
-    def text(self, b, at):
-        """b decoded: XmlError unless it is UTF-8."""
-        try:
-            t = b.decode()
-        except UnicodeError:
-            t = None
-        if t is None or len(t) != len(b) and not utf8_strict(b):
-            self.fail("not UTF-8", at)
-        return t
-
-    def _run(self, final):
-        s, i, stack, names = self.buf, self.i, self.stack, self.names
-        n = len(s)
-        if self.state == 0:
-            i = self._prolog(s, i, n, final)
-            if i < 0:
+        buf = self.rest + data if self.rest else data
+        parts = buf.split(b"<")
+        if final:
+            last = b""
+            upto = len(buf)
+        else:
+            last = parts.pop()
+            upto = len(buf) - len(last) - 1     # the bytes before the last '<' are read now
+            if not parts:
+                self.rest = buf
                 return
-        while i < n:
-            lt = s.find(b"<", i)
-            if lt != i or self.pend is not None:
-                if lt < 0:
-                    if not final:           # text to be continued
-                        if self.pend is None:
-                            self.pend = [s[i:]]
-                        else:
-                            self.pend.append(s[i:])
-                        i = n
-                        break
-                    chunk = s[i:]
-                else:
-                    chunk = s[i:lt]
-                if self.pend is not None:
-                    self.pend.append(chunk)
-                    chunk = b"".join(self.pend)
-                    self.pend = None
-                if chunk.strip(_SPACE):         # whitespace between elements is not kept
-                    if not stack:
-                        self.fail("text outside the root element", i)
-                    if b"]]>" in chunk:
-                        self.fail("']]>' in text", i)
-                    if b"&" in chunk:
-                        chunk = self._unescape(chunk, i)
-                    el = stack[-1]
-                    t = el.text
-                    if t is None:
-                        el.text = chunk
-                    elif type(t) is list:
-                        t.append(chunk)
-                    else:
-                        el.text = [t, chunk]
-                if lt < 0:
-                    i = n
-                    break
-            i = lt
-            if lt + 1 >= n:
-                if final:
-                    self.fail("'<' at the end", lt)
-                break
-            c = s[lt + 1]
-            if c == 47:                                 # </name>
-                gt = s.find(b">", lt + 2)
-                if gt < 0:
-                    if final:
-                        self.fail("an unterminated end tag", lt)
-                    break
-                if not stack:
-                    self.fail("</%s> closes nothing" % _shown(s[lt + 2:gt].rstrip(_SPACE)), lt)
-                el = stack[-1]
-                q = el._q
-                if gt - lt - 2 != len(q) or not s.startswith(q, lt + 2):
-                    name = s[lt + 2:gt].rstrip(_SPACE)
-                    if name != q:
-                        self.fail("</%s> does not close <%s>" % (_shown(name), el._qname), lt)
-                t = el.text
-                if t is None:
-                    el.text = ""
-                else:
-                    el.text = self.text(b"".join(t) if type(t) is list else t, lt)
-                stack.pop()
-                i = gt + 1
-                continue
-            if c == 33:                                 # <!-- -->, <![CDATA[ ]]>, <!DOCTYPE
-                if n - lt < 9 and not final:
-                    break
-                if s.startswith(b"<!--", lt):
-                    end = s.find(b"-->", lt + 4)
-                    if end < 0:
-                        if final:
-                            self.fail("an unterminated comment", lt)
-                        break
-                    self.text(s[lt + 4:end], lt)
-                    i = end + 3
-                    continue
-                if s.startswith(b"<![CDATA[", lt):
-                    end = s.find(b"]]>", lt + 9)
-                    if end < 0:
-                        if final:
-                            self.fail("an unterminated CDATA section", lt)
-                        break
-                    if not stack:
-                        self.fail("CDATA outside the root element", lt)
-                    i = end + 3
-                    if end > lt + 9:
-                        chunk = s[lt + 9:end]
-                        el = stack[-1]
-                        t = el.text
-                        if t is None:
-                            el.text = chunk
-                        elif type(t) is list:
-                            t.append(chunk)
-                        else:
-                            el.text = [t, chunk]
-                    continue
-                self.fail("DOCTYPE and other declarations are not accepted", lt)
-            if c == 63:
-                self.fail("processing instructions are not accepted", lt)
-            gt = s.find(b">", lt + 1)
-            if gt < 0:
-                if final:
-                    self.fail("an unterminated start tag", lt)
-                break
-            info = names.get(s[lt + 1:gt])
-            if info is None:
-                info = self._start(s, lt, n, final)
-                if info is None:
-                    break
-                q, qname, prefix, local, empty, attrs, decls, after = info
-            else:
-                q, qname, prefix, local, empty = info
-                attrs, decls, after = _NONE, None, gt + 1
-            scope = stack[-1]._scope if stack else _TOP
-            if decls is not None:
-                scope = dict(scope)
-                scope.update(decls)
-            if prefix:
-                ns = scope.get(prefix)
-                if ns is None:
-                    self.fail("namespace prefix %r is not declared" % prefix, lt)
-            else:
-                ns = scope.get("", "")
-            if lt > self.line_at:
-                self.line_no += s.count(b"\n", self.line_at, lt)
-                self.line_at = lt
-            el = Element(local, ns, attrs, self.line_no, qname)
-            el._scope = scope
-            if stack:
-                parent = stack[-1]
-                if parent.children:
-                    parent.children.append(el)
-                else:
-                    parent.children = [el]
-            elif self.root is None:
-                self.root = el
-            else:
-                self.fail("a second root element", lt)
-            if len(stack) >= MAX_DEPTH:
-                self.fail("nested deeper than %d" % MAX_DEPTH, lt)
-            if not empty:
-                el._q = q
-                el.text = None
-                stack.append(el)
-            i = after
-        self.i = i
+        self.rest = b"<" + last if not final else b""
+        self._check(buf, upto)
+        if not self.amp and b"&" in buf:
+            self.amp = True
+        if not self.cdata and b"]]>" in buf:
+            self.cdata = True
+        it = iter(parts)
+        if self.state == 0:
+            if not self._prolog(it, parts, final):
+                self.rest = buf
+                return
+        elif next(it):                  # (the rest began with '<': nothing before it)
+            raise AssertionError("xmlmini: text before the rest")
+        try:
+            self._read(it)
+        except _More as e:              # the comment or CDATA section at e.args[0] waits for more
+            self.rest = b"<" + e.args[0] + b"<" + last
 
-    def _prolog(self, s, i, n, final):
-        """Past a byte order mark and the XML declaration: the offset after
-        them, or -1 to wait for more."""
-        if n - i < 6 and not final:
-            return -1
-        if s.startswith(b"\xef\xbb\xbf", i):
-            i += 3
-        j = i
-        while j < n and s[j] in _SPACE:
-            j += 1
-        if j == n and not final:
-            return -1
-        if n - j < 6 and not final:
-            return -1
-        if s.startswith(b"<?xml", j):
-            end = s.find(b"?>", j)
-            if end < 0:
-                if final:
-                    self.fail("an unterminated XML declaration", j)
-                return -1
-            self.text(s[j:end], j)
-            i = end + 2
+    def _check(self, buf, upto):
+        """The UTF-8 of buf[:upto], in pieces cut before a lead byte."""
+        if upto == len(buf) and upto <= _CHECK:
+            if not _utf8(buf):
+                self.fail("not UTF-8")
+            return
+        i = 0
+        while i < upto:
+            j = min(upto, i + _CHECK)
+            while i < j < upto and 0x80 <= buf[j] < 0xC0:
+                j -= 1
+            if j == i:
+                self.fail("not UTF-8")
+            if not _utf8(buf[i:j]):
+                self.line += buf.count(b"\n", 0, i)
+                self.fail("not UTF-8")
+            i = j
+
+    def _prolog(self, it, parts, final):
+        """The text before the first '<' (a BOM, whitespace) and the XML
+        declaration; False to wait for more."""
+        if len(parts) < 2 and not final:
+            return False
+        head = next(it)
+        if head.startswith(_BOM):
+            head = head[3:]
+        if head.strip(_SPACE):
+            self.fail("text outside the root element")
+        self.line += head.count(b"\n")
         self.state = 1
-        self.i = i
-        return i
+        if len(parts) > 1 and parts[1].startswith(b"?xml"):
+            p = next(it)
+            tag, gt, text = p.partition(b">")
+            if not gt or not tag.endswith(b"?"):
+                self.fail("an unterminated XML declaration")
+            if text.strip(_SPACE):
+                self.fail("text outside the root element")
+            self.line += p.count(b"\n")
+        return True
 
-    def _name(self, s, j, n):
-        """The offset after the name at j (j itself if there is none)."""
-        if j >= n or s[j] not in _NAME_START:
-            return j
-        j += 1
-        while j < n and s[j] in _NAME:
-            j += 1
-        return j
+    def _read(self, it):
+        stack, tags = self.stack, _TAGS
+        line, scope, dns = self.line, self.scope, self.dns
+        amp, cdata = self.amp, self.cdata
+        for p in it:
+            tag, gt, text = p.partition(b">")
+            info = tags.get(tag) if gt else None
+            if info is None:
+                self.line = line
+                info, tag, text = self._slow(p, tag, gt, text, it)
+                line = self.line
+            if info is True:                            # </name>
+                if not stack:
+                    self.fail("</%s> closes nothing" % _shown(tag[1:]))
+                el = stack.pop()
+                if el._end != tag:
+                    self.line = line
+                    self.fail("</%s> does not close <%s>" % (_shown(tag[1:]), el._end[1:].decode()))
+                t = el.text
+                if t:
+                    if t.strip(_SPACE):
+                        if amp and b"&" in t:
+                            self.line = line
+                            t = self._unescape(t)
+                        if cdata and b"]]>" in t:
+                            self.line = line
+                            self.fail("']]>' in text")
+                        el.text = t.decode()
+                    else:
+                        el.text = ""
+                elif t is None:
+                    el.text = b"".join(el._more).decode()
+                else:
+                    el.text = ""
+                if el._prev is not None:
+                    scope, dns = el._prev
+                if text:
+                    if text.strip(_SPACE):
+                        self.line = line
+                        self._mixed(text, False)
+                    line += text.count(b"\n")
+                continue
+            if info is not None:                        # <name ...>
+                end, local, prefix, empty, attrs, decls = info
+                el = Element()
+                el.tag = local
+                el.line = line
+                if decls is not None:
+                    el._prev = (scope, dns)
+                    scope = dict(scope)
+                    scope.update(decls)
+                    dns = scope.get("", "")
+                if prefix:
+                    ns = scope.get(prefix)
+                    if ns is None:
+                        self.line = line
+                        self.fail("namespace prefix %r is not declared" % prefix)
+                    if ns:
+                        el.ns = ns
+                elif dns:
+                    el.ns = dns
+                if attrs is not None:
+                    el.attrs = attrs
+                if stack:
+                    parent = stack[-1]
+                    if parent.children:
+                        parent.children.append(el)
+                    else:
+                        parent.children = [el]
+                elif self.root is None:
+                    self.root = el
+                else:
+                    self.line = line
+                    self.fail("a second root element")
+                if not empty:
+                    if len(stack) >= MAX_DEPTH:
+                        self.line = line
+                        self.fail("nested deeper than %d" % MAX_DEPTH)
+                    el._end = end
+                    el.text = text
+                    stack.append(el)
+                    if text:
+                        line += text.count(b"\n")
+                    continue
+                if el._prev is not None:
+                    scope, dns = el._prev
+            if text:                                    # after a comment, CDATA or <empty/>
+                if text.strip(_SPACE):
+                    self.line = line
+                    self._mixed(text, False)
+                line += text.count(b"\n")
+        self.line, self.scope, self.dns = line, scope, dns
 
-    def _start(self, s, lt, n, final):
-        """The start tag at lt read: (qname bytes, qname, prefix, local,
-        empty, attrs, namespace declarations or None, offset after it); None
-        if the buffer ends inside it and more is to come."""
-        k = self._name(s, lt + 1, n)
-        if k == lt + 1:
-            self.fail("a name was expected", lt)
-        q = s[lt + 1:k]
+    def _mixed(self, piece, raw):
+        """Text between children (or a CDATA section's, raw: as it is)."""
+        if not self.stack:
+            self.fail("CDATA outside the root element" if raw else "text outside the root element")
+        if not raw:
+            if b"]]>" in piece:
+                self.fail("']]>' in text")
+            if b"&" in piece:
+                piece = self._unescape(piece)
+        el = self.stack[-1]
+        t = el.text
+        if t is not None:               # the text after the start tag becomes the first piece
+            el._more = [self._unescape(t) if b"&" in t else t] if t.strip(_SPACE) else []
+            if b"]]>" in t:
+                self.fail("']]>' in text")
+            el.text = None
+        el._more.append(piece)
+
+    def _slow(self, p, tag, gt, text, it):
+        """A piece whose tag is not in _TAGS: (True, b"/name", text) for an
+        end tag, (info, tag, text) for a start tag, (None, b"", text) for a
+        comment or CDATA section (its text given to the open element)."""
+        if not p:
+            self.fail("'<' without a name after it")
+        c = p[0]
+        if c == 47:
+            if not gt:
+                self.fail("an unterminated end tag")
+            name = tag[1:].rstrip(_SPACE)
+            if not _is_name(name):
+                self.fail("a name was expected after '</'")
+            if tag == b"/" + name and len(_TAGS) < _TAGS_MAX:
+                _TAGS[tag] = True
+            self.line += tag.count(b"\n")
+            return True, b"/" + name, text
+        if c == 33:
+            if p.startswith(b"!--"):
+                body, text = self._until(p, 3, b"-->", it, "an unterminated comment")
+                self.line += body.count(b"\n")
+                return None, b"", text
+            if p.startswith(b"![CDATA["):
+                body, text = self._until(p, 8, b"]]>", it, "an unterminated CDATA section")
+                if body:
+                    self._mixed(body, True)
+                self.line += body.count(b"\n")
+                return None, b"", text
+            self.fail("DOCTYPE and other declarations are not accepted")
+        if c == 63:
+            self.fail("processing instructions are not accepted")
+        return self._start(p)
+
+    def _until(self, p, start, end, it, what):
+        """The body of a comment or CDATA section begun in piece p (joined
+        with the next pieces up to `end`) and the text after it."""
+        j = p.find(end, start)
+        while j < 0:
+            nxt = next(it, None)
+            if nxt is None:
+                if self.rest:           # not the last chunk: wait for the rest
+                    raise _More(p)
+                self.fail(what)
+            p = p + b"<" + nxt
+            j = p.find(end, start)
+        return p[start:j], p[j + len(end):]
+
+    def _start(self, p):
+        """A start tag read out of piece p: (info, tag, text after it);
+        its info kept in _TAGS if it has no attributes."""
+        k = 0
+        n = len(p)
+        while k < n and p[k] in _NAME:
+            k += 1
+        q = p[:k]
+        if not _is_name(q):
+            self.fail("a name was expected after '<'")
         qname = q.decode()
-        attrs, decls, seen = _NONE, None, ()
+        attrs, decls, seen = None, None, ()
         while True:
-            while k < n and s[k] in _SPACE:
+            j = k
+            while k < n and p[k] in _SPACE:
                 k += 1
             if k >= n:
-                if final:
-                    self.fail("an unterminated start tag <%s" % qname, lt)
-                return None
-            c = s[k]
+                self.fail("an unterminated start tag <%s" % qname)
+            c = p[k]
             if c == 62:
                 after, empty = k + 1, False
                 break
             if c == 47:
-                if k + 1 >= n and not final:
-                    return None
-                if k + 1 >= n or s[k + 1] != 62:
-                    self.fail("'>' expected after '/' in <%s" % qname, k)
+                if p[k + 1:k + 2] != b">":
+                    self.fail("'>' expected after '/' in <%s" % qname)
                 after, empty = k + 2, True
                 break
+            if k == j:
+                self.fail("a space expected before an attribute in <%s" % qname)
             a = k
-            k = self._name(s, a, n)
-            if k == a:
-                self.fail("a name was expected in <%s" % qname, a)
-            an = s[a:k].decode()
-            while k < n and s[k] in _SPACE:
+            while k < n and p[k] in _NAME:
                 k += 1
-            if k >= n and not final:
-                return None
-            if k >= n or s[k] != 61:
-                self.fail("'=' expected after attribute %s" % an, k)
+            an = p[a:k]
+            if not _is_name(an):
+                self.fail("an attribute name was expected in <%s" % qname)
+            an = an.decode()
+            while k < n and p[k] in _SPACE:
+                k += 1
+            if p[k:k + 1] != b"=":
+                self.fail("'=' expected after attribute %s" % an)
             k += 1
-            while k < n and s[k] in _SPACE:
+            while k < n and p[k] in _SPACE:
                 k += 1
-            if k >= n and not final:
-                return None
-            if k >= n or s[k] not in b"'\"":
-                self.fail("attribute %s: a quoted value expected" % an, k)
-            end = s.find(s[k:k + 1], k + 1)
+            quote = p[k:k + 1]
+            if quote not in (b"'", b'"'):
+                self.fail("attribute %s: a quoted value expected" % an)
+            end = p.find(quote, k + 1)
             if end < 0:
-                if final:
-                    self.fail("attribute %s: unterminated value" % an, k)
-                return None
-            raw = s[k + 1:end]
-            if b"<" in raw:
-                self.fail("attribute %s: '<' in a value" % an, k)
+                self.fail("attribute %s: unterminated value" % an)      # ('<' is not allowed in one)
+            raw = p[k + 1:end]
             if an in seen:
-                self.fail("attribute %s twice" % an, k)
+                self.fail("attribute %s twice" % an)
             seen = seen + (an,)
-            value = self.text(self._unescape(raw, k) if b"&" in raw else raw, k)
+            value = (self._unescape(raw) if b"&" in raw else raw).decode()
             if an == "xmlns" or an.startswith("xmlns:"):
                 if decls is None:
                     decls = {}
                 decls[an[6:]] = value
             else:
-                if attrs is _NONE:
+                if attrs is None:
                     attrs = {}
                 attrs[an] = value
             k = end + 1
         prefix, _, local = qname.rpartition(":")
         if not local or ":" in prefix:
-            self.fail("<%s> is not a qualified name" % qname, lt)
-        if attrs is _NONE and decls is None:        # the next one like it is looked up
-            self.names[s[lt + 1:after - 1]] = (q, qname, prefix, local, empty)
-        return q, qname, prefix, local, empty, attrs, decls, after
+            self.fail("<%s> is not a qualified name" % qname)
+        info = (b"/" + q, local, prefix, empty, attrs, decls)
+        tag = p[:after - 1]
+        self.line += tag.count(b"\n")
+        if attrs is None and decls is None and b"\n" not in tag and len(_TAGS) < _TAGS_MAX:
+            _TAGS[tag] = info
+        return info, tag, p[after:]
 
-    def _unescape(self, raw, at):
+    def _unescape(self, raw):
         out = []
         i = 0
         while True:
@@ -443,25 +477,25 @@ class Parser:
             out.append(raw[i:j])
             k = raw.find(b";", j)
             if k < 0 or k - j > 10:
-                self.fail("an unterminated entity reference", at)
+                self.fail("an unterminated entity reference")
             ref = raw[j + 1:k]
             if ref.startswith(b"#x"):
-                out.append(chr(self._num(ref[2:], _HEX, 16, at)).encode())
+                out.append(chr(self._num(ref[2:], _HEX, 16)).encode())
             elif ref.startswith(b"#"):
-                out.append(chr(self._num(ref[1:], _DEC, 10, at)).encode())
+                out.append(chr(self._num(ref[1:], _DEC, 10)).encode())
             else:
                 e = _ENTITIES.get(ref)
                 if e is None:
-                    self.fail("the entity &%s; is not one of XML's five" % _shown(ref), at)
+                    self.fail("the entity &%s; is not one of XML's five" % _shown(ref))
                 out.append(e)
             i = k + 1
 
-    def _num(self, digits, allowed, base, at):
+    def _num(self, digits, allowed, base):
         n = -1
         if 0 < len(digits) <= 8 and not digits.strip(allowed):     # ASCII only, no sign, no "_"
             n = int(digits.decode(), base)
         if not _is_char(n):
-            self.fail("a bad character reference", at)
+            self.fail("a bad character reference")
         return n
 
 
@@ -470,7 +504,7 @@ def parse(data):
     or str)."""
     if len(data) > MAX_SIZE:
         raise XmlError("larger than %d bytes" % MAX_SIZE)
-    return Parser().feed(data).close()
+    return Parser().close(data)
 
 
 def escape(text):
