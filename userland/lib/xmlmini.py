@@ -15,9 +15,9 @@ The reader works on bytes (str input is encoded to UTF-8 once): on
 MicroPython a str with non-ASCII support finds s[i] and its length by
 walking its UTF-8 from the start, so a reader that indexes a str is
 quadratic. A document is split at each '<' (one C call); each piece is a
-tag and the text after it. A tag without attributes is looked up in a
-table of the tags seen before (its name read once, shared by all
-documents), so most elements cost a few dict and bytes operations. The
+tag and the text after it. A tag is looked up in a table of the tags
+seen before (read once, shared by all documents), so most elements cost
+a few dict and bytes operations. The
 UTF-8 is checked once over the document (MicroPython's decoder only
 checks the sequences' shape: the overlong forms, surrogates and code
 points above U+10FFFF it lets through are looked for here), and each text
@@ -46,11 +46,13 @@ _BOM = b"\xef\xbb\xbf"
 _NEVER = (b"\xc0", b"\xc1", b"\xf5", b"\xf6", b"\xf7")
 _SECOND = ((b"\xe0", 0xA0, 0xC0), (b"\xed", 0x80, 0xA0), (b"\xf0", 0x90, 0xC0), (b"\xf4", 0x80, 0x90))
 _CHECK = 4096           # UTF-8 checked in pieces of about this size (no copy of a large document as str)
-# Tags seen before: b"Name" or b"p:Name/" (a start tag without attributes) -> (b"/p:Name",
-# local name, prefix, empty, None, None); b"/p:Name" (an end tag) -> True. Shared by every
+# Tags seen before: b'p:Name a="1"' or b"Name/" (a start tag as written, on one line, no '>' in
+# its values) -> (b"/p:Name", local name, prefix, empty, attributes or None, namespace
+# declarations or None: both read only); b"/p:Name" (an end tag) -> True. Shared by every
 # document, at most _TAGS_MAX entries (a document of new names each time only fills it).
 _TAGS = {}
 _TAGS_MAX = 512
+_PATHS = {}             # find()'s paths, split once (callers ask for the same few)
 
 
 class XmlError(ValueError):
@@ -71,7 +73,12 @@ class Element:
 
     def find(self, path):
         node = self
-        for part in path.split("/"):
+        parts = _PATHS.get(path)
+        if parts is None:
+            parts = path.split("/")
+            if len(_PATHS) < _TAGS_MAX:
+                _PATHS[path] = parts
+        for part in parts:
             nxt = None
             for c in node.children:
                 if c.tag == part:
@@ -199,7 +206,7 @@ class Parser:
         """The UTF-8 of buf[:upto], in pieces cut before a lead byte."""
         if upto == len(buf) and upto <= _CHECK:
             if not _utf8(buf):
-                self.fail("not UTF-8")
+                self._not_utf8(buf)
             return
         i = 0
         while i < upto:
@@ -210,8 +217,16 @@ class Parser:
                 self.fail("not UTF-8")
             if not _utf8(buf[i:j]):
                 self.line += buf.count(b"\n", 0, i)
-                self.fail("not UTF-8")
+                self._not_utf8(buf[i:j])
             i = j
+
+    def _not_utf8(self, piece):
+        """XmlError naming the line of piece's first bytes that are not UTF-8."""
+        for n, text in enumerate(piece.split(b"\n")):
+            if not _utf8(text):
+                self.line += n
+                break
+        self.fail("not UTF-8")
 
     def _prolog(self, it, parts, final):
         """The text before the first '<' (a BOM, whitespace) and the XML
@@ -297,7 +312,7 @@ class Parser:
                 elif dns:
                     el.ns = dns
                 if attrs is not None:
-                    el.attrs = attrs
+                    el.attrs = dict(attrs)          # (the info's own dict is shared: never handed out)
                 if stack:
                     parent = stack[-1]
                     if parent.children:
@@ -462,8 +477,8 @@ class Parser:
         info = (b"/" + q, local, prefix, empty, attrs, decls)
         tag = p[:after - 1]
         self.line += tag.count(b"\n")
-        if attrs is None and decls is None and b"\n" not in tag and len(_TAGS) < _TAGS_MAX:
-            _TAGS[tag] = info
+        if b"\n" not in tag and b">" not in tag and len(_TAGS) < _TAGS_MAX:
+            _TAGS[tag] = info           # the next one like it is looked up (attributes and all)
         return info, tag, p[after:]
 
     def _unescape(self, raw):
