@@ -139,3 +139,32 @@ def test_nesting_deeper_than_the_limit_is_refused():
     assert xmlmini.parse("<a>" * d + "</a>" * d).tag == "a"
     with pytest.raises(xmlmini.XmlError, match="nested deeper than %d" % d):
         xmlmini.parse("<a>" * (d + 1) + "</a>" * (d + 1))
+
+
+def _outcome(f):
+    try:
+        e = f()
+    except xmlmini.XmlError as x:
+        return str(x)
+
+    def tree(e):
+        return [e.tag, e.ns, e.attrs, e.text, e.line, [tree(c) for c in e.children]]
+    return tree(e)
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+PACS = open(upy.ROOT + "/tests/vectors/gateway/pacs008.xml", "rb").read()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, len(PACS) - 1), st.binary(min_size=0, max_size=6), st.integers(1, 64))
+def test_a_corrupted_document_fed_in_chunks_reads_as_in_one_piece(at, junk, k):
+    data = PACS[:at] + junk + PACS[at + 1:]
+
+    def fed():
+        p = xmlmini.Parser()
+        for i in range(0, len(data), k):
+            p.feed(data[i:i + k])
+        return p.close()
+    assert _outcome(fed) == _outcome(lambda: xmlmini.parse(data))
