@@ -45,7 +45,7 @@ _BOM = b"\xef\xbb\xbf"
 # are never valid, and leads whose second byte must fall in [lo, hi) (RFC 3629).
 _NEVER = (b"\xc0", b"\xc1", b"\xf5", b"\xf6", b"\xf7")
 _SECOND = ((b"\xe0", 0xA0, 0xC0), (b"\xed", 0x80, 0xA0), (b"\xf0", 0x90, 0xC0), (b"\xf4", 0x80, 0x90))
-_CHECK = 4096           # UTF-8 checked in pieces of about this size (no copy of a large document as str)
+_CHECK = 256            # UTF-8 checked in pieces of about this size (no large block taken: the heap is small)
 # Tags seen before: b'p:Name a="1"' or b"Name/" (a start tag as written, on one line, no '>' in
 # its values) -> (b"/p:Name", local name, prefix, empty, attributes or None, namespace
 # declarations or None: both read only); b"/p:Name" (an end tag) -> True. Shared by every
