@@ -156,6 +156,7 @@ def gateway_messages(board, tmp):
                 pacs = f.read().replace("<NbOfTxs>2</NbOfTxs>", "<NbOfTxs>1</NbOfTxs>")
             pacs = pacs[:pacs.index("    <CdtTrfTxInf>\n      <PmtId><EndToEndId>E2E-0002")] + \
                 "  </FIToFICstmrCdtTrf>\n</Document>\n"
+            out["gw_pacs_bytes"] = len(pacs.replace("QX-20261126-0001", "B-0").encode())
             link = hostlink.Link(link_sock, key)
             s0 = link.stats()
             t0 = time.monotonic()
@@ -517,6 +518,24 @@ def switch_only(board):
         print("| %s | %s |" % (name, value))
 
 
+def gateway_only(board):
+    """The gateway's rows alone, and parse instructions a byte of the pacs.008 sent."""
+    with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
+        f = gateway_messages(board, tmp)
+    n = "{:,}".format
+    parse = int(f["gw_parse_ms"] * 1000000)
+    for name, value in (
+            ("gateway: pacs.008 end to end over the host link (guest ns per message, link included)",
+             n(int(f["gw_pacs_ms"] * 1000000))),
+            ("  of which parse / compliance / ledger / audit (guest instructions)",
+             " / ".join(n(int(f["gw_%s_ms" % s] * 1000000)) for s in ("parse", "compliance", "ledger", "audit"))),
+            ("gateway: pacs.008 parse, guest instructions a byte (%d bytes)" % f["gw_pacs_bytes"],
+             n(parse // f["gw_pacs_bytes"])),
+            ("gateway: FIX NewOrderSingle to ExecutionReport (guest ns per message, link included)",
+             n(int(f["gw_fix_ms"] * 1000000)))):
+        print("| %s | %s |" % (name, value))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--board", default="mps2-an385")
@@ -524,6 +543,7 @@ def main():
     p.add_argument("--install", action="store_true", help="only the install figures")
     p.add_argument("--net", action="store_true", help="only the TCP figures (dev image, netecho)")
     p.add_argument("--irq", action="store_true", help="only the task interrupt and task UART figures (dev image)")
+    p.add_argument("--gateway", action="store_true", help="only the gateway figures (pacs.008 and FIX over the host link)")
     args = p.parse_args()
     if args.irq:
         with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
@@ -531,6 +551,8 @@ def main():
         for name, value in task_irq_rows(f):
             print("| %s | %s |" % (name, value))
         return
+    if args.gateway:
+        return gateway_only(args.board)
     if args.net:
         for name, value in net_rows(net_figures(args.board)):
             print("| %s | %s |" % (name, value))

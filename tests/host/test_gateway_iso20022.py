@@ -2,6 +2,7 @@
 pacs.008 and pain.001 messages, each check's rejection with its reason code
 and the element at fault, pacs.002 generation read back, and the XML reader
 fuzzed: every input is parsed or rejected with a code, never a crash."""
+import json
 import os
 import xml.etree.ElementTree as ET
 
@@ -94,3 +95,118 @@ def test_the_xml_reader_takes_any_text_without_crashing(text):
         xmlmini.parse(text)
     except xmlmini.XmlError:
         pass
+
+
+PAIN_LONG = [
+    ("<MsgId>PAIN-77</MsgId>", "GrpHdr/MsgId", 35),
+    ("<PmtInfId>", "PmtInf/PmtInfId", 35),
+    ("<EndToEndId>", "PmtInf/CdtTrfTxInf/PmtId/EndToEndId", 35),
+]
+# (element as it opens in PACS, where it is reported, its length, whether the reason names the transaction)
+PACS_LONG = [
+    ("<MsgId>", "GrpHdr/MsgId", 35, False),
+    ("<CreDtTm>", "GrpHdr/CreDtTm", 35, False),
+    ("<InstrId>", "CdtTrfTxInf/PmtId/InstrId", 35, True),
+    ("<EndToEndId>", "CdtTrfTxInf/PmtId/EndToEndId", 35, False),
+    ("<Nm>", "CdtTrfTxInf/Dbtr/Nm", 140, True),
+    ("<Cdtr><Nm>", "CdtTrfTxInf/Cdtr/Nm", 140, True),
+    ("<Othr><Id>", "CdtTrfTxInf/DbtrAcct/Id/Othr/Id", 34, True),
+    ("<IntrBkSttlmDt>", "CdtTrfTxInf/IntrBkSttlmDt", 10, True),
+    ("<Ctry>", "CdtTrfTxInf/Dbtr/PstlAdr/Ctry", 2, True),
+]
+
+
+def _longer(doc, opening, size, by=1):
+    """doc with the text after `opening` (its first occurrence) `by` characters over `size`."""
+    i = doc.index(opening) + len(opening)
+    j = doc.index("<", i)
+    return doc[:i] + "X" * (size + by) + doc[j:]
+
+
+@pytest.mark.parametrize("opening,where,size,names_tx", PACS_LONG)
+def test_each_pacs008_field_is_held_to_its_length(opening, where, size, names_tx):
+    assert iso20022.parse(_longer(PACS, opening, size, by=0))[0] == "pacs.008"    # at the limit: read
+    with pytest.raises(Rejected) as e:
+        iso20022.parse(_longer(PACS, opening, size))
+    assert (e.value.code, e.value.where) == ("FF01", where), str(e.value)
+    assert "%d characters, at most %d" % (size + 1, size) in e.value.message
+    assert e.value.end_to_end_id == ("E2E-0001" if names_tx else None)
+
+
+def test_a_pacs008_txid_is_held_to_35():
+    doc = PACS.replace("<InstrId>I-1</InstrId>", "<InstrId>I-1</InstrId><TxId>%s</TxId>" % ("T" * 36))
+    with pytest.raises(Rejected, match="CdtTrfTxInf/PmtId/TxId: 36 characters, at most 35 .Max35Text."):
+        iso20022.parse(doc)
+
+
+@pytest.mark.parametrize("opening,where,size", PAIN_LONG)
+def test_each_pain001_id_is_held_to_its_length(opening, where, size):
+    doc = PAIN if opening != "<MsgId>PAIN-77</MsgId>" else PAIN.replace("PAIN-77", "P" * 36)
+    if opening != "<MsgId>PAIN-77</MsgId>":
+        doc = _longer(PAIN, opening, size)
+    with pytest.raises(Rejected) as e:
+        iso20022.parse(doc)
+    assert (e.value.code, e.value.where) == ("FF01", where), str(e.value)
+
+
+def test_a_40_character_msgid_is_refused_and_its_msgid_not_known():
+    with pytest.raises(Rejected) as e:
+        iso20022.parse(PACS.replace("QX-20261126-0001", "M" * 40))
+    assert e.value.where == "GrpHdr/MsgId" and "40 characters, at most 35 (Max35Text)" in str(e.value)
+    assert e.value.msg_id is None
+    with pytest.raises(Rejected) as e:                  # a later fault: the (checked) MsgId is known
+        iso20022.parse(PACS.replace("<ChrgBr>SHAR</ChrgBr>", "<ChrgBr>HALF</ChrgBr>"))
+    assert e.value.msg_id == "QX-20261126-0001"
+
+
+def test_names_with_accents_and_cdata_are_read_from_the_bytes():
+    doc = PACS.replace("Bob Example Ltd", "Jos\u00e9 M\u00fcller \u0141\u00f3d\u017a").replace(
+        "<Nm>Alice Example &amp; Co</Nm>", "<Nm><![CDATA[Alice Example & Co]]></Nm>", 1)
+    for data in (doc, doc.encode(), bytearray(doc.encode()), memoryview(doc.encode())):
+        kind, msg_id, pays = iso20022.parse(data)
+        assert (pays[0].creditor, pays[0].debtor) == ("Jos\u00e9 M\u00fcller \u0141\u00f3d\u017a", "Alice Example & Co")
+    name = "\u00e9" * 140                                # 140 characters (280 bytes): a Max140Text
+    assert iso20022.parse(PACS.replace("Bob Example Ltd", name).encode())[2][0].creditor == name
+    with pytest.raises(Rejected, match="141 characters, at most 140"):
+        iso20022.parse(PACS.replace("Bob Example Ltd", name + "e").encode())
+
+
+@pytest.mark.parametrize("bad", [b"\xe9", b"\xc0\xa0", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"])
+def test_malformed_utf8_is_refused_with_its_line(bad):
+    data = PACS.encode().replace(b"Bob Example Ltd", b"Bob " + bad)
+    with pytest.raises(Rejected) as e:
+        iso20022.parse(data)
+    line = PACS[:PACS.index("Bob Example Ltd")].count("\n") + 1
+    assert (e.value.code, e.value.where, e.value.message) == ("FF01", "document", "line %d: not UTF-8" % line)
+
+
+def test_the_checks_give_the_same_answers_under_micropython():
+    from tests.host import upy
+    docs = [PACS, PAIN, PACS.replace("QX-20261126-0001", "M" * 40), _longer(PACS, "<Nm>", 140),
+            PACS.replace("Bob Example Ltd", "Jos\u00e9 M\u00fcller"), PACS.replace("Bob Example Ltd", "\u00e9" * 141),
+            PACS.replace("<Nm>Alice Example &amp; Co</Nm>", "<Nm><![CDATA[A & B]]></Nm>")]
+    docs = [d.encode().hex() for d in docs] + [PACS.encode().replace(b"Bob", b"B\xc0\xa0b").hex()]
+    script = r"""
+import json, binascii
+from userland.gateway import iso20022
+from userland.gateway.payment import Rejected
+out = []
+for h in json.loads(sys.stdin.read()):
+    try:
+        kind, msg_id, pays = iso20022.parse(binascii.unhexlify(h))
+        out.append([kind, msg_id, [[p.end_to_end_id, p.debtor, p.creditor, str(p.amount)] for p in pays]])
+    except Rejected as e:
+        out.append([e.code, e.where, e.message, e.end_to_end_id, e.msg_id])
+print(json.dumps(out))
+"""
+    got = json.loads(upy.run(script, json.dumps(docs)))
+    want = []
+    for h in docs:
+        try:
+            kind, msg_id, pays = iso20022.parse(bytes.fromhex(h))
+            want.append([kind, msg_id, [[p.end_to_end_id, p.debtor, p.creditor, str(p.amount)] for p in pays]])
+        except Rejected as e:
+            want.append([e.code, e.where, e.message, e.end_to_end_id, e.msg_id])
+    assert got == want
+    assert want[2][:2] == ["FF01", "GrpHdr/MsgId"] and want[4][2][0][2] == "Jos\u00e9 M\u00fcller"
+    assert want[-1][2].endswith("not UTF-8")

@@ -149,7 +149,7 @@ def test_a_defect_in_the_order_handler_refuses_that_message_and_the_session_goes
     (">1250.50<", ">%s<" % ("9" * 5000), "AM02"),
     (">1250.50<", ">1250.5\u00b2<", "AM02"),
     ("<Id>1</Id>", "<Id>\u00b9</Id>", "AC02"),
-    ("<Id>1</Id>", "<Id>%s</Id>" % ("1" * 40), "AC02"),
+    ("<Id>1</Id>", "<Id>%s</Id>" % ("1" * 40), "FF01"),       # Othr/Id is Max34Text: refused as it is read
     ("<Id>1</Id>", "<Id>0</Id>", "AC02"),
     ("<BICFI>QNXBGB2L</BICFI>", "<BICFI>QNXBGB\u00b2L</BICFI>", "RC01"),
 ])

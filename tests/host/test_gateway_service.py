@@ -190,3 +190,24 @@ def test_ids_handed_out_never_repeat_across_restarts(gw):
             doc = g.submit("pacs.008", PACS.replace("QX-20261126-0001", "R-%d" % i).encode())
             seen.add(ET.fromstring(doc).find("p:FIToFIPmtStsRpt/p:GrpHdr/p:MsgId", NS).text)
     assert len(seen) == 9 and "QX-7-1" in seen and all(len(i) <= 35 for i in seen)
+
+
+def test_an_over_long_msgid_is_refused_and_never_echoed(gw):
+    g, L, audit = gw
+    doc = g.submit("pacs.008", PACS.replace("QX-20261126-0001", "M" * 40).encode())
+    root = ET.fromstring(doc)
+    assert root.find("p:FIToFIPmtStsRpt/p:OrgnlGrpInfAndSts/p:OrgnlMsgId", NS).text == "NOTPROVIDED"
+    assert "M" * 35 not in doc and statuses(doc) == ("RJCT", [("NOTPROVIDED", "RJCT", "FF01")])
+    assert any("GrpHdr/MsgId: 40 characters, at most 35 (Max35Text)" in a for a in audit)
+    e2e = g.submit("pacs.008", PACS.replace("E2E-0001", "E" * 36).encode())     # nor an over-long EndToEndId
+    assert "E" * 35 not in e2e and statuses(e2e) == ("RJCT", [("NOTPROVIDED", "RJCT", "FF01")])
+    assert ET.fromstring(e2e).find("p:FIToFIPmtStsRpt/p:OrgnlGrpInfAndSts/p:OrgnlMsgId", NS).text == \
+        "QX-20261126-0001"
+    assert L.accounts[1].debits_posted == 0
+
+
+def test_a_message_not_utf8_is_refused_with_its_line(gw):
+    g, L, audit = gw
+    doc = g.submit("pacs.008", PACS.encode().replace(b"Bob Example", b"Bob Ex\xe9mple"))
+    assert statuses(doc) == ("RJCT", [("NOTPROVIDED", "RJCT", "FF01")])
+    assert any("not UTF-8" in a and "line 19" in a for a in audit), audit

@@ -8,7 +8,16 @@ transaction PmtId/EndToEndId, IntrBkSttlmAmt with Ccy (an ISO 4217
 currency, AM03; no more decimals than it has, CH20; above zero, AM01),
 ChrgBr (DEBT, CRED, SHAR, SLEV), Dbtr/Nm, DbtrAgt and CdtrAgt BICs (RC01),
 Cdtr/Nm. pain.001 the same in its own places (PmtInf, Amt/InstdAmt).
-A missing or empty mandatory element is FF01 with its path."""
+A missing or empty mandatory element is FF01 with its path.
+
+Every field read is held to its length in the message definition (FF01
+"40 characters, at most 35 (Max35Text)" otherwise): MsgId, PmtInfId,
+InstrId, EndToEndId, TxId Max35Text; names Max140Text; account ids
+(IBAN, Othr/Id) at most 34; dates (ISODate) 10; CreDtTm (ISODateTime) at
+most 35; countries 2. An over-long identifier is never echoed: the
+transaction's reason names no EndToEndId, and a refused message's pacs.002
+carries its MsgId only when that was read and within its length
+(Rejected.msg_id)."""
 from userland.gateway.payment import Payment, Rejected, check_bic
 from userland.lib import xmlmini
 from userland.lib.asciinum import is_digits
@@ -22,16 +31,36 @@ CHARGES = ("DEBT", "CRED", "SHAR", "SLEV")
 MAX_TXS = 100
 
 
-def _need(node, path, e2e=None, where="", size=140):
+ID, NAME, ACCOUNT, DATE, DATETIME, COUNTRY = 35, 140, 34, 10, 35, 2     # the fields' lengths
+
+
+def _need(node, path, e2e=None, where="", size=NAME):
     """The text at path, at most `size` characters (the schema's MaxNText:
     identifiers are Max35Text, names Max140Text), else Rejected."""
     text = node.findtext(path) if node is not None else None
     if not text:
         raise Rejected("FF01", (where + "/" if where else "") + path, "missing or empty", e2e)
     if size is not None and len(text) > size:
-        raise Rejected("FF01", (where + "/" if where else "") + path,
-                       "%d characters, at most %d" % (len(text), size), e2e if size > 35 else None)
+        _too_long(text, path, e2e, where, size)
     return text
+
+
+def _may(node, path, e2e, where, size):
+    """The text at an optional path ("" if it is absent), at most `size` characters."""
+    text = node.findtext(path)
+    if text and len(text) > size:
+        _too_long(text, path, e2e, where, size)
+    return text or ""
+
+
+def _too_long(text, path, e2e, where, size):
+    raise Rejected("FF01", (where + "/" if where else "") + path,
+                   "%d characters, at most %d (%s)" % (len(text), size, "Max%dText" % size if size in (ID, NAME)
+                                                       else "its definition"), e2e)
+
+
+def _account(node, path, e2e, where):
+    return _may(node, path + "/Id/IBAN", e2e, where, ACCOUNT) or _may(node, path + "/Id/Othr/Id", e2e, where, ACCOUNT)
 
 
 def _amount(node, path, e2e, where):
@@ -55,20 +84,21 @@ def _header(doc, top):
     gh = doc.find(top + "/GrpHdr")
     if gh is None:
         raise Rejected("FF01", top + "/GrpHdr", "missing")
-    msg_id = _need(gh, "MsgId", where="GrpHdr", size=35)
-    _need(gh, "CreDtTm", where="GrpHdr")
+    msg_id = _need(gh, "MsgId", where="GrpHdr", size=ID)
+    _need(gh, "CreDtTm", where="GrpHdr", size=DATETIME)
     n = _need(gh, "NbOfTxs", where="GrpHdr", size=None)      # its own check below (AM18)
     if not is_digits(n, 15) or not 0 < int(n) <= MAX_TXS:         # NbOfTxs is Max15NumericText
         raise Rejected("AM18", "GrpHdr/NbOfTxs", "%r is not 1..%d" % (n[:20], MAX_TXS))
     return gh, msg_id, int(n)
 
 
-def parse(text):
-    """(kind, msg_id, [Payment]) of a pacs.008 or pain.001 document;
-    Rejected with a reason code otherwise (the whole message is refused:
-    nothing of it is posted)."""
+def parse(data):
+    """(kind, msg_id, [Payment]) of a pacs.008 or pain.001 document (bytes,
+    or str); Rejected with a reason code otherwise (the whole message is
+    refused: nothing of it is posted; its msg_id is set once the MsgId
+    has been read and checked)."""
     try:
-        doc = xmlmini.parse(text)
+        doc = xmlmini.parse(data)
     except xmlmini.XmlError as e:
         raise Rejected("FF01", "document", str(e)) from None
     if doc.tag != "Document":
@@ -85,17 +115,28 @@ def parse(text):
 def _pacs008(doc):
     top = "FIToFICstmrCdtTrf"
     gh, msg_id, n = _header(doc, top)
+    try:
+        return msg_id, _pacs008_txs(doc, top, gh, n, msg_id)
+    except Rejected as e:
+        e.msg_id = msg_id
+        raise
+
+
+def _pacs008_txs(doc, top, gh, n, msg_id):
     mtd = _need(gh, "SttlmInf/SttlmMtd", where="GrpHdr")
     if mtd not in SETTLEMENT:
         raise Rejected("FF01", "GrpHdr/SttlmInf/SttlmMtd", "%r is not one of %s" % (mtd, ", ".join(SETTLEMENT)))
     txs = doc.find(top).findall("CdtTrfTxInf")
     if len(txs) != n:
         raise Rejected("AM18", "GrpHdr/NbOfTxs", "says %d, the message holds %d" % (n, len(txs)))
+    date = _may(gh, "IntrBkSttlmDt", None, "GrpHdr", DATE)
     out = []
     seen = set()
     for tx in txs:
         where = "CdtTrfTxInf"
-        e2e = _need(tx, "PmtId/EndToEndId", where=where, size=35)
+        e2e = _need(tx, "PmtId/EndToEndId", where=where, size=ID)
+        _may(tx, "PmtId/InstrId", e2e, where, ID)
+        _may(tx, "PmtId/TxId", e2e, where, ID)
         if e2e in seen:
             raise Rejected("AM05", where + "/PmtId/EndToEndId", "%r twice in the message" % e2e, e2e)
         seen.add(e2e)
@@ -109,31 +150,40 @@ def _pacs008(doc):
             check_bic(_need(tx, "DbtrAgt/FinInstnId/BICFI", e2e, where), where + "/DbtrAgt", e2e),
             _need(tx, "Cdtr/Nm", e2e, where),
             check_bic(_need(tx, "CdtrAgt/FinInstnId/BICFI", e2e, where), where + "/CdtrAgt", e2e),
-            tx.findtext("DbtrAcct/Id/IBAN") or tx.findtext("DbtrAcct/Id/Othr/Id") or "",
-            tx.findtext("CdtrAcct/Id/IBAN") or tx.findtext("CdtrAcct/Id/Othr/Id") or "",
-            gh.findtext("IntrBkSttlmDt") or tx.findtext("IntrBkSttlmDt") or "",
-            tx.findtext("Dbtr/PstlAdr/Ctry") or "", tx.findtext("Cdtr/PstlAdr/Ctry") or ""))
-    return msg_id, out
+            _account(tx, "DbtrAcct", e2e, where), _account(tx, "CdtrAcct", e2e, where),
+            date or _may(tx, "IntrBkSttlmDt", e2e, where, DATE),
+            _may(tx, "Dbtr/PstlAdr/Ctry", e2e, where, COUNTRY), _may(tx, "Cdtr/PstlAdr/Ctry", e2e, where, COUNTRY)))
+    return out
 
 
 def _pain001(doc):
     top = "CstmrCdtTrfInitn"
     gh, msg_id, n = _header(doc, top)
+    try:
+        return msg_id, _pain001_txs(doc, top, gh, n, msg_id)
+    except Rejected as e:
+        e.msg_id = msg_id
+        raise
+
+
+def _pain001_txs(doc, top, gh, n, msg_id):
     _need(gh, "InitgPty/Nm", where="GrpHdr")
     out = []
     seen = set()
     for pmt in doc.find(top).findall("PmtInf"):
         where = "PmtInf"
-        _need(pmt, "PmtInfId", where=where, size=35)
+        _need(pmt, "PmtInfId", where=where, size=ID)
         if _need(pmt, "PmtMtd", where=where) != "TRF":
             raise Rejected("FF01", where + "/PmtMtd", "only TRF (credit transfer) is accepted")
         debtor = _need(pmt, "Dbtr/Nm", where=where)
         dagent = check_bic(_need(pmt, "DbtrAgt/FinInstnId/BICFI", where=where), where + "/DbtrAgt")
-        dacct = pmt.findtext("DbtrAcct/Id/IBAN") or pmt.findtext("DbtrAcct/Id/Othr/Id") or ""
-        date = pmt.findtext("ReqdExctnDt/Dt") or pmt.findtext("ReqdExctnDt") or ""
+        dacct = _account(pmt, "DbtrAcct", None, where)
+        date = _may(pmt, "ReqdExctnDt/Dt", None, where, DATE) or _may(pmt, "ReqdExctnDt", None, where, DATE)
+        dctry = _may(pmt, "Dbtr/PstlAdr/Ctry", None, where, COUNTRY)
         for tx in pmt.findall("CdtTrfTxInf"):
             w = where + "/CdtTrfTxInf"
-            e2e = _need(tx, "PmtId/EndToEndId", where=w, size=35)
+            e2e = _need(tx, "PmtId/EndToEndId", where=w, size=ID)
+            _may(tx, "PmtId/InstrId", e2e, w, ID)
             if e2e in seen:
                 raise Rejected("AM05", w + "/PmtId/EndToEndId", "%r twice in the message" % e2e, e2e)
             seen.add(e2e)
@@ -145,11 +195,10 @@ def _pain001(doc):
                 "pain.001", msg_id, e2e, amount, chrg, debtor, dagent,
                 _need(tx, "Cdtr/Nm", e2e, w),
                 check_bic(_need(tx, "CdtrAgt/FinInstnId/BICFI", e2e, w), w + "/CdtrAgt", e2e),
-                dacct, tx.findtext("CdtrAcct/Id/IBAN") or tx.findtext("CdtrAcct/Id/Othr/Id") or "", date,
-                pmt.findtext("Dbtr/PstlAdr/Ctry") or "", tx.findtext("Cdtr/PstlAdr/Ctry") or ""))
+                dacct, _account(tx, "CdtrAcct", e2e, w), date, dctry, _may(tx, "Cdtr/PstlAdr/Ctry", e2e, w, COUNTRY)))
     if len(out) != n:
         raise Rejected("AM18", "GrpHdr/NbOfTxs", "says %d, the message holds %d" % (n, len(out)))
-    return msg_id, out
+    return out
 
 
 def status_report(msg_id, created, original_msg_id, original_kind, group_status, transactions):

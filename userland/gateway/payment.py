@@ -9,7 +9,9 @@ class Rejected(ValueError):
     AM03 currency not allowed, CH20 too many decimals, AM01 zero amount,
     AM02 amount not allowed, RC01 bad BIC, RR04 regulatory...), `where`
     names the element or field at fault, `end_to_end_id` the transaction
-    (None for the whole message)."""
+    (None for the whole message), `msg_id` the message's MsgId once it has
+    been read and checked (None before)."""
+    msg_id = None
 
     def __init__(self, code, where, message, end_to_end_id=None):
         super().__init__("%s %s: %s" % (code, where, message))

@@ -17,6 +17,7 @@ messages is bounded (MAX_ORDERS, MAX_HELD; the answer within MAX_ANSWER)."""
 import hashlib
 
 from userland.gateway import accounts, fix, fix_session, iso20022, mt103
+from userland.lib import xmlmini
 from userland.gateway.payment import Rejected
 from userland.lib import utc
 from userland.lib.asciinum import is_digits
@@ -199,11 +200,7 @@ class Gateway:
             return self._fix_refuse(conn or self.fix_connection(), why)
         if kind == "MT103":
             return "MT103 rejected: NARR %s" % why
-        try:
-            text = bytes(message).decode("utf-8")
-        except UnicodeError:
-            text = ""
-        msg_id = _msg_id_of(text)
+        msg_id = _msg_id_of(message)
         return self._rejected_whole(kind if kind != "?" else "pacs.008", msg_id, Rejected("NARR", "document", why))
 
     def _submit(self, kind, message, tcp=None):
@@ -237,24 +234,25 @@ class Gateway:
         if kind == "?":
             self.audit("rejected: unknown kind")
             return self._rejected_whole("pacs.008", "NOTPROVIDED", Rejected("FF01", "kind", "unknown message kind"))
-        try:
-            text = message.decode("utf-8")
-        except UnicodeError:
-            self.audit("rejected %s: not UTF-8" % kind)
-            return self._rejected_whole(kind, "?", Rejected("FF01", "document", "not UTF-8"))
+        if kind == "MT103":
+            try:
+                text = message.decode("utf-8")
+            except UnicodeError:
+                self.audit("rejected %s: not UTF-8" % kind)
+                return self._rejected_whole(kind, "?", Rejected("FF01", "document", "not UTF-8"))
         t0 = self.ticks()
         try:
             if kind == "MT103":
                 msg_id, payments = mt103.parse(text)
-            else:
-                kind, msg_id, payments = iso20022.parse(text)
+            else:                   # the XML reader takes the bytes (and checks their UTF-8)
+                kind, msg_id, payments = iso20022.parse(message)
             self.stage_ms["parse"] += self.ticks() - t0
         except mt103.MtError as e:
             self.audit("rejected MT103: %s" % e)
             return "MT103 rejected: %s" % e
         except Rejected as e:
             self.audit("rejected %s: %s" % (kind, e))
-            return self._rejected_whole(kind, _msg_id_of(text), e)
+            return self._rejected_whole(kind, e.msg_id or _msg_id_of(message), e)
         statuses = []
         for p in payments:
             try:
@@ -434,7 +432,20 @@ class Gateway:
         return [self._report(oid, clid, "I", "0", symbol, side, qty, qty, extra)]
 
 
-def _msg_id_of(text):
-    i = text.find("<MsgId>")
-    j = text.find("</MsgId>", i)
-    return text[i + 7:j].strip()[:35] if 0 <= i < j else "NOTPROVIDED"
+def _msg_id_of(message):
+    """The MsgId of a message the XML reader refused, to be echoed: as
+    written if it is a Max35Text of UTF-8 without markup, else
+    NOTPROVIDED (never an over-long or cut id)."""
+    message = bytes(message)
+    i = message.find(b"<MsgId>")
+    j = message.find(b"</MsgId>", i)
+    if not 0 <= i < j:
+        return "NOTPROVIDED"
+    raw = message[i + 7:j].strip()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeError:
+        return "NOTPROVIDED"
+    if not text or len(text) > 35 or not xmlmini.utf8_strict(raw) or "<" in text or "&" in text:
+        return "NOTPROVIDED"
+    return text
