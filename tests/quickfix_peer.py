@@ -59,6 +59,7 @@ class Peer:
         self.events, self.received, self.sent = [], [], []
         self.lock = threading.Lock()
         self.sid = None
+        self.workdir, self.sender, self.target = workdir, sender, target
         os.makedirs(workdir, exist_ok=True)
         cfg = os.path.join(workdir, "initiator.cfg")
         with open(cfg, "w") as f:
@@ -124,6 +125,16 @@ class Peer:
         for t, v in pairs:
             m.setField(fix.StringField(t, v))
         assert fix.Session.sendToTarget(m, self.sid), "QuickFIX would not send 35=%s" % mtype
+
+    def wire(self):
+        """Every message QuickFIX logged on the wire, both ways (its messages log; '|' for SOH):
+        what it received but refused to take as well."""
+        path = os.path.join(self.workdir, "log", "FIX.4.4-%s-%s.messages.current.log" % (self.sender, self.target))
+        try:
+            with open(path, "rb") as f:
+                return f.read().decode("latin-1").replace(SOH, "|")
+        except OSError:
+            return ""
 
     def session(self):
         return fix.Session.lookupSession(self.sid)

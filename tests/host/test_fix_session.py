@@ -49,8 +49,21 @@ def test_a_wrong_logon_gets_a_logout_saying_why_and_the_connection_closes(logon,
 
 def test_no_logon_while_the_clock_is_unset():
     w = FW.World(clock_set=False)
-    m = one(w.acc.open().receive(FW.logon(1)))
-    assert m.get(35) == b"5" and b"clock is not set" in m.get(58)
+    c = w.acc.open()
+    assert c.receive(FW.logon(1)) == [] and c.closed            # no SendingTime without a date: no answer
+    assert c.refused == "Logon from HOST refused: the board's clock is not set"
+    assert w.acc.sessions["HOST"].next_out == 1
+
+
+def test_a_resend_request_above_a_gap_is_answered_at_once_and_once():
+    w = FW.World()
+    c = w.acc.open()
+    c.receive(FW.logon(1))
+    c.receive(FW.order(2, "A1"))
+    out = [parse_fix(m)[0] for m in c.receive(FW.msg(5, "2", [("7", "1"), ("16", "0")]))]
+    assert [m.get(35) for m in out] == [b"4", b"8", b"2"]           # our resend, then our ResendRequest
+    out = c.receive(FW.msg(3, "4", [("123", "Y"), ("36", "5")], poss_dup=True, orig="x"))
+    assert out == [] and c.session.next_in == 6                     # 5 applied from the queue, not answered twice
 
 
 def test_one_session_per_counterparty_and_each_counterparty_its_own():

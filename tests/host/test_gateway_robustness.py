@@ -323,7 +323,9 @@ def test_every_stamp_is_utc_in_its_format_s_syntax_and_a_marker_while_the_clock_
     now[0] = None                                       # a board whose clock nobody set
     g = service.Gateway(Engine(RULES), Risk(RULES["risk"]), lambda *a: "ok", lambda t: None, RULES["ledgers"],
                         lambda: 0, lambda: now[0], ticks=lambda: 4242)
-    out = parse_fix(g.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30"))))     # no Logon without a date
-    assert out[0].get(35) == b"5" and b"clock is not set" in out[0].get(58)
+    said = []
+    g.alarm = said.append
+    assert g.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30"))) == ""         # no Logon without a date
+    assert said == ["FIX Logon from HOST refused: the board's clock is not set"]
     doc = ET.fromstring(g.submit("pacs.008", ONE.encode()))
     assert doc.find(".//p:GrpHdr/p:CreDtTm", NS).text == "T+4242ms"

@@ -20,14 +20,16 @@ What the session does (the FIX session layer, FIX 4.4 volume 2):
   a Logout saying which, and the connection closes. A session already
   logged on from another connection refuses the second. Until the board's
   clock is set (stamp() None) every Logon is refused: SendingTime (52)
-  would have no date.
+  would have no date, so the connection closes without an answer, the
+  reason in `refused` (the gateway audits it).
 - ResetSeqNumFlag (141=Y) on a Logon with MsgSeqNum 1: both sides start
   again from 1, the kept messages are dropped, the answer carries 141=Y.
 - Otherwise the Logon's MsgSeqNum is checked as any message's: lower than
   expected ends the session ("MsgSeqNum too low, expecting N but received
   M"), higher is answered with the Logon and then a ResendRequest for the gap.
 - MsgSeqNum of each message: the next expected is applied; higher ones are
-  queued (MAX_QUEUED, MAX_QUEUED_CHARS) behind one ResendRequest; lower ones
+  queued (MAX_QUEUED, MAX_QUEUED_CHARS) behind one ResendRequest (a
+  ResendRequest among them is answered at once all the same); lower ones
   with PossDupFlag (43=Y) are ignored, without it end the session. A
   PossDupFlag message needs OrigSendingTime (122).
 - ResendRequest (2): each kept application message (and Reject) in the
@@ -170,12 +172,14 @@ class Connection:
         self.acc = acc
         self.session = None
         self.peer = "?"             # the SenderCompID of the Logon, for a Logout before a session is bound
+        self.refused = None         # why a Logon was refused without an answer
         self.closed = False
         self.opened = self.last_rx = self.last_tx = acc.now_ms()
         self.test_since = None      # a TestRequest of ours waiting for its Heartbeat: since when
         self.test_id = 0
         self.queued = {}            # MsgSeqNum -> message, above a gap
         self.queued_chars = 0
+        self.answered = []          # ResendRequests answered above a gap (their numbers not yet reached)
         self.resend_asked = 0       # while a ResendRequest of ours stands: the highest number seen since
         self.dropped = 0
 
@@ -275,7 +279,13 @@ class Connection:
         if mtype == "4" and d.get("123") != "Y":
             return self._sequence_reset(d, seq, gap_fill=False)
         if seq > s.next_in:
-            return self._queue(seq, msg)
+            out = []
+            if mtype == "2" and seq not in self.answered:
+                # answered at once, gap or not (else both sides wait on each other's resend); its
+                # number is taken when the gap is filled, without answering it twice
+                self.answered.append(seq)
+                out = self._resend(d, seq)
+            return out + self._queue(seq, msg)
         if seq < s.next_in:
             if d.get("43") == "Y":
                 return []                       # a possible duplicate we already have
@@ -284,7 +294,13 @@ class Connection:
             s.next_in = seq + 1
             s.save()
             return [self.reject(seq, "122", "1", "required tag 122 (OrigSendingTime) missing", mtype)]
-        out = self._apply(mtype, d, seq)
+        if mtype == "2" and seq in self.answered:
+            self.answered.remove(seq)
+            s.next_in = seq + 1
+            s.save()
+            out = []
+        else:
+            out = self._apply(mtype, d, seq)
         for q in list(self.queued):             # anything now below what we expect is stale
             if q < s.next_in:
                 self.queued_chars -= len(self.queued.pop(q))
@@ -312,7 +328,12 @@ class Connection:
         if not is_digits(hb, 4) or int(hb) * 1000 != s.heartbeat_ms:
             return self.logout("HeartBtInt (108) must be %d for %s" % (s.heartbeat_ms // 1000, cp))
         if acc.stamp() is None:
-            return self.logout("the board's clock is not set: no SendingTime can be written")
+            # No date, so no SendingTime a counterparty would take (QuickFIX refuses a Logout
+            # without one and counts it): the connection is closed without a message, and why
+            # is kept for the gateway's audit entry and console.
+            self.refused = "Logon from %s refused: the board's clock is not set" % cp
+            self.close_after()
+            return []
         if s.conn is not None and not s.conn.closed:
             return self.logout("session %s is already logged on" % cp)
         reset = d.get("141") == "Y"

@@ -227,7 +227,10 @@ class Gateway:
                     out.append(self._fix_refuse(conn, "internal error"))
             self.stage_ms["fix"] += self.ticks() - t0
             types = [fix.msg_type(m) for m in msgs] + [fix.msg_type(m) for m in out]
-            if reader.garbled or unread or [t for t in types if t not in ("0", "1")]:
+            if conn.refused:
+                self.audit("FIX " + conn.refused)
+                self._tell("FIX " + conn.refused)
+            elif reader.garbled or unread or [t for t in types if t not in ("0", "1")]:
                 self.audit("FIX in %d message(s), %d garbled, %d unread, out %s" % (  # heartbeats: not audited
                     len(msgs), reader.garbled, unread, ",".join(fix.msg_type(m) for m in out) or "-"))
             return "".join(out)
