@@ -166,17 +166,23 @@ def gateway_messages(board, tmp):
                     raise SystemExit("bench: pacs.008 not accepted: %s" % answer[:300])
             out["gw_pacs_wall_ms"] = (time.monotonic() - t0) * 1000 / GATEWAY_N
             s1 = link.stats()
+            from drivers.hsm import frame as F
+            link.control(0x44, F.fields(str(int(time.time() * 1000))))     # no FIX Logon without a date
+            s1f = link.stats()
             fix_msgs = [_fix(1, "A", [(98, "0"), (108, "30")])]
-            link.submit("FIX", fix_msgs[0])
+            if "\x0135=A\x01" not in link.submit("FIX", fix_msgs[0]):
+                raise SystemExit("bench: the FIX Logon was not answered with a Logon")
             t0 = time.monotonic()
             for i in range(GATEWAY_N):
-                link.submit("FIX", _fix(i + 2, "D", [(11, "B%d" % i), (55, "QNX"), (54, "1"), (38, "10"),
-                                                     (40, "2"), (44, "100.00"), (60, "20261126-10:00:00")]))
+                answer = link.submit("FIX", _fix(i + 2, "D", [(11, "B%d" % i), (55, "QNX"), (54, "1"), (38, "10"),
+                                                              (40, "2"), (44, "100.00"), (60, "20261126-10:00:00")]))
+                if "\x01150=0\x01" not in answer:
+                    raise SystemExit("bench: FIX order not accepted: %r" % answer[:300])
             out["gw_fix_wall_ms"] = (time.monotonic() - t0) * 1000 / GATEWAY_N
             s2 = link.stats()
             link.close()
             out["gw_pacs_ms"] = (s1["ticks"] - s0["ticks"]) / GATEWAY_N
-            out["gw_fix_ms"] = (s2["ticks"] - s1["ticks"]) / GATEWAY_N
+            out["gw_fix_ms"] = (s2["ticks"] - s1f["ticks"]) / GATEWAY_N
             for stage in ("parse", "compliance", "ledger", "audit"):
                 out["gw_%s_ms" % stage] = (s1["stage_ms"][stage] - s0["stage_ms"][stage]) / GATEWAY_N
         finally:

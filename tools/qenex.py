@@ -597,11 +597,11 @@ def image_partition(path, board, offset, size):
 
 def cmd_audit_verify(args):
     from userland.audit import log as audit
-    from userland.gateway.layout import AUDIT_OFFSET
+    from userland.gateway.layout import AUDIT_OFFSET, audit_size
     b = load_board(args.board)
     path = args.image or qemu.storage_path(args.board)
     region = image_partition(path, args.board, b.GATEWAY_STORE_OFFSET + AUDIT_OFFSET,
-                             b.GATEWAY_STORE_SIZE - AUDIT_OFFSET)
+                             audit_size(b.GATEWAY_STORE_SIZE))
     verify_sig = ecdsa_checker(args.pubkey)
     try:
         entries, checkpoints = audit.verify(region, verify_sig)

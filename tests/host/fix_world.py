@@ -54,11 +54,21 @@ def fields(m):
     return fix.decode(m)
 
 
-def script():
+def flash_store():
+    """A fix_store.FlashStore over 128 KiB of erased memory."""
+    import binascii
+    from drivers.flash.region import MemoryImage, Region
+    from userland.gateway.fix_store import FlashStore
+    img = MemoryImage(bytearray(b"\xff" * 0x20000), 0)
+    return FlashStore(Region(0, 0x20000, 0x1000, img.read, img.write), 0, 0x20000, binascii.crc32)
+
+
+def script(flash=False):
     """One session through logon, orders, a gap, heartbeats, a resend, a
     reconnect and a restart from the store, a reset and a logout: each
-    step's outgoing messages, SendingTime blanked."""
-    w = World()
+    step's outgoing messages, SendingTime blanked. flash: on a
+    fix_store.FlashStore (the restart reopens it over the same flash)."""
+    w = World(store=flash_store() if flash else None)
     out = []
 
     def step(name, msgs):
@@ -83,7 +93,11 @@ def script():
     c2 = w.acc.open()
     step("reconnect", c2.receive(logon(10)))
     c2.drop()
-    w2 = World(store=w.store)           # a restart: the numbers and kept messages from the store
+    if flash:                           # a restart: the numbers and kept messages from the store
+        from userland.gateway.fix_store import FlashStore
+        old = w.store
+        w.store = FlashStore(old.r, old.base, old.half * 2, old.crc32)
+    w2 = World(store=w.store)
     c3 = w2.acc.open()
     step("after restart, too low", c3.receive(logon(3)))
     c4 = w2.acc.open()

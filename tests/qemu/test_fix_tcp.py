@@ -4,8 +4,9 @@ acceptor) through QEMU's forward, validating everything against FIX 4.4's
 data dictionary. Until the board's clock is set its Logon is refused (no
 answer: a SendingTime without a date is none; the console says why); with the clock set: logon, a new order, a replace, a status
 request, a cancel, a gap QuickFIX leaves (the board asks for a resend and
-QuickFIX fills it), logout and logon again resuming the numbers, and a
-gateway restarted mid-session, after which QuickFIX logs on again with
+QuickFIX fills it), logout and logon again resuming the numbers, a
+gateway restarted mid-session (the session resumes from its flash store
+and a ResendRequest gets the real messages), and a logon with
 ResetSeqNumFlag."""
 import time
 
@@ -80,14 +81,26 @@ def test_quickfix_against_the_board(board, tmp_path):
         peer.wait_event("logon", 2, timeout=60)
         order(peer, "ORD3")
         assert int(peer.app_of("8", _11="ORD3", _150="0")[34]) > 8
-        # the gateway restarted mid-session: QuickFIX reconnects and logs on with ResetSeqNumFlag
+        last = int(peer.app_of("8", _11="ORD3", _150="0")[34])
+        # the gateway restarted mid-session: QuickFIX reconnects, and the session resumes from
+        # the numbers and messages the gateway kept in flash (no reset)
         n = peer.events.count("logout")
         board.cmd("restart gateway")
         peer.wait_event("logout", n + 1, timeout=60)
-        qf.setResetOnLogon(True)
         peer.wait_event("logon", 3, timeout=90)
         order(peer, "ORD4")
-        assert peer.app_of("8", _11="ORD4", _150="0")[34] == "2"
+        assert int(peer.app_of("8", _11="ORD4", _150="0")[34]) > last
+        peer.send("2", (7, "1"), (16, "0"))                      # everything again: the real messages
+        peer.wait(lambda w, f: f.get(35) == "8" and f.get(43) == "Y" and f.get(11) == "ORD1", what="ORD1 resent")
+        # logout, then a logon with ResetSeqNumFlag: both sides from 1
+        n = peer.events.count("logout")
+        qf.logout()
+        peer.wait_event("logout", n + 1, timeout=30)
+        qf.setResetOnLogon(True)
+        qf.logon()
+        peer.wait_event("logon", 4, timeout=60)
+        order(peer, "ORD5")
+        assert peer.app_of("8", _11="ORD5", _150="0")[34] == "2"
         rejects = [f for _, f in peer.received + peer.sent if f.get(35) == "3"]
         assert not rejects, rejects
         n = peer.events.count("logout")

@@ -58,6 +58,13 @@ def gateway(boot, tmp_path):
     hsm_process.stop(hsm)
 
 
+def set_date(dev):
+    """The board's clock set at the shell (no FIX Logon is answered without a date)."""
+    import datetime
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert "(UTC; set by operator" in dev.cmd("date set " + now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
 def test_payments_compliance_ledger_and_answers(gateway):
     dev, link, storage, pub = gateway
     assert statuses(link.submit("pacs.008", ONE.encode())) == ("ACSC", ["ACSC"])
@@ -80,6 +87,8 @@ def test_payments_compliance_ledger_and_answers(gateway):
 def test_a_fix_session_with_simplefix(gateway):
     dev, link, storage, pub = gateway
     order = [(11, "O1"), (55, "QNX"), (54, "1"), (38, "100"), (40, "2"), (44, "101.00"), (60, "20261126-10:00:00")]
+    assert link.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30"))) == ""      # no date yet: no Logon
+    set_date(dev)
     out = parse_fix(link.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30")) + fixmsg(2, "D", *order)))
     assert [m.get(35) for m in out] == [b"A", b"8"] and out[1].get(150) == b"0"
     far = [(11, "O2"), (55, "QNX"), (54, "1"), (38, "100"), (40, "2"), (44, "150.00"), (60, "x")]
@@ -390,6 +399,7 @@ def test_each_message_that_used_to_stop_the_gateway_gets_its_refusal_and_it_keep
     where numbers are due: each is refused in its protocol's way, the task
     never restarts and the next good message is served."""
     dev, link, storage, pub = gateway
+    set_date(dev)
     order = [(11, "O1"), (55, "QNX"), (54, "1"), (38, "100"), (40, "2"), (44, "abc"), (60, "20261126-10:00:00")]
     out = parse_fix(link.submit("FIX", fixmsg(1, "A", (98, "0"), (108, "30")) + fixmsg(2, "D", *order)))
     assert [m.get(35) for m in out] == [b"A", b"j"] and b"tag 44" in out[1].get(58)

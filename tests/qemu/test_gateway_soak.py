@@ -16,7 +16,7 @@ import pytest
 from drivers.hsm import frame as F
 from tests.fix_messages import fixmsg
 
-from test_gateway_e2e import gateway, gateway_restarts  # noqa: F401 (the fixture)
+from test_gateway_e2e import gateway, gateway_restarts, set_date  # noqa: F401 (the fixture)
 
 PAYMENTS = int(os.environ.get("SOAK_PAYMENTS", "1000"))
 ORDERS = int(os.environ.get("SOAK_ORDERS", "1000"))
@@ -77,6 +77,7 @@ def soak(dev, link, monkeypatch, samples):
     # Warm up: one of each kind, so every module and first-use structure exists.
     assert "<GrpSts>ACSC</GrpSts>" in link.submit("pain.001", pain001("W-0", ["W-0-1"]))
     seq = 1
+    set_date(dev)                   # no FIX Logon without a date
     out = link.submit("FIX", fixmsg(seq, "A", (98, "0"), (108, "30")))
     assert "\x0135=A\x01" in out
     samples.append(heap(link)[0])

@@ -3,7 +3,8 @@ records kept in it, shared by the gateway task and the host tools:
 sector 0 the host link key (written by `qenex hostlink provision`),
 sectors 1..7 the operator's compliance rules (written by the gateway on a
 reload, or by `qenex compliance push`), sectors 8..15 the account
-directory in two copies of four sectors, then the audit log.
+directory in two copies of four sectors, then the audit log, and at the
+partition's end the FIX sessions' store (fix_store.py, FIX_SPACE bytes).
 
     key record       "QXHK", the 32-byte key, SHA-256 of both (first 16 bytes)
     rules record     "QXRL", length (u32), SHA-256 of the JSON, the JSON
@@ -22,6 +23,7 @@ RULES_SPACE = 0x7000
 ACCOUNTS_OFFSET = 0x8000
 ACCOUNTS_COPY = 0x4000          # each of the two copies
 AUDIT_OFFSET = 0x10000
+FIX_SPACE = 0x20000             # at the partition's end: two halves of 64 KiB
 KEY_MAGIC = b"QXHK"
 KEY_RECORD = 52
 RULES_MAGIC = b"QXRL"
@@ -90,3 +92,12 @@ def accounts_slot(newest):
     """Where the next record goes: the copy that does not hold `newest`
     (accounts_of's answer, or None)."""
     return ACCOUNTS_COPY if newest is not None and newest[1] == 0 else 0
+
+
+def audit_size(partition):
+    """The audit log's bytes in a gateway partition of `partition` bytes."""
+    return partition - AUDIT_OFFSET - FIX_SPACE
+
+
+def fix_offset(partition):
+    return partition - FIX_SPACE

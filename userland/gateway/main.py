@@ -22,6 +22,7 @@ from userland.compliance.engine import Engine, rules_from_json
 from userland.compliance.risk import Risk
 from userland.gateway import layout
 from userland.gateway.accounts_store import AccountStore
+from userland.gateway.fix_store import FlashStore
 from userland.gateway.fixrelay import FIXNET_TASK, FixRelay
 from userland.gateway.link import ACCOUNTS, RELAY_TASK, RULES, STALE_MS, TIME, LinkServer, host_time, relay
 from userland.gateway import fix_session
@@ -111,7 +112,7 @@ def main():
         while True:
             sender, msg = qenex.recv()
             qenex.reply(sender, b"\x01no host link key provisioned (qenex hostlink provision)")
-    audit_region = Region(base + layout.AUDIT_OFFSET, board.GATEWAY_STORE_SIZE - layout.AUDIT_OFFSET,
+    audit_region = Region(base + layout.AUDIT_OFFSET, layout.audit_size(board.GATEWAY_STORE_SIZE),
                           board.SECTOR_SIZE, _qx.mem_read, _qx.mem_write)
     clock = [0]
 
@@ -159,7 +160,9 @@ def main():
     gw = Gateway(engine, risk, post, record, engine.ledgers or rules["ledgers"],
                  lambda: qenex.ticks() // 1000, utcclock.utc_ms, qenex.ticks, audit_room,
                  lambda text: qenex.write("gateway: %s\n" % text[:200]),
-                 fix_table=fix_session.parse_table(rules.get("fix_sessions", FIX_SESSIONS)))
+                 fix_table=fix_session.parse_table(rules.get("fix_sessions", FIX_SESSIONS)),
+                 fix_store=FlashStore(store, layout.fix_offset(board.GATEWAY_STORE_SIZE), layout.FIX_SPACE,
+                                      binascii.crc32))
     ignored = saved is None and read_rules(store) is not None
     directory = AccountStore(store, record, lambda text: qenex.write("gateway: %s\n" % text))
     gw.accounts = directory                 # resolves through the directory in use
