@@ -57,7 +57,8 @@ def test_the_host_link_over_tcp(board):
         assert link.submit("MT103", mt.encode()) == "MT103 QXREF0001 ACSC"
         rows = sockets(board)
         hostnet = board.ps()["hostnet"]["ID"]
-        assert sorted(r[2] for r in rows) == ["listen", "open"] and {r[0] for r in rows} == {hostnet}, rows
+        rows = [r for r in rows if r[0] == hostnet]            # fixnet's listener is the other one
+        assert sorted(r[2] for r in rows) == ["listen", "open"], rows
     finally:
         link.close()
     # the command line over TCP: `qenex time set --tcp`
@@ -72,7 +73,7 @@ def test_a_killed_hostnet_frees_its_sockets_and_the_next_one_serves(board):
     link = connect(board)
     assert "heap" in link.stats()
     old = board.ps()["hostnet"]["ID"]
-    assert len(sockets(board)) == 2
+    assert len([r for r in sockets(board) if r[0] == old]) == 2
     out = board.cmd("restart %s" % old)
     assert out.startswith("restarted"), out
     link.sock.settimeout(30)
@@ -86,7 +87,7 @@ def test_a_killed_hostnet_frees_its_sockets_and_the_next_one_serves(board):
     board.wait_line(r"hostnet: host link on TCP port 4700", timeout=60)
     deadline = time.monotonic() + 10
     while True:                                   # net notices the end by its sweep (SWEEP_MS)
-        rows = sockets(board)
+        rows = [r for r in sockets(board) if r[3] != "9878"]     # but fixnet's listener
         if len(rows) == 1 or time.monotonic() > deadline:
             break
         time.sleep(0.3)

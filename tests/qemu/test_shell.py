@@ -43,6 +43,8 @@ HELP = [
      "the double-entry ledger (`ledger` alone shows the forms)"),
     ("compliance reload", "the gateway reloads its rules file from storage"),
     ("audit verify", "the gateway checks its audit log (the HSM verifies the checkpoints)"),
+    ("accounts [list|add|open|close|block|remove ...]",
+     "the gateway's account directory (IBAN to ledger account): add IBAN ACCOUNT [BIC], open|close|block|remove IBAN"),
     ("boot [confirm]", "what the bootloader booted; `boot confirm` keeps a trial image"),
     ("reboot", "restart the system"),
     ("poweroff", "stop the system"),

@@ -48,6 +48,7 @@ def _accounts(ctx, args):
 COMMANDS = (
     ("compliance reload", "the gateway reloads its rules file from storage", _compliance, 1),
     ("audit verify", "the gateway checks its audit log (the HSM verifies the checkpoints)", _audit, 1),
-    ("accounts [list | add IBAN ACCOUNT [BIC] | open|close|block|remove IBAN]",
-     "the gateway's account directory: IBANs and the ledger accounts they post to", _accounts, 4),
+    ("accounts [list|add|open|close|block|remove ...]",
+     "the gateway's account directory (IBAN to ledger account): add IBAN ACCOUNT [BIC], open|close|block|remove IBAN",
+     _accounts, 4),
 )
