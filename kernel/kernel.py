@@ -115,6 +115,7 @@ class Kernel(TaskTable):
             self.uarts[dev] = name
         self.irq_owner = {}         # NVIC number -> (tid, bit) of its live owner
         self.timeouts = {}          # tid -> ms its wait or recv times out
+        self.polls = {}             # tid -> ms until which the idle board polls for its wait (SYS_WAIT poll_ms)
         self.now = now if now is not None else trap.ticks_ms
         self.readonly = ()          # (base, size) ranges tasks may pass as message sources
         self.counter = None         # board cycle counter (device: _hal.counter), for boot figures
@@ -310,6 +311,7 @@ class Kernel(TaskTable):
         self.buddy.free_owner(tid)
         self.sleepers.pop(tid, None)
         self.timeouts.pop(tid, None)
+        self.polls.pop(tid, None)
         if tid in self.readers:
             self.readers.remove(tid)
         if tid in self.want_console:
@@ -462,7 +464,8 @@ class Kernel(TaskTable):
         if tid is None:
             if fast is not None:
                 fast.sync(self, None, now)
-            bits = trap.idle(self._earliest())
+            bits = trap.idle(self._earliest(), self._poll_until(now)) if self.polls else \
+                trap.idle(self._earliest())
             self._charge(None, self.now() - now)
             if bits:
                 self._irq(bits)
@@ -550,6 +553,19 @@ class Kernel(TaskTable):
             else:
                 raise AssertionError("fast path log entry %r" % ((kind, a, b, c, d, e, ms),))
         return t0
+
+    def _poll_until(self, now):
+        """The ms until which the idle board polls rather than sleeps: the
+        latest of the waits that asked for it (SYS_WAIT poll_ms), or None.
+        An entry lasts until its waiter wakes or its time passes."""
+        until = None
+        for tid in list(self.polls):
+            u = self.polls[tid]
+            if u <= now:
+                del self.polls[tid]
+            elif until is None or u > until:
+                until = u
+        return until
 
     def _charge(self, tid, ms):
         if ms <= 0:
@@ -748,9 +764,12 @@ class Kernel(TaskTable):
         """Carry out ipc's wake-ups: copy, set the result, make ready (a
         timeout the woken task had is dropped)."""
         timeouts = self.timeouts
+        polls = self.polls
         for tid, r0, r1, ptr, data in wakes:
             if timeouts:
                 timeouts.pop(tid, None)
+            if polls:
+                polls.pop(tid, None)
             w = self.tasks[tid]
             if data is not None and not self.copy_out(w, ptr, data):
                 continue
