@@ -42,9 +42,12 @@ length 0 (then the pointer is not looked at).
                                                               r1 = 0
   8   SYS_REPLY   (sender, ptr, len)                          r0 = 0
   9   SYS_NOTIFY  (dest, bits)                                r0 = 0
-  10  SYS_WAIT    (mask, timeout_ms)                          r0 = pending bits & mask (blocks;
+  10  SYS_WAIT    (mask, timeout_ms, poll_ms)                 r0 = pending bits & mask (blocks;
                                                               timeout_ms = 0: no timeout; r0 = 0
-                                                              when the timeout passed)
+                                                              when the timeout passed); poll_ms
+                                                              (0..POLL_MAX_MS): the board polls
+                                                              rather than sleeps that long while
+                                                              idle (a device that answers soon)
   11  SYS_LOOKUP  (name_ptr, name_len)                        r0 = tid of the named task
   12  SYS_KCTL    (op, arg, buf_ptr, buf_cap)                 r0 = reply length (JSON in buf);
                                                               capability kernel
@@ -155,6 +158,7 @@ R0_MAX = 0x7FFFFFFF         # a result r0 >= 0 must stay positive as int32
 NOTIFY_MASK = 0x7FFFFFFF    # notification bits 0..30 (bit 31 would make
                             # SYS_WAIT's r0 negative, i.e. an error)
 SLEEP_MAX = 0x7FFFFFFF      # ms
+POLL_MAX_MS = 10            # SYS_WAIT's poll_ms at most: idle time polled instead of slept
 NAME_MAX = 15               # bytes of a task name (SYS_LOOKUP), as manifest
 
 # --- leases (SYS_CALL_LEASE, SYS_BORROW) -------------------------------------

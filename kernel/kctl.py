@@ -297,8 +297,12 @@ def ps(k):
     the board counter when the query arrived, read before the rows are
     gathered (the shell's first PS, right after its first prompt, is where
     `uptime`'s boot-to-prompt figure comes from: the rows are not part of
-    the boot)."""
+    the boot). "idle_counts": the counts of that counter the board spent
+    idle since boot (mod 2**32; null without a counter), read with it:
+    busy time over a run is the difference of the counters less that of
+    the idle counts, exactly."""
     counter = k.counter() if k.counter else None
+    idle_counts = k.trap.idle_counts() if counter is not None and hasattr(k.trap, "idle_counts") else None
     rows = []
     for tid in k.order:
         t = k.tasks[tid]
@@ -322,7 +326,8 @@ def ps(k):
                      "exit": t.exit_code})
     return {"uptime_ms": k.now(), "idle_ms": k.idle_ms, "tasks": rows,
             "console": k.console_owner, "console_task": k.console_tid, "safe_mode": k.safe_mode,
-            "counter": counter, "entry_counter": k.entry_counter}
+            "counter": counter, "entry_counter": k.entry_counter,
+            "idle_counts": idle_counts}
 
 
 def mem(k):

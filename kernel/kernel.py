@@ -115,6 +115,7 @@ class Kernel(TaskTable):
             self.uarts[dev] = name
         self.irq_owner = {}         # NVIC number -> (tid, bit) of its live owner
         self.timeouts = {}          # tid -> ms its wait or recv times out
+        self.polls = {}             # tid -> ms until which the idle board polls for its wait (SYS_WAIT poll_ms)
         self.now = now if now is not None else trap.ticks_ms
         self.readonly = ()          # (base, size) ranges tasks may pass as message sources
         self.counter = None         # board cycle counter (device: _hal.counter), for boot figures
@@ -310,6 +311,7 @@ class Kernel(TaskTable):
         self.buddy.free_owner(tid)
         self.sleepers.pop(tid, None)
         self.timeouts.pop(tid, None)
+        self.polls.pop(tid, None)
         if tid in self.readers:
             self.readers.remove(tid)
         if tid in self.want_console:
@@ -464,6 +466,7 @@ class Kernel(TaskTable):
         if tid is None:
             if fast is not None:
                 fast.sync(self, None, now)
+<<<<<<< HEAD
             event = trap.idle(self._earliest())
             if type(event) is int:          # irq bits (0: the deadline)
                 if fast is not None:
@@ -490,6 +493,27 @@ class Kernel(TaskTable):
                 trap.set_slice(left)
                 self._slice = left
             event = trap.resume(tid)
+=======
+            bits = trap.idle(self._earliest(), self._poll_until(now)) if self.polls else \
+                trap.idle(self._earliest())
+            self._charge(None, self.now() - now)
+            if bits:
+                self._irq(bits)
+            return None
+        left = sched.tasks[tid].slice_left  # tid came from pick(): a task of sched's
+        if fast is not None:
+            if sched.qdirty or self.ipc.dirty or self.caps_dirty:
+                fast.sync(self, tid, now)
+            else:                           # only the running task's time changed:
+                fast.w[SLICE + tid] = left if left > 0 else 0       # FastTable.sync's
+                fast.w[START_MS] = now                              # first case, inline
+        if left < 1:
+            left = sched.slice_ticks
+        if left != self._slice:
+            trap.set_slice(left)
+            self._slice = left
+        event = trap.resume(tid)
+>>>>>>> hsm-fast
         if fast is not None:
             log = trap.fastlog()
             if log:
@@ -577,6 +601,19 @@ class Kernel(TaskTable):
             else:
                 raise AssertionError("fast path log entry %r" % ((kind, a, b, c, d, e, ms),))
         return t0
+
+    def _poll_until(self, now):
+        """The ms until which the idle board polls rather than sleeps: the
+        latest of the waits that asked for it (SYS_WAIT poll_ms), or None.
+        An entry lasts until its waiter wakes or its time passes."""
+        until = None
+        for tid in list(self.polls):
+            u = self.polls[tid]
+            if u <= now:
+                del self.polls[tid]
+            elif until is None or u > until:
+                until = u
+        return until
 
     def _charge(self, tid, ms):
         if ms <= 0:
@@ -775,9 +812,12 @@ class Kernel(TaskTable):
         """Carry out ipc's wake-ups: copy, set the result, make ready (a
         timeout the woken task had is dropped)."""
         timeouts = self.timeouts
+        polls = self.polls
         for tid, r0, r1, ptr, data in wakes:
             if timeouts:
                 timeouts.pop(tid, None)
+            if polls:
+                polls.pop(tid, None)
             w = self.tasks[tid]
             if data is not None and not self.copy_out(w, ptr, data):
                 continue

@@ -550,7 +550,7 @@ class Sim:
         s = t.sys
         return (t.heap_used, s.size - s.stack_size, t.stack_hw, s.stack_size)
 
-    def idle(self, deadline_ms):
+    def idle(self, deadline_ms, poll_until_ms=None):
         now = self.ticks_ms()
         wake = deadline_ms
         if self.watched & abi.IRQ_CONSOLE and self.input:

@@ -254,12 +254,15 @@ def sys_wait(k, t, a):
     if mask == 0 or mask & ~abi.NOTIFY_MASK:
         raise KernelError(BAD_ARGUMENT, "wait mask 0x%x is not 1..0x%x" % (mask, abi.NOTIFY_MASK))
     timeout = word(a[1], "wait timeout ms", abi.SLEEP_MAX)
+    poll = word(a[2], "wait poll ms", abi.POLL_MAX_MS)
     got = k.ipc.wait(t.tid, mask)
     if got is not None:
         return (got, 0)
     k.sched.block(t.tid, "wait")
     if timeout:
         k.timeouts[t.tid] = k.now() + timeout
+    if poll:
+        k.polls[t.tid] = k.now() + poll
     return None
 
 

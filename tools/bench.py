@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import tempfile
+import sys
 import time
 
 import pexpect
@@ -365,6 +366,7 @@ def hsm_round_trips(board, tmp):
                 child.send(line + "\r")
                 child.expect_exact("qenex> ")
             t0 = time.monotonic()
+
             collect(child, "hsmbench", r"bench: hsm done", out)
             out["hsm_wall_ms"] = (time.monotonic() - t0) * 1000 / 51
         finally:
@@ -487,11 +489,13 @@ def host_wait_rows(f):
     """Rows that wait on the host (the HSM emulator): guest time includes
     the idle time QEMU skips forward (-icount sleep=off), which depends on
     the host; what the board executed is that less the kernel's idle time
-    over the same run (hsmbench reads KCTL_PS idle_ms around it)."""
-    if "hsm_sign_busy_us" not in f:
+    over the same run (hsmbench reads KCTL_PS's counter and idle_counts,
+    the board's 25 MHz counter and the counts of it spent idle, polled or
+    asleep, around it)."""
+    if "hsm_sign_busy_instr" not in f:
         return []
     return [("HSM: ECDSA P-256 sign round trip, instructions executed (guest time less idle)",
-             "{:,}".format(f["hsm_sign_busy_us"] * 1000))]
+             "{:,}".format(f["hsm_sign_busy_instr"]))]
 
 
 # Instructions from SVC_Handler's first to its return into the same task for
@@ -542,6 +546,20 @@ def gateway_only(board):
         print("| %s | %s |" % (name, value))
 
 
+def hsm_only(board):
+    """`python -m tools.bench --hsm`: the HSM sign rows alone (a quick loop
+    while working on the link), and the hsm service's link counters."""
+    with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
+        f = hsm_round_trips(board, tmp)
+    print(" ".join("%s=%s" % kv for kv in sorted(f.items()) if kv[0].startswith("hsm_sign")))
+    n = "{:,}".format
+    for name, value in [
+            ("HSM: ECDSA P-256 sign round trip from a task, guest time (us)", n(f["hsm_sign_round_trip_us"])),
+            ("HSM: the same, host wall time (ms, emulator included)", "%.2f" % f["hsm_wall_ms"]),
+            ("HSM: link frames per guest second (request + response)", n(f["hsm_frames_per_s"]))] + host_wait_rows(f):
+        print("| %s | %s |" % (name, value))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--board", default="mps2-an385")
@@ -550,7 +568,10 @@ def main():
     p.add_argument("--net", action="store_true", help="only the TCP figures (dev image, netecho)")
     p.add_argument("--irq", action="store_true", help="only the task interrupt and task UART figures (dev image)")
     p.add_argument("--gateway", action="store_true", help="only the gateway figures (pacs.008 and FIX over the host link)")
+    p.add_argument("--hsm", action="store_true", help="only the HSM sign round trip figures (test image)")
     args = p.parse_args()
+    if args.hsm:
+        return hsm_only(args.board)
     if args.irq:
         with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
             f = task_irq_figures(args.board, tmp)

@@ -57,13 +57,16 @@ CHUNK = 4096            # bytes a read asks for at most (the ring's size, abi.UA
 
 
 class RingPort:
-    """RingPort(dev, bit): task UART dev (1: uart1, 2: uart2) whose
-    interrupt the task is granted at notification bit `bit`. The same
-    read()/write() as the polled port it replaced, plus waiting."""
+    """RingPort(dev, bit, poll_ms=0): task UART dev (1: uart1, 2: uart2)
+    whose interrupt the task is granted at notification bit `bit`. The same
+    read()/write() as the polled port it replaced, plus waiting; with
+    poll_ms, a wait has the idle board poll that long before it sleeps
+    (for a peer that answers within it: the HSM)."""
 
-    def __init__(self, dev, bit):
+    def __init__(self, dev, bit, poll_ms=0):
         self.dev = dev
         self.mask = 1 << bit
+        self.poll_ms = poll_ms          # wait(): the idle board polls this long first (SYS_WAIT poll_ms)
         self.buf = bytearray(CHUNK)
         self.view = memoryview(self.buf)
         self.bytes_in = 0
@@ -87,7 +90,7 @@ class RingPort:
         kernel first (a fast syscall): with enough waiting, at once."""
         if need > 1 and self.arm(need) >= need:
             return True
-        return qenex.wait(self.mask, timeout_ms) != 0
+        return qenex.wait(self.mask, timeout_ms, self.poll_ms) != 0
 
     def arm(self, need):
         """Have the grant's bit raised when `need` bytes wait (or some, and

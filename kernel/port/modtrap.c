@@ -666,6 +666,7 @@ static mp_obj_t trap_kill(mp_obj_t tid_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(trap_kill_obj, trap_kill);
 
+<<<<<<< HEAD
 /* idle(deadline_ms or None) -> pending watched IRQ bits (0: deadline
  * reached), or the event of a task: task-owned interrupts alone (nothing
  * else due) go to the fast path, which raises their owners' bits and, when
@@ -675,6 +676,24 @@ static MP_DEFINE_CONST_FUN_OBJ_1(trap_kill_obj, trap_kill);
 static mp_obj_t trap_idle(mp_obj_t deadline_in) {
     int has_deadline = deadline_in != mp_const_none;
     uint64_t deadline = has_deadline ? (uint64_t)mp_obj_get_int(deadline_in) : 0;
+=======
+/* idle(deadline_ms or None, poll_until_ms=None) -> pending watched IRQ
+ * bits (0: deadline reached). Sleeps with WFI; interrupts are masked around
+ * the check so none is missed. Until poll_until_ms it polls instead of
+ * sleeping (the kernel's choice: a task waits for a device that answers
+ * soon, kernel/kernel.py _poll_until): an interrupt is taken as soon as it
+ * comes. Under -icount sleep=off an idle CPU's clock jumps to the next
+ * timer deadline (a tick: up to 1 ms) whatever the host takes to answer,
+ * a polling one's advances by the instructions it runs. The counts of the
+ * 25 MHz counter spent here, polled or asleep, add up in idle_counts(). */
+static uint32_t idle_counts;
+#define IDLE_COUNTER QX_REG(QX_FPGAIO_BASE + 0x18u)
+static mp_obj_t trap_idle(size_t n_args, const mp_obj_t *args) {
+    int has_deadline = args[0] != mp_const_none;
+    uint64_t deadline = has_deadline ? (uint64_t)mp_obj_get_int(args[0]) : 0;
+    uint64_t poll_until = n_args > 1 && args[1] != mp_const_none ? (uint64_t)mp_obj_get_int(args[1]) : 0;
+    uint32_t c0 = IDLE_COUNTER;
+>>>>>>> hsm-fast
     for (;;) {
         uint32_t s = qx_irq_save();
         uint32_t irqs = pending_irqs();
@@ -693,13 +712,23 @@ static mp_obj_t trap_idle(mp_obj_t deadline_in) {
         }
         if (irqs || due) {
             qx_irq_restore(s);
+            idle_counts += IDLE_COUNTER - c0;
             return INT(irqs);
         }
-        qx_wfi();                /* wakes on a pending interrupt even while masked */
+        if (now >= poll_until) {
+            qx_wfi();            /* wakes on a pending interrupt even while masked */
+        }
         qx_irq_restore(s);
     }
 }
-static MP_DEFINE_CONST_FUN_OBJ_1(trap_idle_obj, trap_idle);
+static MP_DEFINE_CONST_FUN_OBJ_VAR_BETWEEN(trap_idle_obj, 1, 2, trap_idle);
+
+/* idle_counts() -> counts of the 25 MHz counter spent in idle() since
+ * boot (mod 2**32): the board's idle time, exactly. */
+static mp_obj_t trap_idle_counts(void) {
+    return mp_obj_new_int_from_uint(idle_counts);
+}
+static MP_DEFINE_CONST_FUN_OBJ_0(trap_idle_counts_obj, trap_idle_counts);
 
 /* last() -> the task the last event of resume() came from (the IPC fast
  * path may have switched from the resumed task to others). */
@@ -829,6 +858,7 @@ static const mp_rom_map_elem_t trap_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR_copy), MP_ROM_PTR(&trap_copy_obj) },
     { MP_ROM_QSTR(MP_QSTR_kill), MP_ROM_PTR(&trap_kill_obj) },
     { MP_ROM_QSTR(MP_QSTR_idle), MP_ROM_PTR(&trap_idle_obj) },
+    { MP_ROM_QSTR(MP_QSTR_idle_counts), MP_ROM_PTR(&trap_idle_counts_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_slice), MP_ROM_PTR(&trap_set_slice_obj) },
     { MP_ROM_QSTR(MP_QSTR_set_deadline), MP_ROM_PTR(&trap_set_deadline_obj) },
     { MP_ROM_QSTR(MP_QSTR_watch), MP_ROM_PTR(&trap_watch_obj) },

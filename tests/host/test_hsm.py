@@ -683,3 +683,18 @@ def test_a_frame_cut_off_by_a_driver_restart_does_not_swallow_the_next_drivers_f
     c.login("123456")
     assert call(c, F.LIST) == [] and c.stats["timeouts"] == 0
     s.close()
+
+
+def test_a_deferred_save_writes_the_state_on_flush_not_before(tmp_path):
+    """`qenex hsm serve` answers first and writes the state after
+    (defer_save, flush()): the audit entry reaches the file on flush."""
+    path = str(tmp_path / "state.json")
+    hsm = emulator.Hsm(path)
+    n = len(json.load(open(path))["audit"])
+    hsm.defer_save = True
+    hsm._log("sign", "k", "ok", "32 bytes")
+    assert len(json.load(open(path))["audit"]) == n and hsm.dirty
+    hsm.flush()
+    entries = json.load(open(path))["audit"]
+    assert len(entries) == n + 1 and entries[-1]["op"] == "sign" and not hsm.dirty
+    assert emulator.verify_audit(entries) == (True, n + 1)

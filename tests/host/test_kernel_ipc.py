@@ -563,3 +563,35 @@ def test_a_polling_receive_returns_at_once_when_nobody_calls_and_delivers_when_s
     assert ("got", 2, b"ping") in log and ("reply", b"pong") in log
     k.check()
     assert _abi.SYS_RECV == 7
+
+
+def test_a_wait_with_poll_ms_has_the_idle_board_poll_until_then_and_no_longer():
+    """SYS_WAIT poll_ms: while the waiter waits and nobody runs, the kernel
+    passes trap.idle() a poll deadline (now + poll_ms); once the waiter is
+    woken (or its time passed) idle sleeps again, with none. More than
+    POLL_MAX_MS is BAD_ARGUMENT."""
+    got, log = [], []
+
+    def w(sys):
+        r = yield sys.raw(abi.SYS_WAIT, 0b1, 0, abi.POLL_MAX_MS + 1)
+        log.append(E.name_of(-r[0]))
+        r = yield sys.raw(abi.SYS_WAIT, 0b1, 0, 3)
+        got.append(r[0])
+        yield from sys.wait(0b10)                   # no poll: idle sleeps
+
+    def n(sys):
+        yield from sys.sleep(20)
+        yield from sys.notify(2, 0b1)
+    k, sim = boot({"n": n, "w": w}, [mf("n", calls="w"), mf("w")])
+    idles = []
+    real = sim.idle
+
+    def idle(deadline_ms, poll_until_ms=None):
+        idles.append((sim.ticks_ms(), poll_until_ms))
+        return real(deadline_ms, poll_until_ms)
+    sim.idle = idle
+    run(k, until=lambda: got and k.sched.info(2)["reason"] == "wait" and len(idles) > 3)
+    assert log == ["BAD_ARGUMENT"] and got == [0b1]
+    polled = [(t, p) for t, p in idles if p is not None]
+    assert polled and all(t < p <= t + 3 for t, p in polled)      # never past the waiter's 3 ms
+    assert idles[-1][1] is None and not k.polls                 # woken: no poll left behind

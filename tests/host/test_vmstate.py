@@ -29,7 +29,7 @@ KERNEL_GLOBALS = {
     "qx_fast_syscalls", "qx_irq_pending", "qx_irq_owner",            # trap.c
     "qx_tuarts",                                                     # drivers/uart/task_uart.c
     "qx_fasttab", "qx_fastlog", "qx_fastlog_len", "qx_fast_enabled",  # ipcfast.c
-    "tasks", "kernel_vm", "ev_args", "ev_syscall",                   # modtrap.c (ev_*: the reused syscall event)
+    "tasks", "kernel_vm", "ev_args", "ev_syscall", "idle_counts",    # modtrap.c (ev_*: the reused syscall event)
     "region", "region_size", "sector_size",                          # drivers/flash
     # mbedtls's restartable-ECC budget (ecp.c, MBEDTLS_ECP_RESTARTABLE): set
     # once at kernel start to a constant (kernel/port/imgcheck.c

@@ -74,6 +74,11 @@ def _ml_dsa():
 
 class Hsm:
     def __init__(self, state_path, master_path=None, pin="123456"):
+        # defer_save: the state is written by flush(), not before each
+        # answer (`qenex hsm serve` flushes right after sending it, before
+        # it reads the next request: the link does not wait for the fsync).
+        self.defer_save = False
+        self.dirty = False
         self.state_path = state_path
         self.master_path = master_path or state_path + ".master"
         self.master = self._master_key()
@@ -140,7 +145,16 @@ class Hsm:
                  "note": note}
         entry["hash"] = audit_hash(audit[-1]["hash"] if audit else "00" * 32, entry)
         audit.append(entry)
-        self._save()
+        if self.defer_save:
+            self.dirty = True
+        else:
+            self._save()
+
+    def flush(self):
+        """Write the state if an answer changed it since (defer_save)."""
+        if self.dirty:
+            self.dirty = False
+            self._save()
 
     # --- frames --------------------------------------------------------------------
     def handle(self, request):

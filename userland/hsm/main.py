@@ -39,6 +39,12 @@ from userland.lib import qenex
 
 PIECE = 240
 LINK_BIT = 0            # manifest: irqs = uart1:0
+# The HSM answers a request within a few ms (an ECDSA signature well under
+# one): the board, idle meanwhile, polls the line that long before it sleeps
+# (SYS_WAIT poll_ms), so the answer is taken as it comes. Under QEMU with
+# -icount sleep=off a sleeping board's clock jumps a tick (1 ms) at a time
+# while the host computes, a polling one's by what it runs.
+POLL_MS = 3
 
 
 def crc32(data):
@@ -55,7 +61,7 @@ class Service:
                 self.names[qenex.lookup(m.name) & 0xFF] = m.name       # by task id (a handle's low byte)
             except qenex.Error:
                 pass
-        port = RingPort(1, LINK_BIT)
+        port = RingPort(1, LINK_BIT, POLL_MS)
         self.hsm = Client(port, crc32, _crypto.hmac_sha256, qenex.ticks, qenex.sleep)
         self.big = b""
 

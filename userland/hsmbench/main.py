@@ -3,7 +3,8 @@ guest clock (`make bench` runs it under -icount, where a guest ns is one
 instruction or idle time skipped while the host HSM answers). The kernel's
 idle time over the same run (KCTL_PS idle_ms, which is why it holds the
 kernel right, in the test image only) splits the two: what the board
-executed and what it waited."""
+executed and what it waited; the board's 25 MHz counter and the counts of
+it the kernel spent idle (KCTL_PS counter and idle_counts) make both exact."""
 from drivers.hsm import frame as F
 import _qx
 from kernel import abi
@@ -17,7 +18,7 @@ _ps = None
 
 
 def clock():
-    """(uptime_ms, idle_ms) from KCTL_PS, read out of its JSON text in one
+    """(uptime_ms, idle_ms, counter, idle_counts) from KCTL_PS, read out of its JSON text in one
     buffer kept for the run, without building the whole table or copying
     the reply (a 16 KiB heap: qenex.kctl's grown buffer and its copy of a
     30-task reply did not fit)."""
@@ -28,7 +29,7 @@ def clock():
     if n < 0:
         raise qenex.Error(-n)
     out = []
-    for key in (b'"uptime_ms": ', b'"idle_ms": '):
+    for key in (b'"uptime_ms": ', b'"idle_ms": ', b'"counter": ', b'"idle_counts": '):
         i = _ps.find(key, 0, n) + len(key)
         j = i
         while j < n and 48 <= _ps[j] <= 57:
@@ -41,7 +42,7 @@ def main():
     msg = F.fields("sign", "bench-sign", b"\x11" * 32)
     stats = F.fields("stats")
     qenex.call("hsm", msg)                           # warm: the first frame, imports
-    up0, idle0 = clock()
+    up0, idle0, c0, ic0 = clock()
     t0 = qenex.ticks()
     for _ in range(N):
         r = qenex.call("hsm", msg)
@@ -49,9 +50,12 @@ def main():
             qenex.write("bench: hsm refused: %s\n" % F.unfields(r[1:])[0].decode())
             return
     ms = qenex.ticks() - t0
-    up1, idle1 = clock()
-    busy = (up1 - up0) - (idle1 - idle0)
-    qenex.write("bench: hsm_sign_busy_us %d\n" % (busy * 1000 // N))  # executed, not waited
+    up1, idle1, c1, ic1 = clock()
+    counts = (c1 - c0) & 0xFFFFFFFF                  # the 25 MHz counter: 40 instructions a count
+    idle = (ic1 - ic0) & 0xFFFFFFFF
+    qenex.write("bench: hsm_sign_busy_us %d\n" % ((counts - idle) * 40 // N // 1000))   # executed, not waited
+    qenex.write("bench: hsm_sign_busy_instr %d\n" % ((counts - idle) * 40 // N))
+    qenex.write("bench: hsm_sign_counter_us %d\n" % (counts * 40 // N // 1000))
     qenex.write("bench: hsm_sign_round_trip_us %d\n" % (ms * 1000 // N))
     qenex.write("bench: hsm_frames_per_s %d\n" % (2 * N * 1000 // max(ms, 1)))
     qenex.write("bench: hsm_stats %s\n" % F.unfields(qenex.call("hsm", stats)[1:])[0].decode())

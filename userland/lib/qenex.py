@@ -162,10 +162,12 @@ def notify(dest, bits):
     _sys(abi.SYS_NOTIFY, dest, bits)
 
 
-def wait(mask, timeout_ms=0):
+def wait(mask, timeout_ms=0, poll_ms=0):
     """Wait until one of the notification bits in mask is set; returns them
-    (cleared); 0 when timeout_ms (0: none) passed first."""
-    return _sys(abi.SYS_WAIT, mask, timeout_ms)
+    (cleared); 0 when timeout_ms (0: none) passed first. poll_ms (at most
+    abi.POLL_MAX_MS): for that long an idle board polls for the interrupt
+    instead of sleeping (a device expected to answer within it)."""
+    return _sys(abi.SYS_WAIT, mask, timeout_ms, poll_ms)
 
 
 def irq_ack(bits):
