@@ -466,8 +466,8 @@ class Kernel(TaskTable):
         if tid is None:
             if fast is not None:
                 fast.sync(self, None, now)
-<<<<<<< HEAD
-            event = trap.idle(self._earliest())
+            event = trap.idle(self._earliest(), self._poll_until(now)) if self.polls else \
+                trap.idle(self._earliest())
             if type(event) is int:          # irq bits (0: the deadline)
                 if fast is not None:
                     log = trap.fastlog()    # interrupts it raised bits for (nobody woken)
@@ -493,27 +493,6 @@ class Kernel(TaskTable):
                 trap.set_slice(left)
                 self._slice = left
             event = trap.resume(tid)
-=======
-            bits = trap.idle(self._earliest(), self._poll_until(now)) if self.polls else \
-                trap.idle(self._earliest())
-            self._charge(None, self.now() - now)
-            if bits:
-                self._irq(bits)
-            return None
-        left = sched.tasks[tid].slice_left  # tid came from pick(): a task of sched's
-        if fast is not None:
-            if sched.qdirty or self.ipc.dirty or self.caps_dirty:
-                fast.sync(self, tid, now)
-            else:                           # only the running task's time changed:
-                fast.w[SLICE + tid] = left if left > 0 else 0       # FastTable.sync's
-                fast.w[START_MS] = now                              # first case, inline
-        if left < 1:
-            left = sched.slice_ticks
-        if left != self._slice:
-            trap.set_slice(left)
-            self._slice = left
-        event = trap.resume(tid)
->>>>>>> hsm-fast
         if fast is not None:
             log = trap.fastlog()
             if log:

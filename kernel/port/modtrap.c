@@ -666,25 +666,18 @@ static mp_obj_t trap_kill(mp_obj_t tid_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(trap_kill_obj, trap_kill);
 
-<<<<<<< HEAD
-/* idle(deadline_ms or None) -> pending watched IRQ bits (0: deadline
- * reached), or the event of a task: task-owned interrupts alone (nothing
- * else due) go to the fast path, which raises their owners' bits and, when
- * that woke one, names the task to run -- entered here, as resume() would
- * (trap.last() says which; its log, FAST_IRQ and FAST_RUN, says why).
- * Sleeps with WFI; interrupts are masked around the check so none is missed. */
-static mp_obj_t trap_idle(mp_obj_t deadline_in) {
-    int has_deadline = deadline_in != mp_const_none;
-    uint64_t deadline = has_deadline ? (uint64_t)mp_obj_get_int(deadline_in) : 0;
-=======
 /* idle(deadline_ms or None, poll_until_ms=None) -> pending watched IRQ
- * bits (0: deadline reached). Sleeps with WFI; interrupts are masked around
- * the check so none is missed. Until poll_until_ms it polls instead of
- * sleeping (the kernel's choice: a task waits for a device that answers
- * soon, kernel/kernel.py _poll_until): an interrupt is taken as soon as it
- * comes. Under -icount sleep=off an idle CPU's clock jumps to the next
- * timer deadline (a tick: up to 1 ms) whatever the host takes to answer,
- * a polling one's advances by the instructions it runs. The counts of the
+ * bits (0: deadline reached), or the event of a task: task-owned interrupts
+ * alone (nothing else due) go to the fast path, which raises their owners'
+ * bits and, when that woke one, names the task to run -- entered here, as
+ * resume() would (trap.last() says which; its log, FAST_IRQ and FAST_RUN,
+ * says why). Sleeps with WFI; interrupts are masked around the check so
+ * none is missed. Until poll_until_ms it polls instead of sleeping (the
+ * kernel's choice: a task waits for a device that answers soon,
+ * kernel/kernel.py _poll_until): an interrupt is taken as soon as it comes.
+ * Under -icount sleep=off an idle CPU's clock jumps to the next timer
+ * deadline (a tick: up to 1 ms) whatever the host takes to answer, a
+ * polling one's advances by the instructions it runs. The counts of the
  * 25 MHz counter spent here, polled or asleep, add up in idle_counts(). */
 static uint32_t idle_counts;
 #define IDLE_COUNTER QX_REG(QX_FPGAIO_BASE + 0x18u)
@@ -693,7 +686,6 @@ static mp_obj_t trap_idle(size_t n_args, const mp_obj_t *args) {
     uint64_t deadline = has_deadline ? (uint64_t)mp_obj_get_int(args[0]) : 0;
     uint64_t poll_until = n_args > 1 && args[1] != mp_const_none ? (uint64_t)mp_obj_get_int(args[1]) : 0;
     uint32_t c0 = IDLE_COUNTER;
->>>>>>> hsm-fast
     for (;;) {
         uint32_t s = qx_irq_save();
         uint32_t irqs = pending_irqs();
@@ -704,6 +696,7 @@ static mp_obj_t trap_idle(size_t n_args, const mp_obj_t *args) {
             qx_irq_restore(s);
             if (irq_fast(0, &run)) {
                 if (run > 0) {
+                    idle_counts += IDLE_COUNTER - c0;
                     return enter(&tasks[run]);
                 }
                 continue;               /* bits raised, nobody woken: idle on */

@@ -167,4 +167,11 @@ def test_a_corrupted_document_fed_in_chunks_reads_as_in_one_piece(at, junk, k):
         for i in range(0, len(data), k):
             p.feed(data[i:i + k])
         return p.close()
-    assert _outcome(fed) == _outcome(lambda: xmlmini.parse(data))
+    whole, chunked = _outcome(lambda: xmlmini.parse(data)), _outcome(fed)
+    if isinstance(whole, str):
+        # refused both ways, at the same line; which fault is named first may differ (the
+        # whole document's UTF-8 is checked before its syntax, a chunk's syntax before the
+        # bytes that have not come yet)
+        assert isinstance(chunked, str) and chunked.split(":")[0] == whole.split(":")[0], (whole, chunked)
+    else:
+        assert chunked == whole
