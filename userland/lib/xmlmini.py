@@ -31,6 +31,7 @@ parse(data) is the same in one call.
 """
 
 MAX_DEPTH = 64
+PIECE = 1024                # parse() feeds a document in pieces this long
 MAX_SIZE = 1 << 20
 _NAME_START = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:"
 _NAME = _NAME_START + b"0123456789-."
@@ -519,7 +520,18 @@ def parse(data):
     or str)."""
     if len(data) > MAX_SIZE:
         raise XmlError("larger than %d bytes" % MAX_SIZE)
-    return Parser().close(data)
+    if isinstance(data, str):
+        data = data.encode()
+    # Fed a piece at a time: the pieces a feed splits its bytes into live only while it reads
+    # them, so a document's peak memory is its tree, not its tree and all of its pieces (a
+    # 4 KB pain.001 had run the gateway's 120 KB heap out).
+    p = Parser()
+    view = memoryview(data)
+    i = 0
+    while len(data) - i > PIECE:
+        p.feed(view[i:i + PIECE])
+        i += PIECE
+    return p.close(view[i:])
 
 
 def escape(text):
