@@ -27,7 +27,7 @@ class Relay:
 
     def __init__(self, sock, gateway, timed_out):
         self.sock, self.gateway, self.timed_out = sock, gateway, timed_out
-        self.reader = fix.Reader()
+        self.reader = fix.Reader(raw=True)   # the bytes as they came: the gateway frames them again
         self.buf = bytearray(CHUNK)
         self.view = memoryview(self.buf)
         self.due = MAX_WAIT_MS
@@ -55,9 +55,9 @@ class Relay:
 
     def feed(self, data):
         """Hand the whole messages `data` completes to the gateway; True once it ended the connection."""
-        for m in self.reader.feed(bytes(data)):
+        for m in self.reader.feed(data):
             self.messages += 1
-            if self._send(self.gateway.message(m.encode("latin-1"))):
+            if self._send(self.gateway.message(m)):
                 return True
         return False
 
@@ -70,12 +70,7 @@ def main():
 
     lease = bytearray(FIX_LEASE)
     rights = abi.LEASE_READ | abi.LEASE_WRITE
-    said = [None]
-
-    def say_once(what):
-        if said[0] != what:
-            said[0] = what
-            qenex.write("fixnet: %s\n" % what)
+    say_once = qenex.say_once("fixnet")
 
     class Gateway:
         """The gateway's FIX acceptor by IPC: each call's answer comes back in the lease."""
@@ -102,13 +97,7 @@ def main():
         def tick(self):
             return self._call(FIX_TICK)
 
-    while True:
-        try:
-            listener = net.listen(FIX_PORT)
-            break
-        except (net.NetError, qenex.Error) as e:
-            say_once("cannot listen on %d yet (%s): trying every %d ms" % (FIX_PORT, e, RETRY_MS))
-            qenex.sleep(RETRY_MS)
+    listener = net.listen_when_up(FIX_PORT, say_once, RETRY_MS)
     qenex.write("fixnet: FIX on TCP port %d\n" % FIX_PORT)
     gw = Gateway()
     while True:

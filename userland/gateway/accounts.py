@@ -22,6 +22,7 @@ The directory's text form (stored, loaded from the host, listed): a line
 per account, `IBAN ACCOUNT BIC STATE` (BIC "-" for none); blank lines and
 lines from '#' are ignored."""
 from userland.gateway.payment import Rejected, check_bic
+from userland.lib.asciinum import is_digits
 
 MAX_ACCOUNTS = 200          # each stored copy holds this many (layout.ACCOUNTS_COPY)
 ACCOUNT_MAX = (1 << 128) - 1
@@ -88,11 +89,8 @@ def iban(text):
 
 def ledger_id(text):
     """A ledger account id (1 .. 2**128 - 1) from 1 to 39 ASCII digits, or None."""
-    if not 0 < len(text) <= 39:
+    if not is_digits(text, 39):
         return None
-    for c in text:
-        if not "0" <= c <= "9":
-            return None
     n = int(text)
     return n if 0 < n <= ACCOUNT_MAX else None
 

@@ -79,11 +79,13 @@ def _text(raw):
 class Reader:
     """Whole, valid messages out of a byte stream; garbled ones dropped.
     Framing is checked on the bytes; the messages come out as str (one
-    character per byte)."""
+    character per byte), or as the bytes themselves with raw=True (a relay
+    that hands them on: userland/fixnet/)."""
 
-    def __init__(self):
+    def __init__(self, raw=False):
         self.buf = b""
         self.garbled = 0
+        self.raw = raw
 
     def feed(self, data):
         if isinstance(data, str):
@@ -125,7 +127,7 @@ class Reader:
                     or msg[n - 1] != 1 or (sum(msg) - sum(trailer)) % 256 != int(trailer[3:6].decode()):
                 p = self._drop(p)
                 continue
-            out.append(_text(msg))
+            out.append(msg if self.raw else _text(msg))
             p = body_end + 7
         self.buf = buf[p:] if p < len(buf) else b""
         return out

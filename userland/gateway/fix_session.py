@@ -51,11 +51,9 @@ from userland.gateway import fix as W
 from userland.lib.asciinum import is_digits
 
 SEQ_DIGITS = 9
-SEQ_MAX = 999999999
 NOT_RESENT = ("0", "1", "2", "4", "5", "A")     # session messages: gap-filled, never resent (Reject is resent)
 MAX_QUEUED = 16             # messages held back behind a gap (and MAX_QUEUED_CHARS of them)
 MAX_QUEUED_CHARS = 8192
-MAX_KEPT = 512              # sent messages kept per session for resending (older ones are gap-filled)
 LOGON_WAIT_MS = 10000       # a connection that sends no Logon this long is closed
 COMPID_MAX = 32
 REQUIRED = {"D": ("11", "55", "54", "38", "40", "60"), "F": ("41", "11", "55", "54", "60"),
@@ -106,7 +104,7 @@ class MemoryStore:
     def __init__(self, most=16):
         self.seqs = {}
         self.sent = {}
-        self.most = most            # messages kept per session: RAM is scarce (a flash store keeps MAX_KEPT)
+        self.most = most            # messages kept per session: RAM is scarce (fix_store keeps its MAX_KEPT)
 
     def load(self, cp):
         return self.seqs.get(cp, (1, 1))

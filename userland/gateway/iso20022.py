@@ -104,19 +104,19 @@ def parse(data):
     if doc.tag != "Document":
         raise Rejected("FF01", doc.tag, "the root element is not Document")
     if doc.ns == PACS008 or doc.find("FIToFICstmrCdtTrf") is not None:
-        msg_id, payments = _pacs008(doc)
-        return "pacs.008", msg_id, payments
+        return ("pacs.008",) + _message(doc, "FIToFICstmrCdtTrf", _pacs008_txs)
     if doc.ns == PAIN001 or doc.find("CstmrCdtTrfInitn") is not None:
-        msg_id, payments = _pain001(doc)
-        return "pain.001", msg_id, payments
+        return ("pain.001",) + _message(doc, "CstmrCdtTrfInitn", _pain001_txs)
     raise Rejected("FF01", "Document", "neither pacs.008.001.08 nor pain.001.001.09 (%s)" % (doc.ns or "no namespace"))
 
 
-def _pacs008(doc):
-    top = "FIToFICstmrCdtTrf"
+def _message(doc, top, txs):
+    """(MsgId, payments) of the message under `top`: its header, then
+    txs(doc, top, header, NbOfTxs, MsgId); a refusal after the header
+    carries the MsgId it was read with."""
     gh, msg_id, n = _header(doc, top)
     try:
-        return msg_id, _pacs008_txs(doc, top, gh, n, msg_id)
+        return msg_id, txs(doc, top, gh, n, msg_id)
     except Rejected as e:
         e.msg_id = msg_id
         raise
@@ -154,16 +154,6 @@ def _pacs008_txs(doc, top, gh, n, msg_id):
             date or _may(tx, "IntrBkSttlmDt", e2e, where, DATE),
             _may(tx, "Dbtr/PstlAdr/Ctry", e2e, where, COUNTRY), _may(tx, "Cdtr/PstlAdr/Ctry", e2e, where, COUNTRY)))
     return out
-
-
-def _pain001(doc):
-    top = "CstmrCdtTrfInitn"
-    gh, msg_id, n = _header(doc, top)
-    try:
-        return msg_id, _pain001_txs(doc, top, gh, n, msg_id)
-    except Rejected as e:
-        e.msg_id = msg_id
-        raise
 
 
 def _pain001_txs(doc, top, gh, n, msg_id):

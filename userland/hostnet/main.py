@@ -66,12 +66,7 @@ def main():
 
     lease = bytearray(RELAY_LEASE)
     rights = abi.LEASE_READ | abi.LEASE_WRITE
-    said = [None]
-
-    def say_once(what):
-        if said[0] != what:
-            said[0] = what
-            qenex.write("hostnet: %s\n" % what)
+    say_once = qenex.say_once("hostnet")
 
     def forward(fr):
         lease[:len(fr)] = fr
@@ -85,13 +80,7 @@ def main():
             return None
         return bytes(memoryview(lease)[:struct.unpack("<H", r[1:])[0]])
 
-    while True:
-        try:
-            listener = net.listen(RELAY_PORT)
-            break
-        except (net.NetError, qenex.Error) as e:
-            say_once("cannot listen on %d yet (%s): trying every %d ms" % (RELAY_PORT, e, RETRY_MS))
-            qenex.sleep(RETRY_MS)
+    listener = net.listen_when_up(RELAY_PORT, say_once, RETRY_MS)
     qenex.write("hostnet: host link on TCP port %d\n" % RELAY_PORT)
     while True:
         conn, peer = listener.accept()

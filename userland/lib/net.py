@@ -241,6 +241,19 @@ def listen(port):
     return Socket(v)
 
 
+def listen_when_up(port, say, retry_ms=500):
+    """listen(port), tried again every retry_ms while net is not up yet or
+    refuses (say(text) is told why each time): a front task's first step
+    (userland/hostnet/, userland/fixnet/)."""
+    from userland.lib import qenex
+    while True:
+        try:
+            return listen(port)
+        except (NetError, qenex.Error) as e:
+            say("cannot listen on %d yet (%s): trying every %d ms" % (port, e, retry_ms))
+            qenex.sleep(retry_ms)
+
+
 def connect(ip, port, timeout_ms=None):
     """A connection to ip ("10.0.2.2" or an int) and port."""
     if isinstance(ip, str):

@@ -206,6 +206,18 @@ def write(text):
     _sys(abi.SYS_WRITE, _qx.addr(b), len(b))
 
 
+def say_once(prefix):
+    """say(text): "prefix: text" on the console, unless it is what say said
+    last (a task that retries does not fill the console with one line)."""
+    said = [None]
+
+    def say(text):
+        if said[0] != text:
+            said[0] = text
+            write("%s: %s\n" % (prefix, text))
+    return say
+
+
 def read_byte():
     """The next console byte, waiting for it (needs console = read; only the
     console's owner gets bytes: any other task waits until it owns it)."""
