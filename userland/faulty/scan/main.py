@@ -15,7 +15,7 @@ from userland.faulty import secret
 from userland.lib import qenex
 
 BLOCK = 16384               # heap + stack + arena of the manifest, rounded up
-CHUNK = 1024
+CHUNK = 512                 # a read's copy: small beside the 8 KiB heap
 
 
 def main():
