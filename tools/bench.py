@@ -64,6 +64,7 @@ def run_device(board):
         out.update(install_hold(board, tmp))
     with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
         out.update(gateway_messages(board, tmp))
+        out.update(gateway_http(board, tmp))
     with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
         out.update(task_irq_figures(board, tmp))
     return out
@@ -189,6 +190,75 @@ def gateway_messages(board, tmp):
         finally:
             child.close(force=True)
     return out
+
+
+HTTP_N = 10
+
+
+def gateway_http(board, tmp):
+    """A 3-transaction pacs.008 (tests/vectors/gateway/pacs008_3tx.xml, 4.5
+    KB) POSTed over HTTP/1.1 to the production image's httpnet (one kept-alive
+    connection through QEMU's forward), end to end through compliance, risk,
+    the ledger and the audit entry: guest ms per message and per stage (the
+    gateway's counters, read over the host link), wall time."""
+    import http.client
+    from drivers.hsm import frame as F
+    from tools import hostlink
+    storage = qemu.ensure_storage(os.path.join(tmp, "storage-http.bin"), load_board(board).STORAGE_SIZE)
+    key = hostlink.provision(storage, board, os.path.join(tmp, "hostlink-http.key"))
+    link_sock = os.path.join(tmp, "link-http.sock")
+    fwd = qemu.forwards([s for s in qemu.SERVICES if s[1] == 80])
+    with open(os.path.join(ROOT, "tests", "vectors", "gateway", "pacs008_3tx.xml"), "rb") as f:
+        pacs = f.read()
+    out = {"gw_http_bytes": len(pacs)}
+    with emulated_hsm(tmp) as hsm_sock:
+        cmd = qemu.command(board, flash=qemu.flash_path(board), serial="stdio", icount=True, storage=storage,
+                           hsm=hsm_sock, hostlink=link_sock, net=fwd)
+        child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
+        try:
+            child.expect_exact("qenex> ")
+            for line in HSM_READY + ("hsm gen ecdsa-p256 audit sign verify", "ledger account new 1 1 10",
+                                     "ledger account new 2 1 10"):
+                child.send(line + "\r")
+                child.expect_exact("qenex> ")
+            link = hostlink.Link(link_sock, key)
+            link.control(0x44, F.fields(str(int(time.time() * 1000))))      # a status report needs the date
+            conn = http.client.HTTPConnection("127.0.0.1", fwd[("tcp", 80)], timeout=120)
+
+            def send(i):
+                conn.request("POST", "/iso20022", body=pacs.replace(b"QX-20261203-3TX", b"H-%d" % i),
+                             headers={"Content-Type": "application/xml"})
+                r = conn.getresponse()
+                answer = r.read()
+                if r.status != 200 or b"<GrpSts>ACSC</GrpSts>" not in answer:
+                    raise SystemExit("bench: pacs.008 over HTTP not accepted: %d %s" % (r.status, answer[:300]))
+            send(-1)                        # the connection and the first message's imports
+            s0 = link.stats()
+            t0 = time.monotonic()
+            for i in range(HTTP_N):
+                send(i)
+            out["gw_http_wall_ms"] = (time.monotonic() - t0) * 1000 / HTTP_N
+            s1 = link.stats()
+            conn.close()
+            link.close()
+            out["gw_http_ms"] = (s1["ticks"] - s0["ticks"]) / HTTP_N
+            for stage in ("parse", "compliance", "ledger", "audit"):
+                out["gw_http_%s_ms" % stage] = (s1["stage_ms"][stage] - s0["stage_ms"][stage]) / HTTP_N
+        finally:
+            child.close(force=True)
+    return out
+
+
+def http_rows(f):
+    n = "{:,}".format
+    return [
+        ("gateway: 3-transaction pacs.008 (%s bytes) over HTTP, end to end (guest instructions per message)"
+         % n(f["gw_http_bytes"]), n(int(f["gw_http_ms"] * 1000000))),
+        ("  of which parse / compliance / ledger / audit (guest instructions)",
+         " / ".join(n(int(f["gw_http_%s_ms" % s] * 1000000)) for s in ("parse", "compliance", "ledger", "audit"))),
+        ("gateway: XML parse over HTTP, guest instructions a byte",
+         n(int(f["gw_http_parse_ms"] * 1000000) // f["gw_http_bytes"])),
+        ("gateway: host wall time per pacs.008 over HTTP (ms)", "%.1f" % f["gw_http_wall_ms"])]
 
 
 NET_BULK = 1 << 20          # bytes echoed for the bulk figure
@@ -532,6 +602,7 @@ def gateway_only(board):
     """The gateway's rows alone, and parse instructions a byte of the pacs.008 sent."""
     with tempfile.TemporaryDirectory(prefix="qenex-bench-") as tmp:
         f = gateway_messages(board, tmp)
+        f.update(gateway_http(board, tmp))
     n = "{:,}".format
     parse = int(f["gw_parse_ms"] * 1000000)
     for name, value in (
@@ -542,7 +613,7 @@ def gateway_only(board):
             ("gateway: pacs.008 parse, guest instructions a byte (%d bytes)" % f["gw_pacs_bytes"],
              n(parse // f["gw_pacs_bytes"])),
             ("gateway: FIX NewOrderSingle to ExecutionReport (guest ns per message, link included)",
-             n(int(f["gw_fix_ms"] * 1000000)))):
+             n(int(f["gw_fix_ms"] * 1000000)))) + tuple(http_rows(f)):
         print("| %s | %s |" % (name, value))
 
 
@@ -567,7 +638,8 @@ def main():
     p.add_argument("--install", action="store_true", help="only the install figures")
     p.add_argument("--net", action="store_true", help="only the TCP figures (dev image, netecho)")
     p.add_argument("--irq", action="store_true", help="only the task interrupt and task UART figures (dev image)")
-    p.add_argument("--gateway", action="store_true", help="only the gateway figures (pacs.008 and FIX over the host link)")
+    p.add_argument("--gateway", action="store_true", help="only the gateway figures (pacs.008 and FIX over the host "
+                                                          "link, pacs.008 over HTTP)")
     p.add_argument("--hsm", action="store_true", help="only the HSM sign round trip figures (test image)")
     args = p.parse_args()
     if args.hsm:
@@ -652,7 +724,7 @@ def main():
          "%s / %s us / %s us" % (f.get("install_check_steps", "-"), n(f["install_check_us"])
                                  if "install_check_us" in f else "-",
                                  n(f["install_longest_step_us"]) if "install_longest_step_us" in f else "-")),
-    ] + task_irq_rows(f) + net_rows(f) + host_wait_rows(f) + switch_rows(f)
+    ] + http_rows(f) + task_irq_rows(f) + net_rows(f) + host_wait_rows(f) + switch_rows(f)
     print("QENEX OS benchmarks on %s (qemu-system-arm -icount shift=0; guest instructions "
           "unless stated)" % board.NAME)
     w = max(len(r[0]) for r in rows)

@@ -47,7 +47,9 @@ GROUPS = (
         ("function_call", "function call inside one VM", None, (("MicroPython 1.25", 439),)),
     )),
     ("services", "Services (guest instructions, thousands)", 1e3, (
-        ("gw_pacs_instr", "gateway: pacs.008 end to end, host link included (target: 3 transactions)", 3e6, ()),
+        ("gw_http_instr", "gateway: 3-transaction pacs.008 (4.5 KB) over HTTP, end to end", 3e6, ()),
+        ("gw_http_parse_per_byte", "gateway: XML parse, instructions a byte", 300, ()),
+        ("gw_pacs_instr", "gateway: 1-transaction pacs.008 end to end over the host link (UART)", None, ()),
         ("ledger_durable_batch100_instr", "ledger: durable transfer, batches of 100", 20000, ()),
         ("hsm_sign_round_trip_instr", "HSM: sign round trip (guest time)", None, ()),
     )),
@@ -59,6 +61,9 @@ def derived(f):
     out = dict(f)
     if "gw_pacs_ms" in f:
         out["gw_pacs_instr"] = int(f["gw_pacs_ms"] * 1000000)
+    if "gw_http_ms" in f:
+        out["gw_http_instr"] = int(f["gw_http_ms"] * 1000000)
+        out["gw_http_parse_per_byte"] = int(f["gw_http_parse_ms"] * 1000000) // f["gw_http_bytes"]
     if "ledger_durable_batch100_us" in f:
         out["ledger_durable_batch100_instr"] = f["ledger_durable_batch100_us"] * 1000
     if "hsm_sign_round_trip_us" in f:

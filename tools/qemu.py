@@ -31,6 +31,7 @@ SERVICES = (
     ("udp", 8, "netecho's busy counters (tools/bench.py)"),
     ("tcp", 4700, "host link (hostnet, production image: qenex send --tcp)"),
     ("tcp", 9878, "FIX 4.4 (fixnet, production image: SocketConnectPort for QuickFIX)"),
+    ("tcp", 80, "ISO 20022 and MT103 over HTTP (httpnet, production image: POST /iso20022, /mt103)"),
 )
 
 

@@ -21,9 +21,11 @@
     qenex hsm serve [--socket P] [--state F] [--pin PIN]   run the emulated HSM
     qenex hsm audit-verify [--state F]  check the HSM's hash-chained audit log
     qenex hostlink provision [--storage F]  put a host link key into a storage image (kept in build/)
-    qenex send [--kind K] [--timeout S] FILE   submit a message to the gateway over the host link
-                                        (UART2's socket, or --tcp HOST:PORT: hostnet, production image;
-                                        --tcp works for each host link command below)
+    qenex send [--kind K] [--timeout S] FILE   submit a message to the gateway: over HTTP while `qenex
+                                        run` has the board on the network (or --http HOST:PORT:
+                                        httpnet), else over the host link (UART2's socket, or --tcp
+                                        HOST:PORT: hostnet, production image; --tcp works for each
+                                        host link command below)
     qenex compliance reload FILE        send new compliance rules (JSON) to the gateway
     qenex compliance push FILE [--storage F]   write a rules file into a storage image
     qenex accounts load FILE            replace the gateway's account directory (IBAN ACCOUNT [BIC] [STATE] a line)
@@ -60,6 +62,13 @@ def parse_version(text):
     if any(not 0 <= x <= m for x, m in zip(v, limits)):
         raise SystemExit("qenex: version %r out of range (255.255.65535+4294967295)" % text)
     return v
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def read(path):
@@ -375,6 +384,47 @@ def hostlink_paths(board):
     return os.path.join(d, "hostlink.sock"), os.path.join(d, "hostlink.key")
 
 
+def http_port_path(board):
+    """Where `qenex run` writes the host port of the board's HTTP (port 80) while it runs."""
+    return os.path.join(ROOT, "build", board, "http.port")
+
+
+HTTP_PATHS = {"pacs.008": ("/iso20022", "application/xml"), "pain.001": ("/iso20022", "application/xml"),
+              "MT103": ("/mt103", "text/plain; charset=utf-8")}
+
+
+def http_submit(what, where, kind, data, timeout, refused=None):
+    """The board's answer to one message POSTed over HTTP (httpnet: POST
+    /iso20022 or /mt103), or SystemExit with the HTTP status and the
+    board's reason (never a traceback); `refused` if nothing listens there
+    and refused is not None."""
+    import http.client
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SystemExit("%s: --http takes HOST:PORT (e.g. 127.0.0.1:8080), not %r" % (what, where))
+    if kind not in HTTP_PATHS:
+        raise SystemExit("%s: %s does not go over HTTP (FIX: --tcp, or a FIX engine on the board's port 9878)"
+                         % (what, kind))
+    path, ctype = HTTP_PATHS[kind]
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request("POST", path, body=data, headers={"Content-Type": ctype})
+        r = conn.getresponse()
+        body = r.read().decode("utf-8", "replace")
+    except ConnectionRefusedError as e:
+        if refused is not None:
+            return refused
+        raise SystemExit("%s: HTTP to %s failed: %s" % (what, where, e.strerror)) from None
+    except (OSError, http.client.HTTPException) as e:
+        raise SystemExit("%s: HTTP to %s failed: %s" % (what, where, getattr(e, "strerror", None) or e or
+                                                         type(e).__name__)) from None
+    finally:
+        conn.close()
+    if r.status != 200:
+        raise SystemExit("%s: the board refused it: HTTP %d %s: %s" % (what, r.status, r.reason, body.strip()))
+    return body
+
+
 def cmd_hostlink_provision(args):
     from tools import hostlink
     storage = qemu.ensure_storage(args.storage or qemu.storage_path(args.board),
@@ -577,9 +627,23 @@ def provision_time_when_up(path, key_file, timeout=180):
 
 
 def cmd_send(args):
+    """Over HTTP (--http, or by default while `qenex run` has the board on
+    the network: build/<board>/http.port) for ISO 20022 and MT103; over
+    the host link otherwise (--socket, --tcp, FIX)."""
     from tools import hostlink
     data = read(args.file)
     kind = args.kind or hostlink.guess_kind(data)
+    where, auto = args.http, False
+    if where is None and not (args.tcp or args.socket) and kind in HTTP_PATHS:
+        try:
+            where, auto = "127.0.0.1:%d" % int(read(http_port_path(args.board)).decode()), True
+        except (SystemExit, ValueError):
+            where = None                    # no board on the network: the host link
+    if where:
+        answer = http_submit("qenex send", where, kind, data, args.timeout, refused=False if auto else None)
+        if answer is not False:             # False: a port left by a `qenex run` that is gone
+            print(answer, end="")
+            return
     print(_over_link(args, lambda link: link.submit(kind, data)))
 
 
@@ -727,6 +791,10 @@ def cmd_run(args):
         for (proto, port), host in sorted(fwd.items()):
             print("qenex: net %s 127.0.0.1:%d -> board %s:%d, %s" % (proto, host, qemu.GUEST_IP, port,
                                                                  what[(proto, port)]))
+        if ("tcp", 80) in fwd:              # `qenex send` goes over HTTP while this runs
+            with open(http_port_path(args.board), "w") as f:
+                f.write("%d\n" % fwd[("tcp", 80)])
+            stack.callback(_remove, http_port_path(args.board))
         cmd = qemu.command(args.board, flash, serial=serial, icount=args.icount, hsm=sock if hsm else None,
                            hostlink=link_sock, net=fwd) + extra
         try:
@@ -905,6 +973,8 @@ def _parser():
     sd = sub.add_parser("send", help="submit a message to the gateway over the host link")
     sd.add_argument("--kind", choices=("pacs.008", "pain.001", "MT103", "FIX"))
     link_options(sd)
+    sd.add_argument("--http", metavar="HOST:PORT", help="POST it over HTTP (httpnet; the default while `qenex run` "
+                                                        "has the board on the network)")
     sd.add_argument("--timeout", type=int, default=30, help="seconds to wait for the answer (default 30)")
     sd.add_argument("file")
     sd.set_defaults(fn=cmd_send)

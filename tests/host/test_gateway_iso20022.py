@@ -210,3 +210,97 @@ print(json.dumps(out))
     assert got == want
     assert want[2][:2] == ["FF01", "GrpHdr/MsgId"] and want[4][2][0][2] == "Jos\u00e9 M\u00fcller"
     assert want[-1][2].endswith("not UTF-8")
+
+
+THREE = open(os.path.join(VEC, "pacs008_3tx.xml"), "rb").read()
+# The group header after the transactions, a transaction outside the message, a PmtInf with none:
+ORDER_CASES = [
+    PACS.replace("    <GrpHdr>", "    <CdtTrfTxInf><PmtId><EndToEndId>X</EndToEndId></PmtId></CdtTrfTxInf>\n"
+                 "    <GrpHdr>", 1),
+    PACS.replace("<GrpHdr>", "<GrpHdr><CdtTrfTxInf/>", 1),
+    PAIN.replace("<PmtInf>", "<PmtInf><PmtInfId>P0</PmtInfId><PmtMtd>TRF</PmtMtd></PmtInf><PmtInf>", 1),
+    PAIN.replace("<PmtMtd>TRF</PmtMtd>", "<PmtMtd>CHK</PmtMtd>", 1),
+]
+READER_SCRIPT = r"""
+import json, binascii
+from userland.gateway import iso20022
+from userland.gateway.payment import Rejected
+
+
+def outcome(data, size):
+    r = iso20022.Reader()
+    try:
+        for i in range(0, len(data), size):
+            r.feed(data[i:i + size])
+        kind, msg_id, pays = r.close()
+        return [kind, msg_id, [[p.end_to_end_id, p.debtor, p.creditor, str(p.amount), p.debtor_account,
+                                p.settlement_date] for p in pays]]
+    except Rejected as e:
+        return [e.code, e.where, e.message, e.end_to_end_id, e.msg_id]
+
+
+out = []
+for h in json.loads(sys.stdin.read()):
+    data = binascii.unhexlify(h)
+    out.append([outcome(data, size) for size in (1, 7, 100, 1024, len(data) or 1)])
+print(json.dumps(out))
+"""
+
+
+def reader_docs():
+    docs = [PACS, PAIN] + [PACS.replace(old, new, 1) for old, new, _, _ in CASES] + ORDER_CASES
+    return [d.encode() for d in docs] + [THREE, THREE.replace(b"<NbOfTxs>3<", b"<NbOfTxs>2<"),
+                                         THREE.replace(b"<![CDATA[", b"").replace(b"Alice Example &amp; Co",
+                                                                                 b"<![CDATA[Alice & <Co>]]>")]
+
+
+def test_the_streaming_reader_answers_the_same_whatever_the_pieces_and_the_interpreter():
+    """iso20022.Reader fed a byte at a time, in 7-, 100- or 1024-byte pieces or whole gives what
+    parse() gives, on CPython and MicroPython alike: each transaction is read as its end tag comes."""
+    import subprocess
+    import sys
+    from tests.host import upy
+    docs = [d.hex() for d in reader_docs()]
+    got = json.loads(upy.run(READER_SCRIPT, json.dumps(docs), timeout=240))
+    cp = subprocess.run([sys.executable, "-c", "import sys\nsys.path.insert(0, %r)\n%s" % (upy.ROOT, READER_SCRIPT)],
+                        input=json.dumps(docs), capture_output=True, text=True, timeout=240)
+    assert cp.returncode == 0, cp.stderr
+    assert json.loads(cp.stdout) == got
+    for doc, outcomes in zip(reader_docs(), got):
+        assert all(o == outcomes[0] for o in outcomes), outcomes       # the same in every piece size
+        try:
+            kind, msg_id, pays = iso20022.parse(doc)
+            assert outcomes[0][:2] == [kind, msg_id] and len(outcomes[0][2]) == len(pays)
+        except Rejected as e:
+            assert outcomes[0][:2] == [e.code, e.where]
+    three = got[len(reader_docs()) - 3][0]
+    assert three[:2] == ["pacs.008", "QX-20261203-3TX"] and [p[3] for p in three[2]] == \
+        ["1250.50 USD", "99.99 USD", "4000.00 USD"]
+    assert got[len(reader_docs()) - 2][0][:2] == ["AM18", "GrpHdr/NbOfTxs"]
+    assert three[2][0][1] == "Alice Example & Co" and got[-1][0][2][0][1] == "Alice & <Co>"   # CDATA as XML says
+    first = len(CASES) + 2
+    assert [o[0][:2] for o in got[first:first + len(ORDER_CASES)]] == [
+        ["FF01", "FIToFICstmrCdtTrf/GrpHdr"], ["pacs.008", "QX-20261126-0001"], ["FF01", "PmtInf/Dbtr/Nm"], ["FF01", "PmtInf/PmtMtd"]]
+
+
+def test_the_reader_holds_the_payments_not_the_document():
+    """A message of 100 transactions leaves at most the header and one transaction in the tree."""
+    txs = THREE[THREE.index(b"    <CdtTrfTxInf>"):THREE.index(b"  </FIToFICstmrCdtTrf>")]
+    many = b"".join(txs.replace(b"E2E-20261203-000", b"E2E-%02d-" % i) for i in range(33)) + \
+        txs[:txs.index(b"    <CdtTrfTxInf>", 10)].replace(b"E2E-20261203-000", b"E2E-99-")
+    doc = THREE.replace(txs, many).replace(b"<NbOfTxs>3<", b"<NbOfTxs>100<")
+    r = iso20022.Reader()
+    most = 0
+    for i in range(0, len(doc), 512):
+        r.feed(doc[i:i + 512])
+        most = max(most, r.parser.kept)
+    kind, msg_id, pays = r.close()
+    assert len(pays) == 100 and most < 100, most         # the header and one transaction (65), not 4,500
+    with pytest.raises(Rejected) as e:
+        iso20022.parse(doc.replace(b"<NbOfTxs>100<", b"<NbOfTxs>99<"))
+    assert (e.value.code, e.value.where) == ("AM18", "GrpHdr/NbOfTxs")
+    too_many = doc.replace(b"  </FIToFICstmrCdtTrf>", txs[:txs.index(b"    <CdtTrfTxInf>", 10)]
+                           .replace(b"E2E-20261203-000", b"E2E-X-") + b"  </FIToFICstmrCdtTrf>")
+    with pytest.raises(Rejected) as e:
+        iso20022.parse(too_many)
+    assert e.value.code == "AM18" and "more than 100" in e.value.message

@@ -25,7 +25,8 @@ def names(found):
 
 def test_production_image_is_the_services():
     desc, found = gm.image_manifests(BOARD, "production")
-    assert sorted(names(found)) == ["fixnet", "gateway", "heartbeat", "hostnet", "hsm", "ledger", "net", "shell"]
+    assert sorted(names(found)) == ["fixnet", "gateway", "heartbeat", "hostnet", "hsm", "httpnet", "ledger", "net",
+                                    "shell"]
     assert "bench_store" not in desc["devices"]
     assert desc["flash"] == "flash.bin"
 
@@ -33,14 +34,15 @@ def test_production_image_is_the_services():
 def test_test_image_has_every_task_of_the_tree_in_folder_order():
     """Every task is in the test image, but those of the dev image alone (the
     test image has no task id left), net (in the production image: it
-    owns the LAN9118, which the dev image gives netecho) and net's clients hostnet and fixnet."""
+    owns the LAN9118, which the dev image gives netecho) and net's clients hostnet, fixnet and httpnet."""
     _, found = gm.image_manifests(BOARD, "test")
     _, dev = gm.image_manifests(BOARD, "dev")
     dev_only = {s for s, _ in dev} - {s for s, _ in found}
     assert dev_only and [s for s, _ in found] == [s for s, _ in gm.find()
                                                   if s not in dev_only and s not in ("userland/net/manifest",
                                                                                           "userland/hostnet/manifest",
-                                                                                          "userland/fixnet/manifest")]
+                                                                                          "userland/fixnet/manifest",
+                                                                                          "userland/httpnet/manifest")]
     tree = dict(gm.find())
     for source, text in found:          # as written, but for the image's own grants (images.py "calls")
         if source != "userland/shell/manifest":

@@ -175,3 +175,55 @@ def test_a_corrupted_document_fed_in_chunks_reads_as_in_one_piece(at, junk, k):
         assert isinstance(chunked, str) and chunked.split(":")[0] == whole.split(":")[0], (whole, chunked)
     else:
         assert chunked == whole
+
+
+CUT_SCRIPT = r"""
+import json
+from userland.lib import xmlmini
+
+
+def run(doc, size):
+    seen = []
+
+    def tx(el, above):
+        seen.append([el.tag, el.findtext("Id"), [a.tag for a in above], len(above[-1].children)])
+    p = xmlmini.Parser({"Tx": tx})
+    out = {"seen": seen}
+    try:
+        for i in range(0, len(doc), size):
+            p.feed(doc[i:i + size])
+        root = p.close()
+        out["left"] = [c.tag for c in root.children] + [c.tag for c in root.children[-1].children]
+    except xmlmini.XmlError as e:
+        out["error"] = str(e)
+    return out
+
+
+docs = [b"<D><H><Id>h</Id></H><L><Tx><Id>1</Id><A>x</A></Tx><Tx><Id>2</Id></Tx><Tx/><E/></L></D>",
+        b"<D><L>" + b"<Tx><Id>n</Id></Tx>" * 3000 + b"</L></D>",
+        b"<D><L>" + b"<X/>" * 1100 + b"</L></D>",
+        b"<D><L><Tx><Id>" + b"9" * 20000 + b"</Id></Tx></L></D>"]
+print(json.dumps([[run(d, size) for size in ((1, 13, 1024) if len(d) < 100 else (13, 1024))] for d in docs]))
+"""
+
+
+def test_a_cut_element_is_handed_on_complete_and_leaves_the_tree():
+    """Parser(cut=...) as iso20022.Reader uses it: each Tx goes to its function with its
+    ancestors open, then out of the tree, so 3,000 of them leave none behind; what stays is
+    bounded (MAX_KEPT elements, MAX_PENDING bytes waiting), on CPython and MicroPython alike."""
+    import subprocess
+    import sys
+    got = json.loads(upy.run(CUT_SCRIPT))
+    cp = subprocess.run([sys.executable, "-c", "import sys\nsys.path.insert(0, %r)\n%s" % (upy.ROOT, CUT_SCRIPT)],
+                        capture_output=True, text=True, timeout=120)
+    assert cp.returncode == 0, cp.stderr
+    assert json.loads(cp.stdout) == got
+    for sizes in got:
+        assert all(r == sizes[0] for r in sizes), sizes       # whatever the pieces
+    small, many, wide, long_text = (s[0] for s in got)
+    # each handed on while still its parent's last child (the ones before it gone already)
+    assert small["seen"] == [["Tx", "1", ["D", "L"], 1], ["Tx", "2", ["D", "L"], 1], ["Tx", None, ["D", "L"], 1]]
+    assert small["left"] == ["H", "L", "E"] and "error" not in small     # L holds only what was not cut
+    assert len(many["seen"]) == 3000 and many["left"] == ["L"]
+    assert wide["error"].endswith("more than %d elements outside the transactions" % xmlmini.MAX_KEPT)
+    assert long_text["error"].endswith("longer than %d bytes" % xmlmini.MAX_PENDING) and not long_text["seen"]

@@ -1,6 +1,6 @@
 """The two images of hal/board/mps2-an385/images.py as the board runs them:
 production (what `make run` boots and `make flash` writes) carries exactly
-its seven tasks, none of the fault, bench, demo or check tasks, leaves the
+its nine tasks, none of the fault, bench, demo or check tasks, leaves the
 task ids and the task RAM to bundles, and maps no bench partition; the test
 image (what the other QEMU tests boot) carries them all."""
 import re
@@ -10,7 +10,7 @@ import pytest
 from qemu_console import PRODUCTION_FLASH
 
 pytestmark = pytest.mark.timeout(120)
-PRODUCTION = {"shell", "hsm", "ledger", "gateway", "heartbeat", "net", "hostnet", "fixnet"}
+PRODUCTION = {"shell", "hsm", "ledger", "gateway", "heartbeat", "net", "hostnet", "fixnet", "httpnet"}
 
 
 @pytest.fixture
@@ -22,10 +22,10 @@ def production(boot):
 
 
 def test_production_image_has_exactly_the_production_tasks(production):
-    assert re.search(r"\nkernel: 8 tasks, 8 started: ", production.boot_output), production.boot_output
+    assert re.search(r"\nkernel: 9 tasks, 9 started: ", production.boot_output), production.boot_output
     ps = production.ps()
     assert set(ps) == PRODUCTION
-    assert sorted(int(r["ID"]) for r in ps.values()) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert sorted(int(r["ID"]) for r in ps.values()) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 
 def test_production_image_has_no_test_task_and_no_bench_partition(production):
@@ -38,16 +38,16 @@ def test_production_image_has_no_test_task_and_no_bench_partition(production):
 def test_production_image_leaves_ids_and_ram_for_eight_bundles(production, board):
     out = production.cmd("tasks image")
     lines = out.split("\n")
-    free_ids = int(re.search(r"task ids 8 used, (\d+) free for bundles \(of 31\)", lines[0]).group(1))
-    assert free_ids == board.MAX_TASKS - 1 - 8 >= 8
+    free_ids = int(re.search(r"task ids 9 used, (\d+) free for bundles \(of 31\)", lines[0]).group(1))
+    assert free_ids == board.MAX_TASKS - 1 - 9 >= 8
     ram = re.search(r"RAM for bundles: (\d+)K free of the 2048K task pool", out)
     assert ram and int(ram.group(1)) * 1024 >= 8 * 64 * 1024, out
-    rows = {r.split()[1]: r.split() for r in lines[2:10]}
+    rows = {r.split()[1]: r.split() for r in lines[2:11]}
     assert set(rows) == PRODUCTION
     assert rows["shell"][2:4] == ["0", "64K"] and rows["shell"][8] == "yes"   # priority, block, kernel
-    assert [r[8] for n, r in rows.items() if n != "shell"] == ["-"] * 7      # only the shell holds the kernel right
+    assert [r[8] for n, r in rows.items() if n != "shell"] == ["-"] * 8      # only the shell holds the kernel right
     assert rows["net"][6:8] == ["eth:0", "-"] and rows["hostnet"][6:8] == ["-", "4700"]   # IRQS, PORTS
-    assert rows["fixnet"][6:8] == ["-", "9878"]
+    assert rows["fixnet"][6:8] == ["-", "9878"] and rows["httpnet"][6:8] == ["-", "80"]
     assert rows["gateway"][6] == "uart2:0" and rows["hsm"][6] == "uart1:0"
     assert rows["gateway"][-1] == "audit:sign+verify"
 

@@ -36,13 +36,14 @@ def test_net_shows_the_stack_and_no_sockets(board):
     out = board.cmd("net")
     assert re.search(r"^address 10\.0\.2\.15/255\.255\.255\.0 gateway 10\.0\.2\.2, link up, mac 02:51:58:00:00:01$",
                      out, re.M), out
-    m = re.search(r"^frames: (\d+) in, (\d+) out, 0 dropped; TCP: 0 connections, 2 listening; "
+    m = re.search(r"^frames: (\d+) in, (\d+) out, 0 dropped; TCP: 0 connections, 3 listening; "
                   r"stack memory free (\d+)$", out, re.M)
     assert m and int(m.group(3)) > 0, out
     assert "sntp: off" in out, out
-    ps = board.ps()                                # their listeners (the host link and FIX over TCP), nobody else's
+    ps = board.ps()                                # their listeners (the host link, FIX, HTTP), nobody else's
     rows = sorted([r.split() for r in out.split("\n") if re.match(r"\d+ +\d+ +listen", r)], key=lambda r: r[3])
     assert [[r[0]] + r[2:] for r in rows] == [[ps["hostnet"]["ID"], "listen", "4700", "listen", "0", "0"],
+                                             [ps["httpnet"]["ID"], "listen", "80", "listen", "0", "0"],
                                              [ps["fixnet"]["ID"], "listen", "9878", "listen", "0", "0"]], out
     assert "net  " in board.cmd("ps")          # a live task of the production image
     assert "usage" in board.cmd("net sntp 10.0.2").lower()

@@ -83,7 +83,7 @@ def _amount(node, path, e2e, where):
 def _header(doc, top):
     gh = doc.find(top + "/GrpHdr")
     if gh is None:
-        raise Rejected("FF01", top + "/GrpHdr", "missing")
+        raise Rejected("FF01", top + "/GrpHdr", "missing (it comes before the transactions)")
     msg_id = _need(gh, "MsgId", where="GrpHdr", size=ID)
     _need(gh, "CreDtTm", where="GrpHdr", size=DATETIME)
     n = _need(gh, "NbOfTxs", where="GrpHdr", size=None)      # its own check below (AM18)
@@ -96,99 +96,179 @@ def parse(data):
     """(kind, msg_id, [Payment]) of a pacs.008 or pain.001 document (bytes,
     or str); Rejected with a reason code otherwise (the whole message is
     refused: nothing of it is posted; its msg_id is set once the MsgId
-    has been read and checked)."""
-    try:
-        doc = xmlmini.parse(data)
-    except xmlmini.XmlError as e:
-        raise Rejected("FF01", "document", str(e)) from None
-    if doc.tag != "Document":
-        raise Rejected("FF01", doc.tag, "the root element is not Document")
-    if doc.ns == PACS008 or doc.find("FIToFICstmrCdtTrf") is not None:
-        return ("pacs.008",) + _message(doc, "FIToFICstmrCdtTrf", _pacs008_txs)
-    if doc.ns == PAIN001 or doc.find("CstmrCdtTrfInitn") is not None:
-        return ("pain.001",) + _message(doc, "CstmrCdtTrfInitn", _pain001_txs)
-    raise Rejected("FF01", "Document", "neither pacs.008.001.08 nor pain.001.001.09 (%s)" % (doc.ns or "no namespace"))
+    has been read and checked). Reader in one call."""
+    if isinstance(data, str):
+        data = data.encode()
+    r = Reader()
+    view = memoryview(data)
+    for i in range(0, len(data), xmlmini.PIECE):
+        r.feed(view[i:i + xmlmini.PIECE])
+    return r.close()
 
 
-def _message(doc, top, txs):
-    """(MsgId, payments) of the message under `top`: its header, then
-    txs(doc, top, header, NbOfTxs, MsgId); a refusal after the header
-    carries the MsgId it was read with."""
-    gh, msg_id, n = _header(doc, top)
-    try:
-        return msg_id, txs(doc, top, gh, n, msg_id)
-    except Rejected as e:
-        e.msg_id = msg_id
-        raise
+TOPS = {"FIToFICstmrCdtTrf": "pacs.008", "CstmrCdtTrfInitn": "pain.001"}
 
 
-def _pacs008_txs(doc, top, gh, n, msg_id):
-    mtd = _need(gh, "SttlmInf/SttlmMtd", where="GrpHdr")
-    if mtd not in SETTLEMENT:
-        raise Rejected("FF01", "GrpHdr/SttlmInf/SttlmMtd", "%r is not one of %s" % (mtd, ", ".join(SETTLEMENT)))
-    txs = doc.find(top).findall("CdtTrfTxInf")
-    if len(txs) != n:
-        raise Rejected("AM18", "GrpHdr/NbOfTxs", "says %d, the message holds %d" % (n, len(txs)))
-    date = _may(gh, "IntrBkSttlmDt", None, "GrpHdr", DATE)
-    out = []
-    seen = set()
-    for tx in txs:
-        where = "CdtTrfTxInf"
-        e2e = _need(tx, "PmtId/EndToEndId", where=where, size=ID)
-        _may(tx, "PmtId/InstrId", e2e, where, ID)
-        _may(tx, "PmtId/TxId", e2e, where, ID)
-        if e2e in seen:
-            raise Rejected("AM05", where + "/PmtId/EndToEndId", "%r twice in the message" % e2e, e2e)
-        seen.add(e2e)
-        amount = _amount(tx, "IntrBkSttlmAmt", e2e, where)
-        chrg = _need(tx, "ChrgBr", e2e, where)
-        if chrg not in CHARGES:
-            raise Rejected("FF01", where + "/ChrgBr", "%r is not one of %s" % (chrg, ", ".join(CHARGES)), e2e)
-        out.append(Payment(
-            "pacs.008", msg_id, e2e, amount, chrg,
-            _need(tx, "Dbtr/Nm", e2e, where),
-            check_bic(_need(tx, "DbtrAgt/FinInstnId/BICFI", e2e, where), where + "/DbtrAgt", e2e),
-            _need(tx, "Cdtr/Nm", e2e, where),
-            check_bic(_need(tx, "CdtrAgt/FinInstnId/BICFI", e2e, where), where + "/CdtrAgt", e2e),
-            _account(tx, "DbtrAcct", e2e, where), _account(tx, "CdtrAcct", e2e, where),
-            date or _may(tx, "IntrBkSttlmDt", e2e, where, DATE),
-            _may(tx, "Dbtr/PstlAdr/Ctry", e2e, where, COUNTRY), _may(tx, "Cdtr/PstlAdr/Ctry", e2e, where, COUNTRY)))
-    return out
+class Reader:
+    """A pacs.008 or pain.001 read as it arrives (an HTTP body:
+    userland/gateway/isorelay.py): feed(bytes) any number of times, then
+    close() -> what parse() returns, or Rejected. Each CdtTrfTxInf becomes
+    a Payment as soon as its end tag is read and leaves the tree
+    (xmlmini.Parser's cut), so a message of MAX_TXS transactions takes the
+    memory of its header and its payments, not of its document. The
+    schemas put the group header (and a PmtInf's debtor) before the
+    transactions; a message that does not is refused. The first refusal
+    ends the reading: what is fed after it is counted, not read."""
+
+    def __init__(self):
+        self.parser = xmlmini.Parser({"CdtTrfTxInf": self._tx, "PmtInf": self._pmt})
+        self.kind = self.top = self.msg_id = self.error = None
+        self.n = self.txs = 0
+        self.date = ""
+        self.size = 0
+        self.out = []
+        self.seen = set()
+
+    def feed(self, data):
+        self.size += len(data)
+        if self.error is None and self.parser is not None:
+            try:
+                self.parser.feed(data)
+            except xmlmini.XmlError as e:
+                self.error = Rejected("FF01", "document", str(e))
+            except Rejected as e:
+                self.error = e
+        return self
+
+    def close(self, data=b""):
+        if data:
+            self.feed(data)
+        parser, self.parser = self.parser, None     # it holds this reader's methods: no cycle left behind
+        if self.error is None:
+            try:
+                doc = parser.close()
+                if self.kind is None:
+                    self._begin(doc)
+                if self.txs != self.n:
+                    raise Rejected("AM18", "GrpHdr/NbOfTxs", "says %d, the message holds %d" % (self.n, self.txs))
+            except xmlmini.XmlError as e:
+                self.error = Rejected("FF01", "document", str(e))
+            except Rejected as e:
+                self.error = e
+        if self.error is not None:
+            if self.error.msg_id is None:
+                self.error.msg_id = self.msg_id
+            raise self.error
+        return self.kind, self.msg_id, self.out
+
+    def _begin(self, doc):
+        """The kind and group header of the document whose root is doc."""
+        if doc.tag != "Document":
+            raise Rejected("FF01", doc.tag, "the root element is not Document")
+        for top, kind in TOPS.items():
+            if doc.ns == (PACS008 if kind == "pacs.008" else PAIN001) or doc.find(top) is not None:
+                break
+        else:
+            raise Rejected("FF01", "Document", "neither pacs.008.001.08 nor pain.001.001.09 (%s)"
+                           % (doc.ns or "no namespace"))
+        gh, self.msg_id, self.n = _header(doc, top)
+        if kind == "pacs.008":
+            mtd = _need(gh, "SttlmInf/SttlmMtd", where="GrpHdr")
+            if mtd not in SETTLEMENT:
+                raise Rejected("FF01", "GrpHdr/SttlmInf/SttlmMtd", "%r is not one of %s"
+                               % (mtd, ", ".join(SETTLEMENT)))
+            self.date = _may(gh, "IntrBkSttlmDt", None, "GrpHdr", DATE)
+        else:
+            _need(gh, "InitgPty/Nm", where="GrpHdr")
+        self.kind, self.top = kind, top
+
+    # A CdtTrfTxInf or PmtInf anywhere else is not one of the message's (as findall would skip it).
+    def _tx(self, tx, above):
+        if len(above) == 2 and above[1].tag == "FIToFICstmrCdtTrf":
+            if self._kind_of(above[0]) == "pacs.008":
+                self._count()
+                self._add(_pacs008_tx(tx, self.msg_id, self.date))
+        elif len(above) == 3 and above[2].tag == "PmtInf" and above[1].tag == "CstmrCdtTrfInitn":
+            if self._kind_of(above[0]) == "pain.001":
+                self._count()
+                self._add(_pain001_tx(tx, self.msg_id, _pmt_info(above[2])))
+
+    def _pmt(self, pmt, above):
+        if len(above) == 2 and above[1].tag == "CstmrCdtTrfInitn" and self._kind_of(above[0]) == "pain.001":
+            _pmt_info(pmt)                  # a PmtInf without transactions is checked too
+
+    def _kind_of(self, doc):
+        if self.kind is None:
+            self._begin(doc)
+        return self.kind
+
+    def _count(self):
+        self.txs += 1
+        if self.txs > MAX_TXS:
+            raise Rejected("AM18", "GrpHdr/NbOfTxs", "says %d, the message holds more than %d" % (self.n, MAX_TXS))
+
+    def _add(self, p):
+        if self.txs > self.n:
+            return                          # counted: refused at close (AM18) with the number held
+        if p.end_to_end_id in self.seen:
+            where = "CdtTrfTxInf" if self.kind == "pacs.008" else "PmtInf/CdtTrfTxInf"
+            raise Rejected("AM05", where + "/PmtId/EndToEndId", "%r twice in the message" % p.end_to_end_id,
+                           p.end_to_end_id)
+        self.seen.add(p.end_to_end_id)
+        self.out.append(p)
 
 
-def _pain001_txs(doc, top, gh, n, msg_id):
-    _need(gh, "InitgPty/Nm", where="GrpHdr")
-    out = []
-    seen = set()
-    for pmt in doc.find(top).findall("PmtInf"):
+def _pacs008_tx(tx, msg_id, date):
+    where = "CdtTrfTxInf"
+    e2e = _need(tx, "PmtId/EndToEndId", where=where, size=ID)
+    _may(tx, "PmtId/InstrId", e2e, where, ID)
+    _may(tx, "PmtId/TxId", e2e, where, ID)
+    amount = _amount(tx, "IntrBkSttlmAmt", e2e, where)
+    chrg = _need(tx, "ChrgBr", e2e, where)
+    if chrg not in CHARGES:
+        raise Rejected("FF01", where + "/ChrgBr", "%r is not one of %s" % (chrg, ", ".join(CHARGES)), e2e)
+    return Payment(
+        "pacs.008", msg_id, e2e, amount, chrg,
+        _need(tx, "Dbtr/Nm", e2e, where),
+        check_bic(_need(tx, "DbtrAgt/FinInstnId/BICFI", e2e, where), where + "/DbtrAgt", e2e),
+        _need(tx, "Cdtr/Nm", e2e, where),
+        check_bic(_need(tx, "CdtrAgt/FinInstnId/BICFI", e2e, where), where + "/CdtrAgt", e2e),
+        _account(tx, "DbtrAcct", e2e, where), _account(tx, "CdtrAcct", e2e, where),
+        date or _may(tx, "IntrBkSttlmDt", e2e, where, DATE),
+        _may(tx, "Dbtr/PstlAdr/Ctry", e2e, where, COUNTRY), _may(tx, "Cdtr/PstlAdr/Ctry", e2e, where, COUNTRY))
+
+
+def _pmt_info(pmt):
+    """A PmtInf's own fields, checked once: (debtor, agent, account, date, country, charge bearer)."""
+    info = getattr(pmt, "info", None)
+    if info is None:
         where = "PmtInf"
         _need(pmt, "PmtInfId", where=where, size=ID)
         if _need(pmt, "PmtMtd", where=where) != "TRF":
             raise Rejected("FF01", where + "/PmtMtd", "only TRF (credit transfer) is accepted")
-        debtor = _need(pmt, "Dbtr/Nm", where=where)
-        dagent = check_bic(_need(pmt, "DbtrAgt/FinInstnId/BICFI", where=where), where + "/DbtrAgt")
-        dacct = _account(pmt, "DbtrAcct", None, where)
-        date = _may(pmt, "ReqdExctnDt/Dt", None, where, DATE) or _may(pmt, "ReqdExctnDt", None, where, DATE)
-        dctry = _may(pmt, "Dbtr/PstlAdr/Ctry", None, where, COUNTRY)
-        for tx in pmt.findall("CdtTrfTxInf"):
-            w = where + "/CdtTrfTxInf"
-            e2e = _need(tx, "PmtId/EndToEndId", where=w, size=ID)
-            _may(tx, "PmtId/InstrId", e2e, w, ID)
-            if e2e in seen:
-                raise Rejected("AM05", w + "/PmtId/EndToEndId", "%r twice in the message" % e2e, e2e)
-            seen.add(e2e)
-            amount = _amount(tx, "Amt/InstdAmt", e2e, w)
-            chrg = tx.findtext("ChrgBr") or pmt.findtext("ChrgBr") or "SLEV"
-            if chrg not in CHARGES:
-                raise Rejected("FF01", w + "/ChrgBr", "%r is not one of %s" % (chrg, ", ".join(CHARGES)), e2e)
-            out.append(Payment(
-                "pain.001", msg_id, e2e, amount, chrg, debtor, dagent,
-                _need(tx, "Cdtr/Nm", e2e, w),
-                check_bic(_need(tx, "CdtrAgt/FinInstnId/BICFI", e2e, w), w + "/CdtrAgt", e2e),
-                dacct, _account(tx, "CdtrAcct", e2e, w), date, dctry, _may(tx, "Cdtr/PstlAdr/Ctry", e2e, w, COUNTRY)))
-    if len(out) != n:
-        raise Rejected("AM18", "GrpHdr/NbOfTxs", "says %d, the message holds %d" % (n, len(out)))
-    return out
+        info = pmt.info = (
+            _need(pmt, "Dbtr/Nm", where=where),
+            check_bic(_need(pmt, "DbtrAgt/FinInstnId/BICFI", where=where), where + "/DbtrAgt"),
+            _account(pmt, "DbtrAcct", None, where),
+            _may(pmt, "ReqdExctnDt/Dt", None, where, DATE) or _may(pmt, "ReqdExctnDt", None, where, DATE),
+            _may(pmt, "Dbtr/PstlAdr/Ctry", None, where, COUNTRY), pmt.findtext("ChrgBr"))
+    return info
+
+
+def _pain001_tx(tx, msg_id, info):
+    debtor, dagent, dacct, date, dctry, pmt_chrg = info
+    w = "PmtInf/CdtTrfTxInf"
+    e2e = _need(tx, "PmtId/EndToEndId", where=w, size=ID)
+    _may(tx, "PmtId/InstrId", e2e, w, ID)
+    amount = _amount(tx, "Amt/InstdAmt", e2e, w)
+    chrg = tx.findtext("ChrgBr") or pmt_chrg or "SLEV"
+    if chrg not in CHARGES:
+        raise Rejected("FF01", w + "/ChrgBr", "%r is not one of %s" % (chrg, ", ".join(CHARGES)), e2e)
+    return Payment(
+        "pain.001", msg_id, e2e, amount, chrg, debtor, dagent,
+        _need(tx, "Cdtr/Nm", e2e, w),
+        check_bic(_need(tx, "CdtrAgt/FinInstnId/BICFI", e2e, w), w + "/CdtrAgt", e2e),
+        dacct, _account(tx, "CdtrAcct", e2e, w), date, dctry, _may(tx, "Cdtr/PstlAdr/Ctry", e2e, w, COUNTRY))
 
 
 def status_report(msg_id, created, original_msg_id, original_kind, group_status, transactions):

@@ -24,6 +24,7 @@ from userland.gateway import layout
 from userland.gateway.accounts_store import AccountStore
 from userland.gateway.fix_store import FlashStore
 from userland.gateway.fixrelay import FIXNET_TASK, FixRelay
+from userland.gateway.isorelay import HTTPNET_TASK, IsoRelay
 from userland.gateway.link import ACCOUNTS, RELAY_TASK, RULES, STALE_MS, TIME, LinkServer, host_time, relay
 from userland.gateway import fix_session
 from userland.gateway.service import FIX_SESSIONS, Gateway
@@ -247,6 +248,7 @@ def main():
     tcp = LinkServer(None, key, binascii.crc32, _crypto.hmac_sha256, fresh,
                      stats=stats, now_ms=qenex.ticks, control=control)
     fixrelay = FixRelay(gw)
+    isorelay = IsoRelay(gw)
     peer_ids = {}
 
     def called_by(sender, name):
@@ -259,11 +261,11 @@ def main():
         return sender & abi.HANDLE_ID_MASK == peer_ids[name]
 
     def relayed(sender, msg):
-        """A RELAY_* call's reply (from hostnet only) or a FIX relay call's
-        (from fixnet only); any other caller is refused, as is every call
-        where the image has no such task."""
-        fixcall = msg[:4] == b"fix "
-        who = FIXNET_TASK if fixcall else RELAY_TASK
+        """A RELAY_* call's reply (from hostnet only), a FIX relay call's
+        (from fixnet only) or an ISO relay call's (from httpnet only); any
+        other caller is refused, as is every call where the image has no
+        such task."""
+        who = FIXNET_TASK if msg[:4] == b"fix " else HTTPNET_TASK if msg[:4] == b"iso " else RELAY_TASK
         if not called_by(sender, who):
             return b"\x01" + ("only %s makes these calls" % who).encode()
         try:
@@ -278,8 +280,12 @@ def main():
 
         def lend(data):
             qenex.borrow_write(sender, 0, data)
-        if fixcall:
+        if who == FIXNET_TASK:
             return fixrelay.call(msg, n, borrow, lend)
+        if who == HTTPNET_TASK:
+            if msg[:9] == b"iso begin":
+                gc.collect()                # as submit(): each message starts on a heap with no garbage
+            return isorelay.call(msg, n, borrow, lend)
         return relay(tcp, msg, n, borrow, lend, submit)
 
     start = audit.wal.seq                   # this start's entry's number: the epoch of the ids handed out
@@ -302,7 +308,7 @@ def main():
         if need > 1 and port.arm(need) >= need:
             continue                        # the rest of the frame is in already
         sender, msg = qenex.recv(mask=LINK_MASK, timeout_ms=STALE_MS if link.reader.buf else IDLE_MS)
-        if sender and (msg[:6] == b"relay " or msg[:4] == b"fix "):
+        if sender and (msg[:6] == b"relay " or msg[:4] in (b"fix ", b"iso ")):
             try:
                 qenex.reply(sender, relayed(sender, msg))
             except qenex.Error:

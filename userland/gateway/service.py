@@ -146,11 +146,15 @@ class Gateway:
                 "errors": self.errors,
                 "refused_full": self.refused_full, "ticks": self.ticks()}
 
-    def submit(self, kind, message, conn=None):
+    def submit(self, kind, message, conn=None, limit=MAX_ANSWER):
         """The answer (text) to one message. Never raises: a message the
         gateway fails on is refused in its protocol's way and audited.
-        conn: the FIX connection a TCP peer's messages belong to (fixrelay.py);
-        None for the host link's (fix_connection())."""
+        message: bytes, or for pacs.008 / pain.001 an iso20022.Reader that
+        has been fed the whole document as it arrived (isorelay.py, whose
+        feeds count in stage_ms["parse"]). conn: the FIX connection a TCP
+        peer's messages belong to (fixrelay.py); None for the host link's
+        (fix_connection()). limit: the longest answer in bytes (a pacs.002
+        that would be longer carries the group status alone)."""
         self.count += 1
         if kind not in KINDS:
             kind = "?"
@@ -161,7 +165,7 @@ class Gateway:
         self._lines = []
         try:
             try:
-                return self._submit(kind, message, conn)
+                return self._submit(kind, message, conn, limit)
             except Exception as e:        # a defect, not the sender's: refuse this one message, keep serving
                 self.errors += 1
                 self._error("error %s: %s %s" % (kind, type(e).__name__, str(e)[:120]))
@@ -203,7 +207,7 @@ class Gateway:
         msg_id = _msg_id_of(message)
         return self._rejected_whole(kind if kind != "?" else "pacs.008", msg_id, Rejected("NARR", "document", why))
 
-    def _submit(self, kind, message, tcp=None):
+    def _submit(self, kind, message, tcp=None, limit=MAX_ANSWER):
         if kind == "FIX":
             out = []
             reader = fix.Reader()
@@ -247,6 +251,8 @@ class Gateway:
         try:
             if kind == "MT103":
                 msg_id, payments = mt103.parse(text)
+            elif isinstance(message, iso20022.Reader):
+                kind, msg_id, payments = message.close()
             else:                   # the XML reader takes the bytes (and checks their UTF-8)
                 kind, msg_id, payments = iso20022.parse(message)
             self.stage_ms["parse"] += self.ticks() - t0
@@ -273,7 +279,7 @@ class Gateway:
             return "MT103 %s %s%s" % (msg_id, st, " " + reason if reason else "")
         answer = iso20022.status_report("QX-%d-%d" % (self.epoch, self.count), self.stamp(utc.iso), msg_id, kind,
                                         group, statuses)
-        if len(answer.encode()) > MAX_ANSWER:       # too many to list: the group status alone
+        if len(answer.encode()) > limit:            # too many to list: the group status alone
             answer = iso20022.status_report("QX-%d-%d" % (self.epoch, self.count), self.stamp(utc.iso), msg_id,
                                             kind, group, [])
         return answer
@@ -439,6 +445,8 @@ def _msg_id_of(message):
     """The MsgId of a message the XML reader refused, to be echoed: as
     written if it is a Max35Text of UTF-8 without markup, else
     NOTPROVIDED (never an over-long or cut id)."""
+    if not isinstance(message, (bytes, bytearray, memoryview)):
+        return message.msg_id or "NOTPROVIDED"      # an iso20022.Reader: what it read and checked
     message = bytes(message)
     i = message.find(b"<MsgId>")
     j = message.find(b"</MsgId>", i)

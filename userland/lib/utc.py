@@ -8,6 +8,7 @@ table (POSIX time: a leap second read as :60 is the next second's first).
     iso(1764653400123)            -> "2025-12-02T05:30:00.123Z"  ISO 20022 ISODateTime (CreDtTm)
     iso_date(1764653400123)       -> "2025-12-02"                ISO 20022 ISODate
     mt_date(1764653400123)        -> "251202"                    SWIFT MT YYMMDD (:32A:)
+    http(1764653400123)           -> "Tue, 02 Dec 2025 05:30:00 GMT"  HTTP's IMF-fixdate (Date)
     parse_fix("20251202-05:30:00.123")     -> 1764653400123
     parse_iso("2025-12-02T06:30:00+01:00") -> 1764653400000
     civil(ms) -> (year, month, day, hour, minute, second, millisecond)
@@ -105,6 +106,17 @@ def iso(ms):
 def iso_date(ms):
     """ISO 20022 ISODate: YYYY-MM-DD (the UTC date)."""
     return "%04d-%02d-%02d" % civil(ms)[:3]
+
+
+_WEEKDAYS = ("Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed")     # 1970-01-01 was a Thursday
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def http(ms):
+    """HTTP's IMF-fixdate (RFC 9110 5.6.7), whole seconds: Tue, 02 Dec 2025 05:30:00 GMT."""
+    y, m, d, hh, mm, ss, _ = civil(ms)
+    return "%s, %02d %s %04d %02d:%02d:%02d GMT" % (_WEEKDAYS[ms // MS_PER_DAY % 7], d, _MONTHS[m - 1], y,
+                                                    hh, mm, ss)
 
 
 def mt_date(ms):

@@ -28,11 +28,21 @@ then close() -> the root. Each chunk is read up to its last '<' (what
 follows may be cut short: it waits for the next chunk), and an element is
 complete, its text decoded, once its end tag has been read.
 parse(data) is the same in one call.
+
+Parser(cut={tag: fn}) reads a document larger than the memory its tree
+would take: each element of one of those local names is handed to
+fn(element, open ancestors) as soon as it is complete and is then cut out
+of the tree (a payment message's transactions, one at a time). What the
+reader holds is then bounded whatever it is fed: at most MAX_KEPT elements
+in the tree, and no tag, text run, comment or CDATA section longer than
+MAX_PENDING bytes waiting for its end.
 """
 
 MAX_DEPTH = 64
 PIECE = 1024                # parse() feeds a document in pieces this long
 MAX_SIZE = 1 << 20
+MAX_KEPT = 1024             # elements in the tree at once (a cut element's leave it)
+MAX_PENDING = 16384         # bytes of one piece of markup or text waiting for its end
 _NAME_START = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:"
 _NAME = _NAME_START + b"0123456789-."
 _ENTITIES = {b"lt": b"<", b"gt": b">", b"amp": b"&", b"quot": b'"', b"apos": b"'"}
@@ -139,7 +149,11 @@ def _is_char(n):
 
 
 class Parser:
-    def __init__(self):
+    def __init__(self, cut=None):
+        self.cut = cut          # local name -> fn(element, open ancestors), or None
+        # a reader with cuts is bounded in what it holds; a whole tree only by MAX_SIZE
+        self.max_kept, self.max_pending = (MAX_KEPT, MAX_PENDING) if cut else (MAX_SIZE, MAX_SIZE)
+        self.kept = 0           # elements in the tree
         self.rest = b""         # fed and not read: from a '<' whose markup may be cut short
         self.size = 0
         self.line = 1           # the line of the piece being read
@@ -184,6 +198,8 @@ class Parser:
             upto = len(buf) - len(last) - 1     # the bytes before the last '<' are read now
             if not parts:
                 self.rest = buf
+                if len(buf) > self.max_pending:
+                    self._too_long()
                 return
         self.rest = b"<" + last if not final else b""
         self._check(buf, upto)
@@ -202,6 +218,11 @@ class Parser:
             self._read(it)
         except _More as e:              # the comment or CDATA section at e.args[0] waits for more
             self.rest = b"<" + e.args[0] + b"<" + last
+        if len(self.rest) > self.max_pending:
+            self._too_long()
+
+    def _too_long(self):
+        self.fail("a tag, text, comment or CDATA section longer than %d bytes" % self.max_pending)
 
     def _check(self, buf, upto):
         """The UTF-8 of buf[:upto], in pieces cut before a lead byte."""
@@ -252,8 +273,8 @@ class Parser:
         return True
 
     def _read(self, it):
-        stack, tags = self.stack, _TAGS
-        line, scope, dns = self.line, self.scope, self.dns
+        stack, tags, cut = self.stack, _TAGS, self.cut
+        line, scope, dns, kept = self.line, self.scope, self.dns, self.kept
         amp, cdata = self.amp, self.cdata
         for p in it:
             tag, gt, text = p.partition(b">")
@@ -287,6 +308,8 @@ class Parser:
                     el.text = ""
                 if el._prev is not None:
                     scope, dns = el._prev
+                if cut is not None and el.tag in cut:
+                    kept = self._cut_out(el, stack, line)     # it and all it holds leave the tree
                 if text:
                     if text.strip(_SPACE):
                         self.line = line
@@ -298,6 +321,12 @@ class Parser:
                 el = Element()
                 el.tag = local
                 el.line = line
+                if cut is not None and local in cut:
+                    el._kept = kept
+                kept += 1
+                if kept > self.max_kept:
+                    self.line = line
+                    self.fail("more than %d elements outside the transactions" % MAX_KEPT)
                 if decls is not None:
                     el._prev = (scope, dns)
                     scope = dict(scope)
@@ -337,12 +366,23 @@ class Parser:
                     continue
                 if el._prev is not None:
                     scope, dns = el._prev
+                if cut is not None and local in cut:
+                    kept = self._cut_out(el, stack, line)     # it and all it holds leave the tree
             if text:                                    # after a comment, CDATA or <empty/>
                 if text.strip(_SPACE):
                     self.line = line
                     self._mixed(text, False)
                 line += text.count(b"\n")
-        self.line, self.scope, self.dns = line, scope, dns
+        self.line, self.scope, self.dns, self.kept = line, scope, dns, kept
+
+    def _cut_out(self, el, stack, line):
+        """Hand a complete element of a cut name to its function, then take
+        it out of its parent; the elements kept after it."""
+        self.line, self.kept = line, el._kept
+        self.cut[el.tag](el, stack)
+        if stack:
+            stack[-1].children.pop()
+        return el._kept
 
     def _mixed(self, piece, raw):
         """Text between children (or a CDATA section's, raw: as it is)."""

@@ -24,12 +24,15 @@ the image maps, and the tasks' memory blocks fit the task pool. The shell's
                 leases; and the FPGA counter; the QEMU tests of those boot it
 """
 
-PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat", "net", "hostnet", "fixnet")
+PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat", "net", "hostnet", "fixnet",
+                    "httpnet")
 # The test and dev images carry production's tasks but net and its clients
-# hostnet (the host link over TCP) and fixnet (FIX over TCP): the test image has no task id to spare,
+# hostnet (the host link over TCP), fixnet (FIX over TCP) and httpnet (ISO 20022 over HTTP): the test
+# image has no task id to spare,
 # and the dev image gives the LAN9118 to the network's test tasks (netecho),
 # which test the stack below the sockets.
-BASE_TASKS = tuple(t for t in PRODUCTION_TASKS if t not in ("net", "hostnet", "fixnet"))
+NET_TASKS = ("net", "hostnet", "fixnet", "httpnet")
+BASE_TASKS = tuple(t for t in PRODUCTION_TASKS if t not in NET_TASKS)
 
 IMAGES = {
     "production": {
