@@ -10,7 +10,7 @@ import json
 from userland.compliance.engine import Engine
 from userland.compliance.risk import Risk
 from userland.gateway import isorelay, service
-from userland.httpnet.main import Server
+from userland.httpnet.main import Server, Unavailable
 from userland.ledger.state import Account, Ledger, Transfer
 
 CLOCK = 1796290200000           # 2026-12-03T09:30:00Z
@@ -51,9 +51,6 @@ class Sock:
 class Relayed:
     """httpnet's Gateway, with the IPC replaced by a call into the relay and a lease of bytes."""
 
-    class Unavailable(Exception):
-        pass
-
     def __init__(self, relay):
         self.relay = relay
         self.lease = bytearray(isorelay.ISO_LEASE)
@@ -62,6 +59,7 @@ class Relayed:
     def _call(self, verb, data=b""):
         self.calls += 1
         self.lease[:len(data)] = data
+        data = bytes(data)
 
         def borrow(k):
             return bytes(self.lease[:k])
@@ -71,7 +69,7 @@ class Relayed:
         r = self.relay.call(verb + bytes([len(data) & 0xFF, len(data) >> 8]), len(self.lease), borrow, lend)
         got = isorelay.reply_of(r)
         if got is None:
-            raise self.Unavailable(r[1:].decode())
+            raise Unavailable(r[1:].decode())
         n, status, left = got
         return status, bytes(self.lease[:n]), left
 

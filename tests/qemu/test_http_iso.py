@@ -104,9 +104,8 @@ def test_iso20022_over_http(dev, tmp_path):
     assert group == "ACSC" and txs == [("E2E-20261203-000%d" % i, "ACSC") for i in (1, 2, 3)]
     assert created.startswith(today + "T") and created.endswith("Z")
     sock = conn.sock
-    status, h, body = post(conn, "/iso20022", chunks(PAIN, 200), "text/xml",
-                           {"Transfer-Encoding": "chunked"})
-    assert status == 200 and conn.sock is sock                          # the same connection, kept alive
+    status, h, body = post(conn, "/iso20022", chunks(PAIN, 200), "text/xml")       # an iterable: chunked
+    assert status == 200 and conn.sock is sock, body                    # the same connection, kept alive
     assert report(body)[0] != msg_id and report(body)[2] in ("RJCT", "ACSC", "PDNG")
     # the same message again: nothing posted twice, answered from the ledger (exists: ACSC)
     status, _, body = post(conn, "/iso20022", THREE)
@@ -117,7 +116,7 @@ def test_iso20022_over_http(dev, tmp_path):
     big = big_message()
     assert len(big) > 256 * 1024
     t0 = time.monotonic()
-    status, h, body = post(connect(dev, 300), "/iso20022", chunks(big, 4096), headers={"Transfer-Encoding": "chunked"})
+    status, h, body = post(connect(dev, 300), "/iso20022", chunks(big, 4096))
     took = time.monotonic() - t0
     _, _, group, txs = report(body)
     assert status == 200 and group == "ACSC" and len(txs) == 90, body[:400]

@@ -22,8 +22,6 @@ is unset (a status report needs a real CreDtTm); 413 with a reason, an
 MT103 longer than MAX_MT103. Plain Python."""
 import struct
 
-from userland.gateway import iso20022
-
 HTTPNET_TASK = "httpnet"
 HTTP_PORT = 80
 ISO_LEASE = 8192
@@ -46,6 +44,8 @@ def reply_of(r):
 
 class IsoRelay:
     def __init__(self, gateway):
+        from userland.gateway import iso20022     # here: httpnet imports this module for its constants alone
+        self.iso = iso20022
         self.gw = gateway
         self.kind = None            # b"xml" or b"mt103" while a message is open
         self.reader = None          # its iso20022.Reader (xml)
@@ -72,7 +72,7 @@ class IsoRelay:
                                                        b"a real CreDtTm (qenex time set, or NTP)\n")
             self.kind = kind
             if kind == b"xml":
-                self.reader = iso20022.Reader()
+                self.reader = self.iso.Reader()
             else:
                 self.text = bytearray()
             return self._answer(lend, CONTINUE, b"")

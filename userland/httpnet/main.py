@@ -23,6 +23,8 @@ asked otherwise, for IDLE_MS without a new request.
 Server is the loop over one connection without the board's objects, so the
 host tests run it (tests/host/test_httpnet.py). Runs under MicroPython and
 CPython."""
+import gc
+
 from userland.lib import http1
 
 CHUNK = 4096                # bytes asked of net per receive
@@ -34,6 +36,10 @@ SEND_MS = 5000
 RETRY_MS = 500
 ROUTES = {"/iso20022": b"xml", "/mt103": b"mt103"}
 ANSWER_TYPE = {b"xml": "application/xml; charset=utf-8", b"mt103": "text/plain; charset=utf-8"}
+
+
+class Unavailable(Exception):
+    """The gateway did not answer (restarting, or it refused the call): 503."""
 
 
 def media_ok(route, req):
@@ -58,8 +64,9 @@ class Server:
     """Server(sock, gateway, timed_out, date=None): sock has
     recv_into(buf, timeout_ms) (0: the peer closed; timed_out raised when
     nothing came) and sendall(data, timeout_ms); gateway has begin(kind),
-    piece(bytes), end() and more(), each -> (status, bytes, bytes still to
-    come), and raises gateway.Unavailable when it cannot answer; date() ->
+    piece(bytes), end() and more(), each -> (status, bytes (valid until the
+    next call), bytes still to come), and raises Unavailable when it cannot
+    answer; date() ->
     the HTTP Date or None. run() returns when the connection is to close."""
 
     def __init__(self, sock, gateway, timed_out, date=None):
@@ -67,7 +74,8 @@ class Server:
         self.date = date or (lambda: None)
         self.buf = bytearray(CHUNK)
         self.view = memoryview(self.buf)
-        self.out = bytearray()
+        self.out = bytearray(FLUSH)     # body bytes gathered for the gateway: self.fill of them
+        self.fill = 0
         self.route = None
         self.requests = self.answered = 0
 
@@ -90,7 +98,7 @@ class Server:
             except http1.HttpError as e:
                 self._error(e.status, e.why)
                 return
-            except self.gw.Unavailable as e:
+            except Unavailable as e:
                 self._error(503, "the gateway did not answer (%s): try again" % e)
                 return
 
@@ -101,9 +109,14 @@ class Server:
             self.req = x
             return self._head(x)
         if kind == "body":
-            self.out += x
-            if len(self.out) >= FLUSH:
-                return self._flush()
+            view, i = memoryview(x), 0
+            while i < len(x):
+                n = min(FLUSH - self.fill, len(x) - i)
+                self.out[self.fill:self.fill + n] = view[i:i + n]
+                self.fill += n
+                i += n
+                if self.fill == FLUSH and not self._flush():
+                    return False
             return True
         if not self._flush():
             return False
@@ -123,20 +136,21 @@ class Server:
         why = media_ok(route, req)
         if why:
             return self._error(415, why)
+        gc.collect()                        # each request starts on a heap with no garbage in it
         status, data, left = self.gw.begin(route)
         if status != 100:
             return self._send(status, data, left, "text/plain; charset=utf-8", True)
         self.route = route
-        self.out = bytearray()
+        self.fill = 0
         if req.expect:
             self.sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n", SEND_MS)
         return True
 
     def _flush(self):
-        if not self.out:
+        if not self.fill:
             return True
-        data, self.out = bytes(self.out), bytearray()
-        status, answer, left = self.gw.piece(data)
+        n, self.fill = self.fill, 0
+        status, answer, left = self.gw.piece(memoryview(self.out)[:n])
         if status != 100:
             return self._send(status, answer, left, "text/plain; charset=utf-8", True)
         return True
@@ -144,9 +158,10 @@ class Server:
     def _send(self, status, data, left, ctype, close):
         """The answer, its head naming its whole length, then the rest as
         the gateway hands it out. Returns False when it closes."""
-        head = http1.response(status, b"", ctype, close, self.date())
-        head = head.replace(b"Content-Length: 0\r\n", b"Content-Length: %d\r\n" % (len(data) + left))
-        self.sock.sendall(head + data, SEND_MS)
+        head = http1.response(status, b"", ctype, close, self.date(), length=len(data) + left)
+        self.sock.sendall(head, SEND_MS)
+        if data:
+            self.sock.sendall(data, SEND_MS)
         while left:
             _, data, left = self.gw.more()
             if not data:
@@ -171,12 +186,8 @@ def main():
     rights = abi.LEASE_READ | abi.LEASE_WRITE
     say_once = qenex.say_once("httpnet")
 
-    class Unavailable(Exception):
-        pass
-
     class Gateway:
         """The gateway's ISO relay by IPC: each call's answer comes back in the lease."""
-        Unavailable = Unavailable
 
         def _call(self, msg, data=b""):
             lease[:len(data)] = data
@@ -189,7 +200,7 @@ def main():
                 say_once("the gateway refused: %s" % r[1:].decode())
                 raise Unavailable("refused")
             n, status, left = got
-            return status, bytes(memoryview(lease)[:n]), left
+            return status, memoryview(lease)[:n], left     # sent before the next call: no copy
 
         def begin(self, kind):
             return self._call(ISO_BEGIN, kind)

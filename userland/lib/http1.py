@@ -152,7 +152,8 @@ class Reader:
 
     def feed(self, data):
         events = []
-        data = bytes(data)
+        if not isinstance(data, bytes):
+            data = bytes(data)
         i = 0
         while i < len(data):
             st = self.state
@@ -273,10 +274,12 @@ class Reader:
         self.state = HEAD
 
 
-def response(status, body=b"", content_type="text/plain; charset=utf-8", close=False, date=None, extra=()):
+def response(status, body=b"", content_type="text/plain; charset=utf-8", close=False, date=None, extra=(),
+             length=None):
     """The bytes of an answer: status line, Date (an IMF-fixdate, when the
-    clock is set), Server, Content-Type and Content-Length, Connection:
-    close when the connection ends after it, the extra (name, value) pairs."""
+    clock is set), Server, Content-Type and Content-Length (of body, or
+    `length` for a body sent after these bytes), Connection: close when the
+    connection ends after it, the extra (name, value) pairs."""
     head = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status"))]
     if date:
         head.append("Date: " + date)
@@ -284,7 +287,7 @@ def response(status, body=b"", content_type="text/plain; charset=utf-8", close=F
     if status >= 200:
         if body or status not in (204, 304):
             head.append("Content-Type: " + content_type)
-        head.append("Content-Length: %d" % len(body))
+        head.append("Content-Length: %d" % (len(body) if length is None else length))
     if close:
         head.append("Connection: close")
     for k, v in extra:
