@@ -208,3 +208,41 @@ def test_the_emulator_stopped_by_sigterm_removes_its_socket(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) in (0, 128 + signal.SIGTERM)
     assert not os.path.exists(sock), "the socket outlived the emulator"
+
+
+def test_send_over_http_says_what_the_board_answered_in_one_line(tmp_path):
+    """`qenex send --http`: the board's refusal (its HTTP status and reason), nothing
+    listening, a FIX message (no HTTP path for it): each one line, never a traceback."""
+    import http.server
+    import threading
+
+    class Board(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b"the board's clock is not set: a status report needs a real CreDtTm\n"
+            self.send_response(503)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+    srv = http.server.HTTPServer(("127.0.0.1", 0), Board)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        where = "127.0.0.1:%d" % srv.server_address[1]
+        line = one_line(qenex("send", "--http", where, PACS))
+        assert line == ("qenex send: the board refused it: HTTP 503 Service Unavailable: the board's clock is "
+                        "not set: a status report needs a real CreDtTm")
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    port = qemu.free_port()
+    line = one_line(qenex("send", "--http", "127.0.0.1:%d" % port, PACS))
+    assert line.startswith("qenex send: HTTP to 127.0.0.1:%d failed: " % port) and "refused" in line.lower()
+    fix = tmp_path / "order.fix"
+    fix.write_bytes(b"8=FIX.4.4\x019=5\x0135=0\x0110=000\x01")
+    line = one_line(qenex("send", "--kind", "FIX", "--http", "127.0.0.1:%d" % port, str(fix)))
+    assert "FIX does not go over HTTP" in line
+    assert one_line(qenex("send", "--http", "nowhere", PACS), 1).startswith("qenex send: --http takes HOST:PORT")

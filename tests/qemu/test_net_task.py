@@ -25,7 +25,9 @@ def board():
     d = Device(PRODUCTION_FLASH, net=True)
     try:
         d.wait_prompt()
-        d.wait_line(r"hostnet: host link on TCP port 4700", since=0, timeout=30)   # its listener is up
+        for line in (r"hostnet: host link on TCP port 4700", r"fixnet: FIX on TCP port 9878",
+                     r"httpnet: ISO 20022 and MT103 over HTTP on TCP port 80"):
+            d.wait_line(line, since=0, timeout=30)          # the listeners are up
         yield d
     finally:
         d.terminate()

@@ -66,7 +66,7 @@ class Gateway:
         None); fix_store: the sessions' numbers and sent messages (a
         fix_session.MemoryStore when None)."""
         self.ticks = ticks or (lambda: 0)
-        self.stage_ms = {"parse": 0, "compliance": 0, "ledger": 0, "audit": 0, "fix": 0}
+        self.stage_ms = {"parse": 0, "compliance": 0, "risk": 0, "ledger": 0, "audit": 0, "answer": 0, "fix": 0}
         self.messages = {}
         self.errors = 0             # messages or payments that raised: refused, audited, counted
         self.refused_full = 0       # messages refused because the audit log is full
@@ -277,11 +277,13 @@ class Gateway:
         if kind == "MT103":
             e2e, st, reason = statuses[0]
             return "MT103 %s %s%s" % (msg_id, st, " " + reason if reason else "")
+        t0 = self.ticks()
         answer = iso20022.status_report("QX-%d-%d" % (self.epoch, self.count), self.stamp(utc.iso), msg_id, kind,
                                         group, statuses)
         if len(answer.encode()) > limit:            # too many to list: the group status alone
             answer = iso20022.status_report("QX-%d-%d" % (self.epoch, self.count), self.stamp(utc.iso), msg_id,
                                             kind, group, [])
+        self.stage_ms["answer"] += self.ticks() - t0
         return answer
 
     def _rejected_whole(self, kind, msg_id, e):
@@ -305,7 +307,9 @@ class Gateway:
             return p.end_to_end_id, "RJCT", code
         if d.action == "hold":
             return self._hold(p, tag)
+        t0 = self.ticks()
         why = self.risk.check_payment(p) if self.risk else None
+        self.stage_ms["risk"] += self.ticks() - t0
         if why:
             if why[2] == "hold":
                 return self._hold(p, "%s %s: %s" % (tag, why[0], why[1]))
