@@ -66,8 +66,8 @@ class Server:
     nothing came) and sendall(data, timeout_ms); gateway has begin(kind),
     piece(bytes), end() and more(), each -> (status, bytes (valid until the
     next call), bytes still to come), and raises Unavailable when it cannot
-    answer; date() ->
-    the HTTP Date or None. run() returns when the connection is to close."""
+    answer; date() -> the HTTP Date or None. run() returns when the
+    connection is to close."""
 
     def __init__(self, sock, gateway, timed_out, date=None):
         self.sock, self.gw, self.timed_out = sock, gateway, timed_out
