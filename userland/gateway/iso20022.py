@@ -106,7 +106,9 @@ def parse(data):
     return r.close()
 
 
-TOPS = {"FIToFICstmrCdtTrf": "pacs.008", "CstmrCdtTrfInitn": "pain.001"}
+# (message element, kind, namespace), in the order a document is tried (a tuple: MicroPython's
+# dicts do not keep their order)
+TOPS = (("FIToFICstmrCdtTrf", "pacs.008", PACS008), ("CstmrCdtTrfInitn", "pain.001", PAIN001))
 
 
 class Reader:
@@ -122,51 +124,48 @@ class Reader:
 
     def __init__(self):
         self.parser = xmlmini.Parser({"CdtTrfTxInf": self._tx, "PmtInf": self._pmt})
-        self.kind = self.top = self.msg_id = self.error = None
+        self.kind = self.msg_id = self.error = None
         self.n = self.txs = 0
         self.date = ""
-        self.size = 0
         self.out = []
         self.seen = set()
 
     def feed(self, data):
-        self.size += len(data)
-        if self.error is None and self.parser is not None:
-            try:
-                self.parser.feed(data)
-            except xmlmini.XmlError as e:
-                self.error = Rejected("FF01", "document", str(e))
-            except Rejected as e:
-                self.error = e
+        if self.parser is not None:
+            self._read(self.parser.feed, data)
         return self
 
-    def close(self, data=b""):
-        if data:
-            self.feed(data)
+    def close(self):
         parser, self.parser = self.parser, None     # it holds this reader's methods: no cycle left behind
-        if self.error is None:
-            try:
-                doc = parser.close()
-                if self.kind is None:
-                    self._begin(doc)
-                if self.txs != self.n:
-                    raise Rejected("AM18", "GrpHdr/NbOfTxs", "says %d, the message holds %d" % (self.n, self.txs))
-            except xmlmini.XmlError as e:
-                self.error = Rejected("FF01", "document", str(e))
-            except Rejected as e:
-                self.error = e
+        if parser is not None:
+            self._read(self._end, parser)
         if self.error is not None:
             if self.error.msg_id is None:
                 self.error.msg_id = self.msg_id
             raise self.error
         return self.kind, self.msg_id, self.out
 
+    def _read(self, fn, arg):
+        """fn(arg) unless a refusal came already; the first refusal is kept."""
+        if self.error is None:
+            try:
+                fn(arg)
+            except xmlmini.XmlError as e:
+                self.error = Rejected("FF01", "document", str(e))
+            except Rejected as e:
+                self.error = e
+
+    def _end(self, parser):
+        self._kind_of(parser.close())
+        if self.txs != self.n:
+            raise Rejected("AM18", "GrpHdr/NbOfTxs", "says %d, the message holds %d" % (self.n, self.txs))
+
     def _begin(self, doc):
         """The kind and group header of the document whose root is doc."""
         if doc.tag != "Document":
             raise Rejected("FF01", doc.tag, "the root element is not Document")
-        for top, kind in TOPS.items():
-            if doc.ns == (PACS008 if kind == "pacs.008" else PAIN001) or doc.find(top) is not None:
+        for top, kind, ns in TOPS:
+            if doc.ns == ns or doc.find(top) is not None:
                 break
         else:
             raise Rejected("FF01", "Document", "neither pacs.008.001.08 nor pain.001.001.09 (%s)"
@@ -180,7 +179,7 @@ class Reader:
             self.date = _may(gh, "IntrBkSttlmDt", None, "GrpHdr", DATE)
         else:
             _need(gh, "InitgPty/Nm", where="GrpHdr")
-        self.kind, self.top = kind, top
+        self.kind = kind
 
     # A CdtTrfTxInf or PmtInf anywhere else is not one of the message's (as findall would skip it).
     def _tx(self, tx, above):
