@@ -137,58 +137,69 @@ GATEWAY_N = 40
 HSM_READY = ("hsm login\r123456", "hsm pin\r123456\r246810\r246810")
 
 
-def gateway_messages(board, tmp):
-    """pacs.008 and FIX NewOrderSingle end to end over the host link: guest
-    ms per message and per stage (the gateway's own counters), wall time."""
+@contextlib.contextmanager
+def gateway_board(board, tmp, image, net=None):
+    """The board booted (`image`, under icount) on a new storage file with a
+    provisioned host link, the emulated HSM ready with the `audit` key, and
+    ledger accounts 1 and 2; yields a logged-in host link."""
     from tools import hostlink
-    storage = qemu.ensure_storage(os.path.join(tmp, "storage.bin"), load_board(board).STORAGE_SIZE)
-    key = hostlink.provision(storage, board, os.path.join(tmp, "hostlink.key"))
-    link_sock = os.path.join(tmp, "link.sock")
-    out = {}
+    storage = qemu.ensure_storage(os.path.join(tmp, "storage-%s.bin" % image), load_board(board).STORAGE_SIZE)
+    key = hostlink.provision(storage, board, os.path.join(tmp, "hostlink-%s.key" % image))
+    link_sock = os.path.join(tmp, "link-%s.sock" % image)
     with emulated_hsm(tmp) as hsm_sock:
-        cmd = qemu.command(board, flash=qemu.flash_path(board, "test"), serial="stdio", icount=True, storage=storage, hsm=hsm_sock, hostlink=link_sock)
+        cmd = qemu.command(board, flash=qemu.flash_path(board, image), serial="stdio", icount=True, storage=storage,
+                           hsm=hsm_sock, hostlink=link_sock, net=net)
         child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
         try:
             child.expect_exact("qenex> ")
             for line in HSM_READY + ("hsm gen ecdsa-p256 audit sign verify", "ledger account new 1 1 10",
-                         "ledger account new 2 1 10"):
+                                     "ledger account new 2 1 10"):
                 child.send(line + "\r")
                 child.expect_exact("qenex> ")
-            with open(os.path.join(ROOT, "tests", "vectors", "gateway", "pacs008.xml")) as f:
-                pacs = f.read().replace("<NbOfTxs>2</NbOfTxs>", "<NbOfTxs>1</NbOfTxs>")
-            pacs = pacs[:pacs.index("    <CdtTrfTxInf>\n      <PmtId><EndToEndId>E2E-0002")] + \
-                "  </FIToFICstmrCdtTrf>\n</Document>\n"
-            out["gw_pacs_bytes"] = len(pacs.replace("QX-20261126-0001", "B-0").encode())
             link = hostlink.Link(link_sock, key)
-            s0 = link.stats()
-            t0 = time.monotonic()
-            for i in range(GATEWAY_N):
-                answer = link.submit("pacs.008", pacs.replace("QX-20261126-0001", "B-%d" % i).encode())
-                if "<GrpSts>ACSC</GrpSts>" not in answer:
-                    raise SystemExit("bench: pacs.008 not accepted: %s" % answer[:300])
-            out["gw_pacs_wall_ms"] = (time.monotonic() - t0) * 1000 / GATEWAY_N
-            s1 = link.stats()
-            from drivers.hsm import frame as F
-            link.control(0x44, F.fields(str(int(time.time() * 1000))))     # no FIX Logon without a date
-            s1f = link.stats()
-            fix_msgs = [_fix(1, "A", [(98, "0"), (108, "30")])]
-            if "\x0135=A\x01" not in link.submit("FIX", fix_msgs[0]):
-                raise SystemExit("bench: the FIX Logon was not answered with a Logon")
-            t0 = time.monotonic()
-            for i in range(GATEWAY_N):
-                answer = link.submit("FIX", _fix(i + 2, "D", [(11, "B%d" % i), (55, "QNX"), (54, "1"), (38, "10"),
-                                                              (40, "2"), (44, "100.00"), (60, "20261126-10:00:00")]))
-                if "\x01150=0\x01" not in answer:
-                    raise SystemExit("bench: FIX order not accepted: %r" % answer[:300])
-            out["gw_fix_wall_ms"] = (time.monotonic() - t0) * 1000 / GATEWAY_N
-            s2 = link.stats()
-            link.close()
-            out["gw_pacs_ms"] = (s1["ticks"] - s0["ticks"]) / GATEWAY_N
-            out["gw_fix_ms"] = (s2["ticks"] - s1f["ticks"]) / GATEWAY_N
-            for stage in ("parse", "compliance", "ledger", "audit"):
-                out["gw_%s_ms" % stage] = (s1["stage_ms"][stage] - s0["stage_ms"][stage]) / GATEWAY_N
+            try:
+                yield link
+            finally:
+                link.close()
         finally:
             child.close(force=True)
+
+
+def gateway_messages(board, tmp):
+    """pacs.008 and FIX NewOrderSingle end to end over the host link: guest
+    ms per message and per stage (the gateway's own counters), wall time."""
+    from drivers.hsm import frame as F
+    out = {}
+    with open(os.path.join(ROOT, "tests", "vectors", "gateway", "pacs008.xml")) as f:
+        pacs = f.read().replace("<NbOfTxs>2</NbOfTxs>", "<NbOfTxs>1</NbOfTxs>")
+    pacs = pacs[:pacs.index("    <CdtTrfTxInf>\n      <PmtId><EndToEndId>E2E-0002")] + \
+        "  </FIToFICstmrCdtTrf>\n</Document>\n"
+    out["gw_pacs_bytes"] = len(pacs.replace("QX-20261126-0001", "B-0").encode())
+    with gateway_board(board, tmp, "test") as link:
+        s0 = link.stats()
+        t0 = time.monotonic()
+        for i in range(GATEWAY_N):
+            answer = link.submit("pacs.008", pacs.replace("QX-20261126-0001", "B-%d" % i).encode())
+            if "<GrpSts>ACSC</GrpSts>" not in answer:
+                raise SystemExit("bench: pacs.008 not accepted: %s" % answer[:300])
+        out["gw_pacs_wall_ms"] = (time.monotonic() - t0) * 1000 / GATEWAY_N
+        s1 = link.stats()
+        link.control(0x44, F.fields(str(int(time.time() * 1000))))     # no FIX Logon without a date
+        s1f = link.stats()
+        if "\x0135=A\x01" not in link.submit("FIX", _fix(1, "A", [(98, "0"), (108, "30")])):
+            raise SystemExit("bench: the FIX Logon was not answered with a Logon")
+        t0 = time.monotonic()
+        for i in range(GATEWAY_N):
+            answer = link.submit("FIX", _fix(i + 2, "D", [(11, "B%d" % i), (55, "QNX"), (54, "1"), (38, "10"),
+                                                          (40, "2"), (44, "100.00"), (60, "20261126-10:00:00")]))
+            if "\x01150=0\x01" not in answer:
+                raise SystemExit("bench: FIX order not accepted: %r" % answer[:300])
+        out["gw_fix_wall_ms"] = (time.monotonic() - t0) * 1000 / GATEWAY_N
+        s2 = link.stats()
+    out["gw_pacs_ms"] = (s1["ticks"] - s0["ticks"]) / GATEWAY_N
+    out["gw_fix_ms"] = (s2["ticks"] - s1f["ticks"]) / GATEWAY_N
+    for stage in ("parse", "compliance", "ledger", "audit"):
+        out["gw_%s_ms" % stage] = (s1["stage_ms"][stage] - s0["stage_ms"][stage]) / GATEWAY_N
     return out
 
 
@@ -205,49 +216,32 @@ def gateway_http(board, tmp):
     gateway's counters, read over the host link), wall time."""
     import http.client
     from drivers.hsm import frame as F
-    from tools import hostlink
-    storage = qemu.ensure_storage(os.path.join(tmp, "storage-http.bin"), load_board(board).STORAGE_SIZE)
-    key = hostlink.provision(storage, board, os.path.join(tmp, "hostlink-http.key"))
-    link_sock = os.path.join(tmp, "link-http.sock")
     fwd = qemu.forwards([s for s in qemu.SERVICES if s[1] == 80])
     with open(os.path.join(ROOT, "tests", "vectors", "gateway", "pacs008_3tx.xml"), "rb") as f:
         pacs = f.read()
     out = {"gw_http_bytes": len(pacs)}
-    with emulated_hsm(tmp) as hsm_sock:
-        cmd = qemu.command(board, flash=qemu.flash_path(board), serial="stdio", icount=True, storage=storage,
-                           hsm=hsm_sock, hostlink=link_sock, net=fwd)
-        child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
-        try:
-            child.expect_exact("qenex> ")
-            for line in HSM_READY + ("hsm gen ecdsa-p256 audit sign verify", "ledger account new 1 1 10",
-                                     "ledger account new 2 1 10"):
-                child.send(line + "\r")
-                child.expect_exact("qenex> ")
-            link = hostlink.Link(link_sock, key)
-            link.control(0x44, F.fields(str(int(time.time() * 1000))))      # a status report needs the date
-            conn = http.client.HTTPConnection("127.0.0.1", fwd[("tcp", 80)], timeout=120)
+    with gateway_board(board, tmp, "production", net=fwd) as link:
+        link.control(0x44, F.fields(str(int(time.time() * 1000))))      # a status report needs the date
+        conn = http.client.HTTPConnection("127.0.0.1", fwd[("tcp", 80)], timeout=120)
 
-            def send(i):
-                conn.request("POST", "/iso20022", body=pacs.replace(b"QX-20261203-3TX", b"H-%d" % i),
-                             headers={"Content-Type": "application/xml"})
-                r = conn.getresponse()
-                answer = r.read()
-                if r.status != 200 or b"<GrpSts>ACSC</GrpSts>" not in answer:
-                    raise SystemExit("bench: pacs.008 over HTTP not accepted: %d %s" % (r.status, answer[:300]))
-            send(-1)                        # the connection and the first message's imports
-            s0 = link.stats()
-            t0 = time.monotonic()
-            for i in range(HTTP_N):
-                send(i)
-            out["gw_http_wall_ms"] = (time.monotonic() - t0) * 1000 / HTTP_N
-            s1 = link.stats()
-            conn.close()
-            link.close()
-            out["gw_http_ms"] = (s1["ticks"] - s0["ticks"]) / HTTP_N
-            for stage in HTTP_STAGES[1:]:
-                out["gw_http_%s_ms" % stage] = (s1["stage_ms"][stage] - s0["stage_ms"][stage]) / HTTP_N
-        finally:
-            child.close(force=True)
+        def send(i):
+            conn.request("POST", "/iso20022", body=pacs.replace(b"QX-20261203-3TX", b"H-%d" % i),
+                         headers={"Content-Type": "application/xml"})
+            r = conn.getresponse()
+            answer = r.read()
+            if r.status != 200 or b"<GrpSts>ACSC</GrpSts>" not in answer:
+                raise SystemExit("bench: pacs.008 over HTTP not accepted: %d %s" % (r.status, answer[:300]))
+        send(-1)                        # the connection and the first message's imports
+        s0 = link.stats()
+        t0 = time.monotonic()
+        for i in range(HTTP_N):
+            send(i)
+        out["gw_http_wall_ms"] = (time.monotonic() - t0) * 1000 / HTTP_N
+        s1 = link.stats()
+        conn.close()
+    out["gw_http_ms"] = (s1["ticks"] - s0["ticks"]) / HTTP_N
+    for stage in HTTP_STAGES[1:]:
+        out["gw_http_%s_ms" % stage] = (s1["stage_ms"][stage] - s0["stage_ms"][stage]) / HTTP_N
     return out
 
 
