@@ -157,12 +157,30 @@ def gateway_board(board, tmp, image, net=None):
                 child.send(line + "\r")
                 child.expect_exact("qenex> ")
             link = hostlink.Link(link_sock, key)
+            link.console = child            # for task_cpu()
             try:
                 yield link
             finally:
                 link.close()
         finally:
             child.close(force=True)
+
+
+def task_cpu(child):
+    """{task name: CPU ms since boot} from the shell's `cpu`, and "idle"."""
+    child.send("cpu\r")
+    child.expect_exact("qenex> ")
+    out = {}
+    for line in child.before.splitlines():
+        m = re.match(r"up \d+ ms, idle (\d+) ms", line.strip())
+        if m:
+            out["idle"] = int(m.group(1))
+        m = re.match(r"\d+\s+(\S+)\s+(\d+)$", line.strip())
+        if m:
+            out[m.group(1)] = int(m.group(2))
+    if "idle" not in out or len(out) < 2:
+        raise SystemExit("bench: `cpu` printed no table: %r" % child.before[-300:])
+    return out
 
 
 def gateway_messages(board, tmp):
@@ -209,14 +227,16 @@ HTTP_STAGES = ("receive", "parse", "compliance", "risk", "ledger", "audit", "ans
 
 
 def gateway_http(board, tmp):
-    """A 3-transaction pacs.008 (tests/vectors/gateway/pacs008_3tx.xml, 4.5
-    KB) POSTed over HTTP/1.1 to the production image's httpnet (one kept-alive
-    connection through QEMU's forward), end to end through compliance, risk,
-    the ledger and the audit entry: guest ms per message and per stage (the
-    gateway's counters, read over the host link), wall time."""
+    """On the production image, through QEMU's forwards: a 3-transaction
+    pacs.008 (tests/vectors/gateway/pacs008_3tx.xml, 4.5 KB) POSTed over
+    HTTP/1.1 to httpnet (one kept-alive connection), end to end through
+    compliance, risk, the ledger and the audit entry; and FIX
+    NewOrderSingle to ExecutionReport over TCP to fixnet (one session,
+    each order waiting for its report). Guest ms per message and per stage
+    (the gateway's counters, read over the host link), wall time."""
     import http.client
     from drivers.hsm import frame as F
-    fwd = qemu.forwards([s for s in qemu.SERVICES if s[1] == 80])
+    fwd = qemu.forwards([s for s in qemu.SERVICES if s[1] in (80, 9878)])
     with open(os.path.join(ROOT, "tests", "vectors", "gateway", "pacs008_3tx.xml"), "rb") as f:
         pacs = f.read()
     out = {"gw_http_bytes": len(pacs)}
@@ -232,17 +252,73 @@ def gateway_http(board, tmp):
             if r.status != 200 or b"<GrpSts>ACSC</GrpSts>" not in answer:
                 raise SystemExit("bench: pacs.008 over HTTP not accepted: %d %s" % (r.status, answer[:300]))
         send(-1)                        # the connection and the first message's imports
+        c0 = task_cpu(link.console)
         s0 = link.stats()
         t0 = time.monotonic()
         for i in range(HTTP_N):
             send(i)
         out["gw_http_wall_ms"] = (time.monotonic() - t0) * 1000 / HTTP_N
         s1 = link.stats()
+        c1 = task_cpu(link.console)
+        out["gw_http_task_ms"] = {t: (c1[t] - c0.get(t, 0)) / HTTP_N for t in c1 if c1[t] != c0.get(t, 0)}
         conn.close()
+        with FixClient(fwd[("tcp", 9878)]) as fix_peer:
+            fix_peer.order(0)           # the first order's imports
+            s2 = link.stats()
+            t0 = time.monotonic()
+            for i in range(GATEWAY_N):
+                fix_peer.order(i + 1)
+            out["gw_fix_tcp_wall_ms"] = (time.monotonic() - t0) * 1000 / GATEWAY_N
+            s3 = link.stats()
     out["gw_http_ms"] = (s1["ticks"] - s0["ticks"]) / HTTP_N
     for stage in HTTP_STAGES[1:]:
         out["gw_http_%s_ms" % stage] = (s1["stage_ms"][stage] - s0["stage_ms"][stage]) / HTTP_N
+    out["gw_fix_tcp_ms"] = (s3["ticks"] - s2["ticks"]) / GATEWAY_N
+    out["gw_fix_tcp_session_ms"] = (s3["stage_ms"]["fix"] - s2["stage_ms"]["fix"]) / GATEWAY_N
     return out
+
+
+class FixClient:
+    """A FIX 4.4 initiator on a TCP socket (HOST to QENEX, the gateway's
+    default session table), framed by the gateway's own encoder and reader:
+    Logon with ResetSeqNumFlag, then orders one at a time."""
+
+    def __init__(self, port):
+        import socket
+        from userland.gateway import fix
+        self.fix, self.seq = fix, 1
+        self.reader = fix.Reader()
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.send("A", (98, "0"), (108, "30"), (141, "Y"))
+        self.expect("\x0135=A\x01", "the Logon answer")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+    def send(self, mtype, *pairs):
+        now = time.strftime("%Y%m%d-%H:%M:%S.000", time.gmtime())
+        self.sock.sendall(self.fix.encode([(35, mtype), (49, "HOST"), (56, "QENEX"), (34, self.seq), (52, now)]
+                                          + list(pairs)).encode("latin-1"))
+        self.seq += 1
+
+    def expect(self, needle, what):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            data = self.sock.recv(4096)
+            if not data:
+                raise SystemExit("bench: fixnet closed the connection waiting for %s" % what)
+            for m in self.reader.feed(data):
+                if needle in m:
+                    return m
+        raise SystemExit("bench: no %s from fixnet in 60 s" % what)
+
+    def order(self, i):
+        self.send("D", (11, "T%d" % i), (55, "QNX"), (54, "1"), (38, "10"), (40, "2"), (44, "100.00"),
+                  (60, time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())))
+        self.expect("\x0111=T%d\x01" % i, "the ExecutionReport of order T%d" % i)
 
 
 def http_rows(f):
@@ -256,7 +332,14 @@ def http_rows(f):
                     for s in HTTP_STAGES)),
         ("gateway: XML parse over HTTP, guest instructions a byte",
          n(int(f["gw_http_parse_ms"] * 1000000) // f["gw_http_bytes"])),
-        ("gateway: host wall time per pacs.008 over HTTP (ms)", "%.1f" % f["gw_http_wall_ms"])]
+        ("  of which by task, CPU (guest instructions; the shell's `cpu`, idle is waiting for the host)",
+         ", ".join("%s %s" % (t, n(int(ms * 1000000))) for t, ms in
+                   sorted(f["gw_http_task_ms"].items(), key=lambda kv: -kv[1]))),
+        ("gateway: host wall time per pacs.008 over HTTP (ms)", "%.1f" % f["gw_http_wall_ms"]),
+        ("gateway: FIX NewOrderSingle to ExecutionReport over TCP (guest instructions per order)",
+         n(int(f["gw_fix_tcp_ms"] * 1000000))),
+        ("  of which the gateway's FIX session (guest instructions)", n(int(f["gw_fix_tcp_session_ms"] * 1000000))),
+        ("gateway: host wall time per FIX order over TCP (ms)", "%.1f" % f["gw_fix_tcp_wall_ms"])]
 
 
 NET_BULK = 1 << 20          # bytes echoed for the bulk figure

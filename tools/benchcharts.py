@@ -49,6 +49,7 @@ GROUPS = (
     ("services", "Services (guest instructions, thousands)", 1e3, (
         ("gw_http_instr", "gateway: 3-transaction pacs.008 (4.5 KB) over HTTP, end to end", 3e6, ()),
         ("gw_http_parse_per_byte", "gateway: XML parse, instructions a byte", 300, ()),
+        ("gw_fix_tcp_instr", "gateway: FIX NewOrderSingle to ExecutionReport over TCP", 500000, ()),
         ("gw_pacs_instr", "gateway: 1-transaction pacs.008 end to end over the host link (UART)", None, ()),
         ("ledger_durable_batch100_instr", "ledger: durable transfer, batches of 100", 20000, ()),
         ("hsm_sign_round_trip_instr", "HSM: sign round trip (guest time)", None, ()),
@@ -64,6 +65,8 @@ def derived(f):
     if "gw_http_ms" in f:
         out["gw_http_instr"] = int(f["gw_http_ms"] * 1000000)
         out["gw_http_parse_per_byte"] = int(f["gw_http_parse_ms"] * 1000000) // f["gw_http_bytes"]
+    if "gw_fix_tcp_ms" in f:
+        out["gw_fix_tcp_instr"] = int(f["gw_fix_tcp_ms"] * 1000000)
     if "ledger_durable_batch100_us" in f:
         out["ledger_durable_batch100_instr"] = f["ledger_durable_batch100_us"] * 1000
     if "hsm_sign_round_trip_us" in f:

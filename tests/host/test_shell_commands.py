@@ -9,7 +9,7 @@ import pytest
 from shell_fakes import FakeConsole, FakeSystem
 from userland.shell import commands, lineedit, shell
 
-ALL = ["help", "version", "uptime", "date", "ps", "top", "kill", "start", "restart", "fg", "fault", "exit", "mem", "faults", "ipc",
+ALL = ["help", "version", "uptime", "date", "ps", "cpu", "top", "kill", "start", "restart", "fg", "fault", "exit", "mem", "faults", "ipc",
        "call", "echo", "tasks", "hsm", "ledger", "compliance", "audit", "accounts", "net", "boot", "reboot", "poweroff"]
 
 
@@ -51,7 +51,7 @@ def test_unterminated_quote_in_a_line_is_reported_not_raised():
     assert run_line('echo "x')[0] == "error: unterminated quote\n"
 
 
-@pytest.mark.parametrize("name", ["version", "uptime", "mem", "ps", "reboot", "poweroff"])
+@pytest.mark.parametrize("name", ["version", "uptime", "mem", "ps", "cpu", "reboot", "poweroff"])
 def test_commands_without_arguments_reject_one_with_their_usage(name):
     out, ctx = run_line(name + " extra")
     assert out == "usage: %s\n" % name
@@ -165,6 +165,14 @@ def test_ps_prints_one_aligned_row_per_task_from_the_kernel():
     assert lines[1].split()[:4] == ["1", "echo", "blocked(recv)", "2"]
     assert lines[2].split() == ["2", "idle", "stopped", "3", "-", "-", "0", "0.0%"]
     assert len({l.index(l.split()[2]) for l in lines}) == 1  # STATE column aligned
+
+
+def test_cpu_prints_each_tasks_ms_since_boot():
+    lines = run_line("cpu")[0].splitlines()
+    assert lines[0].startswith("up ") and ", idle " in lines[0] and lines[0].endswith(" ms")
+    assert lines[1].split() == ["ID", "NAME", "CPU_MS"]
+    assert [ln.split()[:2] for ln in lines[2:]] == [["1", "echo"], ["2", "idle"]]
+    assert all(ln.split()[2].isdigit() for ln in lines[2:])
 
 
 def test_cpu_share_is_a_permille_with_integers_only():

@@ -15,7 +15,7 @@ hold > accept. Amounts are converted to USD with the rules' rates (USD per
 unit, decimal text) and HALF_EVEN; a currency without a rate is held
 (R-NO-RATE), never guessed."""
 from userland.compliance import risk as risk_limits
-from userland.compliance.names import best_match, normalise
+from userland.compliance.names import closest, normalise
 from userland.lib.asciinum import is_int
 from userland.lib.currencies import MINOR_UNITS
 from userland.lib.money import Money, MoneyError, minor_units, parse_decimal, round_div
@@ -184,8 +184,9 @@ class Engine:
         for who, country in (("debtor", p.debtor_country), ("creditor", p.creditor_country)):
             if country and country.upper() in self.blocked:
                 d.fire("R-JURISDICTION", REJECT, "%s country %s is blocked" % (who, country))
-        for who, name in (("debtor", p.debtor), ("creditor", p.creditor)):
-            score, listed = best_match(name, self.sanctions)
+        key = normalise(p.debtor)       # (also the debtor's key for structuring, below)
+        for who, name, n in (("debtor", p.debtor, key), ("creditor", p.creditor, normalise(p.creditor))):
+            score, listed = closest(n, self.sanctions)
             if listed is not None and score >= self.score_min:
                 d.fire("R-SANCTIONS", REJECT, "%s %r matches listed %r (%d.%d%%)"
                        % (who, name, listed, score // 10, score % 10))
@@ -199,7 +200,6 @@ class Engine:
                                                                                                   self.threshold))
         count, window, floor_pct = self.structuring
         floor = self.threshold.minor * floor_pct // 100
-        key = normalise(p.debtor)
         recent = [(t, v) for t, v in self.history.get(key, []) if now_s - t < window]
         if floor <= usd.minor < self.threshold.minor:
             recent.append((now_s, usd.minor))

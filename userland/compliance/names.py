@@ -32,6 +32,12 @@ def fold(c):
     return " " if f == "-" else f
 
 
+# fold() of every ASCII character, looked up (normalise's common case: a call a character is most of its cost)
+_ASCII = {}
+for _o in range(128):
+    _ASCII[chr(_o)] = fold(chr(_o))
+del _o
+
 LEGAL_FORMS = ("LTD", "LIMITED", "LLC", "INC", "CORP", "CO", "COMPANY", "GMBH", "AG", "SA", "SAS", "SPA", "BV",
                "NV", "PLC", "KK", "OY", "AB", "AS", "LLP", "THE", "AND")
 
@@ -39,14 +45,17 @@ LEGAL_FORMS = ("LTD", "LIMITED", "LLC", "INC", "CORP", "CO", "COMPANY", "GMBH", 
 def normalise(name):
     """Case and accents folded (fold()), punctuation to spaces, legal forms
     and filler words dropped, tokens sorted: "The Acme Co., Ltd." -> "ACME"."""
-    out = [fold(c) for c in name]
+    out = [_ASCII.get(c) or fold(c) for c in name]
     tokens = [t for t in "".join(out).split() if t not in LEGAL_FORMS]
     tokens.sort()
     return " ".join(tokens)
 
 
 def _jaro_parts(a, b):
-    """Jaro similarity as an exact fraction (numerator, denominator)."""
+    """Jaro similarity as an exact fraction (numerator, denominator). Each
+    character of a takes the first unused equal character of b within
+    reach, found by str.find (one call a character, not a loop over the
+    window: the device runs this for every name against every listed one)."""
     if a == b:
         return (1, 1) if a else (0, 1)
     la, lb = len(a), len(b)
@@ -56,19 +65,25 @@ def _jaro_parts(a, b):
     if reach < 0:
         reach = 0
     used = [False] * lb
-    matches_a = []
+    matched = []            # the positions in b of a's matches, in a's order
     for i in range(la):
-        lo, hi = max(0, i - reach), min(lb, i + reach + 1)
-        for j in range(lo, hi):
-            if not used[j] and a[i] == b[j]:
-                used[j] = True
-                matches_a.append(a[i])
-                break
-    m = len(matches_a)
+        c = a[i]
+        hi = i + reach + 1
+        j = b.find(c, i - reach if i > reach else 0, hi)
+        while j >= 0 and used[j]:
+            j = b.find(c, j + 1, hi)
+        if j >= 0:
+            used[j] = True
+            matched.append(j)
+    m = len(matched)
     if not m:
         return 0, 1
-    matches_b = [b[j] for j in range(lb) if used[j]]
-    t = sum(1 for x, y in zip(matches_a, matches_b) if x != y) // 2
+    # a transposition: the k-th match in a's order is not the k-th in b's
+    t = 0
+    for j, k in zip(matched, sorted(matched)):
+        if b[j] != b[k]:
+            t += 1
+    t //= 2
     # (m/la + m/lb + (m - t)/m) / 3 over one denominator
     return m * lb * m + m * la * m + (m - t) * la * lb, 3 * la * lb * m
 
@@ -90,7 +105,11 @@ def jaro_winkler(a, b):
 def best_match(name, listed):
     """(score in thousandths, listed name) of the closest entry of `listed`
     (already normalised) to `name`."""
-    n = normalise(name)
+    return closest(normalise(name), listed)
+
+
+def closest(n, listed):
+    """best_match of a name already normalised."""
     best = (0, None)
     for entry in listed:
         s = jaro_winkler(n, entry)

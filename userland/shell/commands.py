@@ -1,5 +1,5 @@
 """The shell's command table: the kernel's commands (help, version, uptime,
-ps, top, kill, start, restart, fg, fault, exit, mem, faults, ipc, call,
+ps, cpu, top, kill, start, restart, fg, fault, exit, mem, faults, ipc, call,
 echo, tasks, boot, reboot, poweroff), and the services' commands registered
 from beside their services (userland/hsm/shell.py, userland/ledger/shell.py,
 userland/gateway/shell.py), in the order `help` lists them.
@@ -142,6 +142,13 @@ def _ps(ctx, args):
     if reply.get("safe_mode"):
         ctx.write(SAFE_LINE)
     table(ctx, PS_HEADER, _ps_rows(reply))
+
+
+@command("cpu", "each task's CPU time since boot in ms, with uptime and idle (benchmarks difference two)", 0)
+def _cpu(ctx, args):
+    reply = _kctl(ctx, abi.KCTL_PS)
+    ctx.write("up %d ms, idle %d ms\n" % (reply["uptime_ms"], reply["idle_ms"]))
+    table(ctx, ["ID", "NAME", "CPU_MS"], [[str(t["id"]), t["name"], str(t["cpu_ms"])] for t in reply["tasks"]])
 
 
 @command("top [MS]", "ps refreshed every MS (default 1000) until a key is pressed", 1)
