@@ -22,6 +22,7 @@ HELP = [
     ("uptime", "time since boot, and boot-to-prompt time"),
     ("date [set YYYY-MM-DDTHH:MM:SS[.sss]Z]", "the board's UTC clock, and who set it; `date set` sets it (operator)"),
     ("ps", "tasks: state, priority, heap and stack use, restarts, CPU share"),
+    ("cpu", "each task's CPU time since boot in ms, with uptime and idle (benchmarks difference two)"),
     ("top [MS]", "ps refreshed every MS (default 1000) until a key is pressed"),
     ("kill ID", "stop a task (no restart); not the shell, which is the console"),
     ("start NAME", "start a stopped task"),
@@ -210,6 +211,22 @@ def test_mem(device, board, manifests):
 PS_ROW = re.compile(r"(?P<id>\d+) +(?P<name>\w+) +(?P<state>\S+(?: \d+\))?) +(?P<prio>\d+) +"
                     r"(?P<heap>-|\d+/\d+) +(?P<stack>-|\d+/\d+) +(?P<restarts>\d+) +"
                     r"(?P<cpu>\d+\.\d%)")
+
+
+def test_cpu_counts_each_tasks_ms_and_they_grow(device, manifests):
+    def read():
+        lines = device.cmd("cpu").splitlines()
+        m = re.fullmatch(r"up (\d+) ms, idle (\d+) ms", lines[0])
+        assert m and lines[1].split() == ["ID", "NAME", "CPU_MS"], lines[:2]
+        rows = {r.split()[1]: int(r.split()[2]) for r in lines[2:]}
+        return int(m.group(1)), int(m.group(2)), rows
+    up0, idle0, rows0 = read()
+    assert sorted(rows0) == sorted(m.name for m in manifests)
+    assert sum(rows0.values()) + idle0 <= up0
+    device.cmd("ps")
+    up1, idle1, rows1 = read()
+    assert up1 > up0 and idle1 >= idle0 and rows1["shell"] > rows0["shell"]
+    assert all(rows1[n] >= rows0[n] for n in rows0)
 
 
 def test_ps(device, manifests):
