@@ -152,6 +152,31 @@ def _outcome(f):
     return tree(e)
 
 
+def test_a_document_read_again_from_the_known_pieces_gives_the_same_tree():
+    # the second reading finds most pieces whole in _PIECES (whitespace after a known tag)
+    doc = open(upy.ROOT + "/tests/vectors/gateway/pacs008_3tx.xml", "rb").read()
+    first = _outcome(lambda: xmlmini.parse(doc))
+    assert xmlmini._PIECES and _outcome(lambda: xmlmini.parse(doc)) == first
+    spaced = doc.replace(b">\n", b">\n\n")         # the same tags with other whitespace
+    xmlmini._PIECES.clear()
+    xmlmini._TAGS.clear()
+    cold = _outcome(lambda: xmlmini.parse(spaced))
+    assert cold[4] == 3 and cold[5][0][4] == 5
+    xmlmini.parse(doc)
+    assert _outcome(lambda: xmlmini.parse(spaced)) == _outcome(lambda: xmlmini.parse(spaced)) == cold
+    assert _outcome(lambda: xmlmini.parse(doc.replace(b"</Document>", b"</Documents>"))) == \
+        "line 93: </Documents> does not close <Document>"
+
+
+def test_the_tables_of_known_tags_and_pieces_stay_small_whatever_is_fed():
+    for i in range(700):
+        name = ("N%d" % i) + "x" * 300
+        xmlmini.parse('<%s a="%s">%s</%s>' % (name, "v" * 300, " " * 400, name))
+        xmlmini.parse("<r><n%d>%s</n%d></r>" % (i, " \n" * 200, i))
+    for table in (xmlmini._TAGS, xmlmini._PIECES):
+        assert len(table) <= 512 and sum(len(k) for k in table) <= 512 * 128
+
+
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 PACS = open(upy.ROOT + "/tests/vectors/gateway/pacs008.xml", "rb").read()

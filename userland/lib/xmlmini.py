@@ -63,6 +63,12 @@ _CHECK = 256            # UTF-8 checked in pieces of about this size (no large b
 # document, at most _TAGS_MAX entries (a document of new names each time only fills it).
 _TAGS = {}
 _TAGS_MAX = 512
+_KEEP_LEN = 128         # the longest tag (or piece, below) kept: the tables hold at most 512 x 128 bytes
+# Pieces seen before whose tag is in _TAGS and whose text is whitespace (or none): b"/Name>\n    "
+# -> (its _TAGS info, tag, newlines in the text): a document's indentation repeats, so most of
+# its pieces are found whole, without a partition's three new objects. At most _PIECES_MAX.
+_PIECES = {}
+_PIECES_MAX = 512
 _PATHS = {}             # find()'s paths, split once (callers ask for the same few)
 
 
@@ -273,16 +279,26 @@ class Parser:
         return True
 
     def _read(self, it):
-        stack, tags, cut = self.stack, _TAGS, self.cut
+        stack, tags, pieces, cut = self.stack, _TAGS, _PIECES, self.cut
         line, scope, dns, kept = self.line, self.scope, self.dns, self.kept
         amp, cdata = self.amp, self.cdata
         for p in it:
-            tag, gt, text = p.partition(b">")
-            info = tags.get(tag) if gt else None
-            if info is None:
-                self.line = line
-                info, tag, text = self._slow(p, tag, gt, text, it)
-                line = self.line
+            hit = pieces.get(p)
+            if hit is not None:                         # a known tag and whitespace: no slicing
+                info, tag, nl = hit
+                text = b""
+            else:
+                nl = 0
+                tag, gt, text = p.partition(b">")
+                info = tags.get(tag) if gt else None
+                if info is None:
+                    self.line = line
+                    info, tag, text = self._slow(p, tag, gt, text, it)
+                    line = self.line
+                # (a piece reads the same each time: its tag's newlines, if any, are counted only by _slow)
+                if info is not None and len(pieces) < _PIECES_MAX and len(p) <= _KEEP_LEN and \
+                        not text.strip(_SPACE) and p.count(b"\n") == text.count(b"\n"):
+                    pieces[p] = (info, tag, text.count(b"\n"))
             if info is True:                            # </name>
                 if not stack:
                     self.fail("</%s> closes nothing" % _shown(tag[1:]))
@@ -315,6 +331,7 @@ class Parser:
                         self.line = line
                         self._mixed(text, False)
                     line += text.count(b"\n")
+                line += nl
                 continue
             if info is not None:                        # <name ...>
                 end, local, prefix, empty, attrs, decls = info
@@ -363,6 +380,7 @@ class Parser:
                     stack.append(el)
                     if text:
                         line += text.count(b"\n")
+                    line += nl
                     continue
                 if el._prev is not None:
                     scope, dns = el._prev
@@ -373,6 +391,7 @@ class Parser:
                     self.line = line
                     self._mixed(text, False)
                 line += text.count(b"\n")
+            line += nl
         self.line, self.scope, self.dns, self.kept = line, scope, dns, kept
 
     def _cut_out(self, el, stack, line):
@@ -415,7 +434,7 @@ class Parser:
             name = tag[1:].rstrip(_SPACE)
             if not _is_name(name):
                 self.fail("a name was expected after '</'")
-            if tag == b"/" + name and len(_TAGS) < _TAGS_MAX:
+            if tag == b"/" + name and len(_TAGS) < _TAGS_MAX and len(tag) <= _KEEP_LEN:
                 _TAGS[tag] = True
             self.line += tag.count(b"\n")
             return True, b"/" + name, text
@@ -518,7 +537,7 @@ class Parser:
         info = (b"/" + q, local, prefix, empty, attrs, decls)
         tag = p[:after - 1]
         self.line += tag.count(b"\n")
-        if b"\n" not in tag and b">" not in tag and len(_TAGS) < _TAGS_MAX:
+        if b"\n" not in tag and b">" not in tag and len(_TAGS) < _TAGS_MAX and len(tag) <= _KEEP_LEN:
             _TAGS[tag] = info           # the next one like it is looked up (attributes and all)
         return info, tag, p[after:]
 
