@@ -120,13 +120,13 @@ def test_the_structuring_history_is_bounded():
         p = Payment("pacs.008", "M", "E", Money.parse(near), "SHAR", "Debtor %d" % i, "QNXBUS33", "B", "QNXBGB2L")
         e.check(p, i)
     assert len(e.history) == engine_mod.MAX_DEBTORS
-    assert "%d DEBTOR" % (3 * engine_mod.MAX_DEBTORS - 1) in e.history and "0 DEBTOR" not in e.history
+    assert b"%d DEBTOR" % (3 * engine_mod.MAX_DEBTORS - 1) in e.history and b"0 DEBTOR" not in e.history
     p = Payment("pacs.008", "M", "E", Money.parse(near), "SHAR", "Repeat", "QNXBUS33", "B", "QNXBGB2L")
     actions = [e.check(p, 1000 + i).action for i in range(10)]
-    assert actions[:3] == ["accept", "accept", "hold"] and len(e.history["REPEAT"]) == RULES["structuring"]["count"]
+    assert actions[:3] == ["accept", "accept", "hold"] and len(e.history[b"REPEAT"]) == RULES["structuring"]["count"]
     small = Payment("pacs.008", "M", "E", Money.parse("1.00 USD"), "SHAR", "Small", "QNXBUS33", "B", "QNXBGB2L")
     e.check(small, 0)
-    assert "SMALL" not in e.history                           # nothing to remember
+    assert b"SMALL" not in e.history                         # nothing to remember
 
 
 def test_the_exposure_tables_are_bounded_and_a_new_account_beyond_is_rejected():

@@ -110,3 +110,23 @@ def test_jaro_is_the_window_definition_on_both_interpreters():
     assert names._jaro_parts("MARTHA", "MARHTA") == window_jaro("MARTHA", "MARHTA") != (1, 1)
     got = upy.call_each("userland.compliance.names", [("_jaro_parts", c) for c in cases])
     assert [v for ok, v in got] == want and all(ok for ok, v in got)
+
+
+def folded_by_character(name):
+    """normalise as its docstring defines it, fold() a character at a time."""
+    tokens = [t for t in "".join(names.fold(c) for c in name).split() if t.encode() not in names.LEGAL_FORMS]
+    return " ".join(sorted(tokens))
+
+
+NAMES = ["The Acme Co., Ltd.", "A&B-C/D", "  x  ", "", "o'Brien (UK) plc", "Dupont et Fils SARL", "1-2-3 Go!",
+         "tab\there", "Ivan\x00Sanctionov", "~!@#$%^&*()_+{}|:\"<>?`-=[]\\;',./", "Łukasz Große-Østergård & Co"]
+
+
+def test_the_ascii_path_folds_as_fold_does_on_both_interpreters():
+    ascii_all = "".join(chr(i) for i in range(128))
+    cases = NAMES + [ascii_all, ascii_all[::-1]]
+    want = [folded_by_character(n) for n in cases]
+    assert [names.normalise(n) for n in cases] == want
+    assert [names.key(n) for n in cases] == [w.encode() for w in want]
+    got = upy.call_each("userland.compliance.names", [("normalise", [n]) for n in cases])
+    assert [v for ok, v in got] == want

@@ -15,7 +15,7 @@ hold > accept. Amounts are converted to USD with the rules' rates (USD per
 unit, decimal text) and HALF_EVEN; a currency without a rate is held
 (R-NO-RATE), never guessed."""
 from userland.compliance import risk as risk_limits
-from userland.compliance.names import closest, normalise
+from userland.compliance.names import closest, key as name_key
 from userland.lib.asciinum import is_int
 from userland.lib.currencies import MINOR_UNITS
 from userland.lib.money import Money, MoneyError, minor_units, parse_decimal, round_div
@@ -127,7 +127,7 @@ def parse_rules(rules):
         for name in names:
             _need(isinstance(name, str) and 0 < len(name) <= MAX_NAME, "sanctions.names: %s is not a name of 1 to"
                   " %d characters" % (show(name), MAX_NAME))
-            out["sanctions"].append(normalise(name))
+            out["sanctions"].append(name_key(name))   # (bytes)
         n, scale = parse_decimal(_text(sanctions.get("threshold", "0.92"), "sanctions.threshold"), 6)
         score = round_div(n * 1000, 10 ** scale)          # thousandths
         _need(0 < score <= 1000, "sanctions threshold must be in (0, 1]")
@@ -155,7 +155,7 @@ def parse_rules(rules):
 
 class Engine:
     def __init__(self, rules):
-        self.history = {}           # debtor (normalised) -> [(t, usd minor units)], MAX_DEBTORS of them
+        self.history = {}           # debtor (names.key) -> [(t, usd minor units)], MAX_DEBTORS of them
         self.load(rules)
 
     def load(self, rules):
@@ -184,12 +184,12 @@ class Engine:
         for who, country in (("debtor", p.debtor_country), ("creditor", p.creditor_country)):
             if country and country.upper() in self.blocked:
                 d.fire("R-JURISDICTION", REJECT, "%s country %s is blocked" % (who, country))
-        key = normalise(p.debtor)       # (also the debtor's key for structuring, below)
-        for who, name, n in (("debtor", p.debtor, key), ("creditor", p.creditor, normalise(p.creditor))):
+        debtor = name_key(p.debtor)    # (also the debtor's key for structuring, below)
+        for who, name, n in (("debtor", p.debtor, debtor), ("creditor", p.creditor, name_key(p.creditor))):
             score, listed = closest(n, self.sanctions)
             if listed is not None and score >= self.score_min:
                 d.fire("R-SANCTIONS", REJECT, "%s %r matches listed %r (%d.%d%%)"
-                       % (who, name, listed, score // 10, score % 10))
+                       % (who, name, listed.decode(), score // 10, score % 10))
         usd = self.usd(p.amount)
         if usd is None:
             d.fire("R-NO-RATE", HOLD, "no USD rate for %s" % p.amount.currency)
@@ -200,7 +200,7 @@ class Engine:
                                                                                                   self.threshold))
         count, window, floor_pct = self.structuring
         floor = self.threshold.minor * floor_pct // 100
-        recent = [(t, v) for t, v in self.history.get(key, []) if now_s - t < window]
+        recent = [(t, v) for t, v in self.history.get(debtor, []) if now_s - t < window]
         if floor <= usd.minor < self.threshold.minor:
             recent.append((now_s, usd.minor))
             near = [v for t, v in recent if floor <= v < self.threshold.minor]
@@ -208,12 +208,12 @@ class Engine:
                 d.fire("R-STRUCTURING", HOLD, "%d payments from %r just under the threshold within %d s"
                        % (len(near), p.debtor, window))
         if recent:
-            self.history.pop(key, None)
-            self.history[key] = recent[-count:]     # the newest `count` are all a decision needs
+            self.history.pop(debtor, None)
+            self.history[debtor] = recent[-count:]     # the newest `count` are all a decision needs
             if len(self.history) > MAX_DEBTORS:
                 self._forget()
         else:
-            self.history.pop(key, None)
+            self.history.pop(debtor, None)
         return d
 
     def _forget(self):

@@ -36,28 +36,49 @@ def fold(c):
 _ASCII = {}
 for _o in range(128):
     _ASCII[chr(_o)] = fold(chr(_o))
+_FOLD = bytes(ord(_ASCII[chr(_o)]) for _o in range(128))     # the same as byte values
+_ONE = [bytes((_o,)) for _o in range(128)]                      # b"A" for 65...: find() takes bytes
 del _o
+_KEPT = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 "
 
-LEGAL_FORMS = ("LTD", "LIMITED", "LLC", "INC", "CORP", "CO", "COMPANY", "GMBH", "AG", "SA", "SAS", "SPA", "BV",
-               "NV", "PLC", "KK", "OY", "AB", "AS", "LLP", "THE", "AND")
+LEGAL_FORMS = (b"LTD", b"LIMITED", b"LLC", b"INC", b"CORP", b"CO", b"COMPANY", b"GMBH", b"AG", b"SA", b"SAS",
+               b"SPA", b"BV", b"NV", b"PLC", b"KK", b"OY", b"AB", b"AS", b"LLP", b"THE", b"AND")
+
+
+def key(name):
+    """normalise(name) as bytes (ASCII), what screening compares. Bytes, not
+    str: on MicroPython every str a loop makes (a character, a join) is
+    looked up among the interned strings, most of screening's cost."""
+    nb = name.encode()
+    if len(nb) == len(name):                    # ASCII: case by bytes.upper (ASCII only, on both)
+        up = nb.upper()
+        if up.strip(_KEPT):                     # (empty iff every byte is kept as it is)
+            out = bytearray(up)
+            for i in range(len(out)):
+                out[i] = _FOLD[out[i]]
+            up = bytes(out)
+    else:
+        up = "".join([_ASCII.get(c) or fold(c) for c in name]).encode()
+    tokens = [t for t in up.split() if t not in LEGAL_FORMS]
+    tokens.sort()
+    return b" ".join(tokens)
 
 
 def normalise(name):
     """Case and accents folded (fold()), punctuation to spaces, legal forms
     and filler words dropped, tokens sorted: "The Acme Co., Ltd." -> "ACME"."""
-    out = [_ASCII.get(c) or fold(c) for c in name]
-    tokens = [t for t in "".join(out).split() if t not in LEGAL_FORMS]
-    tokens.sort()
-    return " ".join(tokens)
+    return key(name).decode()
 
 
 def _jaro_parts(a, b):
-    """Jaro similarity as an exact fraction (numerator, denominator). Each
-    character of a takes the first unused equal character of b within
-    reach, found by str.find (one call a character, not a loop over the
-    window: the device runs this for every name against every listed one)."""
+    """Jaro similarity as an exact fraction (numerator, denominator) of two
+    keys (bytes, or ASCII str). Each character of a takes the first unused
+    equal character of b within reach, found by find() (one call a
+    character, not a loop over the window)."""
     if a == b:
         return (1, 1) if a else (0, 1)
+    if isinstance(a, str):
+        a, b = a.encode(), b.encode()
     la, lb = len(a), len(b)
     if not la or not lb:
         return 0, 1
@@ -66,8 +87,9 @@ def _jaro_parts(a, b):
         reach = 0
     used = [False] * lb
     matched = []            # the positions in b of a's matches, in a's order
+    one = _ONE
     for i in range(la):
-        c = a[i]
+        c = one[a[i]] if a[i] < 128 else a[i:i + 1]
         hi = i + reach + 1
         j = b.find(c, i - reach if i > reach else 0, hi)
         while j >= 0 and used[j]:
@@ -93,6 +115,8 @@ def jaro_winkler(a, b):
     thousandths, 0..1000, with integers only (the device has no floats):
     round(1000 * (j + l * 0.1 * (1 - j)))."""
     num, den = _jaro_parts(a, b)
+    if isinstance(a, str):
+        a, b = a.encode(), b.encode()
     prefix = 0
     for x, y in zip(a[:4], b[:4]):
         if x != y:
@@ -105,11 +129,12 @@ def jaro_winkler(a, b):
 def best_match(name, listed):
     """(score in thousandths, listed name) of the closest entry of `listed`
     (already normalised) to `name`."""
-    return closest(normalise(name), listed)
+    score, entry = closest(key(name), [x.encode() for x in listed])
+    return score, None if entry is None else entry.decode()
 
 
 def closest(n, listed):
-    """best_match of a name already normalised."""
+    """(score, entry) of the closest of `listed` (keys) to the key n."""
     best = (0, None)
     for entry in listed:
         s = jaro_winkler(n, entry)
