@@ -38,6 +38,15 @@ def test_targets_table_says_which_are_met(capsys):
     assert "FreeRTOS-MPU 97, bare floor, 4 MPU regions 20.5" in line
 
 
+def test_what_the_board_ran_is_the_figure_where_it_was_counted(capsys):
+    benchcharts.print_targets(dict(FIGURES, gw_http_ran=2900000, gw_fix_tcp_ran=600000))
+    out = capsys.readouterr().out
+    line = [ln for ln in out.splitlines() if "pacs.008 (4.5 KB) over HTTP" in ln][0]
+    assert "2,900,000" in line and "| yes" in line
+    line = [ln for ln in out.splitlines() if "ExecutionReport over TCP" in ln][0]
+    assert "600,000" in line and "| no" in line
+
+
 def test_charts_are_png_files(tmp_path):
     paths = benchcharts.draw(FIGURES, str(tmp_path))
     assert sorted(p.rsplit("/", 1)[1] for p in paths) == ["boot.png", "kernel.png", "services.png", "sha256.png"]

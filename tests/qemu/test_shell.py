@@ -22,7 +22,7 @@ HELP = [
     ("uptime", "time since boot, and boot-to-prompt time"),
     ("date [set YYYY-MM-DDTHH:MM:SS[.sss]Z]", "the board's UTC clock, and who set it; `date set` sets it (operator)"),
     ("ps", "tasks: state, priority, heap and stack use, restarts, CPU share"),
-    ("cpu", "each task's CPU time since boot in ms, with uptime and idle (benchmarks difference two)"),
+    ("cpu", "each task's CPU time since boot in ms, with uptime, idle and the board counter (benchmarks difference two)"),
     ("top [MS]", "ps refreshed every MS (default 1000) until a key is pressed"),
     ("kill ID", "stop a task (no restart); not the shell, which is the console"),
     ("start NAME", "start a stopped task"),
@@ -217,9 +217,12 @@ def test_cpu_counts_each_tasks_ms_and_they_grow(device, manifests):
     def read():
         lines = device.cmd("cpu").splitlines()
         m = re.fullmatch(r"up (\d+) ms, idle (\d+) ms", lines[0])
-        assert m and lines[1].split() == ["ID", "NAME", "CPU_MS"], lines[:2]
-        rows = {r.split()[1]: int(r.split()[2]) for r in lines[2:]}
+        c = re.fullmatch(r"25 MHz counter (\d+), idle (\d+) \(mod 2\*\*32\)", lines[1])
+        assert m and c and lines[2].split() == ["ID", "NAME", "CPU_MS"], lines[:3]
+        rows = {r.split()[1]: int(r.split()[2]) for r in lines[3:]}
+        busy.append((int(c.group(1)) - int(c.group(2))) % (1 << 32))
         return int(m.group(1)), int(m.group(2)), rows
+    busy = []
     up0, idle0, rows0 = read()
     assert sorted(rows0) == sorted(m.name for m in manifests)
     assert sum(rows0.values()) + idle0 <= up0
@@ -227,6 +230,8 @@ def test_cpu_counts_each_tasks_ms_and_they_grow(device, manifests):
     up1, idle1, rows1 = read()
     assert up1 > up0 and idle1 >= idle0 and rows1["shell"] > rows0["shell"]
     assert all(rows1[n] >= rows0[n] for n in rows0)
+    # the busy counts between: at least the ms the tasks were charged, less one ms each side of a reading
+    assert (busy[1] - busy[0]) % (1 << 32) * 40 >= (sum(rows1.values()) - sum(rows0.values()) - 2) * 1000000
 
 
 def test_ps(device, manifests):

@@ -144,10 +144,13 @@ def _ps(ctx, args):
     table(ctx, PS_HEADER, _ps_rows(reply))
 
 
-@command("cpu", "each task's CPU time since boot in ms, with uptime and idle (benchmarks difference two)", 0)
+@command("cpu", "each task's CPU time since boot in ms, with uptime, idle and the board counter (benchmarks difference two)", 0)
 def _cpu(ctx, args):
     reply = _kctl(ctx, abi.KCTL_PS)
     ctx.write("up %d ms, idle %d ms\n" % (reply["uptime_ms"], reply["idle_ms"]))
+    if reply.get("counter") is not None and reply.get("idle_counts") is not None:
+        # exact: instructions run = 40 x (counter - idle counts) under QEMU's -icount shift=0
+        ctx.write("25 MHz counter %d, idle %d (mod 2**32)\n" % (reply["counter"], reply["idle_counts"]))
     table(ctx, ["ID", "NAME", "CPU_MS"], [[str(t["id"]), t["name"], str(t["cpu_ms"])] for t in reply["tasks"]])
 
 
