@@ -73,8 +73,10 @@ def normalise(name):
 def _jaro_parts(a, b):
     """Jaro similarity as an exact fraction (numerator, denominator) of two
     keys (bytes, or ASCII str). Each character of a takes the first unused
-    equal character of b within reach, found by find() (one call a
-    character, not a loop over the window)."""
+    equal character of b within reach, found by find() in a copy of b whose
+    used characters are overwritten with 0 (a key holds none): one call a
+    character and two small buffers, not a loop over the window and a list
+    of flags (on the board an allocation costs more than the arithmetic)."""
     if a == b:
         return (1, 1) if a else (0, 1)
     if isinstance(a, str):
@@ -85,26 +87,26 @@ def _jaro_parts(a, b):
     reach = max(la, lb) // 2 - 1
     if reach < 0:
         reach = 0
-    used = [False] * lb
-    matched = []            # the positions in b of a's matches, in a's order
+    free = bytearray(b)     # b with each matched character overwritten by 0
+    got = bytearray(la)     # a's matched characters, in a's order
+    m = 0
     one = _ONE
     for i in range(la):
-        c = one[a[i]] if a[i] < 128 else a[i:i + 1]
-        hi = i + reach + 1
-        j = b.find(c, i - reach if i > reach else 0, hi)
-        while j >= 0 and used[j]:
-            j = b.find(c, j + 1, hi)
+        x = a[i]
+        j = free.find(one[x] if x < 128 else a[i:i + 1], i - reach if i > reach else 0, i + reach + 1)
         if j >= 0:
-            used[j] = True
-            matched.append(j)
-    m = len(matched)
+            free[j] = 0
+            got[m] = x
+            m += 1
     if not m:
         return 0, 1
     # a transposition: the k-th match in a's order is not the k-th in b's
-    t = 0
-    for j, k in zip(matched, sorted(matched)):
-        if b[j] != b[k]:
-            t += 1
+    t = k = 0
+    for j in range(lb):
+        if not free[j]:
+            if b[j] != got[k]:
+                t += 1
+            k += 1
     t //= 2
     # (m/la + m/lb + (m - t)/m) / 3 over one denominator
     return m * lb * m + m * la * m + (m - t) * la * lb, 3 * la * lb * m
@@ -115,12 +117,9 @@ def jaro_winkler(a, b):
     thousandths, 0..1000, with integers only (the device has no floats):
     round(1000 * (j + l * 0.1 * (1 - j)))."""
     num, den = _jaro_parts(a, b)
-    if isinstance(a, str):
-        a, b = a.encode(), b.encode()
+    n = min(4, len(a), len(b))
     prefix = 0
-    for x, y in zip(a[:4], b[:4]):
-        if x != y:
-            break
+    while prefix < n and a[prefix] == b[prefix]:
         prefix += 1
     top = 1000 * (num * (10 - prefix) + prefix * den)
     return (2 * top + 10 * den) // (20 * den)          # round half up
