@@ -173,7 +173,9 @@ def run(root):
         sock, gw = Sock(chunks), Relayed(relay)
         srv = Server(sock, gw, TimedOut, lambda: "Thu, 03 Dec 2026 09:30:00 GMT")
         srv.run()
+        waits, left = list(sock.waits), len(sock.chunks)
+        dropped = srv.linger()
         out.append({"name": name, "sent": b"".join(sock.sent).decode("latin-1"), "requests": srv.requests,
-                    "answered": srv.answered, "calls": gw.calls, "waits": sock.waits,
-                    "left": len(sock.chunks)})
+                    "answered": srv.answered, "calls": gw.calls, "waits": waits, "left": left,
+                    "dropped": dropped, "lingered": sock.waits[len(waits):]})
     return {"conversations": out, "audit": audit, "stats": g.stats()["messages"]}

@@ -437,5 +437,31 @@ def loop():
     return log
 
 
-SCENARIOS = ("echo", "timeouts", "grants", "deaths", "flow", "pair", "loop")
+def relisten():
+    """A task that ends while listening and starts again listens on its port
+    at once: net reaps the ended owners when a port is taken, without
+    waiting for its sweep."""
+    w = World()
+    a = w.task(ports=(7,))
+    w.use(a)
+    net.listen(7)
+    w.run(5)
+    w.kill(a)
+    w.run(5)                                # well before the sweep
+    log = [("before", w.stack.live(), w.svc.count(), w.svc.closed_for_death)]
+    w.restart(a)
+    w.use(a)
+    srv = net.listen(7)
+    log.append(("listens again", w.stack.live(), w.svc.count(), w.svc.closed_for_death))
+    b = w.task(ports=(7,))
+    w.use(b)
+    log.append(("a live owner keeps it", err(net.listen, 7)))
+    w.use(a)
+    srv.close()
+    log.append(("end", w.stack.live(), w.svc.count()))
+    net.use(None)
+    return log
+
+
+SCENARIOS = ("echo", "timeouts", "grants", "deaths", "relisten", "flow", "pair", "loop")
 

@@ -17,6 +17,7 @@ from tests.host import upy
 HOST = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HOST)
 import http_world  # noqa: E402
+from userland.httpnet.main import IDLE_MS  # noqa: E402
 
 NS = {"p": "urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10"}
 
@@ -77,7 +78,7 @@ def test_a_3_transaction_pacs008_and_a_chunked_pain001_on_one_kept_alive_connect
     assert created == "2026-12-03T09:30:01.000Z"            # the board's UTC clock, an ISODateTime
     # the pain.001 vector pays JPY between accounts of the USD ledger: refused by the ledger, AM03
     assert statuses(b2)[:2] == ("RJCT", [("PAIN-E2E-1", "RJCT", "AM03")]) and statuses(b2)[3] != msg_id
-    assert c["waits"][0] == 5000 and c["waits"][-1] == 5000  # the idle wait between requests
+    assert c["waits"][0] == IDLE_MS and c["waits"][-1] == IDLE_MS     # the idle wait between requests
 
 
 def test_a_320_kb_message_streams_in_and_every_transaction_is_answered(world):
@@ -140,7 +141,7 @@ def test_http_errors_say_why_and_close(world, name, status, why):
 
 def test_an_idle_connection_closes_without_an_answer(world):
     c = world[0]["idle"]
-    assert c["sent"] == "" and c["waits"] == [5000]
+    assert c["sent"] == "" and c["waits"] == [IDLE_MS]
 
 
 def test_nothing_refused_reached_the_ledger(world):
@@ -151,3 +152,30 @@ def test_nothing_refused_reached_the_ledger(world):
     decided = sum(len(answers(c["sent"])) for c in conv.values() if c["sent"].startswith(
         ("HTTP/1.1 200", "HTTP/1.1 100")))
     assert decided == 7 and len(audit) == decided
+
+
+def test_what_a_client_still_sends_after_a_closing_answer_is_read_before_the_close(world):
+    from userland.httpnet.main import LINGER_MS
+    conv = world[0]
+    # refused at the head (503, 415) or mid-body (400): the rest is read and dropped until the client closes
+    for name in ("clock_unset", "415", "400_chunk"):
+        c = conv[name]
+        assert c["left"] > 0 and c["dropped"] > 0 and c["lingered"] == [LINGER_MS, LINGER_MS], (name, c)
+    # one that had sent all: one wait for its close; one that closed first is not waited for
+    assert conv["mt103"]["dropped"] == 0 and conv["mt103"]["lingered"] == [LINGER_MS]
+    assert conv["keepalive"]["lingered"] == []
+
+
+def test_a_client_that_goes_on_sending_is_read_for_a_bounded_time_and_length():
+    from userland.httpnet.main import CHUNK, LINGER_MAX, LINGER_MS, Server
+    flood = [b"POST /nowhere HTTP/1.1\r\nHost: board\r\nContent-Length: 9000000\r\n\r\n"] + [b"x" * 50000] * 40
+    sock = http_world.Sock(flood)
+    srv = Server(sock, None, http_world.TimedOut)
+    srv.run()                                           # 404 at the head
+    dropped = srv.linger()
+    assert LINGER_MAX <= dropped < LINGER_MAX + CHUNK
+    assert sock.waits[-1] == LINGER_MS and sock.chunks  # it stopped, the client had more
+    slow = http_world.Sock([b"POST /nowhere HTTP/1.1\r\nHost: board\r\n\r\n", b"x", None, b"never read"])
+    srv = Server(slow, None, http_world.TimedOut)
+    srv.run()
+    assert srv.linger() == 1 and slow.chunks == [b"never read"]       # a wait without bytes ends it

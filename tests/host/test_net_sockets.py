@@ -49,6 +49,14 @@ def test_a_dead_tasks_sockets_are_freed():
         ("end", 0, 0)]
 
 
+def test_a_restarted_task_gets_its_port_back_before_the_sweep():
+    assert w.relisten() == [
+        ("before", 1, 1, 0),                # the ended owner's listener, not yet reaped
+        ("listens again", 1, 1, 1),
+        ("a live owner keeps it", ("AddrInUse", "EADDRINUSE")),
+        ("end", 0, 0)]
+
+
 def test_partial_sends_and_flow_control():
     assert w.flow() == [("partial", 4096), ("full", ("WouldBlock", "EAGAIN"), ("TimedOut", "ETIMEDOUT")),
                         ("sendall", 10000, 14096), ("live", 0, 0)]

@@ -111,6 +111,7 @@ def test_iso20022_over_http(dev, tmp_path):
     status, _, body = post(conn, "/iso20022", THREE)
     assert report(body)[2:] == ("ACSC", txs) and report(body)[0] not in (msg_id,)
     assert "debits posted 535049 " in dev.cmd("ledger balance 1")       # 1250.50 + 99.99 + 4000.00, once
+    conn.close()            # (httpnet serves one connection at a time: the next would wait out its idle time)
 
     # more than 256 KiB, chunked as it is read: parsed as it streams in
     big = big_message()

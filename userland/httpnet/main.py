@@ -33,6 +33,12 @@ MAX_BODY = 1 << 20
 IDLE_MS = 5000              # a keep-alive connection with no new request is closed after this
 STALL_MS = 10000            # a request that stops mid-way is answered 408 after this
 SEND_MS = 5000
+# After an answer that closes the connection, what the client still sends (the rest of a body
+# refused before it was read: 503, 413, 415...) is read and dropped until it closes, for at most
+# LINGER_MS a wait and LINGER_MAX bytes: closing with its bytes unread makes the stack answer
+# them with a reset, and a reset makes the client's system drop the answer it has not read yet.
+LINGER_MS = 500
+LINGER_MAX = 65536
 RETRY_MS = 500
 ROUTES = {"/iso20022": b"xml", "/mt103": b"mt103"}
 ANSWER_TYPE = {b"xml": "application/xml; charset=utf-8", b"mt103": "text/plain; charset=utf-8"}
@@ -78,6 +84,7 @@ class Server:
         self.fill = 0
         self.route = None
         self.requests = self.answered = 0
+        self.peer_closed = False
 
     def run(self):
         reader = http1.Reader(MAX_BODY)
@@ -90,6 +97,7 @@ class Server:
                     self._error(408, "the request stopped for %d ms" % STALL_MS)
                 return
             if n == 0:
+                self.peer_closed = True
                 return                      # the client closed its side
             try:
                 for kind, x in reader.feed(self.view[:n]):
@@ -101,6 +109,20 @@ class Server:
             except Unavailable as e:
                 self._error(503, "the gateway did not answer (%s): try again" % e)
                 return
+
+    def linger(self):
+        """Before the close: read and drop what the client still sends, until
+        it closes its side (LINGER_MS, LINGER_MAX). Returns the bytes dropped."""
+        dropped = 0
+        while not self.peer_closed and dropped < LINGER_MAX:
+            try:
+                n = self.sock.recv_into(self.buf, LINGER_MS)
+            except self.timed_out:
+                break
+            if n == 0:
+                self.peer_closed = True
+            dropped += n
+        return dropped
 
     def _event(self, kind, x):
         """Handle one reader event; False when the connection is to close."""
@@ -229,7 +251,9 @@ def main():
     while True:
         conn, peer = listener.accept()
         try:
-            Server(conn, gw, net.TimedOut, date).run()
+            srv = Server(conn, gw, net.TimedOut, date)
+            srv.run()
+            srv.linger()
         except net.NetError as e:
             say_once("connection from %s:%d ended: %s" % (peer[0], peer[1], e))
         finally:

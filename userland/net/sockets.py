@@ -48,7 +48,7 @@ SLOTS = 32              # sockets in all (the stack's own limit is its own)
 PER_TASK = 8            # sockets one task may hold
 BACKLOG = 4             # connections a listener holds until accepted
 CHUNK = 8192            # bytes per borrow: one costs ~100k guest instructions, its bytes ~1 each
-SWEEP_MS = 250          # how often owners are checked for being alive
+SWEEP_MS = 250          # how often owners are checked for being alive (a port taken: at once, _listen)
 LEASE_READ, LEASE_WRITE = 1, 2
 
 LISTENER, CONNECTING, OPEN = "listen", "connecting", "open"
@@ -220,7 +220,13 @@ class Service:
             raise Refuse(P.EACCES)
         s = self._new(sender, LISTENER, port)
         try:
-            s.lid = self.stack.tcp_listen(port)
+            try:
+                s.lid = self.stack.tcp_listen(port)
+            except OSError:
+                # an ended owner's listener may hold it (a restarted task's earlier
+                # incarnation): reap the ended now rather than at the sweep, and try again
+                self.sweep()
+                s.lid = self.stack.tcp_listen(port)
         except OSError:
             self._free(s)
             raise
