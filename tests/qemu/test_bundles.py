@@ -96,9 +96,13 @@ def test_a_signed_bundle_installs_runs_survives_reboot_and_is_removed(device, he
 
 
 def test_a_newer_version_replaces_the_task_and_an_older_one_is_refused(device, hello):
+    mark = device.mark()
     install(device, hello[1])
+    up(device, mark)
+    mark = device.mark()
     out = install(device, remade(hello[1], version=(2, 0, 0, 0)))
     assert "installed hello v2.0.0+0 as task" in out and "replacing the old version" in out, out
+    up(device, mark)
     out = install(device, hello[1])
     assert out == "tasks: hello: refused: rolled back (security counter %d < installed %d)\n" % (1 << 24, 2 << 24)
     assert re.search(r" hello +2\.0\.0\+0 ", device.cmd("tasks"))
@@ -178,7 +182,9 @@ def test_tasks_shows_the_ram_free_for_bundles_and_each_bundles_block(device, hel
     m = re.search(r"RAM for bundles: (\d+)K free of the 2048K task pool", out)
     assert out.startswith("no installed tasks\n") and m, out
     free = int(m.group(1))
+    mark = device.mark()
     install(device, hello[1])
+    up(device, mark)
     out = device.cmd("tasks")
     assert re.search(r"\n\d+ +hello +1\.0\.0\+0 +0 +32K +\w+", out), out
     assert "RAM for bundles: %dK free" % (free - 32) in out, out
@@ -313,7 +319,9 @@ def test_a_bundle_whose_code_does_not_fit_is_rolled_back(device, hello):
                      out), out
     assert device.cmd("tasks").startswith("no installed tasks\n")
     assert "hello" not in device.ps()
+    mark = device.mark()
     install(device, hello[1])                                   # v1 runs; a v2 that does not fit
+    up(device, mark)                                            # (its line, before the next mark)
     mark = device.mark()
     out = install(device, made(small, code, version=(2, 0, 0, 0)))
     assert "it does not start" in out and "the old version is back" in out, out
