@@ -54,14 +54,12 @@ def test_net_shows_the_stack_and_no_sockets(board):
 def test_sntp_sets_the_clock_from_chronyd(board):
     assert board.cmd("date").startswith("date: not set")
     with NtpServer() as ntp:
+        mark = board.mark()
         out = board.cmd("net sntp 10.0.2.2 %d" % ntp.port)
         assert out == "net: the clock is kept by SNTP against 10.0.2.2:%d\n" % ntp.port, out
-        deadline = time.monotonic() + SNTP_WAIT
-        while True:
-            out = board.cmd("date")
-            if "set by sntp" in out or time.monotonic() > deadline:
-                break
-            time.sleep(0.5)
+        # the console says when the clock is set: waited for, so that it cannot land inside a command typed
+        board.wait_line(r"clock: set by net \(sntp\)", since=mark, timeout=SNTP_WAIT)
+        out = board.cmd("date")
         assert "set by sntp" in out, out + board.cmd("net")
         now = time.time_ns() // 1000000
         assert abs(utc.parse_iso(out.split()[0]) - now) < 5000, out
