@@ -295,10 +295,14 @@ class Parser:
                     self.line = line
                     info, tag, text = self._slow(p, tag, gt, text, it)
                     line = self.line
-                # (a piece reads the same each time: its tag's newlines, if any, are counted only by _slow)
-                if info is not None and len(pieces) < _PIECES_MAX and len(p) <= _KEEP_LEN and \
-                        not text.strip(_SPACE) and p.count(b"\n") == text.count(b"\n"):
-                    pieces[p] = (info, tag, text.count(b"\n"))
+                if info is not None and len(p) <= _KEEP_LEN and not text.strip(_SPACE):
+                    nl = text.count(b"\n")
+                    if p.count(b"\n") == nl:           # (a tag's own newlines are counted by _slow alone)
+                        if len(pieces) < _PIECES_MAX:
+                            pieces[p] = (info, tag, nl)
+                        text = b""                      # read on as the next such piece will be
+                    else:
+                        nl = 0
             if info is True:                            # </name>
                 if not stack:
                     self.fail("</%s> closes nothing" % _shown(tag[1:]))
