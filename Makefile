@@ -38,6 +38,9 @@ MBEDTLS_SRC := $(CURDIR)/build/deps/$(MBEDTLS_TREE)
 MBEDTLS_CFLAGS := -I$(MBEDTLS_SRC)/include -Iboot '-DMBEDTLS_CONFIG_FILE="qx_mbedtls_config.h"' -DQX_SHA256_ASM
 LWIP_TREE := $(shell . tools/deps/lwip.lock && echo $$TREE)
 LWIP_SRC := $(CURDIR)/build/deps/$(LWIP_TREE)
+EXPAT_TREE := $(shell . tools/deps/expat.lock && echo $$TREE)
+EXPAT_SRC := $(CURDIR)/build/deps/$(EXPAT_TREE)/expat
+export EXPAT_SRC
 OPENSSL_TREE := $(shell . tools/deps/openssl.lock && echo $$TREE)
 OPENSSL_SRC := $(CURDIR)/build/deps/$(OPENSSL_TREE)
 BOOT_CFLAGS := -mthumb -mcpu=cortex-m3 -mfloat-abi=soft -Os -g -Wall -Wextra -Werror \
@@ -87,8 +90,11 @@ $(MPY_CROSS):
 # plain-Python modules under it as well as under CPython (tests/host/upy.py).
 # No FFI, SSL, btree or readline (the Debian tree has no lib/ submodules, and
 # the board has none of them either); the fetched tree is never written to.
-$(UPY): | $(MPY_CROSS)
+# The board's own C modules that hold no board mechanism go in as user C
+# modules (kernel/port/usermod: `_expat`).
+$(UPY): kernel/port/modxml.c kernel/port/expat/expat_config.h | $(MPY_CROSS)
 	@$(MAKE) --no-print-directory -j$(JOBS) -C $(MICROPYTHON_SRC)/ports/unix BUILD=$(CURDIR)/build/upy \
+	  USER_C_MODULES=$(CURDIR)/kernel/port/usermod \
 	  PROG=micropython MICROPY_PY_BTREE=0 MICROPY_PY_SSL=0 MICROPY_PY_FFI=0 MICROPY_USE_READLINE=0 \
 	  FROZEN_MANIFEST= MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS) >build/upy.log 2>&1 || \
 	  { tail -20 build/upy.log; exit 1; }
@@ -104,7 +110,7 @@ $(B)/kernel/firmware.elf $(B)/kernel/firmware-b.elf &: $(GEN)/layout.h $(GEN)/_b
 		$(MPY_CROSS) $(B)/kernel/mbedtls.a FORCE
 	@$(MAKE) --no-print-directory -j$(JOBS) -C kernel/port BOARD=$(BOARD) \
 	  BUILD=$(CURDIR)/$(B)/kernel GEN=$(CURDIR)/$(GEN) PYTHON=$(CURDIR)/$(PY) \
-	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS) MBEDTLS_SRC=$(MBEDTLS_SRC) LWIP_SRC=$(LWIP_SRC) \
+	  MICROPY_MPYCROSS=$(CURDIR)/$(MPY_CROSS) MBEDTLS_SRC=$(MBEDTLS_SRC) LWIP_SRC=$(LWIP_SRC) EXPAT_SRC=$(EXPAT_SRC) \
 	  MBEDTLS_LIB=$(CURDIR)/$(B)/kernel/mbedtls.a
 
 # SHA-256 reads the whole image every boot: its block function is OpenSSL's

@@ -68,7 +68,7 @@ size_t qx_qstr_find(const char *str, size_t len, size_t hash);
 /* The VM state (mp_state_ctx and the few globals beside it, kernel.ld) is
  * copied twice on every switch in whole 128-byte MPU subregions, so its
  * size is paid per switch: 656 bytes were 6 subregions, these bring it to
- * 496, 4 (36 instructions a switch). The GC's mark stack: 32 entries, not
+ * 496, 4 (36 instructions a switch; 500 with `_expat`'s root pointer). The GC's mark stack: 32 entries, not
  * 64 (a deeper object graph makes the GC rescan for what it missed, gc.c);
  * the scheduler queue: 1 (no task schedules callbacks; Ctrl-C does not use
  * it); no allocation statistics (micropython.mem_total/current/peak). */

@@ -2,7 +2,7 @@
 # Installs what QENEX OS needs on a Debian machine, from the registries only:
 #   1. Debian packages from tools/deps/apt-packages.txt that are missing;
 #   2. the source packages pinned in tools/deps/*.lock (MicroPython, mbedtls,
-#      OpenSSL's SHA-256 for ARM, lwIP),
+#      OpenSSL's SHA-256 for ARM, lwIP, Expat),
 #      fetched with `apt-get source`, checked against their SHA-256, unpacked
 #      in build/deps/ (MicroPython skipped when MICROPYTHON_SRC names a tree);
 #   3. the host Python virtualenv build/venv from requirements.txt;
@@ -76,6 +76,7 @@ fi
 fetch_source mbedtls.lock
 fetch_source openssl.lock
 fetch_source lwip.lock
+fetch_source expat.lock
 
 # 3. Host Python ---------------------------------------------------------------
 VENV=$ROOT/build/venv
