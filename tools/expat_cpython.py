@@ -1,10 +1,10 @@
 """`_expat` (kernel/port/modxml.c, the board's and MicroPython's unix
-port's) for CPython: the same Parser on CPython's pyexpat, which is Expat
-too, so the board's XML reader (userland/lib/xmlmini.py) runs in the host
-tests and tools under both interpreters. Same events, texts, refusals and
-messages (Expat's own); one thing the C module does that this cannot:
-bound the parser's memory (`limit`, counted in Expat's allocations), which
-the tests check under MicroPython."""
+port's) for CPython: the same Parser and Element on CPython's pyexpat,
+which is Expat too, so the board's XML reader (userland/lib/xmlmini.py)
+runs in the host tests and tools under both interpreters. Same trees,
+texts, cuts, refusals and messages (Expat's own); one thing the C module
+does that this cannot: bound the parser's memory (`limit`, counted in
+Expat's allocations), which the tests check under MicroPython."""
 import pyexpat
 
 MAX_DEPTH = 64          # modxml.c's
@@ -34,16 +34,53 @@ class _Refused(Exception):
     pass
 
 
+class Element:
+    """modxml.c's Element."""
+    __slots__ = ("tag", "ns", "text", "_attrs", "_children", "info", "line")
+    _NONE = {}
+
+    @property
+    def attrs(self):
+        return self._attrs if self._attrs is not None else self._NONE
+
+    @property
+    def children(self):
+        return self._children if self._children is not None else ()
+
+    def find(self, path):
+        el = self
+        for part in path.split("/"):
+            for c in el.children:
+                if c.tag == part:
+                    el = c
+                    break
+            else:
+                return None
+        return el
+
+    def findtext(self, path):
+        el = self.find(path)
+        return None if el is None else el.text.strip(_SPACE)
+
+    def findall(self, tag):
+        return [c for c in self.children if c.tag == tag]
+
+
 class Parser:
-    def __init__(self, start, end, salt, limit, max_text):
+    def __init__(self, cut, salt, limit, max_text, max_kept):
         if len(salt) != 16:
             raise ValueError("salt: 16 bytes")
-        self.start, self.end, self.max_text = start, end, max_text
+        if cut is not None and not isinstance(cut, dict):
+            raise TypeError("cut: a dict or None")
+        self.cut, self.max_text, self.max_kept = cut, max_text, max_kept
         self.used = 0
+        self.root = None
+        self.stack = []
+        self.kept = 0
         self.error = None
         self.done = False
         self.fed = b""           # the document so far (a refusal looks at its bytes)
-        self.runs = []          # per open element: its text, as a list of runs kept and the last run
+        self.runs = []          # per open element: [runs kept, the last run, count of elements before it]
         p = self.p = pyexpat.ParserCreate("UTF-8", SEP)
         p.StartElementHandler = self._start
         p.EndElementHandler = self._end
@@ -56,9 +93,8 @@ class Parser:
         raise _Refused()
 
     def _end_run(self, top):
-        kept, run = top
-        if run.strip(_SPACE):
-            kept.append(run)
+        if top[1].strip(_SPACE):
+            top[0].append(top[1])
         top[1] = ""
 
     def _text(self, s):
@@ -74,20 +110,39 @@ class Parser:
             self._refuse("nested deeper than the reader's limit")
         if self.runs:
             self._end_run(self.runs[-1])
-        self.runs.append([[], ""])
-        ns, _, local = name.rpartition(SEP)
-        a = None
+        self.runs.append([[], "", self.kept])
+        el = Element()
+        ns, _, el.tag = name.rpartition(SEP)
+        el.ns, el.text, el.info, el._children = ns, "", None, None
+        el.line = self.p.CurrentLineNumber
+        el._attrs = None
         if attrs:
-            a = {}
+            el._attrs = {}
             for k, v in attrs.items():
                 u, s, n = k.partition(SEP)
-                a["{%s}%s" % (u, n) if s else k] = v
-        self.start(local, ns, a, self.p.CurrentLineNumber)
+                el._attrs["{%s}%s" % (u, n) if s else k] = v
+        if self.stack:
+            parent = self.stack[-1]
+            if parent._children is None:
+                parent._children = []
+            parent._children.append(el)
+        else:
+            self.root = el
+        self.kept += 1
+        if self.kept > self.max_kept:
+            self._refuse("more elements than the reader keeps")
+        self.stack.append(el)
 
     def _end(self, name):
         top = self.runs.pop()
         self._end_run(top)
-        self.end("".join(top[0]))
+        el = self.stack.pop()
+        el.text = "".join(top[0])
+        if self.cut is not None and el.tag in self.cut:
+            self.kept = top[2]
+            self.cut[el.tag](el, self.stack)
+            if self.stack:
+                self.stack[-1]._children.pop()
 
     def feed(self, data, final):
         if self.error is not None:
@@ -110,6 +165,6 @@ class Parser:
             self.error = e
         self.done = bool(final) or self.error is not None
         if self.done:                   # no cycle through the handlers left behind
-            self.p = self.start = self.end = None
+            self.p = self.cut = None
         if self.error is not None:
             raise self.error

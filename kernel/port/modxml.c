@@ -1,22 +1,32 @@
-/* `_expat`: Expat's XML parser for any VM (the gateway's reader,
- * userland/lib/xmlmini.py, builds its tree on it). The mechanism only:
- * Expat tokenises, checks well-formedness, UTF-8, character references and
- * namespaces; this file hands each element to Python as two calls, and
- * Python decides what a tree is and what a message may hold.
+/* `_expat`: Expat's XML parser for any VM, building the document's tree
+ * (the gateway's reader, userland/lib/xmlmini.py, is its policy: limits,
+ * messages). Expat tokenises and checks well-formedness, UTF-8, character
+ * references and namespaces; this file makes each element an Element and
+ * hands the ones of a cut's names to Python as they complete.
  *
- *   p = _expat.Parser(start, end, salt, limit, max_text)
+ *   p = _expat.Parser(cut, salt, limit, max_text, max_kept)
  *   p.feed(data, final)        # data: any buffer; final: the document's last bytes
- *   start(local, ns, attrs, line)  attrs None or {name: value}; ns "" or the URI
- *   end(text)                  the element's text: its runs of character data
- *                              joined, those of whitespace alone left out
+ *   p.root                     # the root Element once its start tag is read, or None
+ *   p.stack                    # the open elements, a list (read only)
+ *   p.kept, p.used             # elements in the tree; bytes of Expat's memory
+ *   Element: tag (local name), ns ("" or the URI), attrs ({name: value}; an
+ *   attribute of a namespace is "{uri}name"), text (its runs of character
+ *   data joined, those of whitespace alone left out), children (a list, or
+ *   () for a leaf), line (of its start tag), info (None: the reader's to
+ *   set); find(path), findall(tag), findtext(path).
+ *   cut: None or {local name: fn}: fn(element, open ancestors) is called
+ *   when such an element ends, and it then leaves its parent's children;
+ *   the elements in the tree are counted (a cut element's leave the count),
+ *   at most max_kept.
  *
  * A refusal raises ValueError(line, reason): Expat's (its own message;
  * "not UTF-8" for an invalid token that is a bad UTF-8 sequence), or this
- * file's: a DOCTYPE or processing instruction (never in a payment
- * message; refused so that no entity is ever declared), nesting deeper than
- * MAX_DEPTH, a text longer than max_text, more than `limit` bytes of parser
- * memory. An exception a callback raises stops the parser and is raised
- * from feed(); a parser that refused refuses every later feed the same way.
+ * file's: a DOCTYPE or processing instruction (never in a payment message;
+ * refused so that no entity is ever declared), nesting deeper than
+ * MAX_DEPTH, a text longer than max_text, more than max_kept elements,
+ * more than `limit` bytes of parser memory. An exception a cut's function
+ * raises (or a MemoryError) stops the parser and is raised from feed(); a
+ * parser that refused refuses every later feed the same way.
  *
  * Memory: Expat's blocks come from the calling VM's GC heap. Its memory
  * callbacks carry no context, so the parser being fed is the VM's root
@@ -40,21 +50,36 @@ typedef struct _blk_t {
     size_t pad;             /* (16 bytes: Expat's blocks stay 8-byte aligned) */
 } blk_t;
 
+typedef struct _xml_el_t {
+    mp_obj_base_t base;
+    mp_obj_t tag, ns, text;
+    mp_obj_t attrs;         /* a dict, or MP_OBJ_NULL: none (read as a shared empty dict) */
+    mp_obj_t children;      /* a list, or MP_OBJ_NULL: none (read as ()) */
+    mp_obj_t info;
+    mp_int_t line;
+} xml_el_t;
+
 typedef struct _xml_obj_t {
     mp_obj_base_t base;
     XML_Parser p;
     blk_t blocks;           /* the ring of this parser's blocks */
     size_t used, limit;
-    mp_obj_t start, end;
-    mp_obj_t exc;           /* what stopped the parser: a callback's exception, or a refusal */
+    mp_obj_t cut;           /* a dict, or None */
+    mp_obj_t root;
+    mp_obj_t stack;         /* a list: the open elements */
+    mp_obj_t exc;           /* what stopped the parser: an exception, or a refusal */
     const char *refusal;    /* this file's reason, set with refusal_line */
     size_t refusal_line;
     byte *text;             /* character data of the open elements, from offs[0] on */
     size_t len, cap, run, max_text;
+    size_t kept, max_kept;
     mp_obj_t ns;            /* the last namespace URI seen (reused: it repeats) */
     size_t depth;
     size_t offs[MAX_DEPTH]; /* where each open element's text begins */
+    size_t kept_at[MAX_DEPTH];  /* the count of elements before each open one */
 } xml_obj_t;
+
+static const mp_obj_type_t xml_el_type;
 
 MP_REGISTER_ROOT_POINTER(struct _xml_obj_t *qx_xml_current);
 
@@ -134,21 +159,6 @@ static void refuse(xml_obj_t *o, const char *why) {
     XML_StopParser(o->p, XML_FALSE);
 }
 
-/* fn(args) unless the parser has stopped; an exception it raises stops it. */
-static void call(xml_obj_t *o, mp_obj_t fn, size_t n, const mp_obj_t *args) {
-    if (o->exc != MP_OBJ_NULL) {
-        return;
-    }
-    nlr_buf_t nlr;
-    if (nlr_push(&nlr) == 0) {
-        mp_call_function_n_kw(fn, n, 0, args);
-        nlr_pop();
-    } else {
-        o->exc = MP_OBJ_FROM_PTR(nlr.ret_val);
-        XML_StopParser(o->p, XML_FALSE);
-    }
-}
-
 /* The run of text since the last tag, dropped if it is whitespace alone. */
 static void end_run(xml_obj_t *o) {
     for (size_t i = o->run; i < o->len; i++) {
@@ -161,8 +171,11 @@ static void end_run(xml_obj_t *o) {
     o->len = o->run;
 }
 
-static mp_obj_t name_str(const char *s, size_t n) {
-    return n ? mp_obj_new_str(s, n) : MP_OBJ_NEW_QSTR(MP_QSTR_);
+/* A name or text as a str: Expat has checked its UTF-8, and it is not
+ * looked up among the interned strings (on a miss, that search walks every
+ * pool made at run time). */
+static mp_obj_t new_str(const char *s, size_t n) {
+    return n ? mp_obj_new_str_copy(&mp_type_str, (const byte *)s, n) : MP_OBJ_NEW_QSTR(MP_QSTR_);
 }
 
 static void on_text(void *ud, const XML_Char *s, int n) {
@@ -191,6 +204,88 @@ static void on_text(void *ud, const XML_Char *s, int n) {
     o->len += n;
 }
 
+static void start(xml_obj_t *o, const XML_Char *name, const XML_Char **atts) {
+    xml_el_t *el = mp_obj_malloc(xml_el_t, &xml_el_type);
+    const char *sep = strchr(name, NS_SEP);
+    if (sep == NULL) {
+        el->tag = new_str(name, strlen(name));
+        el->ns = MP_OBJ_NEW_QSTR(MP_QSTR_);
+    } else {
+        size_t n = sep - name;
+        GET_STR_DATA_LEN(o->ns, ns, ns_len);
+        if (ns_len != n || memcmp(ns, name, n) != 0) {
+            o->ns = new_str(name, n);
+        }
+        el->tag = new_str(sep + 1, strlen(sep + 1));
+        el->ns = o->ns;
+    }
+    el->text = MP_OBJ_NEW_QSTR(MP_QSTR_);
+    el->attrs = el->children = MP_OBJ_NULL;
+    el->info = mp_const_none;
+    el->line = XML_GetCurrentLineNumber(o->p);
+    if (atts[0] != NULL) {
+        el->attrs = mp_obj_new_dict(0);
+        for (; atts[0] != NULL; atts += 2) {
+            const char *a = atts[0], *s = strchr(a, NS_SEP);
+            mp_obj_t key;
+            if (s == NULL) {
+                key = new_str(a, strlen(a));
+            } else {            /* a prefixed attribute: "{uri}local", as ElementTree names it */
+                vstr_t v;
+                vstr_init(&v, strlen(a) + 2);
+                vstr_add_byte(&v, '{');
+                vstr_add_strn(&v, a, s - a);
+                vstr_add_byte(&v, '}');
+                vstr_add_str(&v, s + 1);
+                key = mp_obj_new_str_from_vstr(&v);
+            }
+            mp_obj_dict_store(el->attrs, key, new_str(atts[1], strlen(atts[1])));
+        }
+    }
+    mp_obj_list_t *stack = MP_OBJ_TO_PTR(o->stack);
+    if (stack->len) {
+        xml_el_t *parent = MP_OBJ_TO_PTR(stack->items[stack->len - 1]);
+        if (parent->children == MP_OBJ_NULL) {
+            parent->children = mp_obj_new_list(0, NULL);
+        }
+        mp_obj_list_append(parent->children, MP_OBJ_FROM_PTR(el));
+    } else {
+        o->root = MP_OBJ_FROM_PTR(el);
+    }
+    o->kept_at[o->depth - 1] = o->kept;
+    if (++o->kept > o->max_kept) {
+        refuse(o, "more elements than the reader keeps");
+        return;
+    }
+    mp_obj_list_append(o->stack, MP_OBJ_FROM_PTR(el));
+}
+
+static void end(xml_obj_t *o) {
+    end_run(o);
+    size_t off = o->offs[--o->depth];
+    mp_obj_t text = new_str((const char *)o->text + off, o->len - off);
+    o->len = o->run = off;
+    mp_obj_list_t *stack = MP_OBJ_TO_PTR(o->stack);
+    mp_obj_t elo = stack->items[--stack->len];
+    stack->items[stack->len] = MP_OBJ_NULL;
+    xml_el_t *el = MP_OBJ_TO_PTR(elo);
+    el->text = text;
+    if (o->cut != mp_const_none) {
+        mp_map_elem_t *fn = mp_map_lookup(mp_obj_dict_get_map(o->cut), el->tag, MP_MAP_LOOKUP);
+        if (fn != NULL) {       /* it and all it holds leave the tree */
+            o->kept = o->kept_at[o->depth];
+            mp_call_function_2(fn->value, elo, o->stack);
+            if (stack->len) {
+                xml_el_t *parent = MP_OBJ_TO_PTR(stack->items[stack->len - 1]);
+                mp_obj_list_t *c = MP_OBJ_TO_PTR(parent->children);
+                c->items[--c->len] = MP_OBJ_NULL;
+            }
+        }
+    }
+}
+
+/* The element handlers, each of which allocates (and end() may call a cut's
+ * function): what they raise stops the parser and is raised from feed(). */
 static void on_start(void *ud, const XML_Char *name, const XML_Char **atts) {
     xml_obj_t *o = ud;
     if (o->exc != MP_OBJ_NULL) {
@@ -205,43 +300,14 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **atts) {
     }
     o->offs[o->depth++] = o->len;
     o->run = o->len;
-    mp_obj_t args[4];
-    const char *sep = strchr(name, NS_SEP);
-    if (sep == NULL) {
-        args[0] = name_str(name, strlen(name));
-        args[1] = MP_OBJ_NEW_QSTR(MP_QSTR_);
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        start(o, name, atts);
+        nlr_pop();
     } else {
-        size_t n = sep - name;
-        GET_STR_DATA_LEN(o->ns, ns, ns_len);
-        if (ns_len != n || memcmp(ns, name, n) != 0) {
-            o->ns = mp_obj_new_str(name, n);
-        }
-        args[0] = name_str(sep + 1, strlen(sep + 1));
-        args[1] = o->ns;
+        o->exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+        XML_StopParser(o->p, XML_FALSE);
     }
-    if (atts[0] == NULL) {
-        args[2] = mp_const_none;
-    } else {
-        args[2] = mp_obj_new_dict(0);
-        for (; atts[0] != NULL; atts += 2) {
-            const char *a = atts[0], *s = strchr(a, NS_SEP);
-            mp_obj_t key;
-            if (s == NULL) {
-                key = name_str(a, strlen(a));
-            } else {            /* a prefixed attribute: "{uri}local", as ElementTree names it */
-                vstr_t v;
-                vstr_init(&v, strlen(a) + 2);
-                vstr_add_byte(&v, '{');
-                vstr_add_strn(&v, a, s - a);
-                vstr_add_byte(&v, '}');
-                vstr_add_str(&v, s + 1);
-                key = mp_obj_new_str_from_vstr(&v);
-            }
-            mp_obj_dict_store(args[2], key, mp_obj_new_str_copy(&mp_type_str, (const byte *)atts[1], strlen(atts[1])));
-        }
-    }
-    args[3] = MP_OBJ_NEW_SMALL_INT(XML_GetCurrentLineNumber(o->p));
-    call(o, o->start, 4, args);
 }
 
 static void on_end(void *ud, const XML_Char *name) {
@@ -250,12 +316,14 @@ static void on_end(void *ud, const XML_Char *name) {
     if (o->exc != MP_OBJ_NULL) {
         return;
     }
-    end_run(o);
-    size_t off = o->offs[--o->depth];
-    mp_obj_t text = o->len == off ? MP_OBJ_NEW_QSTR(MP_QSTR_)
-        : mp_obj_new_str_copy(&mp_type_str, o->text + off, o->len - off);
-    o->len = o->run = off;
-    call(o, o->end, 1, &text);
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        end(o);
+        nlr_pop();
+    } else {
+        o->exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+        XML_StopParser(o->p, XML_FALSE);
+    }
 }
 
 /* Whether the bytes s[0:n] begin with a UTF-8 sequence (RFC 3629: no
@@ -316,8 +384,6 @@ static void on_pi(void *ud, const XML_Char *target, const XML_Char *data) {
 
 /* The type --------------------------------------------------------------- */
 
-static const mp_obj_type_t xml_type;
-
 static mp_obj_t xml_raise_refusal(xml_obj_t *o) {
     if (o->refusal == NULL) {
         nlr_raise(o->exc);
@@ -329,16 +395,21 @@ static mp_obj_t xml_raise_refusal(xml_obj_t *o) {
 static mp_obj_t xml_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     mp_arg_check_num(n_args, n_kw, 5, 5, false);
     mp_buffer_info_t salt;
-    mp_get_buffer_raise(args[2], &salt, MP_BUFFER_READ);
+    mp_get_buffer_raise(args[1], &salt, MP_BUFFER_READ);
     if (salt.len != 16) {
         mp_raise_ValueError(MP_ERROR_TEXT("salt: 16 bytes"));
     }
     xml_obj_t *o = mp_obj_malloc(xml_obj_t, type);
     o->blocks.prev = o->blocks.next = &o->blocks;
-    o->start = args[0];
-    o->end = args[1];
-    o->limit = mp_obj_get_int(args[3]);
-    o->max_text = mp_obj_get_int(args[4]);
+    if (args[0] != mp_const_none && !mp_obj_is_type(args[0], &mp_type_dict)) {
+        mp_raise_TypeError(MP_ERROR_TEXT("cut: a dict or None"));
+    }
+    o->cut = args[0];
+    o->root = mp_const_none;
+    o->stack = mp_obj_new_list(0, NULL);
+    o->limit = mp_obj_get_int(args[2]);
+    o->max_text = mp_obj_get_int(args[3]);
+    o->max_kept = mp_obj_get_int(args[4]);
     o->exc = MP_OBJ_NULL;
     o->ns = MP_OBJ_NEW_QSTR(MP_QSTR_);
     struct _xml_obj_t *was = MP_STATE_VM(qx_xml_current);
@@ -381,7 +452,7 @@ static mp_obj_t xml_feed(mp_obj_t self, mp_obj_t data, mp_obj_t final_in) {
         XML_ParserFree(o->p);   /* its blocks go back to the heap now */
         o->p = NULL;
         o->text = NULL;
-        o->start = o->end = mp_const_none;
+        o->cut = mp_const_none;
     }
     MP_STATE_VM(qx_xml_current) = was;
     if (o->exc != MP_OBJ_NULL) {
@@ -398,6 +469,12 @@ static void xml_attr(mp_obj_t self, qstr attr, mp_obj_t *dest) {
     }
     if (attr == MP_QSTR_used) {         /* parser memory held now, in bytes */
         dest[0] = MP_OBJ_NEW_SMALL_INT(o->used);
+    } else if (attr == MP_QSTR_kept) {    /* elements in the tree now */
+        dest[0] = MP_OBJ_NEW_SMALL_INT(o->kept);
+    } else if (attr == MP_QSTR_root) {
+        dest[0] = o->root;
+    } else if (attr == MP_QSTR_stack) {   /* the open elements (a cut's function is given this list) */
+        dest[0] = o->stack;
     } else if (attr == MP_QSTR_feed) {
         dest[0] = MP_OBJ_FROM_PTR(&xml_feed_obj);
         dest[1] = self;
@@ -407,9 +484,119 @@ static void xml_attr(mp_obj_t self, qstr attr, mp_obj_t *dest) {
 static MP_DEFINE_CONST_OBJ_TYPE(xml_type, MP_QSTR_Parser, MP_TYPE_FLAG_NONE,
     make_new, xml_make_new, attr, xml_attr);
 
+/* Element ------------------------------------------------------------------ */
+
+static void el_attr(mp_obj_t self, qstr attr, mp_obj_t *dest) {
+    xml_el_t *el = MP_OBJ_TO_PTR(self);
+    if (dest[0] != MP_OBJ_NULL) {       /* a store: only info */
+        if (attr == MP_QSTR_info && dest[1] != MP_OBJ_NULL) {
+            el->info = dest[1];
+            dest[0] = MP_OBJ_NULL;
+        }
+        return;
+    }
+    switch (attr) {
+        case MP_QSTR_tag: dest[0] = el->tag; break;
+        case MP_QSTR_ns: dest[0] = el->ns; break;
+        case MP_QSTR_text: dest[0] = el->text; break;
+        case MP_QSTR_attrs: dest[0] = el->attrs != MP_OBJ_NULL ? el->attrs : MP_OBJ_FROM_PTR(&mp_const_empty_dict_obj); break;
+        case MP_QSTR_children: dest[0] = el->children != MP_OBJ_NULL ? el->children : mp_const_empty_tuple; break;
+        case MP_QSTR_info: dest[0] = el->info; break;
+        case MP_QSTR_line: dest[0] = MP_OBJ_NEW_SMALL_INT(el->line); break;
+        default: dest[1] = MP_OBJ_SENTINEL;     /* the methods, in locals_dict */
+    }
+}
+
+/* The first child of el named s[0:n], or NULL. */
+static xml_el_t *el_child(xml_el_t *el, const char *s, size_t n) {
+    if (el->children == MP_OBJ_NULL) {
+        return NULL;
+    }
+    mp_obj_list_t *c = MP_OBJ_TO_PTR(el->children);
+    for (size_t i = 0; i < c->len; i++) {
+        xml_el_t *k = MP_OBJ_TO_PTR(c->items[i]);
+        GET_STR_DATA_LEN(k->tag, t, t_len);
+        if (t_len == n && memcmp(t, s, n) == 0) {
+            return k;
+        }
+    }
+    return NULL;
+}
+
+static xml_el_t *el_find_path(mp_obj_t self, mp_obj_t path) {
+    xml_el_t *el = MP_OBJ_TO_PTR(self);
+    size_t len;
+    const char *p = mp_obj_str_get_data(path, &len), *end = p + len;
+    for (;;) {
+        const char *slash = memchr(p, '/', end - p);
+        const char *part_end = slash ? slash : end;
+        el = el_child(el, p, part_end - p);
+        if (el == NULL || slash == NULL) {
+            return el;
+        }
+        p = slash + 1;
+    }
+}
+
+/* find(path): the first descendant along "A/B/C", or None. */
+static mp_obj_t el_find(mp_obj_t self, mp_obj_t path) {
+    xml_el_t *el = el_find_path(self, path);
+    return el ? MP_OBJ_FROM_PTR(el) : mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(el_find_obj, el_find);
+
+/* findtext(path): that element's text without the whitespace around it, or None. */
+static mp_obj_t el_findtext(mp_obj_t self, mp_obj_t path) {
+    xml_el_t *el = el_find_path(self, path);
+    if (el == NULL) {
+        return mp_const_none;
+    }
+    GET_STR_DATA_LEN(el->text, t, n);
+    size_t a = 0, b = n;
+    while (a < b && (t[a] == ' ' || t[a] == '\t' || t[a] == '\n' || t[a] == '\r')) {
+        a++;
+    }
+    while (b > a && (t[b - 1] == ' ' || t[b - 1] == '\t' || t[b - 1] == '\n' || t[b - 1] == '\r')) {
+        b--;
+    }
+    return a == 0 && b == n ? el->text : new_str((const char *)t + a, b - a);
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(el_findtext_obj, el_findtext);
+
+/* findall(tag): the children of that name, a list. */
+static mp_obj_t el_findall(mp_obj_t self, mp_obj_t tag) {
+    xml_el_t *el = MP_OBJ_TO_PTR(self);
+    mp_obj_t out = mp_obj_new_list(0, NULL);
+    if (el->children != MP_OBJ_NULL) {
+        size_t n;
+        const char *s = mp_obj_str_get_data(tag, &n);
+        mp_obj_list_t *c = MP_OBJ_TO_PTR(el->children);
+        for (size_t i = 0; i < c->len; i++) {
+            xml_el_t *k = MP_OBJ_TO_PTR(c->items[i]);
+            GET_STR_DATA_LEN(k->tag, t, t_len);
+            if (t_len == n && memcmp(t, s, n) == 0) {
+                mp_obj_list_append(out, c->items[i]);
+            }
+        }
+    }
+    return out;
+}
+static MP_DEFINE_CONST_FUN_OBJ_2(el_findall_obj, el_findall);
+
+static const mp_rom_map_elem_t el_locals_table[] = {
+    { MP_ROM_QSTR(MP_QSTR_find), MP_ROM_PTR(&el_find_obj) },
+    { MP_ROM_QSTR(MP_QSTR_findtext), MP_ROM_PTR(&el_findtext_obj) },
+    { MP_ROM_QSTR(MP_QSTR_findall), MP_ROM_PTR(&el_findall_obj) },
+};
+static MP_DEFINE_CONST_DICT(el_locals, el_locals_table);
+
+static MP_DEFINE_CONST_OBJ_TYPE(xml_el_type, MP_QSTR_Element, MP_TYPE_FLAG_NONE,
+    attr, el_attr, locals_dict, &el_locals);
+
 static const mp_rom_map_elem_t expat_module_globals_table[] = {
     { MP_ROM_QSTR(MP_QSTR___name__), MP_ROM_QSTR(MP_QSTR__expat) },
     { MP_ROM_QSTR(MP_QSTR_Parser), MP_ROM_PTR(&xml_type) },
+    { MP_ROM_QSTR(MP_QSTR_Element), MP_ROM_PTR(&xml_el_type) },
 };
 static MP_DEFINE_CONST_DICT(expat_module_globals, expat_module_globals_table);
 

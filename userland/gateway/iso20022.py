@@ -239,7 +239,7 @@ def _pacs008_tx(tx, msg_id, date):
 
 def _pmt_info(pmt):
     """A PmtInf's own fields, checked once: (debtor, agent, account, date, country, charge bearer)."""
-    info = getattr(pmt, "info", None)
+    info = pmt.info
     if info is None:
         where = "PmtInf"
         _need(pmt, "PmtInfId", where=where, size=ID)
