@@ -18,6 +18,7 @@ LIMIT = (1 << 127) - 1
 LIMIT_DIGITS = 39               # LIMIT has 39 digits: more significant digits are refused before int()
 ROUNDING = ("HALF_EVEN", "HALF_UP", "DOWN", "UP", "FLOOR", "CEILING")
 _DIGITS = "0123456789"
+_SMALL = 0x3FFFFFFF             # MicroPython's small ints on a 32-bit board: within, no big-int temporaries
 
 
 class MoneyError(ValueError):
@@ -34,6 +35,8 @@ def minor_units(currency):
 
 
 def _checked(n):
+    if -_SMALL <= n <= _SMALL:          # (a small int on the board: no compare with the big LIMIT)
+        return n
     if n > LIMIT or n < -LIMIT:
         raise MoneyError("overflow", "amount beyond 128 bits")
     return n

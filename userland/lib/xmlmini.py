@@ -57,11 +57,14 @@ class XmlError(ValueError):
 
 
 def _salt():
-    """Expat's hash salt, for each parser."""
+    """Expat's hash salt (one for the task's parsers: drawn when it imports this)."""
     if _urandom is not None:
         return _urandom(16)
     import random
     return bytes(random.getrandbits(8) for _ in range(16))
+
+
+_SALT = _salt()
 
 
 def utf8_strict(b):
@@ -87,7 +90,7 @@ class Parser:
         else:
             memory, self.max_text, max_kept = 4 * MAX_SIZE, MAX_SIZE, MAX_SIZE
         self.size = 0
-        self.x = _expat.Parser(cut or None, _salt(), memory, self.max_text, max_kept)
+        self.x = _expat.Parser(cut or None, _SALT, memory, self.max_text, max_kept)
 
     @property
     def root(self):
