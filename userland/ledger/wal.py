@@ -39,6 +39,7 @@ same (fail()) for a record whose content cannot be replayed. A damaged last
 record whose damage looks exactly like a cut (say its final checksum byte
 reads 0xff) cannot be told from a torn write and is skipped as one."""
 import hashlib
+import struct
 
 MAGIC = b"QXLR"
 HEAD = 56
@@ -302,10 +303,12 @@ class TransferIndex:
         if table is None:
             table = bytearray(12 * slots)
         else:
+            # struct.pack_into writes in place: a slice store of a bytearray or memoryview
+            # moves the whole tail after it onto itself (MicroPython), 12 * slots bytes a store
             zero = bytes(1024)
             for i in range(0, 12 * slots, 1024):
                 n = min(1024, 12 * slots - i)
-                table[i:i + n] = zero[:n]
+                struct.pack_into("%ds" % n, table, i, zero)
         self.table = table
         self.count = 0
         self.limit = slots * 3 // 4
@@ -324,8 +327,7 @@ class TransferIndex:
         while True:
             j = 12 * i
             if t[j:j + 8] == b"\0\0\0\0\0\0\0\0":
-                t[j:j + 8] = fp.to_bytes(8, "little")
-                t[j + 8:j + 12] = offset.to_bytes(4, "little")
+                struct.pack_into("<QI", t, j, fp, offset)      # in place (a slice store moves the table's tail)
                 self.count += 1
                 return
             i = (i + 1) & self.mask
