@@ -138,7 +138,7 @@ HSM_READY = ("hsm login\r123456", "hsm pin\r123456\r246810\r246810")
 
 
 @contextlib.contextmanager
-def gateway_board(board, tmp, image, net=None):
+def gateway_board(board, tmp, image, net=None, gdb=None):
     """The board booted (`image`, under icount) on a new storage file with a
     provisioned host link, the emulated HSM ready with the `audit` key, and
     ledger accounts 1 and 2; yields a logged-in host link."""
@@ -148,7 +148,7 @@ def gateway_board(board, tmp, image, net=None):
     link_sock = os.path.join(tmp, "link-%s.sock" % image)
     with emulated_hsm(tmp) as hsm_sock:
         cmd = qemu.command(board, flash=qemu.flash_path(board, image), serial="stdio", icount=True, storage=storage,
-                           hsm=hsm_sock, hostlink=link_sock, net=net)
+                           hsm=hsm_sock, hostlink=link_sock, net=net, gdb=gdb)
         child = pexpect.spawn(cmd[0], cmd[1:], timeout=300, encoding="utf-8", codec_errors="replace")
         try:
             child.expect_exact("qenex> ")
@@ -251,6 +251,45 @@ HTTP_N = 10
 HTTP_STAGES = ("receive", "parse", "compliance", "risk", "ledger", "audit", "answer")
 
 
+def _pacs_3tx():
+    with open(os.path.join(ROOT, "tests", "vectors", "gateway", "pacs008_3tx.xml"), "rb") as f:
+        return f.read()
+
+
+def _post_pacs(conn, pacs, i):
+    """POST the pacs.008 as message i on the kept-alive connection; SystemExit unless accepted."""
+    conn.request("POST", "/iso20022", body=pacs.replace(b"QX-20261203-3TX", b"H-%d" % i),
+                 headers={"Content-Type": "application/xml"})
+    r = conn.getresponse()
+    answer = r.read()
+    if r.status != 200 or b"<GrpSts>ACSC</GrpSts>" not in answer:
+        raise SystemExit("bench: pacs.008 over HTTP not accepted: %d %s" % (r.status, answer[:300]))
+
+
+def http_loop(fwd, n, after_first):
+    """1 + n 3-transaction pacs.008 over one HTTP connection, after_first()
+    called after the first (tools/guestprof.py's workload)."""
+    import http.client
+    pacs = _pacs_3tx()
+    conn = http.client.HTTPConnection("127.0.0.1", fwd[("tcp", 80)], timeout=120)
+    try:
+        for i in range(n + 1):
+            _post_pacs(conn, pacs, 100000 + i)
+            if i == 0:
+                after_first()
+    finally:
+        conn.close()
+
+
+def fix_loop(fwd, n, after_first):
+    """1 + n FIX orders over one session, each waiting for its report."""
+    with FixClient(fwd[("tcp", 9878)]) as peer:
+        for i in range(n + 1):
+            peer.order(100000 + i)
+            if i == 0:
+                after_first()
+
+
 def gateway_http(board, tmp):
     """On the production image, through QEMU's forwards: a 3-transaction
     pacs.008 (tests/vectors/gateway/pacs008_3tx.xml, 4.5 KB) POSTed over
@@ -262,20 +301,14 @@ def gateway_http(board, tmp):
     import http.client
     from drivers.hsm import frame as F
     fwd = qemu.forwards([s for s in qemu.SERVICES if s[1] in (80, 9878)])
-    with open(os.path.join(ROOT, "tests", "vectors", "gateway", "pacs008_3tx.xml"), "rb") as f:
-        pacs = f.read()
+    pacs = _pacs_3tx()
     out = {"gw_http_bytes": len(pacs)}
     with gateway_board(board, tmp, "production", net=fwd) as link:
         link.control(0x44, F.fields(str(int(time.time() * 1000))))      # a status report needs the date
         conn = http.client.HTTPConnection("127.0.0.1", fwd[("tcp", 80)], timeout=120)
 
         def send(i):
-            conn.request("POST", "/iso20022", body=pacs.replace(b"QX-20261203-3TX", b"H-%d" % i),
-                         headers={"Content-Type": "application/xml"})
-            r = conn.getresponse()
-            answer = r.read()
-            if r.status != 200 or b"<GrpSts>ACSC</GrpSts>" not in answer:
-                raise SystemExit("bench: pacs.008 over HTTP not accepted: %d %s" % (r.status, answer[:300]))
+            _post_pacs(conn, pacs, i)
         send(-1)                        # the connection and the first message's imports
         s0 = link.stats()               # (the readings nearest the loop: a stats call runs a collection)
         c0 = task_cpu(link.console)

@@ -104,7 +104,7 @@ UMASK = ["sh", "-c", 'umask 177 && exec "$0" "$@"']     # QEMU's sockets are bou
 
 
 def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, storage=None, hsm=None,
-            hostlink=None, net=None):
+            hostlink=None, net=None, gdb=None):
     """The qemu-system-arm command that boots `flash` (default: the board's
     images/<board>/flash.bin) with the console on `serial` (a QEMU chardev
     spec: "mon:stdio" for a person, "stdio" for tests, "unix:PATH,server=on,
@@ -118,7 +118,8 @@ def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, st
     hostlink: a unix socket QEMU serves UART2 on (the gateway's host link,
     `qenex send`); None leaves UART2 unconnected. net: the host forwards
     ({(proto, board port): host port}, forwards()) of the LAN9118's user
-    network; the NIC is there either way."""
+    network; the NIC is there either way. gdb: a port QEMU's gdbstub
+    listens on at 127.0.0.1 (tools/guestprof.py), or None."""
     b = load_board(board)
     store = ensure_storage(storage or storage_path(board), b.STORAGE_SIZE)
     cmd = UMASK + ["qemu-system-arm", "-M", b.QEMU_MACHINE, "-display", "none",
@@ -135,6 +136,8 @@ def command(board="mps2-an385", flash=None, serial="mon:stdio", icount=False, st
     if hostlink:
         cmd += ["-chardev", "socket,id=hostlink,path=%s,server=on,wait=off" % hostlink]
     cmd += nic_args(net or {})
+    if gdb:
+        cmd += ["-gdb", "tcp:127.0.0.1:%d" % gdb]
     if icount:
         cmd += ["-icount", "shift=0,sleep=off"]   # idle time does not run the clock: exact repeats
     return cmd
