@@ -37,12 +37,12 @@ AUDIT_MARGIN = 0x4000       # room kept free in the audit log: one message's ent
 LINK_BIT = 0                # manifest: irqs = uart2:0 (the host link's ring events)
 LINK_MASK = 1 << LINK_BIT
 IDLE_MS = 1000              # an idle link is looked at this often anyway (a lost event costs no more)
-GC_EVERY = 65536            # collect after this many bytes allocated (gc.threshold), see main()
-# (16 KiB when the heap was 120 KB: each collection marks all that lives, about 75 KB here, so a
-# 4.5 KB pacs.008, whose reading allocates about 100 KB, paid 6 of them: 10.8 M -> 6.1 M at 64 KiB)
-ISO_COLLECT_BELOW = 112 * 1024  # an HTTP message begins with a collection only if less is free: the
-# threshold's collections leave at least the heap less what lives less GC_EVERY (about 115 KB), and a
-# collection every message cost 1.6 M of its 20.4 M (a link message's submit() still collects)
+GC_EVERY = 131072           # collect after this many bytes allocated (gc.threshold), see main()
+# Each collection marks all that lives (about 75 KB) and sweeps the 248 KB heap: 16 KiB made a
+# 4.5 KB pacs.008 pay 6 of them, 64 KiB about one (10.8 M -> 6.1 M), 128 KiB with no collection
+# at each HTTP message's start as well (Expat's reader holds no large buffer) 13.6 M -> 11.8 M
+# for the whole message; a collection leaves at least 248 - 75 - 128 = 45 KB free (a link
+# message's submit() still collects first).
 
 
 def read_rules(store):
@@ -99,7 +99,7 @@ def hsm_verify(head, sig):
 
 def main():
     # MicroPython's heap is never compacted, and after a collection it allocates from the
-    # bottom up. Collecting every GC_EVERY bytes (and before each message, below) keeps what lives long
+    # bottom up. Collecting every GC_EVERY bytes (and before each link message, below) keeps what lives long
     # packed low and the top of the heap free in one piece for a 4 KB message's buffers;
     # without it, objects that outlive a message scattered over the heap until one of
     # those buffers found no room although most of it was free (MemoryError after about
@@ -288,8 +288,6 @@ def main():
         if who == FIXNET_TASK:
             return fixrelay.call(msg, n, borrow, lend)
         if who == HTTPNET_TASK:
-            if msg[:9] == b"iso begin" and gc.mem_free() < ISO_COLLECT_BELOW:
-                gc.collect()                # room for the message's buffers in one piece (see ISO_COLLECT_BELOW)
             return isorelay.call(msg, n, borrow, lend)
         return relay(tcp, msg, n, borrow, lend, submit)
 
