@@ -18,7 +18,7 @@ ELF = os.path.join(ROOT, "build", "mps2-an385", "kernel", "firmware.elf")
 
 # Per-VM state: lives in .vmstate, swapped on every switch.
 VM_GLOBALS = {"mp_state_ctx", "mp_interrupt_char", "yasmarang_pad", "yasmarang_n", "yasmarang_d",
-              "yasmarang_dat", "qx_vm_r1"}
+              "yasmarang_dat", "qx_vm_r1", "qx_vm_gc_run_hint"}   # (the last: gc-run-hint.patch)
 # Kernel-only state (privileged RAM; a task touching it faults), by owner.
 KERNEL_GLOBALS = {
     "gc_heap", "qx_entry_counter",                                   # kernel VM (main.c)
