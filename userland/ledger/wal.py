@@ -299,9 +299,14 @@ class TransferIndex:
         """table: memory for the slots (at least 12 * slots bytes), e.g. the
         task's arena, which the GC never scans; default a new bytearray."""
         self.region, self.decode = region, decode
-        self.mask = slots - 1
+        self.slots = slots
+        if slots < 1:
+            raise ValueError("transfer index: %d slots" % slots)
         if table is None:
             table = bytearray(12 * slots)
+        elif len(table) < 12 * slots:
+            raise ValueError("transfer index: a table of %d bytes holds fewer than %d slots of 12"
+                             % (len(table), slots))
         else:
             # struct.pack_into writes in place: a slice store of a bytearray or memoryview
             # moves the whole tail after it onto itself (MicroPython), 12 * slots bytes a store
@@ -322,7 +327,7 @@ class TransferIndex:
         if self.count >= self.limit:
             raise LogFull("the transfer index is full (%d transfers)" % self.count)
         fp = self._fp(id)
-        i = fp & self.mask
+        i = fp % self.slots
         t = self.table
         while True:
             j = 12 * i
@@ -330,11 +335,13 @@ class TransferIndex:
                 struct.pack_into("<QI", t, j, fp, offset)      # in place (a slice store moves the table's tail)
                 self.count += 1
                 return
-            i = (i + 1) & self.mask
+            i += 1
+            if i == self.slots:
+                i = 0
 
     def get(self, id, size=116):
         fp = self._fp(id).to_bytes(8, "little")
-        i = self._fp(id) & self.mask
+        i = self._fp(id) % self.slots
         t = self.table
         while True:
             j = 12 * i
@@ -345,4 +352,6 @@ class TransferIndex:
                 obj = self.decode(self.region.read(int.from_bytes(t[j + 8:j + 12], "little"), size))
                 if obj.id == id:
                     return obj
-            i = (i + 1) & self.mask
+            i += 1
+            if i == self.slots:
+                i = 0

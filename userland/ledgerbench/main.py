@@ -38,7 +38,7 @@ def main():
         region.erase(off)
     addr, size = _qx.arena()                      # the index tables, outside the GC heap
     arena = uctypes.bytearray_at(addr, size)
-    s = LedgerService(region, qenex.ticks, 16384, arena)
+    s = LedgerService(region, qenex.ticks, len(arena) // 12, arena)
     s.recover()
     s.create_accounts(accounts())
     mem = Ledger()
@@ -52,7 +52,7 @@ def main():
     run(s.create_transfers, RECOVERY_TRANSFERS - 1200, 100, 200000)
     s = None
     gc.collect()
-    again = LedgerService(region, qenex.ticks, 16384, arena)
+    again = LedgerService(region, qenex.ticks, len(arena) // 12, arena)
     t0 = qenex.ticks()
     st = again.recover()
     qenex.write("bench: ledger_recovery_ms %d\n" % (qenex.ticks() - t0))
