@@ -134,15 +134,16 @@ static void *xml_realloc(void *ptr, size_t n) {
     if (o == NULL || (n > b->size && n - b->size > o->limit - o->used)) {
         return NULL;
     }
-    blk_unlink(b);          /* (ptr, on this stack, keeps the block alive meanwhile) */
+    /* Linked while gc_realloc runs (a collection it makes sees the block);
+     * if it moved the block, its neighbours are pointed at the new place. */
     blk_t *nb = gc_realloc(b, sizeof(blk_t) + n, true);
     if (nb == NULL) {
-        blk_link(o, b);
         return NULL;
     }
+    nb->prev->next = nb;
+    nb->next->prev = nb;
     o->used = o->used - nb->size + n;
     nb->size = n;
-    blk_link(o, nb);
     return nb + 1;
 }
 
