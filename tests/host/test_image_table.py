@@ -31,6 +31,13 @@ def test_production_image_is_the_services():
     assert desc["flash"] == "flash.bin"
 
 
+def test_ledgerbench_and_its_partition_are_the_dev_images():
+    """Its 512 KiB block would leave the test image's pool no room for bundles."""
+    for image, has in (("dev", True), ("test", False), ("production", False)):
+        desc, found = gm.image_manifests(BOARD, image)
+        assert ("ledgerbench" in names(found)) == has == ("bench_store" in desc["devices"]), image
+
+
 def test_test_image_has_every_task_of_the_tree_in_folder_order():
     """Every task is in the test image, but those of the dev image alone (the
     test image has no task id left), net (in the production image: it

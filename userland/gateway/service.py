@@ -263,7 +263,8 @@ class Gateway:
             self.audit("rejected %s: %s" % (kind, e))
             return self._rejected_whole(kind, e.msg_id or _msg_id_of(message), e)
         statuses = []
-        for p in payments:
+        for i in range(len(payments)):
+            p, payments[i] = payments[i], None      # decided: its memory is the next one's and the answer's
             try:
                 statuses.append(self._payment(p))
             except Exception as e:        # a defect on this payment: it is refused, the others go on

@@ -14,14 +14,16 @@ the image maps, and the tasks' memory blocks fit the task pool. The shell's
     production  images/mps2-an385/flash.bin: what `make run` boots and
                 `make flash` writes
     test        images/mps2-an385/flash-test.bin: production and the fault,
-                bench, demo and check tasks, their test vectors, the
-                bench partition and the FPGA counter (`fpgaio`, which
-                `bench` reads); the QEMU tests and `make bench` boot it
+                bench, demo and check tasks, their test vectors and the
+                FPGA counter (`fpgaio`, which `bench` reads); the QEMU
+                tests and `make bench` boot it
     dev         images/mps2-an385/flash-dev.bin: production, the tasks of
-                the tests the test image has no room for (31 task ids):
-                the network's (netecho, lwIP's echo service on the
-                LAN9118), task interrupts and UARTs (userland/irqtest/),
-                leases; and the FPGA counter; the QEMU tests of those boot it
+                the tests the test image has no room for (31 task ids, its
+                pool's RAM kept for bundles): the network's (netecho,
+                lwIP's echo service on the LAN9118), task interrupts and
+                UARTs (userland/irqtest/), leases, ledgerbench (512 KiB)
+                and its bench partition; and the FPGA counter; the QEMU
+                tests of those and `make bench` boot it
 """
 
 PRODUCTION_TASKS = ("shell", "hsm", "ledger", "gateway", "heartbeat", "net", "hostnet", "fixnet",
@@ -46,14 +48,14 @@ IMAGES = {
         "flash": "flash-test.bin",
         "tasks": BASE_TASKS + (
             "ponger", "pinger",                                   # IPC peers of the tests
-            "bench", "benchpeer", "hsmbench", "ledgerbench",      # `make bench`
+            "bench", "benchpeer", "hsmbench",                     # `make bench`
             "hsmdemo", "hsmrogue", "ledgerload",                  # demos, attacks on the HSM
             "moneycheck", "gatewaycheck",                         # the vectors, checked on the board
             "pulse",                                              # how long other tasks are held
             "badcall", "crash", "deep_c", "halt", "hog", "peek_kernel", "peek_uart1", "plant",
             "poke_task", "recurse", "scan", "semihost", "spin",  # faults (userland/faulty/)
         ),
-        "devices": ("uart1", "ledger_store", "bench_store", "uart2", "gateway_store", "fpgaio"),
+        "devices": ("uart1", "ledger_store", "uart2", "gateway_store", "fpgaio"),
         "calls": {"shell": ("ponger",)},       # the QEMU tests call ponger from the shell (test image only)
         "vectors": ("tests/vectors/money.txt", "tests/vectors/gateway/pacs008.xml",
                     "tests/vectors/gateway/pain001.xml", "tests/vectors/gateway/mt103.txt",
@@ -65,8 +67,9 @@ IMAGES = {
             "netecho", "netdhcp", "peek_eth", "net_rogue",        # the network (lwIP on the LAN9118)
             "uartecho", "irqtimer", "irqsnoop",                   # task interrupts and UARTs (userland/irqtest/)
             "leaser", "leasesrv",                                 # leases (tests/qemu/test_leases.py)
+            "ledgerbench",                                        # `make bench`'s ledger rows (512 KiB)
         ),
-        "devices": ("ledger_store", "gateway_store", "eth", "net_ram", "fpgaio", "timer1"),
+        "devices": ("ledger_store", "gateway_store", "bench_store", "eth", "net_ram", "fpgaio", "timer1"),
         "vectors": ("userland/compliance/rules.json",),
     },
 }
