@@ -74,4 +74,3 @@ def main():
     qenex.write("bench: ledger_recovery_ms %d\n" % (qenex.ticks() - t0))
     qenex.write("bench: ledger_recovered_transfers %d\n" % st["transfers"])
     qenex.write("bench: ledger done\n")
-
